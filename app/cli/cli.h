@@ -1,0 +1,54 @@
+// Shared pieces of the den2moe CLI: argument parsing, progress printing, exit codes.
+// Commands are thin: parse arguments, call one engine function, print/write its result.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace den2moe {
+class RunContext;
+}
+
+namespace den2moe::cli {
+
+enum ExitCode { kOk = 0, kUserError = 1, kInternalError = 2, kCancelled = 130 };
+
+/// --name value / --name=value / --flag, plus positionals. Unknown options are errors.
+class Args {
+public:
+    Args(int argc, char** argv, int first);
+    const std::vector<std::string>& positionals() const { return pos_; }
+    bool has(const std::string& name) const;
+    std::string get(const std::string& name, const std::string& def = {}) const;
+    std::vector<std::string> get_all(const std::string& name) const;
+    long long get_int(const std::string& name, long long def) const;
+    double get_double(const std::string& name, double def) const;
+    /// Throw if an option outside `known` was given (names without dashes).
+    void allow(const std::vector<std::string>& known) const;
+    bool help() const { return has("help"); }
+
+private:
+    std::vector<std::string> pos_;
+    std::multimap<std::string, std::string> opts_;
+};
+
+/// Progress on stderr (one updating line with stage, step/total, ETA) unless --quiet.
+void attach_progress(RunContext& ctx, bool quiet);
+/// Threads for torch: --threads N, else $D2M_THREADS, else the machine's cores.
+void setup_threads(const Args& a);
+
+struct Command {
+    const char* name;
+    const char* summary;
+    const char* usage;  ///< full --help text
+    int (*run)(const Args&, RunContext&);
+};
+const std::vector<Command>& commands();
+
+// command implementations (cmd_*.cpp)
+int cmd_info(const Args&, RunContext&);
+int cmd_generate(const Args&, RunContext&);
+int cmd_ppl(const Args&, RunContext&);
+
+}  // namespace den2moe::cli

@@ -1,0 +1,43 @@
+// Greedy decoding: prefill the prompt into the KV cache, then one token per step (argmax; the
+// first maximum wins, as run.c's argmax). The cache holds prompt + new tokens.
+#include "model/generate.h"
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "core/run_context.h"
+#include "model/llama.h"
+
+namespace den2moe {
+
+std::vector<int> generate_greedy(const LlamaModel& model, const std::vector<int>& prompt,
+                                 const GenerateOptions& opt, RunContext& ctx,
+                                 const std::function<bool(int, int)>& on_token) {
+    D2M_CHECK(!prompt.empty(), InvalidInput, "generate: the prompt holds no token",
+              Hint{"encode with a BOS token so an empty prompt still has one"});
+    const auto& cfg = model.config();
+    const int64_t capacity = (int64_t)prompt.size() + opt.max_new_tokens;
+    KVCache cache = model.new_cache(1, capacity);
+    ForwardOptions fo;
+    fo.cache = &cache;
+    fo.last_only = true;
+    std::vector<int64_t> p(prompt.begin(), prompt.end());
+    at::Tensor ids = at::tensor(p, at::kLong).unsqueeze(0);  // [1, P]
+    std::vector<int> out;
+    int prev = prompt.back();
+    for (int64_t step = 0; step < opt.max_new_tokens; ++step) {
+        ctx.check_cancelled();
+        at::Tensor logits = model.forward(ids, {}, fo);  // [1, 1, V]
+        int next = (int)logits.view({-1}).argmax().item<int64_t>();
+        if (opt.stop_at_bos && next == cfg.bos_token_id) break;
+        if (opt.stop_at_eos && next == cfg.eos_token_id) break;
+        out.push_back(next);
+        if (on_token && !on_token(prev, next)) break;
+        ctx.report("generate", step + 1, opt.max_new_tokens);
+        prev = next;
+        ids = at::full({1, 1}, (int64_t)next, at::kLong);
+    }
+    return out;
+}
+
+}  // namespace den2moe

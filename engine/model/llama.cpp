@@ -1,0 +1,332 @@
+// Production Llama forward pass on plain ATen ops (no torch::nn: one cheap TU, fused weights).
+// Per layer: x += o(attn(rope(q), rope(k), v)) over RMSNorm(x); x += ffn(RMSNorm(x)).
+// Attention masks combine causality, the padding mask and the KV-cache slots; GQA shares each
+// KV head with H/Hkv query heads by reshaping q to [B, Hkv, rep*T, Dh] (no K/V copies).
+// Hook sites are emitted only when an observer wants them (ObserverSet::wants).
+#include "model/llama.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+#include "core/run_context.h"
+#include "io/model_files.h"
+#include "io/tensor_names.h"
+
+namespace den2moe {
+
+ComputeDType parse_compute_dtype(const std::string& s) {
+    if (s == "fp32" || s == "f32" || s == "float32" || s == "float") return ComputeDType::F32;
+    if (s == "bf16" || s == "bfloat16") return ComputeDType::BF16;
+    D2M_FAIL(InvalidInput, "unknown compute dtype '", s, "'", Hint{"use fp32 or bf16"});
+}
+
+const char* compute_dtype_name(ComputeDType d) { return d == ComputeDType::BF16 ? "bf16" : "fp32"; }
+
+static at::ScalarType to_scalar(ComputeDType d) {
+    return d == ComputeDType::BF16 ? at::kBFloat16 : at::kFloat;
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+    // out of place: x.to(kFloat) is x itself when x is already float32
+    at::Tensor xf = x.to(at::kFloat);
+    at::Tensor r = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps));
+    return (xf * r).mul_(w.to(at::kFloat)).to(x.scalar_type());
+}
+
+static void emit(const ObserverSet* obs, const char* site, int il, const at::Tensor& t,
+                 const at::Tensor& token_mask) {
+    if (obs && obs->wants(site, il)) obs->emit(site, il, t, token_mask);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU FFN
+
+SwiGluFfn::SwiGluFfn(const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down,
+                     const at::Tensor& down_bias, at::ScalarType dtype) {
+    D2M_ASSERT(gate.dim() == 2 && up.sizes() == gate.sizes());
+    D2M_ASSERT(down.dim() == 2 && down.size(1) == gate.size(0) && down.size(0) == gate.size(1));
+    n_ff_ = gate.size(0);
+    w_gate_up_ = at::cat({gate, up}, 0).to(dtype).contiguous();  // [2F, D]
+    w_down_ = down.to(dtype).contiguous();                        // [D, F]
+    if (down_bias.defined()) b_down_ = down_bias.to(dtype).contiguous();  // [D]
+}
+
+at::Tensor SwiGluFfn::gate() const { return w_gate_up_.narrow(0, 0, n_ff_); }
+at::Tensor SwiGluFfn::up() const { return w_gate_up_.narrow(0, n_ff_, n_ff_); }
+
+at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) const {
+    at::Tensor gu = at::linear(x, w_gate_up_);                          // [B, T, 2F]
+    at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));  // [B, T, F]
+    static const at::Tensor kNone;
+    emit(fc.observers, site::kFfnAct, il, act, fc.token_mask ? *fc.token_mask : kNone);
+    return at::linear(act, w_down_, b_down_);                           // [B, T, D]
+}
+
+void SwiGluFfn::named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const {
+    out[prefix + "gate_proj.weight"] = gate();
+    out[prefix + "up_proj.weight"] = up();
+    out[prefix + "down_proj.weight"] = w_down_;
+    if (b_down_.defined()) out[prefix + "down_proj.bias"] = b_down_;
+}
+
+int64_t SwiGluFfn::n_params() const {
+    return w_gate_up_.numel() + w_down_.numel() + (b_down_.defined() ? b_down_.numel() : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+std::shared_ptr<LlamaModel> LlamaModel::load(const std::string& path, ComputeDType dtype) {
+    ModelFiles files = load_model_files(path);
+    auto m = from_files(files, dtype);
+    return m;
+}
+
+std::shared_ptr<LlamaModel> LlamaModel::from_files(const ModelFiles& files, ComputeDType dtype) {
+    auto m = from_tensors(files.config, files.tensors, dtype);
+    m->source = files.source;
+    return m;
+}
+
+std::shared_ptr<LlamaModel> LlamaModel::from_tensors(const LlamaConfig& cfg,
+                                                     const std::map<std::string, at::Tensor>& tensors,
+                                                     ComputeDType dtype) {
+    cfg.validate("model config");
+    auto get = [&](const std::string& name) -> const at::Tensor& {
+        auto it = tensors.find(name);
+        D2M_CHECK(it != tensors.end(), Incompatible, "tensor ", name, " is missing");
+        return it->second;
+    };
+    auto m = std::make_shared<LlamaModel>();
+    m->cfg_ = cfg;
+    m->dtype_ = dtype;
+    const at::ScalarType st = to_scalar(dtype);
+    m->tok_embd_ = get(names::embed_tokens()).to(st).contiguous();
+    m->final_norm_ = get(names::final_norm()).to(st).contiguous();
+    auto lm = tensors.find(names::lm_head());
+    m->w_out_ = (lm != tensors.end() ? lm->second : m->tok_embd_).to(st).contiguous();
+    const int64_t dh = cfg.head_dim;
+    // inv_freq[j] = 1 / theta^(2j / Dh), in float32 as HF and run.c compute it
+    m->inv_freq_ = at::pow(at::full({}, (float)cfg.rope_theta, at::kFloat),
+                           at::arange(0, dh, 2, at::kFloat).div_((float)dh))
+                       .reciprocal_();
+    for (int il = 0; il < cfg.n_layer; ++il) {
+        Layer L;
+        L.attn_norm = get(names::attn_norm(il)).to(st).contiguous();
+        L.ffn_norm = get(names::ffn_norm(il)).to(st).contiguous();
+        L.w_qkv = at::cat({get(names::q_proj(il)), get(names::k_proj(il)), get(names::v_proj(il))}, 0)
+                      .to(st)
+                      .contiguous();
+        L.w_o = get(names::o_proj(il)).to(st).contiguous();
+        auto bias_it = tensors.find(names::layer_prefix(il) + "mlp.down_proj.bias");
+        at::Tensor bias = bias_it != tensors.end() ? bias_it->second : at::Tensor();
+        L.ffn = std::make_shared<SwiGluFfn>(get(names::gate_proj(il)), get(names::up_proj(il)),
+                                            get(names::down_proj(il)), bias, st);
+        m->layers_.push_back(std::move(L));
+    }
+    return m;
+}
+
+at::ScalarType LlamaModel::scalar_type() const { return to_scalar(dtype_); }
+
+void LlamaModel::set_ffn(int il, std::shared_ptr<const FeedForward> ffn) {
+    D2M_ASSERT(il >= 0 && il < (int)layers_.size() && ffn);
+    layers_[il].ffn = std::move(ffn);
+}
+
+std::shared_ptr<LlamaModel> LlamaModel::with_ffns(std::vector<std::shared_ptr<const FeedForward>> ffns) const {
+    D2M_CHECK(ffns.size() == layers_.size(), InvalidInput, "with_ffns: got ", ffns.size(),
+              " feed-forward blocks for ", layers_.size(), " layers");
+    auto m = std::make_shared<LlamaModel>(*this);
+    for (size_t il = 0; il < ffns.size(); ++il) m->layers_[il].ffn = std::move(ffns[il]);
+    return m;
+}
+
+const SwiGluFfn& LlamaModel::dense_ffn(int il) const {
+    D2M_CHECK(il >= 0 && il < (int)layers_.size(), InvalidInput, "layer ", il, " out of range [0, ",
+              layers_.size(), ")");
+    auto* d = dynamic_cast<const SwiGluFfn*>(layers_[il].ffn.get());
+    D2M_CHECK(d != nullptr, Incompatible, "layer ", il, " holds a '", layers_[il].ffn->kind(),
+              "' block, not a dense SwiGLU FFN");
+    return *d;
+}
+
+std::map<std::string, at::Tensor> LlamaModel::named_tensors() const {
+    std::map<std::string, at::Tensor> out;
+    const int64_t q = cfg_.q_dim(), kv = cfg_.kv_dim();
+    out[names::embed_tokens()] = tok_embd_;
+    out[names::final_norm()] = final_norm_;
+    if (!cfg_.tie_word_embeddings) out[names::lm_head()] = w_out_;
+    for (int il = 0; il < (int)layers_.size(); ++il) {
+        const Layer& L = layers_[il];
+        out[names::attn_norm(il)] = L.attn_norm;
+        out[names::ffn_norm(il)] = L.ffn_norm;
+        out[names::q_proj(il)] = L.w_qkv.narrow(0, 0, q);
+        out[names::k_proj(il)] = L.w_qkv.narrow(0, q, kv);
+        out[names::v_proj(il)] = L.w_qkv.narrow(0, q + kv, kv);
+        out[names::o_proj(il)] = L.w_o;
+        L.ffn->named_tensors(names::layer_prefix(il) + "mlp.", out);
+    }
+    return out;
+}
+
+int64_t LlamaModel::n_params() const {
+    int64_t n = 0;
+    for (auto& kv : named_tensors()) n += kv.second.numel();
+    return n;
+}
+
+KVCache LlamaModel::new_cache(int64_t batch, int64_t capacity) const {
+    KVCache c;
+    c.capacity = capacity;
+    auto opts = at::TensorOptions().dtype(scalar_type());
+    for (int il = 0; il < cfg_.n_layer; ++il) {
+        c.k.push_back(at::zeros({batch, cfg_.n_head_kv, capacity, cfg_.head_dim}, opts));
+        c.v.push_back(at::zeros({batch, cfg_.n_head_kv, capacity, cfg_.head_dim}, opts));
+    }
+    c.key_mask = at::zeros({batch, capacity}, at::kBool);
+    c.next_pos = at::zeros({batch}, at::kLong);
+    return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+// x: [B, T, nh, Dh] float32; cos/sin: [B, T, 1, Dh/2]
+static at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                             RopeStyle style) {
+    const int64_t half = x.size(-1) / 2;
+    if (style == RopeStyle::HalfSplit) {
+        at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+        return at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+    }
+    // interleaved pairs (2j, 2j+1), as llama2.c run.c
+    at::Tensor xp = x.unflatten(-1, {half, 2});  // [B, T, nh, Dh/2, 2]
+    at::Tensor x0 = xp.select(-1, 0), x1 = xp.select(-1, 1);
+    return at::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
+}
+
+at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
+                                  const ForwardOptions& opt) const {
+    D2M_CHECK(ids_in.dim() == 2, InvalidInput, "forward: token ids must be [B, T], got ", ids_in.dim(),
+              " dimensions");
+    const at::Tensor ids = ids_in.to(at::kLong);
+    const int64_t B = ids.size(0), T = ids.size(1);
+    const int64_t H = cfg_.n_head, Hkv = cfg_.n_head_kv, Dh = cfg_.head_dim, rep = H / Hkv;
+    D2M_CHECK(T > 0, InvalidInput, "forward: empty sequence");
+    {
+        auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
+        D2M_CHECK(mn >= 0 && mx < cfg_.vocab_size, InvalidInput, "token id ", (mn < 0 ? mn : mx),
+                  " is outside the vocabulary [0, ", cfg_.vocab_size, ")",
+                  Hint{"was the text tokenised with this model's tokenizer?"});
+    }
+    const ObserverSet* obs = opt.observers;
+    KVCache* cache = opt.cache;
+    const at::ScalarType st = scalar_type();
+
+    at::Tensor token_mask;  // [B, T] bool or undefined
+    at::Tensor mask_l;      // [B, T] int64
+    if (attention_mask.defined()) {
+        D2M_CHECK(attention_mask.sizes() == ids.sizes(), InvalidInput, "attention mask shape ",
+                  attention_mask.sizes(), " differs from token ids ", ids.sizes());
+        token_mask = attention_mask.to(at::kBool);
+        mask_l = token_mask.to(at::kLong);
+    }
+    // positions [B, T]: count real tokens so left padding does not shift RoPE
+    at::Tensor pos = mask_l.defined() ? (mask_l.cumsum(1) - 1).clamp_min_(0)
+                                      : at::arange(T, at::kLong).unsqueeze(0).expand({B, T});
+    int64_t past = 0;
+    if (cache) {
+        D2M_CHECK(cache->k.size() == (size_t)cfg_.n_layer && cache->key_mask.size(0) == B, InvalidInput,
+                  "KV cache was made for another model or batch size");
+        D2M_CHECK(cache->len + T <= cache->capacity, InvalidInput, "KV cache full: ", cache->len, " + ", T,
+                  " tokens exceed its capacity ", cache->capacity);
+        past = cache->len;
+        pos = pos + cache->next_pos.unsqueeze(1);
+        cache->key_mask.narrow(1, past, T).copy_(token_mask.defined() ? token_mask : at::ones({B, T}, at::kBool));
+        cache->next_pos.add_(mask_l.defined() ? mask_l.sum(1) : at::full({B}, T, at::kLong));
+    }
+    const int64_t Tk = past + T;
+    // angles [B, T, 1, Dh/2]
+    at::Tensor ang = pos.to(at::kFloat).unsqueeze(-1).mul(inv_freq_).unsqueeze(2);
+    at::Tensor cos = ang.cos(), sin = ang.sin();
+
+    // allowed[b, 0, i, j]: key slot j visible from query i (causal, real key, or itself)
+    at::Tensor qslot = at::arange(past, Tk, at::kLong).unsqueeze(1);  // [T, 1]
+    at::Tensor kslot = at::arange(Tk, at::kLong).unsqueeze(0);        // [1, Tk]
+    at::Tensor allowed = kslot.le(qslot).unsqueeze(0);                 // [1, T, Tk]
+    at::Tensor key_ok;
+    if (cache) key_ok = cache->key_mask.narrow(1, 0, Tk);
+    else if (token_mask.defined()) key_ok = token_mask;
+    if (key_ok.defined()) allowed = allowed.logical_and(key_ok.unsqueeze(1)).logical_or(kslot.eq(qslot).unsqueeze(0));
+    at::Tensor blocked = allowed.logical_not().unsqueeze(1);  // [B|1, 1, T, Tk]
+    const bool any_blocked = blocked.any().item<bool>();
+    const double scale = 1.0 / std::sqrt((double)Dh);
+
+    at::Tensor x = at::embedding(tok_embd_, ids);  // [B, T, D]
+    FfnContext fc{obs, token_mask.defined() ? &token_mask : nullptr};
+    for (int il = 0; il < (int)layers_.size(); ++il) {
+        const Layer& L = layers_[il];
+        emit(obs, site::kLayerInp, il, x, token_mask);
+        at::Tensor h = rms_norm(x, L.attn_norm, cfg_.rms_norm_eps);
+        at::Tensor qkv = at::linear(h, L.w_qkv);                                    // [B, T, (H+2Hkv) Dh]
+        at::Tensor q = qkv.narrow(-1, 0, H * Dh).view({B, T, H, Dh});
+        at::Tensor k = qkv.narrow(-1, H * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
+        at::Tensor v = qkv.narrow(-1, (H + Hkv) * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
+        q = apply_rope(q.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);          // [B, T, H, Dh]
+        k = apply_rope(k.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);          // [B, T, Hkv, Dh]
+        at::Tensor kt = k.permute({0, 2, 1, 3});                                     // [B, Hkv, T, Dh]
+        at::Tensor vt = v.permute({0, 2, 1, 3});
+        if (cache) {
+            cache->k[il].narrow(2, past, T).copy_(kt);
+            cache->v[il].narrow(2, past, T).copy_(vt);
+            kt = cache->k[il].narrow(2, 0, Tk);
+            vt = cache->v[il].narrow(2, 0, Tk);
+        }
+        // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]
+        at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});
+        at::Tensor att = at::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
+        at::Tensor att4 = att.view({B, H, T, Tk});
+        if (st != at::kFloat) att4 = att4.to(at::kFloat);
+        if (any_blocked) att4.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+        att4 = at::softmax(att4, -1).to(st);
+        at::Tensor o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);           // [B, Hkv, rep*T, Dh]
+        o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});   // [B, T, H Dh]
+        at::Tensor attn_out = at::linear(o, L.w_o);                                  // [B, T, D]
+        emit(obs, site::kAttnOut, il, attn_out, token_mask);
+        x = x + attn_out;
+        at::Tensor hf = rms_norm(x, L.ffn_norm, cfg_.rms_norm_eps);                 // [B, T, D]
+        emit(obs, site::kFfnInp, il, hf, token_mask);
+        at::Tensor f = L.ffn->forward(hf, il, fc);
+        emit(obs, site::kFfnOut, il, f, token_mask);
+        x.add_(f);
+        emit(obs, site::kLayerOut, il, x, token_mask);
+    }
+    if (cache) cache->len += T;
+    at::Tensor out = rms_norm(x, final_norm_, cfg_.rms_norm_eps);                   // [B, T, D]
+    emit(obs, site::kFinalHidden, -1, out, token_mask);
+    return out;
+}
+
+at::Tensor LlamaModel::hidden_states(const at::Tensor& ids, const at::Tensor& attention_mask,
+                                     const ForwardOptions& opt) const {
+    at::NoGradGuard no_grad;
+    return run_layers(ids, attention_mask, opt);
+}
+
+at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {
+    return at::linear(hidden.to(scalar_type()), w_out_).to(at::kFloat);
+}
+
+at::Tensor LlamaModel::forward(const at::Tensor& ids, const at::Tensor& attention_mask,
+                               const ForwardOptions& opt) const {
+    at::NoGradGuard no_grad;
+    at::Tensor h = run_layers(ids, attention_mask, opt);  // [B, T, D]
+    if (opt.last_only) h = h.narrow(1, h.size(1) - 1, 1);
+    return lm_head(h);
+}
+
+}  // namespace den2moe

@@ -1,0 +1,146 @@
+// LlamaModel: the production forward pass of a Llama-style decoder (RMSNorm, RoPE in both pairings,
+// grouped-query attention, SwiGLU FFN), batched with padding masks, fp32 or bf16 compute, a KV
+// cache for generation, and named hook sites (core/run_context.h) that calibration statistics,
+// routing traces and embeddings observe instead of copying the forward pass.
+// Weights live in plain ATen tensors (q/k/v and gate/up fused for fewer, larger GEMMs);
+// named_tensors() exposes them under Hugging Face keys (views of the fused storage).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/hf_config.h"
+
+namespace den2moe {
+
+class ObserverSet;
+struct ModelFiles;
+
+enum class ComputeDType { F32, BF16 };
+ComputeDType parse_compute_dtype(const std::string& s);  ///< "fp32"|"f32"|"float32"|"bf16"|"bfloat16"
+const char* compute_dtype_name(ComputeDType d);
+
+/// What a feed-forward block sees besides its input: the observers and the padding mask.
+struct FfnContext {
+    const ObserverSet* observers = nullptr;
+    const at::Tensor* token_mask = nullptr;  ///< [B, T] bool, or undefined
+};
+
+/// A layer's feed-forward block: dense SwiGLU here; pruned and MoE blocks implement it too.
+class FeedForward {
+public:
+    virtual ~FeedForward() = default;
+    /// x: [B, T, D] in compute dtype -> [B, T, D]
+    virtual at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const = 0;
+    /// Append this block's tensors under HF-style keys with `prefix` ("model.layers.3.mlp.").
+    virtual void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const = 0;
+    virtual std::string kind() const = 0;
+    virtual int64_t n_params() const = 0;
+    /// Parameters touched per token (active), for MoE vs dense comparisons.
+    virtual int64_t n_active_params() const { return n_params(); }
+};
+
+/// down(silu(gate(x)) * up(x)) [+ down bias]. gate and up are one fused [2F, D] matrix.
+class SwiGluFfn : public FeedForward {
+public:
+    /// gate/up [F, D], down [D, F], down_bias [D] or undefined. Converted to `dtype`.
+    SwiGluFfn(const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down,
+              const at::Tensor& down_bias, at::ScalarType dtype);
+    at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const override;
+    std::string kind() const override { return "swiglu"; }
+    int64_t n_params() const override;
+    int64_t width() const { return n_ff_; }
+    at::Tensor gate() const;   ///< [F, D] view
+    at::Tensor up() const;     ///< [F, D] view
+    const at::Tensor& down() const { return w_down_; }       ///< [D, F]
+    const at::Tensor& down_bias() const { return b_down_; }  ///< [D] or undefined
+
+private:
+    int64_t n_ff_;
+    at::Tensor w_gate_up_;  // [2F, D]
+    at::Tensor w_down_;     // [D, F]
+    at::Tensor b_down_;     // [D] or undefined
+};
+
+/// Per-layer key/value cache for incremental decoding.
+struct KVCache {
+    std::vector<at::Tensor> k, v;  ///< per layer [B, Hkv, capacity, Dh]
+    at::Tensor key_mask;           ///< [B, capacity] bool: slot holds a real token
+    at::Tensor next_pos;           ///< [B] int64: RoPE position of the next token per row
+    int64_t len = 0;               ///< slots used
+    int64_t capacity = 0;
+};
+
+struct ForwardOptions {
+    const ObserverSet* observers = nullptr;
+    KVCache* cache = nullptr;
+    bool last_only = false;   ///< logits only for the last position of each row
+};
+
+class LlamaModel {
+public:
+    /// Load a HF folder or llama2.c .bin (see io/model_files.h) and convert to compute dtype.
+    static std::shared_ptr<LlamaModel> load(const std::string& path, ComputeDType dtype);
+    static std::shared_ptr<LlamaModel> from_files(const ModelFiles& files, ComputeDType dtype);
+    /// `tensors`: HF keys, already validated against `cfg`.
+    static std::shared_ptr<LlamaModel> from_tensors(const LlamaConfig& cfg,
+                                                    const std::map<std::string, at::Tensor>& tensors,
+                                                    ComputeDType dtype);
+
+    const LlamaConfig& config() const { return cfg_; }
+    ComputeDType compute_dtype() const { return dtype_; }
+    at::ScalarType scalar_type() const;
+
+    /// ids [B, T] int64; attention_mask [B, T] (1 = token, 0 = pad; left or right padding) or
+    /// undefined. Returns float32 logits [B, T, V] ([B, 1, V] with last_only).
+    at::Tensor forward(const at::Tensor& ids, const at::Tensor& attention_mask = {},
+                       const ForwardOptions& opt = {}) const;
+    /// Same pass without lm_head: final-normed hidden states [B, T, D] in compute dtype.
+    at::Tensor hidden_states(const at::Tensor& ids, const at::Tensor& attention_mask = {},
+                             const ForwardOptions& opt = {}) const;
+    at::Tensor lm_head(const at::Tensor& hidden) const;  ///< [.., D] -> float32 [.., V]
+
+    KVCache new_cache(int64_t batch, int64_t capacity) const;
+
+    std::map<std::string, at::Tensor> named_tensors() const;  ///< HF keys -> tensors (views)
+    int64_t n_params() const;
+    const FeedForward& ffn(int il) const { return *layers_.at(il).ffn; }
+    std::shared_ptr<const FeedForward> ffn_ptr(int il) const { return layers_.at(il).ffn; }
+    /// Replace layer il's FFN. Use on a copy from with_ffns() to keep the original intact.
+    void set_ffn(int il, std::shared_ptr<const FeedForward> ffn);
+    /// A model sharing every trunk tensor with this one, with the given FFNs (one per layer).
+    std::shared_ptr<LlamaModel> with_ffns(std::vector<std::shared_ptr<const FeedForward>> ffns) const;
+    /// The down_proj weight etc. of a dense layer; throws if layer il is not a SwiGluFfn.
+    const SwiGluFfn& dense_ffn(int il) const;
+
+    std::string source;  ///< where it was loaded from (for provenance)
+
+private:
+    struct Layer {
+        at::Tensor attn_norm;  // [D]
+        at::Tensor ffn_norm;   // [D]
+        at::Tensor w_qkv;      // [(H + 2 Hkv) Dh, D]
+        at::Tensor w_o;        // [D, H Dh]
+        std::shared_ptr<const FeedForward> ffn;
+    };
+    LlamaConfig cfg_;
+    ComputeDType dtype_ = ComputeDType::F32;
+    at::Tensor tok_embd_;    // [V, D]
+    at::Tensor final_norm_;  // [D]
+    at::Tensor w_out_;       // [V, D]
+    at::Tensor inv_freq_;    // [Dh/2] float32
+    std::vector<Layer> layers_;
+
+    at::Tensor run_layers(const at::Tensor& ids, const at::Tensor& attention_mask,
+                          const ForwardOptions& opt) const;
+};
+
+/// RMSNorm in float32, result in x's dtype: x * w / sqrt(mean(x^2) + eps).
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+
+}  // namespace den2moe

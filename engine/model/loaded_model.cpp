@@ -1,0 +1,29 @@
+// load_model: ModelFiles -> LlamaModel + Tokenizer, checking that the tokenizer's vocabulary fits.
+#include "model/loaded_model.h"
+
+#include <ATen/ATen.h>
+
+#include "core/error.h"
+#include "io/model_files.h"
+
+namespace den2moe {
+
+LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::string& tokenizer_override) {
+    ModelFiles files = load_model_files(path);
+    LoadedModel out;
+    out.format = files.format;
+    out.warnings = files.warnings;
+    for (const auto& kv : files.tensors) out.stored_dtypes[kv.first] = c10::toString(kv.second.scalar_type());
+    out.tokenizer_path = tokenizer_override.empty() ? files.tokenizer_path : tokenizer_override;
+    D2M_CHECK(!out.tokenizer_path.empty(), InvalidInput, "no tokenizer found beside the model ", path,
+              " (looked for tokenizer.model, tokenizer.bin and tok", files.config.vocab_size, ".bin)",
+              Hint{"pass --tokenizer PATH, or copy the checkpoint's tokenizer.model into its folder"});
+    out.tokenizer = Tokenizer::load(out.tokenizer_path, (int)files.config.vocab_size);
+    D2M_CHECK(out.tokenizer->vocab_size() <= files.config.vocab_size, Incompatible, "tokenizer ",
+              out.tokenizer_path, " has ", out.tokenizer->vocab_size(), " pieces but the model's vocabulary is ",
+              files.config.vocab_size, Hint{"is the tokenizer from the same checkpoint?"});
+    out.model = LlamaModel::from_files(files, dtype);
+    return out;
+}
+
+}  // namespace den2moe

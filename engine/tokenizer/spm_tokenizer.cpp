@@ -1,0 +1,213 @@
+// SentencePiece tokenizer.model through libspm_shim.so, dlopen'd once per process with
+// RTLD_NOW|RTLD_LOCAL|RTLD_DEEPBIND so sentencepiece binds to its own bundled protobuf and never
+// meets torch's (BUILD-RECIPE §4 pitfall 1). The engine does not link libsentencepiece. ids equal
+// python sentencepiece's sp.encode(text); decode() is sentencepiece's Decode (control ids vanish);
+// decode_piece() is run.c-style streaming text ("▁" -> " ", <0xHH> -> byte, space stripped after BOS).
+#include "tokenizer/tokenizer.h"
+
+#include "core/error.h"
+#include "tokenizer/spm_shim/spm_shim.h"
+
+#include <dlfcn.h>
+#include <mutex>
+#include <sys/stat.h>
+
+namespace den2moe {
+namespace {
+
+/// The resolved shim module. Loaded once and never unloaded (sentencepiece's static state and the
+/// bundled protobuf are not meant to be torn down while handles may still exist).
+struct SpmShim {
+    d2m_spm_open_fn open = nullptr;
+    d2m_spm_close_fn close = nullptr;
+    d2m_spm_free_fn free = nullptr;
+    d2m_spm_encode_fn encode = nullptr;
+    d2m_spm_decode_fn decode = nullptr;
+    d2m_spm_id_to_piece_fn id_to_piece = nullptr;
+    d2m_spm_int_fn piece_size = nullptr;
+    d2m_spm_int_fn bos_id = nullptr;
+    d2m_spm_int_fn eos_id = nullptr;
+    d2m_spm_int_fn unk_id = nullptr;
+    d2m_spm_piece_type_fn piece_type = nullptr;
+};
+
+const char* const kShimHint =
+    "libspm_shim.so is built next to the den2moe binary (build/bin/) and installed to "
+    "lib/den2moe/; set D2M_SPM_SHIM=/path/to/libspm_shim.so to point at it explicitly";
+
+template <typename Fn>
+void resolve(void* lib, const std::string& path, const char* name, Fn& out) {
+    ::dlerror();
+    void* sym = ::dlsym(lib, name);
+    D2M_CHECK(sym != nullptr, Incompatible, "the sentencepiece shim ", path, " lacks symbol ", name,
+              Hint{"the shim is from another den2moe version; rebuild it (target spm_shim)"});
+    out = reinterpret_cast<Fn>(sym);
+}
+
+const SpmShim& shim() {
+    static std::mutex mu;
+    static SpmShim* loaded = nullptr;  // leaked on purpose: lives as long as the process
+    std::lock_guard<std::mutex> lock(mu);
+    if (loaded) return *loaded;
+    const std::string path = spm_shim_path();
+    void* lib = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (!lib) {
+        const char* why = ::dlerror();
+        D2M_FAIL(Io, "cannot load the sentencepiece shim ", path, ": ", why ? why : "unknown error",
+                 Hint{kShimHint});
+    }
+    auto s = std::make_unique<SpmShim>();
+    d2m_spm_abi_version_fn abi = nullptr;
+    resolve(lib, path, "d2m_spm_abi_version", abi);
+    D2M_CHECK(abi() == D2M_SPM_ABI_VERSION, Incompatible, "the sentencepiece shim ", path,
+              " has ABI version ", abi(), "; this build expects ", D2M_SPM_ABI_VERSION,
+              Hint{"rebuild the spm_shim target or point D2M_SPM_SHIM at the matching one"});
+    resolve(lib, path, "d2m_spm_open", s->open);
+    resolve(lib, path, "d2m_spm_close", s->close);
+    resolve(lib, path, "d2m_spm_free", s->free);
+    resolve(lib, path, "d2m_spm_encode", s->encode);
+    resolve(lib, path, "d2m_spm_decode", s->decode);
+    resolve(lib, path, "d2m_spm_id_to_piece", s->id_to_piece);
+    resolve(lib, path, "d2m_spm_piece_size", s->piece_size);
+    resolve(lib, path, "d2m_spm_bos_id", s->bos_id);
+    resolve(lib, path, "d2m_spm_eos_id", s->eos_id);
+    resolve(lib, path, "d2m_spm_unk_id", s->unk_id);
+    resolve(lib, path, "d2m_spm_piece_type", s->piece_type);
+    loaded = s.release();
+    return *loaded;
+}
+
+/// Takes ownership of a shim error string; returns it as std::string (empty for success).
+std::string take_error(const SpmShim& s, char* err) {
+    if (!err) return {};
+    std::string msg(err);
+    s.free(err);
+    return msg;
+}
+
+const char* const kUnknownSurface = " \xE2\x81\x87 ";  // sentencepiece's decode of <unk>: " ⁇ "
+const char* const kSpaceSymbol = "\xE2\x96\x81";         // "▁"
+
+class SpmTokenizer final : public Tokenizer {
+public:
+    SpmTokenizer(const SpmShim& s, d2m_spm* h, std::string path)
+        : shim_(s), handle_(h), path_(std::move(path)) {
+        vocab_size_ = shim_.piece_size(handle_);
+        bos_ = shim_.bos_id(handle_);
+        eos_ = shim_.eos_id(handle_);
+        pieces_.reserve(vocab_size_);
+        types_.reserve(vocab_size_);
+        for (int id = 0; id < vocab_size_; ++id) {
+            char* p = nullptr;
+            size_t n = 0;
+            std::string err = take_error(shim_, shim_.id_to_piece(handle_, id, &p, &n));
+            D2M_CHECK(err.empty(), Internal, "sentencepiece ", path_, ": piece ", id, ": ", err);
+            pieces_.emplace_back(p, n);
+            shim_.free(p);
+            types_.push_back(shim_.piece_type(handle_, id));
+        }
+    }
+    ~SpmTokenizer() override { shim_.close(handle_); }
+    SpmTokenizer(const SpmTokenizer&) = delete;
+    SpmTokenizer& operator=(const SpmTokenizer&) = delete;
+
+    std::vector<int> encode(const std::string& text, bool add_bos, bool add_eos) const override {
+        int* ids = nullptr;
+        size_t n = 0;
+        std::string err = take_error(shim_, shim_.encode(handle_, text.data(), text.size(), &ids, &n));
+        D2M_CHECK(err.empty(), InvalidInput, "sentencepiece ", path_, " cannot encode a text of ",
+                  text.size(), " bytes: ", err);
+        std::vector<int> out;
+        out.reserve(n + 2);
+        if (add_bos && bos_ >= 0) out.push_back(bos_);
+        out.insert(out.end(), ids, ids + n);
+        shim_.free(ids);
+        if (add_eos && eos_ >= 0) out.push_back(eos_);
+        return out;
+    }
+
+    std::string decode(const std::vector<int>& ids) const override {
+        for (int id : ids) check_id(id);
+        char* text = nullptr;
+        size_t n = 0;
+        std::string err = take_error(shim_, shim_.decode(handle_, ids.data(), ids.size(), &text, &n));
+        D2M_CHECK(err.empty(), InvalidInput, "sentencepiece ", path_, " cannot decode ", ids.size(),
+                  " ids: ", err);
+        std::string out(text, n);
+        shim_.free(text);
+        return out;
+    }
+
+    std::string decode_piece(int prev, int id) const override {
+        check_id(id);
+        switch (types_[id]) {
+            case D2M_SPM_CONTROL:
+            case D2M_SPM_UNUSED: return {};
+            case D2M_SPM_UNKNOWN: return kUnknownSurface;
+            case D2M_SPM_BYTE: {
+                // "<0xHH>"
+                const std::string& p = pieces_[id];
+                return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
+            }
+            default: break;
+        }
+        std::string out;
+        const std::string& p = pieces_[id];
+        out.reserve(p.size());
+        for (size_t i = 0; i < p.size();) {
+            if (p.compare(i, 3, kSpaceSymbol) == 0) {
+                out.push_back(' ');
+                i += 3;
+            } else {
+                out.push_back(p[i++]);
+            }
+        }
+        if (prev == bos_ && !out.empty() && out[0] == ' ') out.erase(0, 1);
+        return out;
+    }
+
+    std::string piece(int id) const override {
+        check_id(id);
+        return pieces_[id];
+    }
+    int vocab_size() const override { return vocab_size_; }
+    int bos_id() const override { return bos_; }
+    int eos_id() const override { return eos_; }
+    std::string kind() const override { return "sentencepiece"; }
+
+private:
+    void check_id(int id) const {
+        D2M_CHECK(id >= 0 && id < vocab_size_, InvalidInput, "token id ", id,
+                  " is outside the vocabulary [0, ", vocab_size_, ") of ", path_);
+    }
+
+    const SpmShim& shim_;
+    d2m_spm* handle_;
+    std::string path_;
+    int vocab_size_ = 0;
+    int bos_ = -1;
+    int eos_ = -1;
+    std::vector<std::string> pieces_;
+    std::vector<int> types_;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
+    struct stat st {};
+    D2M_CHECK(::stat(path.c_str(), &st) == 0, Io, "tokenizer file not found: ", path,
+              Hint{"pass the tokenizer.model that ships with the checkpoint"});
+    const SpmShim& s = shim();
+    d2m_spm* h = nullptr;
+    std::string err = take_error(s, s.open(path.c_str(), &h));
+    D2M_CHECK(err.empty() && h != nullptr, InvalidInput, "sentencepiece cannot load ", path, ": ",
+              err, Hint{"is this a SentencePiece tokenizer.model (not a llama2.c .bin)?"});
+    try {
+        return std::make_unique<SpmTokenizer>(s, h, path);
+    } catch (...) {
+        s.close(h);
+        throw;
+    }
+}
+
+}  // namespace den2moe

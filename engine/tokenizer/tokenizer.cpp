@@ -1,0 +1,60 @@
+// Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin ->
+// llama2.c); spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
+// <exe dir>/../lib/den2moe (installed layout), then the build-tree path compiled in.
+#include "tokenizer/tokenizer.h"
+
+#include "core/error.h"
+
+#include <cstdlib>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace den2moe {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool file_exists(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string exe_dir() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0) return {};
+    std::string exe(buf, static_cast<size_t>(n));
+    size_t slash = exe.rfind('/');
+    return slash == std::string::npos ? std::string(".") : exe.substr(0, slash);
+}
+
+}  // namespace
+
+std::string spm_shim_path() {
+    if (const char* env = std::getenv("D2M_SPM_SHIM"); env && *env) return env;
+    const std::string dir = exe_dir();
+    const std::string beside = dir + "/libspm_shim.so";
+    if (!dir.empty() && file_exists(beside)) return beside;
+    const std::string installed = dir + "/../lib/den2moe/libspm_shim.so";
+    if (!dir.empty() && file_exists(installed)) return installed;
+#ifdef D2M_SPM_SHIM_BUILD_PATH
+    return D2M_SPM_SHIM_BUILD_PATH;
+#else
+    return beside;  // nothing found: name the first place searched in the dlopen error
+#endif
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size_hint) {
+    D2M_CHECK(file_exists(path), Io, "tokenizer file not found: ", path,
+              Hint{"pass tokenizer.model (sentencepiece) or a llama2.c tokenizer .bin"});
+    if (ends_with(path, ".model")) return load_sentencepiece(path);
+    if (ends_with(path, ".bin")) return load_llama2c_tokenizer(path, vocab_size_hint);
+    D2M_FAIL(InvalidInput, "cannot tell the tokenizer type of ", path,
+             ": expected a *.model (sentencepiece) or *.bin (llama2.c) file",
+             Hint{"rename the file to its proper extension"});
+}
+
+}  // namespace den2moe

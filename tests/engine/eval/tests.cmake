@@ -1,0 +1,8 @@
+# Per-domain perplexity of demo-llama-7m on the 18 domains vs the PyTorch reference (1e-3 relative).
+add_test(NAME oracle_domain_ppl
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/llama_reference.py ppl
+                 --model ${D2M_SHARED_DIR}/models/demo-llama-7m --domains ${D2M_SHARED_DIR}/data/domains
+                 --seq 256 --max-tokens 4096 --out ${CMAKE_BINARY_DIR}/oracle/domain_ppl.json)
+set_tests_properties(oracle_domain_ppl PROPERTIES FIXTURES_SETUP domain_ppl LABELS oracle)
+set_tests_properties(test_perplexity PROPERTIES FIXTURES_REQUIRED domain_ppl
+                     ENVIRONMENT "${D2M_TEST_ENV};D2M_ORACLE=${CMAKE_BINARY_DIR}/oracle/domain_ppl.json")

@@ -1,0 +1,126 @@
+// Minimal test support for engine tests (plain CTest executables, no Qt):
+// CHECK, CHECK_EQ, CHECK_CLOSE, CHECK_THROWS_WITH (asserts the message contains a substring),
+// and an llm.c-style check_tensor report. A test file defines tests with TEST(name) and ends
+// with D2M_TEST_MAIN(). Exit code = number of failed checks (capped), so CTest sees failures.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace d2m_test {
+
+inline int& failures() { static int n = 0; return n; }
+inline int& checks() { static int n = 0; return n; }
+
+struct Case { const char* name; std::function<void()> fn; };
+inline std::vector<Case>& cases() { static std::vector<Case> c; return c; }
+struct Register { Register(const char* n, std::function<void()> f) { cases().push_back({n, std::move(f)}); } };
+
+inline void fail(const char* file, int line, const std::string& what) {
+    ++failures();
+    std::fprintf(stderr, "%s:%d: FAILED: %s\n", file, line, what.c_str());
+}
+
+/// Directory of the shared data bundle: $D2M_SHARED_DIR, else ../shared beside the source tree.
+inline std::string shared_dir() {
+    if (const char* s = std::getenv("D2M_SHARED_DIR")) return s;
+#ifdef D2M_SOURCE_DIR
+    return std::string(D2M_SOURCE_DIR) + "/../shared";
+#else
+    return "../shared";
+#endif
+}
+
+inline std::string source_dir() {
+#ifdef D2M_SOURCE_DIR
+    return D2M_SOURCE_DIR;
+#else
+    return ".";
+#endif
+}
+
+/// Scratch directory for this test binary (created), under $D2M_TEST_TMP or /tmp.
+std::string tmp_dir();
+
+inline int run_all(int argc, char** argv) {
+    std::string only = argc > 1 ? argv[1] : "";
+    int ran = 0;
+    for (auto& c : cases()) {
+        if (!only.empty() && only != c.name) continue;
+        int before = failures();
+        std::fprintf(stderr, "[ RUN  ] %s\n", c.name);
+        try {
+            c.fn();
+        } catch (const std::exception& e) {
+            fail(__FILE__, __LINE__, std::string("uncaught exception in ") + c.name + ": " + e.what());
+        }
+        std::fprintf(stderr, "[ %s ] %s\n", failures() == before ? " OK " : "FAIL", c.name);
+        ++ran;
+    }
+    std::fprintf(stderr, "%d cases, %d checks, %d failures\n", ran, checks(), failures());
+    if (ran == 0) { std::fprintf(stderr, "no test case matched\n"); return 1; }
+    return failures() > 100 ? 100 : failures();
+}
+
+}  // namespace d2m_test
+
+#define D2M_CAT2(a, b) a##b
+#define D2M_CAT(a, b) D2M_CAT2(a, b)
+#define TEST(name)                                                              \
+    static void name();                                                         \
+    static d2m_test::Register D2M_CAT(reg_, name)(#name, name);                 \
+    static void name()
+
+#define D2M_TEST_MAIN() \
+    int main(int argc, char** argv) { return d2m_test::run_all(argc, argv); }
+
+#define CHECK(cond)                                                             \
+    do { ++d2m_test::checks(); if (!(cond)) d2m_test::fail(__FILE__, __LINE__, #cond); } while (0)
+
+#define CHECK_EQ(a, b)                                                          \
+    do {                                                                        \
+        ++d2m_test::checks();                                                   \
+        auto _va = (a); auto _vb = (b);                                         \
+        if (!(_va == _vb)) {                                                    \
+            d2m_test::fail(__FILE__, __LINE__, std::string(#a " == " #b));      \
+        }                                                                       \
+    } while (0)
+
+#define CHECK_CLOSE(a, b, tol)                                                  \
+    do {                                                                        \
+        ++d2m_test::checks();                                                   \
+        double _va = double(a), _vb = double(b);                                \
+        if (!(std::fabs(_va - _vb) <= (tol))) {                                 \
+            d2m_test::fail(__FILE__, __LINE__, std::string(#a " ~= " #b ": ") + \
+                std::to_string(_va) + " vs " + std::to_string(_vb) +            \
+                " (tol " + std::to_string(double(tol)) + ")");                  \
+        }                                                                       \
+    } while (0)
+
+/// Runs `stmt`, expects an exception whose what() contains `substr`.
+#define CHECK_THROWS_WITH(stmt, substr)                                         \
+    do {                                                                        \
+        ++d2m_test::checks();                                                   \
+        bool _thrown = false;                                                   \
+        try { stmt; } catch (const std::exception& _e) {                        \
+            _thrown = true;                                                     \
+            std::string _w = _e.what();                                         \
+            if (_w.find(substr) == std::string::npos)                           \
+                d2m_test::fail(__FILE__, __LINE__, std::string("message of `" #stmt "` lacks \"") + \
+                               (substr) + "\": " + _w);                         \
+        }                                                                       \
+        if (!_thrown) d2m_test::fail(__FILE__, __LINE__, "no exception from `" #stmt "`"); \
+    } while (0)
+
+#include <sys/stat.h>
+#include <unistd.h>
+inline std::string d2m_test::tmp_dir() {
+    const char* base = std::getenv("D2M_TEST_TMP");
+    std::string d = std::string(base ? base : "/tmp") + "/d2m_test_" + std::to_string(::getpid());
+    ::mkdir(d.c_str(), 0755);
+    return d;
+}
