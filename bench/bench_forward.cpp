@@ -1,0 +1,119 @@
+// bench_forward: perplexity-evaluation throughput of the engine's forward pass on demo-llama-7m
+// (forward + log-softmax over [B, seq] windows of random tokens), fp32 and bf16, several batch
+// sizes, next to (1) PyTorch eager on the same model, threads and tokens (tests/reference/
+// llama_reference.py bench, run as a subprocess in the same run) and (2) the GEMM ceiling measured
+// here (torch mm 1024^3). Prints medians, ratios and % of the ceiling; --markdown for docs.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/loaded_model.h"
+
+using namespace den2moe;
+using clk = std::chrono::steady_clock;
+
+static double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+template <typename F>
+static double time_median(F&& f, int reps) {
+    f();  // warm-up
+    std::vector<double> t;
+    for (int r = 0; r < reps; ++r) {
+        auto t0 = clk::now();
+        f();
+        t.push_back(std::chrono::duration<double>(clk::now() - t0).count());
+    }
+    return median(t);
+}
+
+static double gemm_ceiling_gflops(at::ScalarType st) {
+    const int64_t n = 1024;
+    at::Tensor a = at::randn({n, n}).to(st), b = at::randn({n, n}).to(st), c = at::empty({n, n}, st);
+    double s = time_median([&] { at::mm_out(c, a, b); }, 10);
+    return 2.0 * n * n * n / s / 1e9;
+}
+
+static std::string run_capture(const std::string& cmd) {
+    std::string out;
+    std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
+    if (!p) return out;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p.get())) out += buf;
+    return out;
+}
+
+int main(int argc, char** argv) {
+    std::string shared = std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared";
+    std::string src = std::getenv("D2M_SOURCE_DIR") ? std::getenv("D2M_SOURCE_DIR") : ".";
+    int threads = 2, reps = 5;
+    bool markdown = false, no_python = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
+        else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
+        else if (a == "--markdown") markdown = true;
+        else if (a == "--no-python") no_python = true;
+    }
+    at::set_num_threads(threads);
+    const std::string model_dir = shared + "/models/demo-llama-7m";
+    const int64_t seq = 256;
+    const std::vector<int64_t> batches = {1, 4, 8, 16};
+
+    const double ceil32 = gemm_ceiling_gflops(at::kFloat), ceil16 = gemm_ceiling_gflops(at::kBFloat16);
+    std::printf("GEMM ceiling (torch mm 1024^3, %d threads): fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n", threads, ceil32,
+                ceil16);
+
+    struct Row { std::string dtype; int64_t batch; double ours, theirs, gflops, ceiling; };
+    std::vector<Row> rows;
+    for (const char* dt : {"fp32", "bf16"}) {
+        LoadedModel lm = load_model(model_dir, parse_compute_dtype(dt));
+        const auto& c = lm.model->config();
+        // FLOPs per token: 2 x (matmul params) + attention (QK^T and AV over ~seq/2 keys on average)
+        const double mm_params = double(lm.model->n_params() - c.vocab_size * c.n_embd);  // embedding is a lookup
+        const double flops_tok = 2.0 * mm_params + 2.0 * 2.0 * c.n_layer * c.q_dim() * (seq / 2.0);
+        for (int64_t b : batches) {
+            at::Tensor ids = at::randint(3, c.vocab_size, {b, seq}, at::kLong);
+            double s = time_median([&] { at::log_softmax(lm.model->forward(ids), -1); }, reps);
+            double tps = b * seq / s;
+            double theirs = 0;
+            if (!no_python) {
+                std::string cmd = "/usr/bin/python3 " + src + "/tests/reference/llama_reference.py bench --model " +
+                                  model_dir + " --threads " + std::to_string(threads) + " --batch " +
+                                  std::to_string(b) + " --seq " + std::to_string(seq) + " --dtype " + dt +
+                                  " --reps " + std::to_string(reps) + " 2>/dev/null";
+                std::string out = run_capture(cmd);
+                try {
+                    theirs = nlohmann::json::parse(out.substr(out.find('{'))).at("tokens_per_s").get<double>();
+                } catch (...) {
+                    theirs = 0;
+                }
+            }
+            double gf = flops_tok * tps / 1e9;
+            rows.push_back({dt, b, tps, theirs, gf, std::string(dt) == "fp32" ? ceil32 : ceil16});
+            std::printf("%s batch %2lld x %lld: engine %8.0f tok/s | pytorch eager %8.0f tok/s | ratio %.2fx | "
+                        "%.0f GFLOP/s = %.0f%% of GEMM ceiling\n",
+                        dt, (long long)b, (long long)seq, tps, theirs, theirs > 0 ? tps / theirs : 0.0, gf,
+                        100.0 * gf / rows.back().ceiling);
+            std::fflush(stdout);
+        }
+    }
+    if (markdown) {
+        std::printf("\n| dtype | batch x seq | engine tok/s | PyTorch eager tok/s | ratio | achieved GFLOP/s | %% of GEMM ceiling |\n");
+        std::printf("|---|---|---|---|---|---|---|\n");
+        for (const auto& r : rows)
+            std::printf("| %s | %lld x %lld | %.0f | %.0f | %.2fx | %.0f | %.0f%% |\n", r.dtype.c_str(),
+                        (long long)r.batch, (long long)seq, r.ours, r.theirs, r.theirs > 0 ? r.ours / r.theirs : 0.0,
+                        r.gflops, 100.0 * r.gflops / r.ceiling);
+    }
+    return 0;
+}
