@@ -317,14 +317,7 @@ void HeatmapView::setClusterAssignment(const ClusterAssignment& clusters) {
 }
 
 void HeatmapView::setSelectedLeaves(const QVector<int>& leaves) {
-    QVector<int> sel;
-    for (int leaf : leaves) {
-        if (leaf >= 0 && leaf < m_data.n) {
-            sel << leaf;
-        }
-    }
-    std::sort(sel.begin(), sel.end());
-    sel.erase(std::unique(sel.begin(), sel.end()), sel.end());
+    const QVector<int> sel = sanitizeLeaves(leaves, m_data.n);
     if (sel == m_selected) {
         return;
     }

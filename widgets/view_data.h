@@ -3,6 +3,8 @@
 // addressed by their project index 0..n-1; display orders are permutations of those indices.
 #pragma once
 
+#include <algorithm>
+
 #include <QColor>
 #include <QMetaType>
 #include <QString>
@@ -72,6 +74,20 @@ struct ClusterAssignment {
         return clusterNames[cluster];
     }
 };
+
+
+/// Selected leaves cleaned for a view of n leaves: out-of-range ids dropped, sorted, unique.
+inline QVector<int> sanitizeLeaves(const QVector<int>& leaves, int n) {
+    QVector<int> sel;
+    for (int leaf : leaves) {
+        if (leaf >= 0 && leaf < n) {
+            sel << leaf;
+        }
+    }
+    std::sort(sel.begin(), sel.end());
+    sel.erase(std::unique(sel.begin(), sel.end()), sel.end());
+    return sel;
+}
 
 }  // namespace den2moe::ui
 
