@@ -50,5 +50,7 @@ const std::vector<Command>& commands();
 int cmd_info(const Args&, RunContext&);
 int cmd_generate(const Args&, RunContext&);
 int cmd_ppl(const Args&, RunContext&);
+int cmd_mine(const Args&, RunContext&);
+int cmd_cluster(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

@@ -159,6 +159,25 @@ const std::vector<Command>& commands() {
          "Records are joined as BOS text EOS; the stream is cut into non-overlapping windows of --seq tokens\n"
          "(DIVE/FLAP protocol; --stride < seq slides instead). --max-tokens limits each domain's stream.",
          cmd_ppl},
+        {"mine", "domain-affinity mining: FLAP statistics, pruned models, N x N PPL, linkage",
+         "usage: den2moe mine PROJECT --out DIR [--domains a,b,...] [--ratio 0.5] [--clusters 8]\n"
+         "                    [--linkage single|complete|average|ward] [--correlate rows|columns]\n"
+         "                    [--samples 128] [--seq 256] [--seed 42] [--eval-windows 32] [--eval-seq 256]\n"
+         "                    [--structure uniform|adaptive] [--metric wifv|ifv|wifn] [--dtype bf16|fp32]\n"
+         "                    [--batch 8] [--no-cache] [--cache-dir DIR]\n\n"
+         "For each domain i: FLAP statistics of every FFN (down_proj input) on its calibration split, cached\n"
+         "on disk; prune with them (DIVE: uniform ratio, WIFV, bias compensation); perplexity on every domain j's\n"
+         "evaluation split -> P[i][j]. Then S[i][j] = min_k P[k][j] / P[i][j], Pearson correlation of S's rows,\n"
+         "distance 1 - r and hierarchical clustering. Options override the project's settings for this run.\n"
+         "Writes ppl_matrix.csv, normalized.csv, correlation.csv, linkage.json, clusters.json, mining.json.\n"
+         "Ctrl-C stops cleanly; finished domains' statistics stay cached.",
+         cmd_mine},
+        {"cluster", "re-cut / re-link a finished mining folder (no recomputation)",
+         "usage: den2moe cluster DIR [--clusters K] [--height H] [--linkage average] [--correlate rows]\n"
+         "                       [--json]\n\n"
+         "Reads DIR/mining.json, recomputes the linkage when --linkage/--correlate differ, cuts at K clusters\n"
+         "(scipy fcluster maxclust) or at height H (criterion distance), rewrites linkage.json and clusters.json.",
+         cmd_cluster},
     };
     return cmds;
 }

@@ -1,0 +1,65 @@
+// FLAP calibration statistics of every FFN: per layer and per channel, the mean, the (population)
+// variance and the mean square of the down_proj input silu(gate(x)) ⊙ up(x), over every calibration
+// token. Collected through the forward pass's `ffn_act` hook site, batch by batch, merged in float64
+// with Chan's parallel form of Welford's update (exact for any batch split).
+//
+// FLAP's own streaming rule drops the first sample's deviations and measures deviations from the
+// updated mean (F ≈ T·var); we keep the plain per-channel variance the spec recommends
+// (shared/docs/DIVE-FLAP.md §1.2, §11). The within-layer ranking is the same.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace den2moe {
+
+class LlamaModel;
+class RunContext;
+class Tokenizer;
+struct CorpusSpec;
+
+/// Streaming per-channel moments in float64.
+class ChannelMoments {
+public:
+    /// x: [..., C] any float dtype; rows where `mask` ([...] bool, optional) is false are skipped.
+    void add(const at::Tensor& x, const at::Tensor& mask = {});
+    /// Merge another accumulator (Chan et al.).
+    void merge(const ChannelMoments& o);
+    int64_t count() const { return n_; }
+    at::Tensor mean() const { return mean_; }       ///< [C] double
+    at::Tensor variance() const;                     ///< [C] double, population (÷ n)
+    at::Tensor mean_square() const;                  ///< [C] double: mean of x²
+    at::Tensor m2() const { return m2_; }
+    static ChannelMoments from(int64_t n, const at::Tensor& mean, const at::Tensor& m2);
+
+private:
+    int64_t n_ = 0;
+    at::Tensor mean_;  // [C] double
+    at::Tensor m2_;    // [C] double: Σ (x − mean)²
+};
+
+/// The statistics of one calibration set: one entry per layer.
+struct FfnStats {
+    std::vector<ChannelMoments> layers;
+    int64_t n_tokens = 0;
+    int64_t n_windows = 0;
+    std::string key;  ///< cache key it was stored under ("" = not cached)
+};
+
+/// Calibration windows: records are taken in an order shuffled by `seed`, each tokenised as
+/// BOS text EOS and concatenated until n·seq tokens are collected, then cut into n consecutive
+/// windows of `seq` tokens. A corpus shorter than n·seq tokens yields windows at random offsets
+/// (seeded) into the whole stream. Returns int64 [n, seq]. Throws Error naming the files when the
+/// corpus has fewer than `seq` + 1 tokens.
+at::Tensor sample_calibration_windows(const Tokenizer& tok, const CorpusSpec& corpus, int64_t n, int64_t seq,
+                                      uint64_t seed);
+
+/// One dense forward pass over `windows` (batched) collecting FfnStats on every layer.
+/// Progress stage "statistics" (steps = windows); cancellable between batches.
+FfnStats collect_ffn_stats(const LlamaModel& model, const at::Tensor& windows, int64_t batch, RunContext& ctx,
+                           const std::string& progress_message = {});
+
+}  // namespace den2moe

@@ -1,0 +1,119 @@
+// A Den2MoE project: the model, the calibration/evaluation domains and every setting of the
+// pipeline, stored as JSON (`*.den2moe.json`) with a `format_version` and migrations from older
+// versions. Plain std types only (no torch, no Qt): the GUI includes this header directly.
+//
+// Paths inside the file are relative to the project file's folder, or start with `$SHARED`, which
+// resolves to $D2M_SHARED_DIR, else to `../shared` beside the checkout (found by walking up from
+// the project file and from the executable).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace den2moe {
+
+/// One calibration/evaluation domain.
+struct ProjectDomain {
+    std::string name;
+    /// A domain folder holding <split>.jsonl(.gz)/.txt(.gz)/.csv files ("" when files are listed).
+    std::string dir;
+    std::vector<std::string> calib_files;  ///< explicit calibration files (override dir)
+    std::vector<std::string> eval_files;   ///< explicit evaluation files (override dir)
+    std::string format;         ///< "jsonl" | "txt" | "csv" | "" (from the extension)
+    std::string text_template;  ///< "{question}\n{answer}"; "" = the "text" field / whole line
+    std::string calib_split = "train";
+    std::string eval_split = "test";
+    bool enabled = true;
+};
+
+struct CalibSettings {
+    int64_t n_samples = 128;  ///< calibration windows per domain
+    int64_t seq_len = 256;    ///< tokens per window
+    uint64_t seed = 42;
+};
+
+struct EvalSettings {
+    int64_t seq_len = 256;   ///< non-overlapping windows (DIVE protocol)
+    int64_t n_windows = 32;  ///< evaluation windows per domain (tokens = n_windows * seq_len)
+    int64_t batch = 8;
+};
+
+struct PruneSettings {
+    double ratio = 0.5;                 ///< fraction of FFN channels removed
+    std::string structure = "uniform";  ///< "uniform" (DIVE, UL-UM) | "adaptive" (FLAP AL-AM, MLP only)
+    std::string metric = "wifv";        ///< "wifv" | "ifv" | "wifn"
+    bool bias_compensation = true;
+};
+
+struct ClusterSettings {
+    std::string linkage = "average";  ///< single | complete | average | ward
+    std::string correlate = "rows";   ///< Pearson between rows (calibration profiles) or "columns"
+    int64_t k = 8;                    ///< clusters for the cut
+    std::optional<double> cut_height; ///< a height cut instead of K (set by dragging the line)
+};
+
+/// A cluster assignment: for each cluster the names of its domains. `manual` marks an assignment
+/// the user edited by hand (kept instead of re-deriving it from the dendrogram cut).
+struct ProjectClusters {
+    std::vector<std::string> names;               ///< per cluster display name ("C1", ...)
+    std::vector<std::vector<std::string>> members;///< per cluster: domain names
+    bool manual = false;
+    bool empty() const { return members.empty(); }
+};
+
+struct Project {
+    static constexpr int kFormatVersion = 2;
+
+    std::string name = "untitled";
+    std::string file;       ///< absolute path of the project file ("" = never saved)
+    std::string model;      ///< as written in the file (relative / $SHARED / absolute)
+    std::string tokenizer;  ///< optional override
+    std::string dtype = "bf16";  ///< compute dtype of calibration/evaluation: "bf16" | "fp32"
+    std::vector<ProjectDomain> domains;
+    CalibSettings calib;
+    EvalSettings eval;
+    PruneSettings prune;
+    ClusterSettings cluster;
+    ProjectClusters clusters;
+    std::string cache_dir;  ///< "" = <project dir>/.den2moe-cache
+    std::string notes;
+
+    /// Names of the enabled domains, in project order.
+    std::vector<std::string> domain_names() const;
+    /// Index of a domain by name, -1 if absent.
+    int64_t find_domain(const std::string& name) const;
+};
+
+/// Read a project (any supported format_version; older ones are migrated in memory).
+/// Throws Error(InvalidInput/Io) naming the file, the key and what was expected.
+Project load_project(const std::string& path);
+Project parse_project(const std::string& json_text, const std::string& file_for_paths);
+/// Write atomically (temp file + rename) with the current format_version; sets p.file.
+void save_project(Project& p, const std::string& path);
+std::string project_to_json(const Project& p);
+
+/// Check what can be checked without running anything: model path exists, every domain has
+/// calibration and evaluation files, names unique, settings in range. One message per problem
+/// (empty = valid), each naming the object.
+std::vector<std::string> validate_project(const Project& p);
+
+/// Resolve a path as written in the project: `$SHARED/...`, absolute, or relative to the project's
+/// folder (or the working directory when the project was never saved).
+std::string resolve_project_path(const Project& p, const std::string& path);
+/// The shared data folder: $D2M_SHARED_DIR, else the first existing `shared` folder beside an
+/// ancestor of `near` (a file or folder), of the working directory or of the executable; "" if none.
+std::string find_shared_dir(const std::string& near = {});
+/// Absolute cache folder of the project.
+std::string project_cache_dir(const Project& p);
+
+/// The calibration and evaluation file lists of a domain, resolved to absolute paths.
+/// Throws Error(InvalidInput) naming the domain when a split has no file.
+std::vector<std::string> domain_calib_files(const Project& p, const ProjectDomain& d);
+std::vector<std::string> domain_eval_files(const Project& p, const ProjectDomain& d);
+
+/// A project over a domain root (a folder with domains.json or domain sub-folders).
+Project make_project(const std::string& model, const std::string& domains_root);
+
+}  // namespace den2moe
