@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/runtime.h"
 #include "core/run_context.h"
 
 namespace den2moe::cli {
@@ -105,11 +106,7 @@ void attach_progress(RunContext& ctx, bool quiet) {
 }
 
 void setup_threads(const Args& a) {
-    long long n = 0;
-    if (a.has("threads")) n = a.get_int("threads", 0);
-    else if (const char* e = std::getenv("D2M_THREADS")) n = std::atoll(e);
-    if (n <= 0) n = std::max(1u, std::thread::hardware_concurrency());
-    at::set_num_threads((int)n);
+    init_runtime(a.has("threads") ? static_cast<int>(a.get_int("threads", 0)) : 0);
 }
 
 }  // namespace den2moe::cli

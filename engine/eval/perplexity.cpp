@@ -16,6 +16,10 @@
 
 namespace den2moe {
 
+// Rows of the vocabulary projection computed at once in perplexity(): 128 × V floats (2 MiB for
+// V = 4096) stay in L2 between the GEMM, logsumexp and gather.
+constexpr int64_t kNllChunk = 128;
+
 double PplResult::ppl() const { return std::exp(mean_nll()); }
 
 std::vector<PplWindow> ppl_windows(int64_t n, const PplOptions& opt) {
@@ -73,10 +77,19 @@ PplResult perplexity(const LlamaModel& model, const std::vector<int>& stream_in,
             for (int64_t j = 0; j < nb; ++j) rows.push_back(stream.narrow(0, begins[i + j], len));
             at::Tensor ids = at::stack(rows);                                 // [b, len]
             at::Tensor h = model.hidden_states(ids);                           // [b, len, D]
-            at::Tensor hs = h.narrow(1, len - 1 - n_score, n_score);           // [b, n_score, D]
-            at::Tensor logp = at::log_softmax(model.lm_head(hs), -1);          // [b, n_score, V]
-            at::Tensor tgt = ids.narrow(1, len - n_score, n_score).unsqueeze(-1);  // [b, n_score, 1]
-            double nll = -logp.gather(-1, tgt).to(at::kDouble).sum().item<double>();
+            at::Tensor hs = h.narrow(1, len - 1 - n_score, n_score).reshape({-1, h.size(2)});  // [b·n_score, D]
+            at::Tensor tgt = ids.narrow(1, len - n_score, n_score).reshape({-1, 1});          // [b·n_score, 1]
+            // NLL = logsumexp(logits) − logit[target], in row chunks whose logits stay in cache:
+            // no [b, n_score, V] log-prob tensor is ever materialised.
+            double nll = 0.0;
+            const int64_t rows_n = hs.size(0);
+            for (int64_t r0 = 0; r0 < rows_n; r0 += kNllChunk) {
+                const int64_t nr = std::min(kNllChunk, rows_n - r0);
+                at::Tensor logits = model.lm_head(hs.narrow(0, r0, nr));  // [nr, V] float
+                at::Tensor lse = at::logsumexp(logits, -1);
+                at::Tensor picked = logits.gather(-1, tgt.narrow(0, r0, nr)).squeeze(-1);
+                nll += (lse - picked).to(at::kDouble).sum().item<double>();
+            }
             D2M_CHECK(std::isfinite(nll), Internal, "perplexity: non-finite loss in window at token ",
                       begins[i], Hint{"the model produced NaN/Inf logits; try --dtype fp32"});
             r.nll_sum += nll;
