@@ -5,6 +5,10 @@
 // Hook sites are emitted only when an observer wants them (ObserverSet::wants).
 #include "model/llama.h"
 
+#ifdef D2M_HAVE_KERNELS
+#include "causal_softmax.h"
+#endif
+
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -254,16 +258,18 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
     at::Tensor ang = pos.to(at::kFloat).unsqueeze(-1).mul(inv_freq_).unsqueeze(2);
     at::Tensor cos = ang.cos(), sin = ang.sin();
 
-    // allowed[b, 0, i, j]: key slot j visible from query i (causal, real key, or itself)
-    at::Tensor qslot = at::arange(past, Tk, at::kLong).unsqueeze(1);  // [T, 1]
-    at::Tensor kslot = at::arange(Tk, at::kLong).unsqueeze(0);        // [1, Tk]
-    at::Tensor allowed = kslot.le(qslot).unsqueeze(0);                 // [1, T, Tk]
+    // visible keys: slot j ≤ the query's slot (causal), a real token (key_ok), or the query itself
     at::Tensor key_ok;
     if (cache) key_ok = cache->key_mask.narrow(1, 0, Tk);
     else if (token_mask.defined()) key_ok = token_mask;
+#ifndef D2M_HAVE_KERNELS
+    at::Tensor qslot = at::arange(past, Tk, at::kLong).unsqueeze(1);  // [T, 1]
+    at::Tensor kslot = at::arange(Tk, at::kLong).unsqueeze(0);        // [1, Tk]
+    at::Tensor allowed = kslot.le(qslot).unsqueeze(0);                 // [1, T, Tk]
     if (key_ok.defined()) allowed = allowed.logical_and(key_ok.unsqueeze(1)).logical_or(kslot.eq(qslot).unsqueeze(0));
     at::Tensor blocked = allowed.logical_not().unsqueeze(1);  // [B|1, 1, T, Tk]
     const bool any_blocked = blocked.any().item<bool>();
+#endif
     const double scale = 1.0 / std::sqrt((double)Dh);
 
     at::Tensor x = at::embedding(tok_embd_, ids);  // [B, T, D]
@@ -288,11 +294,17 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         }
         // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]
         at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});
+#ifdef D2M_HAVE_KERNELS
+        // fused scale + causal/key mask + softmax, in place, in the compute dtype (kernels/)
+        at::Tensor att4 = at::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
+        kernels::causal_softmax_(att4, scale, past, key_ok);
+#else
         at::Tensor att = at::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
         at::Tensor att4 = att.view({B, H, T, Tk});
         if (st != at::kFloat) att4 = att4.to(at::kFloat);
         if (any_blocked) att4.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
         att4 = at::softmax(att4, -1).to(st);
+#endif
         at::Tensor o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);           // [B, Hkv, rep*T, Dh]
         o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});   // [B, T, H Dh]
         at::Tensor attn_out = at::linear(o, L.w_o);                                  // [B, T, D]

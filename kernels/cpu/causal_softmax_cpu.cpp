@@ -1,0 +1,147 @@
+// CPU kernel of causal_softmax_ (see ../causal_softmax.h). Rows (b, h, i) are split over torch's
+// intra-op threads; each row is three simple loops over float (max, exp + sum, normalise + store)
+// that the compiler vectorises (this file is built with -O3 -ffast-math so expf maps to glibc's
+// libmvec vector exp; nothing here depends on infinities or NaN: hidden keys are never read).
+#include "causal_softmax.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/util/BFloat16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+namespace den2moe::kernels {
+
+namespace {
+
+inline float bf16_to_float(uint16_t b) {
+    uint32_t u = static_cast<uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+inline uint16_t float_to_bf16(float f) {  // round to nearest even (inputs are finite)
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// AVX2 and baseline clones, picked at load time (glibc ifunc): 8-lane libmvec expf where available
+#define D2M_CLONES __attribute__((target_clones("avx2", "default"), noinline))
+#else
+#define D2M_CLONES
+#endif
+
+// exp((x - mx) * scale) over n floats into e; returns the sum
+D2M_CLONES float exp_sum(const float* x, float* e, int64_t n, float mx, float scale) {
+    float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < n; ++j) {
+        const float v = std::exp((x[j] - mx) * scale);
+        e[j] = v;
+        s += v;
+    }
+    return s;
+}
+
+D2M_CLONES float max_of(const float* x, int64_t n) {
+    float m = x[0];
+#pragma omp simd reduction(max : m)
+    for (int64_t j = 1; j < n; ++j) m = std::max(m, x[j]);
+    return m;
+}
+
+template <typename T>
+void run(T* data, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t past, float scale, const bool* key_ok) {
+    const int64_t rows = B * H * Tq;
+    at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+        std::vector<float> buf(static_cast<size_t>(2 * Tk));
+        float* xf = buf.data();
+        float* e = buf.data() + Tk;
+        for (int64_t r = r0; r < r1; ++r) {
+            const int64_t i = r % Tq, b = r / (H * Tq);
+            T* row = data + r * Tk;
+            const int64_t n = past + i + 1;  // visible causal prefix
+            for (int64_t j = 0; j < n; ++j) {
+                if constexpr (std::is_same_v<T, float>) xf[j] = row[j];
+                else xf[j] = bf16_to_float(row[j]);
+            }
+            const bool* ok = key_ok ? key_ok + b * Tk : nullptr;
+            float sum;
+            if (!ok) {
+                sum = exp_sum(xf, e, n, max_of(xf, n), scale);
+            } else {
+                float mx = xf[n - 1];  // the query's own slot is always visible
+                for (int64_t j = 0; j < n - 1; ++j) {
+                    if (ok[j]) mx = std::max(mx, xf[j]);
+                }
+                sum = exp_sum(xf, e, n, mx, scale);
+                for (int64_t j = 0; j < n - 1; ++j) {
+                    if (!ok[j]) {
+                        sum -= e[j];
+                        e[j] = 0.0f;
+                    }
+                }
+                // re-sum to avoid cancellation from the subtraction above
+                sum = 0.0f;
+                for (int64_t j = 0; j < n; ++j) sum += e[j];
+            }
+            const float inv = 1.0f / sum;
+            if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+                for (int64_t j = 0; j < n; ++j) row[j] = e[j] * inv;
+                std::fill(row + n, row + Tk, 0.0f);
+            } else {
+                for (int64_t j = 0; j < n; ++j) row[j] = float_to_bf16(e[j] * inv);
+                std::fill(row + n, row + Tk, uint16_t{0});
+            }
+        }
+    });
+}
+
+}  // namespace
+
+at::Tensor& causal_softmax_(at::Tensor& s, double scale, int64_t past, const at::Tensor& key_ok) {
+    if (s.dim() != 4 || !s.is_contiguous() || !s.device().is_cpu()) {
+        throw std::invalid_argument("causal_softmax_: expected contiguous CPU scores [B, H, T, Tk]");
+    }
+    const int64_t B = s.size(0), H = s.size(1), Tq = s.size(2), Tk = s.size(3);
+    if (Tk != past + Tq) throw std::invalid_argument("causal_softmax_: Tk must equal past + T");
+    at::Tensor ko;
+    if (key_ok.defined()) {
+        if (key_ok.dim() != 2 || key_ok.size(0) != B || key_ok.size(1) != Tk) {
+            throw std::invalid_argument("causal_softmax_: key_ok must be [B, Tk]");
+        }
+        ko = key_ok.to(at::kBool).contiguous();
+    }
+    const bool* kp = ko.defined() ? ko.data_ptr<bool>() : nullptr;
+    if (s.scalar_type() == at::kFloat) {
+        run<float>(s.data_ptr<float>(), B, H, Tq, Tk, past, static_cast<float>(scale), kp);
+    } else if (s.scalar_type() == at::kBFloat16) {
+        run<uint16_t>(reinterpret_cast<uint16_t*>(s.data_ptr<at::BFloat16>()), B, H, Tq, Tk, past,
+                      static_cast<float>(scale), kp);
+    } else {
+        throw std::invalid_argument("causal_softmax_: scores must be float32 or bfloat16");
+    }
+    return s;
+}
+
+at::Tensor causal_softmax_reference(const at::Tensor& s, double scale, int64_t past, const at::Tensor& key_ok) {
+    const int64_t Tq = s.size(2), Tk = s.size(3);
+    at::Tensor q = at::arange(past, past + Tq, at::kLong).unsqueeze(1);
+    at::Tensor k = at::arange(Tk, at::kLong).unsqueeze(0);
+    at::Tensor allowed = k.le(q).unsqueeze(0);  // [1, T, Tk]
+    if (key_ok.defined()) allowed = allowed.logical_and(key_ok.unsqueeze(1)).logical_or(k.eq(q).unsqueeze(0));
+    at::Tensor x = s.to(at::kFloat).mul(scale).masked_fill(allowed.logical_not().unsqueeze(1),
+                                                          -std::numeric_limits<float>::infinity());
+    return at::softmax(x, -1).to(s.scalar_type());
+}
+
+}  // namespace den2moe::kernels
