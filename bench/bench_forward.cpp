@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/runtime.h"
 #include "model/loaded_model.h"
 
 using namespace den2moe;
@@ -64,7 +65,7 @@ int main(int argc, char** argv) {
         else if (a == "--markdown") markdown = true;
         else if (a == "--no-python") no_python = true;
     }
-    at::set_num_threads(threads);
+    init_runtime(threads);
     const std::string model_dir = shared + "/models/demo-llama-7m";
     const int64_t seq = 256;
     const std::vector<int64_t> batches = {1, 4, 8, 16};

@@ -3,6 +3,7 @@
 // reused from the disk cache), each evaluation set tokenised once; a pruned model shares the dense
 // trunk (only its FFNs are new tensors).
 #include "mining/mining.h"
+#include "mining/domain_stats.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -140,6 +141,51 @@ ProjectClusters clusters_from_labels(const MiningResult& r, const std::vector<in
     return pc;
 }
 
+DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& doms,
+                                 const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
+                                 bool use_cache, RunContext& ctx) {
+    const int64_t n = static_cast<int64_t>(doms.size());
+    const std::string dtype = compute_dtype_name(model.compute_dtype());
+    StatsCache cache(project_cache_dir(project));
+    DomainStatsRun out;
+    out.stats.resize(static_cast<size_t>(n));
+    const int64_t batch = std::max<int64_t>(1, project.eval.batch);
+    const int64_t ns = project.calib.n_samples;
+    for (int64_t i = 0; i < n; ++i) {
+        ctx.check_cancelled();
+        const ProjectDomain& d = *doms[i];
+        CorpusSpec spec{domain_calib_files(project, d), d.format, d.text_template, 0};
+        StatsKeyParts kp{model_hash, spec.files, d.format, d.text_template, ns, project.calib.seq_len,
+                         project.calib.seed, dtype};
+        const std::string key = stats_key(kp);
+        std::optional<FfnStats> hit;
+        if (use_cache) hit = cache.load(key);
+        if (hit) {
+            out.stats[i] = std::move(*hit);
+            ++out.hits;
+        } else {
+            ++out.misses;
+            try {
+                at::Tensor windows = sample_calibration_windows(tok, spec, ns, project.calib.seq_len, project.calib.seed);
+                QuietContext q(ctx);
+                q.ctx.on_progress = [&](const Progress& p) {
+                    ctx.report("statistics", i * ns + p.step, n * ns, d.name);
+                };
+                out.stats[i] = collect_ffn_stats(model, windows, batch, q.ctx, d.name);
+                out.tokens += windows.numel();
+            } catch (const Error& e) {
+                throw e.with_context("calibration domain '" + d.name + "'");
+            }
+            if (use_cache) {
+                cache.store(key, out.stats[i], "domain " + d.name + " of " + model.source);
+                out.stats[i].key = key;
+            }
+        }
+        ctx.report("statistics", (i + 1) * ns, n * ns, d.name);
+    }
+    return out;
+}
+
 MiningResult run_mining(const Project& project, const MiningOptions& opt, RunContext& ctx) {
     const auto t_start = Clock::now();
     MiningResult res;
@@ -188,43 +234,12 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
 
     // ---- statistics, one entry per domain (cache first)
     t0 = Clock::now();
-    StatsCache cache(project_cache_dir(project));
-    std::vector<FfnStats> stats(static_cast<size_t>(n));
+    DomainStatsRun dsr = domain_statistics(project, doms, model, tok, res.model_hash, opt.use_cache, ctx);
+    std::vector<FfnStats>& stats = dsr.stats;
+    res.stats_cache_hits = dsr.hits;
+    res.stats_cache_misses = dsr.misses;
+    res.timings.stats_tokens = dsr.tokens;
     const int64_t batch = std::max<int64_t>(1, project.eval.batch);
-    for (int64_t i = 0; i < n; ++i) {
-        ctx.check_cancelled();
-        const ProjectDomain& d = *doms[i];
-        CorpusSpec spec{domain_calib_files(project, d), d.format, d.text_template, 0};
-        StatsKeyParts kp{res.model_hash, spec.files, d.format, d.text_template, project.calib.n_samples,
-                         project.calib.seq_len, project.calib.seed, res.dtype};
-        const std::string key = stats_key(kp);
-        std::optional<FfnStats> hit;
-        if (opt.use_cache) hit = cache.load(key);
-        if (hit) {
-            stats[i] = std::move(*hit);
-            ++res.stats_cache_hits;
-        } else {
-            ++res.stats_cache_misses;
-            try {
-                at::Tensor windows =
-                    sample_calibration_windows(tok, spec, project.calib.n_samples, project.calib.seq_len, project.calib.seed);
-                QuietContext q(ctx);
-                q.ctx.on_progress = [&](const Progress& p) {
-                    ctx.report("statistics", i * project.calib.n_samples + p.step, n * project.calib.n_samples,
-                               d.name);
-                };
-                stats[i] = collect_ffn_stats(model, windows, batch, q.ctx, d.name);
-                res.timings.stats_tokens += windows.numel();
-            } catch (const Error& e) {
-                throw e.with_context("calibration domain '" + d.name + "'");
-            }
-            if (opt.use_cache) {
-                cache.store(key, stats[i], "domain " + d.name + " of " + res.model);
-                stats[i].key = key;
-            }
-        }
-        ctx.report("statistics", (i + 1) * project.calib.n_samples, n * project.calib.n_samples, d.name);
-    }
     res.timings.statistics_s = since(t0);
 
     // ---- evaluation sets, tokenised once

@@ -1,0 +1,226 @@
+#include "convert/convert.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "calib/ffn_stats.h"
+#include "calib/stats_cache.h"
+#include "core/error.h"
+#include "core/run_context.h"
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+#include "mining/domain_stats.h"
+#include "model/llama.h"
+#include "model/moe.h"
+#include "prune/prune.h"
+#include "tokenizer/tokenizer.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace den2moe {
+
+namespace {
+
+at::Tensor router_init(int64_t E, int64_t D, uint64_t seed, int il) {
+    at::Generator gen = at::detail::createCPUGenerator(seed * 1000003ull + static_cast<uint64_t>(il));
+    const double b = 1.0 / std::sqrt(static_cast<double>(D));
+    return at::empty({E, D}, at::kFloat).uniform_(-b, b, gen);
+}
+
+FfnStats merge_stats(const std::vector<const FfnStats*>& parts) {
+    FfnStats m;
+    m.layers.resize(parts.front()->layers.size());
+    for (const FfnStats* p : parts) {
+        for (size_t l = 0; l < m.layers.size(); ++l) m.layers[l].merge(p->layers[l]);
+        m.n_tokens += p->n_tokens;
+        m.n_windows += p->n_windows;
+    }
+    return m;
+}
+
+}  // namespace
+
+ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaModel>& dense, const Tokenizer& tok,
+                            const std::string& model_hash, const ProjectClusters& clusters_in,
+                            const ConvertSettings& s, RunContext& ctx) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const LlamaModel& m = *dense;
+    const int L = static_cast<int>(m.config().n_layer);
+    const int64_t F = m.config().n_ff, D = m.config().n_embd;
+    const at::ScalarType st = m.scalar_type();
+    const std::string recipe = s.recipe;
+    D2M_CHECK(recipe == "dive" || recipe == "dive-random" || recipe == "random" || recipe == "upcycle" ||
+                  recipe == "flap",
+              InvalidInput, "convert: unknown recipe '", recipe, "'",
+              Hint{"recipes: dive, dive-random, random, upcycle, flap (den2moee follows)"});
+    ConvertResult res;
+    ProjectClusters clusters = clusters_in;
+    std::vector<std::vector<std::shared_ptr<const SwiGluFfn>>> experts(static_cast<size_t>(L));
+    json widths = json::array();
+
+    if (recipe == "dive" || recipe == "dive-random" || recipe == "flap") {
+        PruneSettings ps = project.prune;
+        ps.ratio = s.ratio;
+        if (recipe == "flap") {
+            clusters.names = {"all"};
+            clusters.members = {project.domain_names()};
+            clusters.manual = false;
+        } else {
+            D2M_CHECK(!clusters.empty(), InvalidInput, "convert: the ", recipe, " recipe needs a cluster assignment",
+                      Hint{"run mining and cut the dendrogram (den2moe cluster DIR --clusters K), then pass "
+                           "--clusters DIR/clusters.json, or save clusters in the project"});
+            std::set<std::string> seen;
+            for (const auto& members : clusters.members) {
+                D2M_CHECK(!members.empty(), InvalidInput, "convert: an empty cluster cannot make an expert");
+                for (const auto& name : members) {
+                    D2M_CHECK(project.find_domain(name) >= 0, InvalidInput, "convert: cluster domain '", name,
+                              "' is not in the project");
+                    D2M_CHECK(seen.insert(name).second, InvalidInput, "convert: domain '", name,
+                              "' is in two clusters");
+                }
+            }
+            if (recipe == "dive-random") {  // same cluster sizes, domains shuffled (seeded)
+                std::vector<std::string> all;
+                for (const auto& mm : clusters.members) all.insert(all.end(), mm.begin(), mm.end());
+                std::mt19937_64 rng(s.seed);
+                for (size_t i = all.size(); i > 1; --i) std::swap(all[i - 1], all[rng() % i]);
+                size_t k = 0;
+                for (auto& mm : clusters.members) {
+                    for (auto& name : mm) name = all[k++];
+                }
+                clusters.manual = false;
+            }
+        }
+        std::vector<const ProjectDomain*> doms;
+        for (const auto& mm : clusters.members) {
+            for (const auto& name : mm) doms.push_back(&project.domains[static_cast<size_t>(project.find_domain(name))]);
+        }
+        DomainStatsRun dsr = domain_statistics(project, doms, m, tok, model_hash, true, ctx);
+        res.stats_cache_hits = dsr.hits;
+        res.stats_cache_misses = dsr.misses;
+        std::map<std::string, const FfnStats*> by_name;
+        for (size_t i = 0; i < doms.size(); ++i) by_name[doms[i]->name] = &dsr.stats[i];
+        for (size_t c = 0; c < clusters.members.size(); ++c) {
+            ctx.check_cancelled();
+            std::vector<const FfnStats*> parts;
+            for (const auto& name : clusters.members[c]) parts.push_back(by_name.at(name));
+            FfnStats merged = merge_stats(parts);
+            auto kept = select_channels(m, merged, ps);
+            json w = json::array();
+            for (int il = 0; il < L; ++il) {
+                at::Tensor mean = ps.bias_compensation ? merged.layers[il].mean() : at::Tensor();
+                experts[il].push_back(prune_ffn(m.dense_ffn(il), kept[il], mean, st));
+                w.push_back(kept[il].size());
+            }
+            widths.push_back(w);
+            ctx.report("experts", static_cast<int64_t>(c + 1), static_cast<int64_t>(clusters.members.size()));
+        }
+    } else if (recipe == "random") {
+        D2M_CHECK(s.n_experts >= 1 && F % s.n_experts == 0, InvalidInput,
+                  "convert: the random split needs E dividing F = ", F, ", found E = ", s.n_experts);
+        std::mt19937_64 rng(s.seed);
+        for (int il = 0; il < L; ++il) {
+            std::vector<int64_t> perm(static_cast<size_t>(F));
+            std::iota(perm.begin(), perm.end(), int64_t{0});
+            for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng() % i]);
+            const int64_t w = F / s.n_experts;
+            for (int64_t e = 0; e < s.n_experts; ++e) {
+                std::vector<int64_t> idx(perm.begin() + e * w, perm.begin() + (e + 1) * w);
+                std::sort(idx.begin(), idx.end());
+                experts[il].push_back(prune_ffn(m.dense_ffn(il), idx, at::Tensor(), st));
+            }
+        }
+        widths = json::array({F / s.n_experts});
+    } else {  // upcycle
+        D2M_CHECK(s.n_experts >= 1, InvalidInput, "convert: need at least one expert");
+        for (int il = 0; il < L; ++il) {
+            const SwiGluFfn& d = m.dense_ffn(il);
+            auto copy = std::make_shared<SwiGluFfn>(d.gate(), d.up(), d.down(), d.down_bias(), st);
+            for (int64_t e = 0; e < s.n_experts; ++e) experts[il].push_back(copy);
+        }
+        widths = json::array({F});
+    }
+
+    const int64_t E = static_cast<int64_t>(experts[0].size());
+    std::vector<std::shared_ptr<const FeedForward>> ffns;
+    if (recipe == "flap") {
+        for (int il = 0; il < L; ++il) ffns.push_back(experts[il][0]);
+    } else {
+        D2M_CHECK(s.top_k >= 1 && s.top_k <= E, InvalidInput, "convert: top-k ", s.top_k, " must be in [1, ", E,
+                  "] (", E, " experts)");
+        for (int il = 0; il < L; ++il) {
+            RouterSpec rs;
+            rs.weight = router_init(E, D, s.seed, il);
+            rs.top_k = s.top_k;
+            ffns.push_back(std::make_shared<MoeFfn>(experts[il], rs, nullptr, st));
+        }
+    }
+    res.model = m.with_ffns(std::move(ffns));
+    res.model->source = m.source;
+
+    const bool flap = recipe == "flap";
+    res.moe_config = {{"format", "den2moe-moe-v1"},
+                      {"recipe", recipe},
+                      {"num_experts", flap ? 0 : E},
+                      {"top_k", flap ? 0 : s.top_k},
+                      {"ratio", s.ratio},
+                      {"expert_widths", widths},
+                      {"router", {{"init", "uniform(-1/sqrt(D), 1/sqrt(D))"}, {"bias", false}, {"softmax", "selected logits"}}},
+                      {"expert_bias", recipe == "dive" || recipe == "dive-random" || flap},
+                      {"base", json::parse(hf_config_to_json(m.config()))}};
+    json doms = json::array();
+    if (recipe != "random" && recipe != "upcycle") {
+        for (const auto& mm : clusters.members) {
+            for (const auto& name : mm) {
+                const int64_t di = project.find_domain(name);
+                json files = json::array();
+                for (const auto& f : domain_calib_files(project, project.domains[static_cast<size_t>(di)])) {
+                    files.push_back({{"file", f}, {"fnv1a64", hash_file(f)}});
+                }
+                doms.push_back({{"name", name}, {"calibration", files}});
+            }
+        }
+    }
+    res.provenance = {{"tool", "den2moe"},
+                      {"source_model", m.source},
+                      {"source_model_hash", model_hash},
+                      {"recipe", recipe},
+                      {"num_experts", E},
+                      {"top_k", s.top_k},
+                      {"ratio", s.ratio},
+                      {"seed", s.seed},
+                      {"calibration", {{"samples_per_domain", project.calib.n_samples},
+                                       {"seq_len", project.calib.seq_len},
+                                       {"seed", project.calib.seed},
+                                       {"dtype", compute_dtype_name(m.compute_dtype())}}},
+                      {"clusters", {{"names", clusters.names}, {"members", clusters.members}, {"manual", clusters.manual}}},
+                      {"domains", doms}};
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return res;
+}
+
+void save_moe_native(const ConvertResult& r, const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    D2M_CHECK(!ec, Io, "cannot create output folder ", dir, ": ", ec.message());
+    std::map<std::string, at::Tensor> all = r.model->named_tensors();
+    const int L = static_cast<int>(r.model->config().n_layer);
+    for (int il = 0; il < L; ++il) r.model->ffn(il).named_tensors("model.layers." + std::to_string(il) + ".mlp.", all);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (auto& kv : all) tensors.emplace_back(kv.first, kv.second.contiguous());
+    save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}, {"den2moe", "moe-v1"}});
+    write_file_atomic((fs::path(dir) / "moe_config.json").string(), r.moe_config.dump(2) + "\n");
+    write_file_atomic((fs::path(dir) / "provenance.json").string(), r.provenance.dump(2) + "\n");
+}
+
+}  // namespace den2moe

@@ -1,0 +1,54 @@
+// Expert construction (issue 5, first recipes): dense model + cached per-domain statistics +
+// a cluster assignment -> an MoE model whose FFNs are MoeFfn blocks.
+//   dive         one expert per cluster: DIVE-FLAP pruning (uniform ratio, WIFV, bias compensation)
+//                with the cluster's statistics = the merged moments of its domains' calibration sets
+//                (equal samples per domain: DIVE's "split evenly"), top-k routing
+//   dive-random  the same with clusters drawn at random (same sizes as the given ones; the ablation)
+//   random       LLaMA-MoE's random split: the F channels shuffled (seeded) into E equal disjoint
+//                experts, no bias
+//   upcycle      sparse upcycling: E copies of the dense FFN
+//   flap         FLAP-only dense pruning at the same active width (a dense model, E = 1)
+// Routers: bias-free linear [E, D], PyTorch's default init U(−1/√D, 1/√D) seeded (DIVE-FLAP.md §5.1).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "project/project.h"
+
+namespace den2moe {
+
+class LlamaModel;
+class RunContext;
+class Tokenizer;
+
+struct ConvertSettings {
+    std::string recipe = "dive";
+    int64_t n_experts = 8;  ///< random / upcycle; dive uses the number of clusters
+    int64_t top_k = 1;
+    double ratio = 0.5;     ///< pruning ratio per expert (dive, flap); active width = (1 − r)·F per expert
+    uint64_t seed = 42;
+};
+
+struct ConvertResult {
+    std::shared_ptr<LlamaModel> model;  ///< shares the dense trunk
+    nlohmann::json moe_config;          ///< recipe, E, k, widths, ...
+    nlohmann::json provenance;          ///< source hash, clusters (manual?), domains + data hashes, seeds
+    int64_t stats_cache_hits = 0, stats_cache_misses = 0;
+    double seconds = 0;
+};
+
+/// Convert `dense` (loaded from project.model) with the project's cached statistics.
+/// `clusters` names the domains per expert (dive); ignored by random / upcycle.
+ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaModel>& dense, const Tokenizer& tok,
+                            const std::string& model_hash, const ProjectClusters& clusters,
+                            const ConvertSettings& settings, RunContext& ctx);
+
+/// Native format: model.safetensors (HF-style trunk keys + mlp.router.weight / mlp.experts.E.*),
+/// moe_config.json, provenance.json, written atomically into `dir`.
+void save_moe_native(const ConvertResult& r, const std::string& dir);
+
+}  // namespace den2moe

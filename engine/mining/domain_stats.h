@@ -1,0 +1,28 @@
+// Per-domain FLAP statistics through the disk cache: what mining, conversion and every rerun share.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "calib/ffn_stats.h"
+#include "project/project.h"
+
+namespace den2moe {
+
+class LlamaModel;
+class RunContext;
+class Tokenizer;
+
+struct DomainStatsRun {
+    std::vector<FfnStats> stats;  ///< one per requested domain, in order
+    int64_t hits = 0, misses = 0; ///< cache entries reused / computed
+    int64_t tokens = 0;           ///< calibration tokens forwarded (0 when all cached)
+};
+
+/// Statistics of each domain's calibration split (project sampling settings), from the cache when
+/// present, else computed and stored atomically. Progress stage "statistics"; cancellable.
+DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& domains,
+                                 const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
+                                 bool use_cache, RunContext& ctx);
+
+}  // namespace den2moe

@@ -1,0 +1,56 @@
+// The MoE feed-forward block: a linear router per layer, top-k with the softmax renormalised over
+// the selected logits (DIVE/Mixtral semantics; top-1 weight is exactly 1), or a dense mixture over
+// all experts (router training), optional always-on shared expert. Tokens are grouped by expert
+// (one sort, one gather and one index_add per expert; no per-token loops). Router logits and the
+// routing weights are emitted at the hook sites router_logits / router_probs ([B, T, E]).
+// Each expert's whole output, its bias included, is scaled by its gate weight (DIVE-FLAP.md §5.3).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/llama.h"
+
+namespace den2moe {
+
+struct RouterSpec {
+    at::Tensor weight;          ///< [E, D], no bias
+    int64_t top_k = 1;
+    double temperature = 1.0;   ///< softmax temperature over the selected (or all) logits
+    bool dense = false;         ///< all experts weighted by softmax(logits / t) (router training)
+};
+
+class MoeFfn : public FeedForward {
+public:
+    MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec router,
+           std::shared_ptr<const SwiGluFfn> shared, at::ScalarType dtype);
+    at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const override;
+    std::string kind() const override { return "moe"; }
+    int64_t n_params() const override;
+    int64_t n_active_params() const override;
+
+    int64_t n_experts() const { return static_cast<int64_t>(experts_.size()); }
+    int64_t top_k() const { return router_.top_k; }
+    const SwiGluFfn& expert(int64_t e) const { return *experts_.at(static_cast<size_t>(e)); }
+    const SwiGluFfn* shared_expert() const { return shared_.get(); }
+    const at::Tensor& router_weight() const { return router_.weight; }
+    const RouterSpec& router() const { return router_; }
+
+    /// Routing of flattened tokens x [N, D]: float weights [N, E] (0 for unselected experts) and the
+    /// float logits [N, E].
+    void route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits) const;
+
+private:
+    std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
+    RouterSpec router_;
+    std::shared_ptr<const SwiGluFfn> shared_;
+};
+
+/// Naive reference: every token through every selected expert one at a time (tests only).
+at::Tensor moe_forward_reference(const MoeFfn& moe, const at::Tensor& x);
+
+}  // namespace den2moe
