@@ -52,5 +52,6 @@ int cmd_generate(const Args&, RunContext&);
 int cmd_ppl(const Args&, RunContext&);
 int cmd_mine(const Args&, RunContext&);
 int cmd_cluster(const Args&, RunContext&);
+int cmd_convert(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

@@ -1,0 +1,94 @@
+// CLI `convert`: dense model + project statistics (cached) + clusters -> MoE model (native format),
+// with the per-domain perplexity of dense vs converted on the project's evaluation splits.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "cli.h"
+#include "calib/stats_cache.h"
+#include "convert/convert.h"
+#include "core/error.h"
+#include "core/run_context.h"
+#include "data/corpus.h"
+#include "eval/perplexity.h"
+#include "io/safetensors.h"
+#include "model/llama.h"
+#include "model/loaded_model.h"
+#include "project/project.h"
+
+namespace den2moe::cli {
+
+using nlohmann::json;
+
+static ProjectClusters read_clusters(const std::string& path) {
+    std::ifstream in(path);
+    D2M_CHECK(in.good(), Io, "cannot open clusters file ", path, Hint{"a clusters.json written by `den2moe mine`"});
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception& e) {
+        D2M_FAIL(InvalidInput, "clusters file ", path, " is not valid JSON: ", e.what());
+    }
+    D2M_CHECK(j.contains("members") && j["members"].is_array(), InvalidInput, "clusters file ", path,
+              ": expected a \"members\" array of domain-name arrays");
+    ProjectClusters pc;
+    pc.members = j["members"].get<std::vector<std::vector<std::string>>>();
+    if (j.contains("names")) pc.names = j["names"].get<std::vector<std::string>>();
+    while (pc.names.size() < pc.members.size()) pc.names.push_back("C" + std::to_string(pc.names.size() + 1));
+    pc.manual = j.value("manual", false);
+    return pc;
+}
+
+int cmd_convert(const Args& a, RunContext& ctx) {
+    a.allow({"recipe", "experts", "top-k", "ratio", "clusters", "out", "seed", "dtype", "no-eval", "json", "quiet",
+             "threads"});
+    D2M_CHECK(a.positionals().size() == 1, InvalidInput, "convert: expected one PROJECT argument, got ",
+              a.positionals().size());
+    D2M_CHECK(a.has("out"), InvalidInput, "convert: --out DIR is required");
+    Project p = load_project(a.positionals()[0]);
+    if (a.has("dtype")) p.dtype = a.get("dtype");
+    ConvertSettings s;
+    s.recipe = a.get("recipe", "dive");
+    s.n_experts = a.get_int("experts", 8);
+    s.top_k = a.get_int("top-k", 1);
+    s.ratio = a.get_double("ratio", p.prune.ratio);
+    s.seed = static_cast<uint64_t>(a.get_int("seed", 42));
+    ProjectClusters clusters = a.has("clusters") ? read_clusters(a.get("clusters")) : p.clusters;
+
+    const std::string model_path = resolve_project_path(p, p.model);
+    LoadedModel lm = load_model(model_path, parse_compute_dtype(p.dtype),
+                                p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer));
+    const std::string mhash = hash_model(model_path, lm.tokenizer_path);
+    ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, mhash, clusters, s, ctx);
+    save_moe_native(r, a.get("out"));
+    std::fprintf(stderr, "converted (%s) in %.1f s; statistics cache: %lld hit, %lld computed\n", s.recipe.c_str(),
+                 r.seconds, (long long)r.stats_cache_hits, (long long)r.stats_cache_misses);
+
+    json j = {{"recipe", s.recipe}, {"out", a.get("out")}, {"seconds", r.seconds},
+              {"params_total", r.model->n_params()}, {"params_dense", lm.model->n_params()}};
+    if (!a.has("no-eval")) {
+        PplOptions po;
+        po.seq = p.eval.seq_len;
+        po.batch = p.eval.batch;
+        json rows = json::array();
+        if (!a.has("json")) std::printf("%-18s %10s %10s\n", "domain", "dense", s.recipe.c_str());
+        for (const auto& d : p.domains) {
+            if (!d.enabled) continue;
+            ctx.check_cancelled();
+            std::vector<int> stream = tokenize_stream(*lm.tokenizer, read_records(CorpusSpec{domain_eval_files(p, d), d.format, d.text_template, 0}),
+                                                      p.eval.n_windows * p.eval.seq_len);
+            const double pd = perplexity(*lm.model, stream, po, null_context()).ppl();
+            const double pm = perplexity(*r.model, stream, po, null_context()).ppl();
+            rows.push_back({{"domain", d.name}, {"dense", pd}, {s.recipe, pm}});
+            if (!a.has("json")) std::printf("%-18s %10.3f %10.3f\n", d.name.c_str(), pd, pm);
+        }
+        j["ppl"] = rows;
+        write_file_atomic(a.get("out") + "/eval.json", j.dump(1) + "\n");
+    }
+    if (a.has("json")) std::fputs((j.dump(1) + "\n").c_str(), stdout);
+    return kOk;
+}
+
+}  // namespace den2moe::cli
