@@ -53,5 +53,6 @@ int cmd_ppl(const Args&, RunContext&);
 int cmd_mine(const Args&, RunContext&);
 int cmd_cluster(const Args&, RunContext&);
 int cmd_convert(const Args&, RunContext&);
+int cmd_route(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

@@ -13,6 +13,7 @@
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
+#include "eval/routing.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
@@ -62,7 +63,7 @@ int cmd_convert(const Args& a, RunContext& ctx) {
                                 p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer));
     const std::string mhash = hash_model(model_path, lm.tokenizer_path);
     ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, mhash, clusters, s, ctx);
-    save_moe_native(r, a.get("out"));
+    save_moe_native(r, a.get("out"), lm.tokenizer_path);
     std::fprintf(stderr, "converted (%s) in %.1f s; statistics cache: %lld hit, %lld computed\n", s.recipe.c_str(),
                  r.seconds, (long long)r.stats_cache_hits, (long long)r.stats_cache_misses);
 
@@ -88,6 +89,51 @@ int cmd_convert(const Args& a, RunContext& ctx) {
         write_file_atomic(a.get("out") + "/eval.json", j.dump(1) + "\n");
     }
     if (a.has("json")) std::fputs((j.dump(1) + "\n").c_str(), stdout);
+    return kOk;
+}
+
+}  // namespace den2moe::cli
+
+namespace den2moe::cli {
+
+int cmd_route(const Args& a, RunContext&) {
+    a.allow({"text", "tokenizer", "dtype", "json", "out", "quiet", "threads"});
+    D2M_CHECK(a.positionals().size() == 1, InvalidInput, "route: expected one MODEL argument (a converted MoE folder)");
+    D2M_CHECK(a.has("text"), InvalidInput, "route: --text TEXT is required");
+    LoadedModel lm = load_model(a.positionals()[0], parse_compute_dtype(a.get("dtype", "fp32")), a.get("tokenizer"));
+    RoutingTrace tr = trace_routing(*lm.model, *lm.tokenizer, a.get("text"));
+    json layers = json::array();
+    for (size_t l = 0; l < tr.moe_layers.size(); ++l) {
+        json toks = json::array();
+        for (const auto& picks : tr.picks[l]) {
+            json p = json::array();
+            for (const auto& re : picks) p.push_back({{"expert", re.expert}, {"weight", re.weight}});
+            toks.push_back(p);
+        }
+        layers.push_back({{"layer", tr.moe_layers[l]}, {"tokens", toks}, {"load", tr.load[l]}});
+    }
+    json j = {{"model", a.positionals()[0]}, {"ids", tr.ids}, {"pieces", tr.pieces}, {"n_experts", tr.n_experts},
+              {"layers", layers}};
+    if (a.has("out")) write_file_atomic(a.get("out"), j.dump(1) + "\n");
+    if (a.has("json")) {
+        std::fputs((j.dump(1) + "\n").c_str(), stdout);
+        return kOk;
+    }
+    std::printf("%-16s", "token");
+    for (int l : tr.moe_layers) std::printf(" L%-8d", l);
+    std::printf("\n");
+    for (size_t t = 0; t < tr.ids.size(); ++t) {
+        std::string piece = tr.pieces[t];
+        for (auto& c : piece) {
+            if (c == '\n') c = ' ';
+        }
+        std::printf("%-16.16s", piece.c_str());
+        for (size_t l = 0; l < tr.moe_layers.size(); ++l) {
+            const auto& re = tr.picks[l][t].front();
+            std::printf(" e%-2d %4.2f ", re.expert, re.weight);
+        }
+        std::printf("\n");
+    }
     return kOk;
 }
 

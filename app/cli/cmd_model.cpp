@@ -189,6 +189,11 @@ const std::vector<Command>& commands() {
          "Writes DIR/model.safetensors, moe_config.json, provenance.json and (unless --no-eval) eval.json with\n"
          "the per-domain perplexity of dense vs converted on the project's evaluation splits.",
          cmd_convert},
+        {"route", "which expert each token goes to, layer by layer",
+         "usage: den2moe route MOE_DIR --text TEXT [--dtype fp32|bf16] [--tokenizer PATH] [--json] [--out FILE]\n\n"
+         "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"
+         "selected experts and weights (JSON: ids, pieces, per layer tokens[[{expert, weight}]] and load).",
+         cmd_route},
     };
     return cmds;
 }

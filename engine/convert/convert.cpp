@@ -209,7 +209,7 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     return res;
 }
 
-void save_moe_native(const ConvertResult& r, const std::string& dir) {
+void save_moe_native(const ConvertResult& r, const std::string& dir, const std::string& tokenizer_path) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     D2M_CHECK(!ec, Io, "cannot create output folder ", dir, ": ", ec.message());
@@ -221,6 +221,13 @@ void save_moe_native(const ConvertResult& r, const std::string& dir) {
     save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}, {"den2moe", "moe-v1"}});
     write_file_atomic((fs::path(dir) / "moe_config.json").string(), r.moe_config.dump(2) + "\n");
     write_file_atomic((fs::path(dir) / "provenance.json").string(), r.provenance.dump(2) + "\n");
+    if (!tokenizer_path.empty()) {
+        const fs::path dst = fs::path(dir) / fs::path(tokenizer_path).filename();
+        const fs::path tmp = dst.string() + ".tmp";
+        fs::copy_file(tokenizer_path, tmp, fs::copy_options::overwrite_existing, ec);
+        if (!ec) fs::rename(tmp, dst, ec);
+        D2M_CHECK(!ec, Io, "cannot copy the tokenizer ", tokenizer_path, " into ", dir, ": ", ec.message());
+    }
 }
 
 }  // namespace den2moe

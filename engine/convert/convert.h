@@ -48,7 +48,8 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                             const ConvertSettings& settings, RunContext& ctx);
 
 /// Native format: model.safetensors (HF-style trunk keys + mlp.router.weight / mlp.experts.E.*),
-/// moe_config.json, provenance.json, written atomically into `dir`.
-void save_moe_native(const ConvertResult& r, const std::string& dir);
+/// moe_config.json, provenance.json, written atomically into `dir`, plus a copy of the tokenizer file
+/// (when given) so the folder loads on its own (`den2moe ppl DIR`, `den2moe route DIR`).
+void save_moe_native(const ConvertResult& r, const std::string& dir, const std::string& tokenizer_path = {});
 
 }  // namespace den2moe

@@ -5,10 +5,22 @@
 
 #include "core/error.h"
 #include "io/model_files.h"
+#include "model/moe_io.h"
 
 namespace den2moe {
 
 LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::string& tokenizer_override) {
+    if (is_moe_native(path)) {  // a converted model (den2moe native MoE format)
+        LoadedModel out;
+        out.format = "den2moe-moe";
+        out.model = load_moe_native(path, dtype);
+        const int64_t vocab = out.model->config().vocab_size;
+        out.tokenizer_path = tokenizer_override.empty() ? find_tokenizer(path, vocab) : tokenizer_override;
+        D2M_CHECK(!out.tokenizer_path.empty(), InvalidInput, "no tokenizer found in the MoE folder ", path,
+                  Hint{"pass --tokenizer PATH (the source model's tokenizer.model)"});
+        out.tokenizer = Tokenizer::load(out.tokenizer_path, (int)vocab);
+        return out;
+    }
     ModelFiles files = load_model_files(path);
     LoadedModel out;
     out.format = files.format;

@@ -8,3 +8,13 @@ add_test(NAME cli_convert_needs_clusters
          COMMAND sh -c "$<TARGET_FILE:den2moe> convert '${CMAKE_SOURCE_DIR}/projects/demo.den2moe.json' --recipe dive --out /tmp/d2m-never 2>&1; test $? -eq 1")
 set_tests_properties(cli_convert_needs_clusters PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      PASS_REGULAR_EXPRESSION "needs a cluster assignment")
+set_tests_properties(cli_convert_random PROPERTIES FIXTURES_SETUP cli_convert)
+# route and ppl read the converted folder back (native MoE format, tokenizer copied beside it)
+add_test(NAME cli_route
+         COMMAND $<TARGET_FILE:den2moe> route ${CMAKE_BINARY_DIR}/cli-convert --text "Two plus two is four." --json)
+set_tests_properties(cli_route PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_convert
+                     PASS_REGULAR_EXPRESSION "\"n_experts\": 4")
+add_test(NAME cli_ppl_moe
+         COMMAND $<TARGET_FILE:den2moe> ppl ${CMAKE_BINARY_DIR}/cli-convert --data ${D2M_SHARED_DIR}/data/domains/wiki --max-tokens 1024 --seq 128)
+set_tests_properties(cli_ppl_moe PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_convert
+                     PASS_REGULAR_EXPRESSION "wiki")

@@ -14,6 +14,7 @@
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "model/moe.h"
+#include "model/moe_io.h"
 #include "project/project.h"
 
 using namespace den2moe;
@@ -157,6 +158,12 @@ TEST(dive_builds_one_pruned_expert_per_cluster_from_cache) {
     save_moe_native(again, dir);
     CHECK(fs::exists(dir + "/model.safetensors") && fs::exists(dir + "/moe_config.json") &&
           fs::exists(dir + "/provenance.json"));
+    // ... and read back: identical logits
+    save_moe_native(again, dir, lm.tokenizer_path);
+    LoadedModel back = load_model(dir, ComputeDType::F32);
+    CHECK_EQ(back.format, "den2moe-moe");
+    CHECK(fs::exists(dir + "/tokenizer.model"));
+    CHECK(at::equal(back.model->forward(ids), again.model->forward(ids)));
     // flap at the same active width: a dense model with 384-wide FFNs
     s.recipe = "flap";
     ConvertResult f = convert_model(p, lm.model, *lm.tokenizer, "h", {}, s, null_context());
