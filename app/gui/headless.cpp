@@ -1,0 +1,314 @@
+#include "headless.h"
+
+#include "affinity_view.h"
+#include "cluster_model.h"
+#include "heatmap_view.h"
+#include "main_window.h"
+#include "task_panel.h"
+#include "view_adapters.h"
+
+#include "mining/mining.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QFileInfo>
+#include <QTextStream>
+#include <QTimer>
+
+#include <cmath>
+
+namespace den2moe::ui {
+
+namespace {
+
+void addOptions(QCommandLineParser& p) {
+    p.setApplicationDescription(QStringLiteral(
+        "Den2MoE Studio: explore domain affinity (mining), edit domain clusters, convert dense models to MoE.\n"
+        "Without --run/--screenshot it opens the window (on --project P, else the last project, else the demo)."));
+    p.addHelpOption();
+    p.addVersionOption();
+    p.addOption({QStringLiteral("project"), QStringLiteral("Project file to open."), QStringLiteral("P")});
+    p.addOption({QStringLiteral("run"), QStringLiteral("Run a step headless: mining."), QStringLiteral("STEP")});
+    p.addOption({QStringLiteral("screenshot"), QStringLiteral("Render the views to this image and exit."),
+                 QStringLiteral("out.png")});
+    p.addOption({QStringLiteral("view"), QStringLiteral("What --screenshot renders: heatmap, dendrogram or all (default)."),
+                 QStringLiteral("VIEW"), QStringLiteral("all")});
+    p.addOption({QStringLiteral("clusters"), QStringLiteral("Cut the dendrogram into K clusters."), QStringLiteral("K")});
+    p.addOption({QStringLiteral("mining-dir"),
+                 QStringLiteral("Load a finished mining folder (mining.json) instead of running."), QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("save-mining"), QStringLiteral("After --run mining, write the mining outputs to DIR."),
+                 QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("domains"), QStringLiteral("Run on this subset of domains (comma separated)."),
+                 QStringLiteral("a,b,c")});
+    p.addOption({QStringLiteral("calib-samples"), QStringLiteral("Override: calibration windows per domain."),
+                 QStringLiteral("N")});
+    p.addOption({QStringLiteral("calib-seq"), QStringLiteral("Override: calibration tokens per window."), QStringLiteral("N")});
+    p.addOption({QStringLiteral("eval-windows"), QStringLiteral("Override: evaluation windows per domain."),
+                 QStringLiteral("N")});
+    p.addOption({QStringLiteral("eval-seq"), QStringLiteral("Override: evaluation tokens per window."), QStringLiteral("N")});
+    p.addOption({QStringLiteral("dtype"), QStringLiteral("Override: compute dtype, bf16 or fp32."), QStringLiteral("T")});
+    p.addOption({QStringLiteral("matrix"),
+                 QStringLiteral("Heatmap matrix for the screenshot: normalized (default), raw or correlation."),
+                 QStringLiteral("M")});
+    p.addOption({QStringLiteral("size"), QStringLiteral("Screenshot size, WxH (default 1400x900)."), QStringLiteral("WxH")});
+}
+
+bool positiveInt(const QCommandLineParser& p, const QString& name, int* out, QString* error) {
+    if (!p.isSet(name)) {
+        return true;
+    }
+    bool ok = false;
+    const int v = p.value(name).toInt(&ok);
+    if (!ok || v <= 0) {
+        *error = QStringLiteral("--%1 needs a positive integer, got '%2'").arg(name, p.value(name));
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+MatrixKind matrixKindFrom(const QString& name) {
+    if (name == QLatin1String("raw")) {
+        return MatrixKind::Raw;
+    }
+    if (name == QLatin1String("correlation")) {
+        return MatrixKind::Correlation;
+    }
+    return MatrixKind::Normalized;
+}
+
+}  // namespace
+
+QString studioHelpText() {
+    QCommandLineParser p;
+    addOptions(p);
+    return p.helpText();
+}
+
+bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString* error) {
+    QCommandLineParser p;
+    addOptions(p);
+    if (!p.parse(arguments)) {
+        *error = p.errorText();
+        return false;
+    }
+    o->help = p.isSet(QStringLiteral("help"));
+    o->version = p.isSet(QStringLiteral("version"));
+    o->project = p.value(QStringLiteral("project"));
+    o->run = p.value(QStringLiteral("run"));
+    o->screenshot = p.value(QStringLiteral("screenshot"));
+    o->view = p.value(QStringLiteral("view"));
+    o->miningDir = p.value(QStringLiteral("mining-dir"));
+    o->saveMining = p.value(QStringLiteral("save-mining"));
+    o->dtype = p.value(QStringLiteral("dtype"));
+    o->matrix = p.value(QStringLiteral("matrix"));
+    if (p.isSet(QStringLiteral("domains"))) {
+        o->domains = p.value(QStringLiteral("domains")).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    }
+    if (!positiveInt(p, QStringLiteral("clusters"), &o->clusters, error) ||
+        !positiveInt(p, QStringLiteral("calib-samples"), &o->calibSamples, error) ||
+        !positiveInt(p, QStringLiteral("calib-seq"), &o->calibSeq, error) ||
+        !positiveInt(p, QStringLiteral("eval-windows"), &o->evalWindows, error) ||
+        !positiveInt(p, QStringLiteral("eval-seq"), &o->evalSeq, error)) {
+        return false;
+    }
+    if (p.isSet(QStringLiteral("size"))) {
+        const QStringList wh = p.value(QStringLiteral("size")).split(QLatin1Char('x'));
+        const int w = wh.value(0).toInt();
+        const int h = wh.value(1).toInt();
+        if (wh.size() != 2 || w < 200 || h < 150) {
+            *error = QStringLiteral("--size needs WxH (at least 200x150), got '%1'").arg(p.value(QStringLiteral("size")));
+            return false;
+        }
+        o->size = QSize(w, h);
+    }
+    if (!o->run.isEmpty() && o->run != QLatin1String("mining")) {
+        *error = QStringLiteral("--run: unknown step '%1' (available: mining)").arg(o->run);
+        return false;
+    }
+    if (o->view != QLatin1String("all") && o->view != QLatin1String("heatmap") &&
+        o->view != QLatin1String("dendrogram")) {
+        *error = QStringLiteral("--view must be heatmap, dendrogram or all, got '%1'").arg(o->view);
+        return false;
+    }
+    if (!o->matrix.isEmpty() && o->matrix != QLatin1String("raw") && o->matrix != QLatin1String("normalized") &&
+        o->matrix != QLatin1String("correlation")) {
+        *error = QStringLiteral("--matrix must be raw, normalized or correlation, got '%1'").arg(o->matrix);
+        return false;
+    }
+    if (!o->dtype.isEmpty() && o->dtype != QLatin1String("bf16") && o->dtype != QLatin1String("fp32")) {
+        *error = QStringLiteral("--dtype must be bf16 or fp32, got '%1'").arg(o->dtype);
+        return false;
+    }
+    if (!o->run.isEmpty() && !o->miningDir.isEmpty()) {
+        *error = QStringLiteral("--run and --mining-dir exclude each other");
+        return false;
+    }
+    if (o->view == QLatin1String("all") && !o->screenshot.isEmpty() &&
+        !o->screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
+        *error = QStringLiteral("--view all writes PNG only (use --view heatmap or dendrogram for SVG/PDF)");
+        return false;
+    }
+    return true;
+}
+
+bool renderMiningView(const MiningResultPtr& result, const ClusterState& state, int k, const QString& view,
+                      const QString& matrix, const QString& path, const QSize& size, QString* error) {
+    if (!result) {
+        *error = QStringLiteral("no mining result to render");
+        return false;
+    }
+    AffinityView shot;
+    shot.setAttribute(Qt::WA_DontShowOnScreen, true);
+    shot.setData(matrixViewData(*result), dendrogramData(*result), k);
+    if (!state.assignment.isEmpty()) {
+        shot.setClusterState(state);
+    }
+    shot.heatmap()->setMatrixKind(matrixKindFrom(matrix));
+    shot.resize(size);
+    shot.show();
+    for (int i = 0; i < 3; ++i) {
+        QCoreApplication::processEvents();
+    }
+    shot.syncAlignment();
+    QCoreApplication::processEvents();
+    const QFileInfo out(path);
+    if (!out.absoluteDir().exists() && !QDir().mkpath(out.absolutePath())) {
+        *error = QStringLiteral("cannot create the folder %1").arg(out.absolutePath());
+        return false;
+    }
+    bool ok = false;
+    if (view == QLatin1String("heatmap")) {
+        ok = shot.heatmap()->exportTo(path, size.width(), size.height(), error);
+    } else if (view == QLatin1String("dendrogram")) {
+        ok = shot.exportDendrogram(path, size.width() / 2, size.height(), error);
+    } else {
+        const QImage img = shot.renderPlots();
+        ok = !img.isNull() && img.save(path);
+        if (!ok) {
+            *error = QStringLiteral("cannot write %1").arg(path);
+        }
+    }
+    shot.hide();
+    return ok;
+}
+
+int runHeadless(const StudioOptions& o, QTextStream& err) {
+    MainWindow w;
+    w.setInteractive(false);
+    QString error;
+    const QString projectPath = o.project.isEmpty() ? MainWindow::findDemoProject() : o.project;
+    if (projectPath.isEmpty()) {
+        err << "error: no --project given and the demo project was not found\n";
+        return 1;
+    }
+    if (!w.openProject(projectPath, &error)) {
+        err << "error: " << error << "\n";
+        return 1;
+    }
+    den2moe::Project p = w.project();
+    if (o.calibSamples > 0) p.calib.n_samples = o.calibSamples;
+    if (o.calibSeq > 0) p.calib.seq_len = o.calibSeq;
+    if (o.evalWindows > 0) p.eval.n_windows = o.evalWindows;
+    if (o.evalSeq > 0) p.eval.seq_len = o.evalSeq;
+    if (!o.dtype.isEmpty()) p.dtype = o.dtype.toStdString();
+    if (o.clusters > 0) {
+        p.cluster.k = o.clusters;
+        p.cluster.cut_height.reset();
+        p.clusters = {};
+    }
+    const bool overridden = o.calibSamples || o.calibSeq || o.evalWindows || o.evalSeq || !o.dtype.isEmpty() ||
+                            o.clusters > 0;
+    if (!o.domains.isEmpty()) {
+        for (const QString& d : o.domains) {
+            if (p.find_domain(d.toStdString()) < 0) {
+                err << "error: --domains: the project has no domain '" << d << "'\n";
+                return 1;
+            }
+        }
+        for (den2moe::ProjectDomain& d : p.domains) {
+            d.enabled = o.domains.contains(QString::fromStdString(d.name));
+        }
+    }
+    if (overridden || !o.domains.isEmpty()) {
+        w.setProject(p, false);
+    }
+
+    if (!o.miningDir.isEmpty()) {
+        if (!w.loadMiningDir(o.miningDir, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+    } else if (o.run == QLatin1String("mining")) {
+        QEventLoop loop;
+        int code = 0;
+        QObject::connect(&w, &MainWindow::miningFinished, &loop, [&] { loop.exit(0); });
+        QObject::connect(&w, &MainWindow::jobCancelled, &loop, [&] { loop.exit(130); });
+        QObject::connect(&w, &MainWindow::jobFailed, &loop, [&](const QString& message, const QString& hint) {
+            err << "error: mining failed: " << message << "\n";
+            if (!hint.isEmpty()) {
+                err << "hint: " << hint << "\n";
+            }
+            err.flush();
+            loop.exit(1);
+        });
+        // One line per stage change, then at most one a second (with the ETA).
+        QString lastStage;
+        QElapsedTimer sinceLine;
+        QObject::connect(w.jobRunner(), &JobRunner::progress, &loop,
+                         [&](const QString& stage, qint64 step, qint64 total, double eta, const QString& message) {
+                             if (stage == lastStage && sinceLine.isValid() && sinceLine.elapsed() < 1000 &&
+                                 step != total) {
+                                 return;
+                             }
+                             lastStage = stage;
+                             sinceLine.restart();
+                             err << "mining: " << stage << " " << step << "/" << total
+                                 << (message.isEmpty() ? QString() : QStringLiteral(" ") + message)
+                                 << (eta >= 0 ? QStringLiteral(" (ETA %1)").arg(formatEta(eta)) : QString()) << "\n";
+                             err.flush();
+                         });
+        if (!w.startMining({}, &error)) {
+            err << "error: the project is not ready to run:\n  " << error.replace(QLatin1Char('\n'), QStringLiteral("\n  "))
+                << "\n";
+            return 1;
+        }
+        code = loop.exec();
+        if (code != 0) {
+            if (code == 130) {
+                err << "cancelled\n";
+            }
+            return code;
+        }
+        if (!o.saveMining.isEmpty()) {
+            try {
+                den2moe::write_mining_outputs(*w.miningResult(), o.saveMining.toStdString(), w.project().cluster.k);
+            } catch (const std::exception& e) {
+                err << "error: cannot write the mining outputs: " << e.what() << "\n";
+                return 1;
+            }
+        }
+    }
+    if (o.clusters > 0 && w.miningResult()) {
+        w.cutAtK(o.clusters);
+    }
+    if (!o.screenshot.isEmpty()) {
+        if (!w.miningResult()) {
+            err << "error: nothing to render: give --run mining or --mining-dir DIR (or run the mining once)\n";
+            return 1;
+        }
+        const int k = o.clusters > 0 ? o.clusters : int(w.project().cluster.k);
+        if (!renderMiningView(w.miningResult(), w.clusterModel()->state(), k, o.view, o.matrix, o.screenshot, o.size,
+                              &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+        err << "wrote " << o.screenshot << "\n";
+    }
+    return 0;
+}
+
+}  // namespace den2moe::ui

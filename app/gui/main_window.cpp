@@ -1,0 +1,813 @@
+#include "main_window.h"
+
+#include "affinity_view.h"
+#include "cluster_commands.h"
+#include "cluster_model.h"
+#include "cluster_panel.h"
+#include "csv_export.h"
+#include "dendrogram_view.h"
+#include "heatmap_view.h"
+#include "project_panel.h"
+#include "task_panel.h"
+#include "view_adapters.h"
+
+#include "core/error.h"
+#include "mining/mining.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QCoreApplication>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStatusBar>
+#include <QToolBar>
+#include <QUndoStack>
+
+#include <cmath>
+
+namespace den2moe::ui {
+
+namespace {
+
+constexpr int kMaxRecent = 8;
+const char* const kRecentKey = "recentFiles";
+
+QString miningCacheDir(const den2moe::Project& p) {
+    try {
+        return QDir(QString::fromStdString(den2moe::project_cache_dir(p))).filePath(QStringLiteral("mining"));
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+/// True when a mining result was computed over exactly the project's enabled domains.
+bool resultFits(const den2moe::MiningResult& r, const den2moe::Project& p) {
+    return r.domains == p.domain_names();
+}
+
+/// True when the result's provenance matches the project's settings (a result without provenance,
+/// e.g. built by hand, is taken as matching).
+bool settingsMatch(const den2moe::MiningResult& r, const den2moe::Project& p) {
+    if (r.calib_samples == 0) {
+        return true;
+    }
+    return r.calib_samples == p.calib.n_samples && r.calib_seq == p.calib.seq_len &&
+           r.eval_windows == p.eval.n_windows && r.eval_seq == p.eval.seq_len && r.dtype == p.dtype &&
+           std::abs(r.ratio - p.prune.ratio) < 1e-9 && r.structure == p.prune.structure && r.metric == p.prune.metric;
+}
+
+QString errorText(const std::exception& e) {
+    if (const auto* err = dynamic_cast<const den2moe::Error*>(&e)) {
+        QString text = QString::fromStdString(err->message());
+        if (!err->hint().empty()) {
+            text += QStringLiteral("\nhint: ") + QString::fromStdString(err->hint());
+        }
+        return text;
+    }
+    return QString::fromLocal8Bit(e.what());
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    setObjectName(QStringLiteral("den2moeStudio"));
+    m_runner = new JobRunner(this);
+    m_undo = new QUndoStack(this);
+    m_clusterModel = new ClusterModel(this);
+    m_affinity = new AffinityView(this);
+    setCentralWidget(m_affinity);
+    buildActions();
+    buildDocks();
+    buildMenus();
+    m_tasks->attach(m_runner);
+
+    connect(m_runner, &JobRunner::finished, this, &MainWindow::onJobFinished);
+    connect(m_runner, &JobRunner::cancelled, this, &MainWindow::onJobCancelled);
+    connect(m_runner, &JobRunner::failed, this, &MainWindow::onJobFailed);
+    connect(m_runner, &JobRunner::started, this, [this] {
+        m_runMining->setEnabled(false);
+        m_loadMining->setEnabled(false);
+        m_cancelJob->setEnabled(true);
+    });
+    connect(m_runner, &JobRunner::idle, this, [this] {
+        m_runMining->setEnabled(true);
+        m_loadMining->setEnabled(true);
+        m_cancelJob->setEnabled(false);
+    });
+
+    connect(m_clusterModel, &ClusterModel::stateChanged, this, &MainWindow::onClusterStateChanged);
+    connect(m_affinity, &AffinityView::cutChanged, this, &MainWindow::onCutChanged);
+    connect(m_affinity, &AffinityView::selectionChanged, m_clusterPanel, &ClusterPanel::setSelectedLeaves);
+    connect(m_clusterPanel, &ClusterPanel::selectionChanged, m_affinity, &AffinityView::setSelectedLeaves);
+    connect(m_clusterPanel, &ClusterPanel::moveRequested, this, &MainWindow::moveDomains);
+    connect(m_clusterPanel, &ClusterPanel::newClusterRequested, this, &MainWindow::newCluster);
+    connect(m_clusterPanel, &ClusterPanel::mergeRequested, this, &MainWindow::mergeClusters);
+    connect(m_clusterPanel, &ClusterPanel::renameRequested, this, &MainWindow::renameCluster);
+    connect(m_projectPanel, &ProjectPanel::edited, this, &MainWindow::onProjectEdited);
+    connect(m_undo, &QUndoStack::cleanChanged, this, [this](bool) { updateTitle(); });
+    connect(m_pipeline, &PipelinePanel::stepActivated, this, [this](PipelineStep step) {
+        if (step == PipelineStep::Mining) {
+            actionRunMining();
+        }
+    });
+
+    for (PipelineStep s : {PipelineStep::Experts, PipelineStep::Training, PipelineStep::Evaluation}) {
+        m_pipeline->setAvailable(s, false);
+    }
+    resize(1500, 950);
+    statusBar()->showMessage(tr("Ready"));
+    newProject();
+}
+
+MainWindow::~MainWindow() = default;
+
+// ---- building -------------------------------------------------------------------------------------
+
+void MainWindow::buildActions() {
+    m_newAction = new QAction(tr("&New project"), this);
+    m_newAction->setShortcut(QKeySequence::New);
+    connect(m_newAction, &QAction::triggered, this, &MainWindow::actionNew);
+    m_openAction = new QAction(tr("&Open project…"), this);
+    m_openAction->setShortcut(QKeySequence::Open);
+    connect(m_openAction, &QAction::triggered, this, &MainWindow::actionOpen);
+    m_saveAction = new QAction(tr("&Save"), this);
+    m_saveAction->setShortcut(QKeySequence::Save);
+    connect(m_saveAction, &QAction::triggered, this, &MainWindow::actionSave);
+    m_saveAsAction = new QAction(tr("Save &as…"), this);
+    m_saveAsAction->setShortcut(QKeySequence::SaveAs);
+    connect(m_saveAsAction, &QAction::triggered, this, &MainWindow::actionSaveAs);
+    m_quitAction = new QAction(tr("&Quit"), this);
+    m_quitAction->setShortcut(QKeySequence::Quit);
+    connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
+
+    m_undoAction = m_undo->createUndoAction(this, tr("&Undo"));
+    m_undoAction->setShortcut(QKeySequence::Undo);
+    m_redoAction = m_undo->createRedoAction(this, tr("&Redo"));
+    m_redoAction->setShortcut(QKeySequence::Redo);
+
+    m_runMining = new QAction(tr("Run &mining"), this);
+    m_runMining->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+    m_runMining->setToolTip(tr("Domain-affinity mining: prune with each domain, evaluate on all, cluster"));
+    connect(m_runMining, &QAction::triggered, this, &MainWindow::actionRunMining);
+    m_loadMining = new QAction(tr("&Load mining results…"), this);
+    m_loadMining->setToolTip(tr("Open a finished mining folder (mining.json)"));
+    connect(m_loadMining, &QAction::triggered, this, &MainWindow::actionLoadMining);
+    m_cancelJob = new QAction(tr("&Cancel job"), this);
+    m_cancelJob->setShortcut(QKeySequence(Qt::Key_Escape));
+    m_cancelJob->setEnabled(false);
+    connect(m_cancelJob, &QAction::triggered, m_runner, &JobRunner::cancel);
+
+    m_rerunConversion = new QAction(tr("Rerun conversion"), this);
+    m_rerunConversion->setObjectName(QStringLiteral("rerunConversion"));
+    m_rerunConversion->setEnabled(false);
+    m_rerunConversion->setToolTip(tr("conversion engine not available yet"));
+    m_rerunConversion->setStatusTip(m_rerunConversion->toolTip());
+}
+
+void MainWindow::buildDocks() {
+    setDockNestingEnabled(true);
+    m_pipeline = new PipelinePanel(this);
+    auto* pipelineDock = new QDockWidget(tr("Pipeline"), this);
+    pipelineDock->setObjectName(QStringLiteral("pipelineDock"));
+    pipelineDock->setWidget(m_pipeline);
+    addDockWidget(Qt::LeftDockWidgetArea, pipelineDock);
+
+    m_projectPanel = new ProjectPanel(this);
+    auto* projectDock = new QDockWidget(tr("Model and domains"), this);
+    projectDock->setObjectName(QStringLiteral("projectDock"));
+    projectDock->setWidget(m_projectPanel);
+    addDockWidget(Qt::LeftDockWidgetArea, projectDock);
+
+    m_clusterPanel = new ClusterPanel(m_clusterModel, this);
+    m_clusterPanel->addExtraAction(m_rerunConversion);
+    auto* clusterDock = new QDockWidget(tr("Clusters"), this);
+    clusterDock->setObjectName(QStringLiteral("clusterDock"));
+    clusterDock->setWidget(m_clusterPanel);
+    addDockWidget(Qt::RightDockWidgetArea, clusterDock);
+
+    m_tasks = new TaskPanel(this);
+    auto* taskDock = new QDockWidget(tr("Tasks and log"), this);
+    taskDock->setObjectName(QStringLiteral("taskDock"));
+    taskDock->setWidget(m_tasks);
+    addDockWidget(Qt::BottomDockWidgetArea, taskDock);
+    resizeDocks({pipelineDock, clusterDock}, {300, 260}, Qt::Horizontal);
+    resizeDocks({taskDock}, {170}, Qt::Vertical);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(m_newAction);
+    file->addAction(m_openAction);
+    m_recentMenu = file->addMenu(tr("Open &recent"));
+    file->addAction(m_saveAction);
+    file->addAction(m_saveAsAction);
+    file->addSeparator();
+    QMenu* exportMenu = file->addMenu(tr("&Export"));
+    exportMenu->addAction(tr("Heatmap (PNG/SVG/PDF)…"), this, [this] { actionExportView(QStringLiteral("heatmap")); });
+    exportMenu->addAction(tr("Dendrogram (PNG/SVG/PDF)…"), this,
+                          [this] { actionExportView(QStringLiteral("dendrogram")); });
+    exportMenu->addAction(tr("Dendrogram + heatmap (PNG)…"), this, [this] { actionExportView(QStringLiteral("all")); });
+    exportMenu->addSeparator();
+    exportMenu->addAction(tr("Matrices as CSV…"), this, &MainWindow::actionExportCsv);
+    exportMenu->addAction(tr("Clusters as CSV…"), this, &MainWindow::actionExportClusters);
+    file->addSeparator();
+    file->addAction(m_quitAction);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->addAction(m_undoAction);
+    edit->addAction(m_redoAction);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    run->addAction(m_runMining);
+    run->addAction(m_loadMining);
+    run->addAction(m_cancelJob);
+    run->addSeparator();
+    run->addAction(m_rerunConversion);
+
+    QToolBar* tb = addToolBar(tr("Main"));
+    tb->setObjectName(QStringLiteral("mainToolBar"));
+    tb->addAction(m_openAction);
+    tb->addAction(m_saveAction);
+    tb->addSeparator();
+    tb->addAction(m_undoAction);
+    tb->addAction(m_redoAction);
+    tb->addSeparator();
+    tb->addAction(m_runMining);
+    tb->addAction(m_cancelJob);
+    tb->addAction(m_rerunConversion);
+    rebuildRecentMenu();
+}
+
+// ---- project --------------------------------------------------------------------------------------
+
+void MainWindow::newProject() {
+    den2moe::Project p;
+    p.name = "untitled";
+    setProject(p, false);
+}
+
+bool MainWindow::openProject(const QString& path, QString* error) {
+    den2moe::Project p;
+    try {
+        p = den2moe::load_project(QFileInfo(path).absoluteFilePath().toStdString());
+    } catch (const std::exception& e) {
+        const QString msg = tr("Cannot open %1: %2").arg(path, errorText(e));
+        log(msg);
+        if (error) {
+            *error = msg;
+        }
+        return false;
+    }
+    setProject(p, false);
+    addRecentFile(QString::fromStdString(p.file));
+    log(tr("Opened %1").arg(QString::fromStdString(p.file)));
+    // A finished mining of this project from an earlier session (written after each run).
+    const QString cached = miningCacheDir(p);
+    if (!cached.isEmpty() && QFileInfo::exists(cached + QStringLiteral("/mining.json"))) {
+        try {
+            auto r = std::make_shared<const den2moe::MiningResult>(den2moe::load_mining_result(cached.toStdString()));
+            if (resultFits(*r, m_project)) {
+                setMiningResult(r);
+                log(tr("Loaded the last mining result from %1").arg(cached));
+            }
+        } catch (const std::exception& e) {
+            log(tr("Ignored the cached mining result: %1").arg(errorText(e)));
+        }
+    }
+    return true;
+}
+
+void MainWindow::setProject(const den2moe::Project& project, bool modified) {
+    m_loading = true;
+    m_project = project;
+    m_mining.reset();
+    m_undo->clear();
+    m_affinity->clear();
+    m_clusterModel->setLabels({});
+    m_clusterModel->setState(ClusterState{});
+    m_projectPanel->setProject(m_project);
+    for (PipelineStep s : {PipelineStep::Mining, PipelineStep::Clusters, PipelineStep::Experts, PipelineStep::Training,
+                           PipelineStep::Evaluation}) {
+        m_pipeline->setState(s, StepState::NotRun);
+    }
+    updateSetupSteps();
+    m_loading = false;
+    setModified(modified);
+}
+
+bool MainWindow::saveProject(const QString& path, QString* error) {
+    try {
+        den2moe::save_project(m_project, QFileInfo(path).absoluteFilePath().toStdString());
+    } catch (const std::exception& e) {
+        const QString msg = tr("Cannot save %1: %2").arg(path, errorText(e));
+        log(msg);
+        if (error) {
+            *error = msg;
+        }
+        return false;
+    }
+    m_undo->setClean();
+    setModified(false);
+    addRecentFile(QString::fromStdString(m_project.file));
+    log(tr("Saved %1").arg(QString::fromStdString(m_project.file)));
+    return true;
+}
+
+void MainWindow::setModified(bool modified) {
+    setWindowModified(modified);
+    updateTitle();
+}
+
+void MainWindow::updateTitle() {
+    const QString file = m_project.file.empty() ? tr("untitled") : QFileInfo(QString::fromStdString(m_project.file)).fileName();
+    setWindowTitle(QStringLiteral("%1[*] — %2 — Den2MoE Studio").arg(file, QString::fromStdString(m_project.name)));
+}
+
+void MainWindow::onProjectEdited() {
+    m_projectPanel->applyTo(m_project);
+    setModified(true);
+    updateSetupSteps();
+    if (m_mining) {
+        const bool fits = resultFits(*m_mining, m_project);
+        m_pipeline->setState(PipelineStep::Mining, StepState::Stale,
+                             fits ? tr("Settings changed since the last run") : tr("Domains changed since the last run"));
+        if (m_pipeline->state(PipelineStep::Clusters) == StepState::Done) {
+            m_pipeline->setState(PipelineStep::Clusters, StepState::Stale, tr("Mining is stale"));
+        }
+        m_pipeline->markDownstreamStale(PipelineStep::Clusters);
+    }
+}
+
+void MainWindow::updateSetupSteps() {
+    const QStringList messages = m_projectPanel->validationMessages();
+    bool modelOk = false;
+    try {
+        modelOk = !m_project.model.empty() &&
+                  QFileInfo::exists(QString::fromStdString(den2moe::resolve_project_path(m_project, m_project.model)));
+    } catch (const std::exception&) {
+    }
+    m_pipeline->setState(PipelineStep::Model, modelOk ? StepState::Done : StepState::Invalid,
+                         modelOk ? QString::fromStdString(m_project.model) : tr("Pick a model folder"));
+    const bool domainsOk = messages.isEmpty() || (!modelOk && messages.size() == 1);
+    m_pipeline->setState(PipelineStep::Domains, domainsOk && !m_project.domain_names().empty() ? StepState::Done
+                                                                                               : StepState::Invalid,
+                         messages.isEmpty() ? tr("%1 domains").arg(m_project.domain_names().size())
+                                            : messages.join(QLatin1Char('\n')));
+}
+
+// ---- mining ---------------------------------------------------------------------------------------
+
+bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* error) {
+    if (m_runner->isBusy()) {
+        if (error) {
+            *error = tr("Another job is running");
+        }
+        return false;
+    }
+    QStringList messages;
+    try {
+        for (const std::string& m : den2moe::validate_project(m_project)) {
+            messages << QString::fromStdString(m);
+        }
+    } catch (const std::exception& e) {
+        messages << errorText(e);
+    }
+    if (!messages.isEmpty()) {
+        if (error) {
+            *error = messages.join(QLatin1Char('\n'));
+        }
+        log(tr("Mining not started, the project needs fixing:\n  %1").arg(messages.join(QStringLiteral("\n  "))));
+        return false;
+    }
+    m_miningStateBeforeRun = m_pipeline->state(PipelineStep::Mining);
+    // The job also writes the result into the project's cache (off the GUI thread), from where the
+    // next session reloads it.
+    const den2moe::Project project = m_project;
+    const std::string outDir = miningCacheDir(m_project).toStdString();
+    const bool started = m_runner->start(QStringLiteral("mining"), [project, options, outDir](const JobControl& c) {
+        auto r = std::make_shared<const den2moe::MiningResult>(
+            bridge::runMining(project, options, c.progressFn(), c.cancelFlag()));
+        if (!outDir.empty() && resultFits(*r, project)) {
+            try {
+                den2moe::write_mining_outputs(*r, outDir, project.cluster.k);
+            } catch (const std::exception&) {
+                // the cache is a convenience: a read-only project folder must not fail the run
+            }
+        }
+        return QVariant::fromValue(MiningResultPtr(r));
+    });
+    if (!started) {
+        if (error) {
+            *error = tr("The job runner is busy");
+        }
+        return false;
+    }
+    m_pipeline->setState(PipelineStep::Mining, StepState::Running);
+    return true;
+}
+
+void MainWindow::onJobFinished(const QVariant& result) {
+    const MiningResultPtr r = result.value<MiningResultPtr>();
+    if (!r) {
+        return;
+    }
+    log(tr("Mining done: %1 domains in %2 s (statistics cache: %3 hits, %4 computed)")
+            .arg(r->n)
+            .arg(r->timings.total_s, 0, 'f', 1)
+            .arg(r->stats_cache_hits)
+            .arg(r->stats_cache_misses));
+    setMiningResult(r);
+    const QString dir = miningCacheDir(m_project);
+    if (QFileInfo::exists(dir + QStringLiteral("/mining.json"))) {
+        log(tr("Mining results saved in %1").arg(dir));
+    }
+    Q_EMIT miningFinished();
+}
+
+void MainWindow::onJobCancelled() {
+    m_pipeline->setState(PipelineStep::Mining, m_miningStateBeforeRun);
+    log(tr("Cancelled: the project is unchanged"));
+    statusBar()->showMessage(tr("Cancelled"), 5000);
+    Q_EMIT jobCancelled();
+}
+
+void MainWindow::onJobFailed(const QString& message, const QString& hint) {
+    m_pipeline->setState(PipelineStep::Mining, m_miningStateBeforeRun);
+    showError(tr("%1 failed").arg(m_runner->jobName()), message, hint);
+    Q_EMIT jobFailed(message, hint);
+}
+
+void MainWindow::setMiningResult(const MiningResultPtr& result) {
+    if (!result) {
+        return;
+    }
+    m_loading = true;
+    m_mining = result;
+    m_undo->clear();
+    const QStringList labels = domainLabels(*result);
+    const int k = int(std::max<int64_t>(1, std::min<int64_t>(m_project.cluster.k, result->n)));
+    m_clusterModel->setLabels(labels);
+    m_clusterModel->setDisplayOrder(leafOrder(*result));
+    m_affinity->setData(matrixViewData(*result), dendrogramData(*result), k);
+
+    ClusterState state;
+    const ClusterAssignment saved = assignmentFromProject(m_project.clusters, labels);
+    const bool savedFits = m_project.clusters.manual && !saved.labelOfLeaf.contains(-1) && !saved.isEmpty();
+    if (savedFits) {
+        state.assignment = saved;
+    } else {
+        state.cutHeight = m_project.cluster.cut_height ? *m_project.cluster.cut_height : cutHeightForK(*result, k);
+        state.assignment = assignmentAtCut(*result, state.cutHeight);
+    }
+    const bool current = resultFits(*result, m_project) && settingsMatch(*result, m_project);
+    m_pipeline->setState(PipelineStep::Mining, current ? StepState::Done : StepState::Stale,
+                         current ? tr("%1 domains, %2 linkage").arg(result->n).arg(QString::fromStdString(result->linkage_method))
+                                 : tr("Computed with other domains or settings than the project's: rerun"));
+    m_clusterModel->setState(state);
+    m_loading = false;
+}
+
+bool MainWindow::loadMiningDir(const QString& dir, QString* error) {
+    try {
+        auto r = std::make_shared<const den2moe::MiningResult>(den2moe::load_mining_result(dir.toStdString()));
+        setMiningResult(r);
+        log(tr("Loaded mining results from %1").arg(dir));
+        return true;
+    } catch (const std::exception& e) {
+        const QString msg = tr("Cannot load mining results from %1: %2").arg(dir, errorText(e));
+        log(msg);
+        if (error) {
+            *error = msg;
+        }
+        return false;
+    }
+}
+
+// ---- clusters -------------------------------------------------------------------------------------
+
+void MainWindow::onClusterStateChanged() {
+    const ClusterState& state = m_clusterModel->state();
+    m_affinity->setClusterState(state);
+    if (!m_mining) {
+        return;
+    }
+    const QStringList& labels = m_clusterModel->labels();
+    const bool manual = state.isManual();
+    m_project.clusters = projectClusters(state.assignment, labels, manual);
+    if (!manual && !std::isnan(state.cutHeight)) {
+        // K, plus the height when the line was dragged away from the middle of K's interval.
+        const int k = state.assignment.clusterCount();
+        m_project.cluster.k = k;
+        const double mid = cutHeightForK(*m_mining, k);
+        if (std::abs(mid - state.cutHeight) > 1e-12) {
+            m_project.cluster.cut_height = state.cutHeight;
+        } else {
+            m_project.cluster.cut_height.reset();
+        }
+    }
+    const QString detail = manual ? tr("%1 clusters, edited by hand").arg(state.assignment.clusterCount())
+                                  : tr("K = %1 from the dendrogram cut").arg(state.assignment.clusterCount());
+    const StepState clusters = m_pipeline->state(PipelineStep::Mining) == StepState::Stale ? StepState::Stale
+                                                                                            : StepState::Done;
+    m_pipeline->setState(PipelineStep::Clusters, clusters, detail);
+    if (!m_loading) {
+        m_pipeline->markDownstreamStale(PipelineStep::Clusters);
+        setModified(true);
+    }
+}
+
+void MainWindow::pushCommand(ClusterStateCommand* command) {
+    if (!command->changesSomething()) {
+        delete command;
+        return;
+    }
+    m_undo->push(command);
+}
+
+void MainWindow::moveDomains(const QVector<int>& leaves, int cluster) {
+    pushCommand(new MoveDomainsCommand(m_clusterModel, leaves, cluster));
+}
+
+void MainWindow::newCluster(const QVector<int>& leaves) {
+    if (!leaves.isEmpty()) {
+        pushCommand(new NewClusterCommand(m_clusterModel, leaves));
+    }
+}
+
+void MainWindow::mergeClusters(const QVector<int>& clusters) {
+    pushCommand(new MergeClustersCommand(m_clusterModel, clusters));
+}
+
+void MainWindow::renameCluster(int cluster, const QString& name) {
+    pushCommand(new RenameClusterCommand(m_clusterModel, cluster, name));
+}
+
+void MainWindow::onCutChanged(double height, const ClusterAssignment& assignment) {
+    if (m_mining) {
+        pushCommand(new CutClustersCommand(m_clusterModel, assignment, height));
+    }
+}
+
+void MainWindow::cutAtK(int k) {
+    if (!m_mining) {
+        return;
+    }
+    const double h = cutHeightForK(*m_mining, k);
+    pushCommand(new CutClustersCommand(m_clusterModel, assignmentAtCut(*m_mining, h), h));
+}
+
+// ---- export ---------------------------------------------------------------------------------------
+
+bool MainWindow::exportView(const QString& view, const QString& path, QString* error, int width, int height) {
+    if (!m_mining) {
+        if (error) {
+            *error = tr("Nothing to export: no mining result");
+        }
+        return false;
+    }
+    if (view == QLatin1String("heatmap")) {
+        return m_affinity->heatmap()->exportTo(path, width, height, error);
+    }
+    if (view == QLatin1String("dendrogram")) {
+        return m_affinity->exportDendrogram(path, width, height, error);
+    }
+    const QImage img = m_affinity->renderPlots();
+    if (img.isNull() || !img.save(path)) {
+        if (error) {
+            *error = tr("Cannot write %1").arg(path);
+        }
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::exportMatrixCsv(MatrixKind kind, const QString& path, QString* error) {
+    const MatrixViewData& data = m_affinity->heatmap()->data();
+    const QString csv = matrixCsv(data, kind, m_affinity->heatmap()->displayOrder());
+    if (csv.isEmpty()) {
+        if (error) {
+            *error = tr("No %1 matrix to export").arg(matrixKindName(kind));
+        }
+        return false;
+    }
+    return writeTextFile(path, csv, error);
+}
+
+bool MainWindow::exportClustersCsv(const QString& path, QString* error) {
+    if (m_clusterModel->assignment().isEmpty()) {
+        if (error) {
+            *error = tr("No clusters to export");
+        }
+        return false;
+    }
+    return writeTextFile(path, clustersCsv(m_clusterModel->labels(), m_clusterModel->assignment()), error);
+}
+
+// ---- dialogs --------------------------------------------------------------------------------------
+
+void MainWindow::showError(const QString& title, const QString& message, const QString& details) {
+    log(QStringLiteral("%1: %2").arg(title, message));
+    statusBar()->showMessage(title, 8000);
+    if (!m_interactive) {
+        return;
+    }
+    QMessageBox box(QMessageBox::Critical, title, message, QMessageBox::Ok, this);
+    if (!details.isEmpty()) {
+        box.setInformativeText(details);
+        box.setDetailedText(details);
+    }
+    box.exec();
+}
+
+void MainWindow::log(const QString& line) {
+    m_tasks->appendLog(line);
+}
+
+bool MainWindow::maybeSave() {
+    if (!isModified() || !m_interactive) {
+        return true;
+    }
+    const auto answer = QMessageBox::warning(
+        this, tr("Unsaved changes"), tr("The project has unsaved changes. Save them?"),
+        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+    if (answer == QMessageBox::Save) {
+        return actionSave();
+    }
+    return answer == QMessageBox::Discard;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!maybeSave()) {
+        event->ignore();
+        return;
+    }
+    if (m_runner->isBusy()) {
+        m_runner->cancel();
+    }
+    event->accept();
+}
+
+void MainWindow::actionNew() {
+    if (maybeSave()) {
+        newProject();
+    }
+}
+
+void MainWindow::actionOpen() {
+    if (!maybeSave()) {
+        return;
+    }
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open project"), QString(),
+                                                      tr("Den2MoE projects (*.den2moe.json *.json)"));
+    QString error;
+    if (!path.isEmpty() && !openProject(path, &error)) {
+        showError(tr("Open project"), error);
+    }
+}
+
+bool MainWindow::actionSave() {
+    if (m_project.file.empty()) {
+        return actionSaveAs();
+    }
+    QString error;
+    if (!saveProject(QString::fromStdString(m_project.file), &error)) {
+        showError(tr("Save project"), error);
+        return false;
+    }
+    return true;
+}
+
+bool MainWindow::actionSaveAs() {
+    QString path = QFileDialog::getSaveFileName(this, tr("Save project as"), QString::fromStdString(m_project.file),
+                                                tr("Den2MoE projects (*.den2moe.json)"));
+    if (path.isEmpty()) {
+        return false;
+    }
+    if (!path.endsWith(QLatin1String(".json"))) {
+        path += QStringLiteral(".den2moe.json");
+    }
+    QString error;
+    if (!saveProject(path, &error)) {
+        showError(tr("Save project"), error);
+        return false;
+    }
+    return true;
+}
+
+void MainWindow::actionRunMining() {
+    QString error;
+    if (!startMining({}, &error)) {
+        showError(tr("Cannot run the mining"), tr("Fix the project first:"), error);
+    }
+}
+
+void MainWindow::actionLoadMining() {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Mining results folder (with mining.json)"));
+    QString error;
+    if (!dir.isEmpty() && !loadMiningDir(dir, &error)) {
+        showError(tr("Load mining results"), error);
+    }
+}
+
+void MainWindow::actionExportView(const QString& view) {
+    const QString filter = view == QLatin1String("all") ? tr("PNG image (*.png)")
+                                                        : tr("PNG image (*.png);;SVG drawing (*.svg);;PDF (*.pdf)");
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export %1").arg(view), view + QStringLiteral(".png"),
+                                                      filter);
+    QString error;
+    if (!path.isEmpty() && !exportView(view, path, &error)) {
+        showError(tr("Export"), error);
+    } else if (!path.isEmpty()) {
+        log(tr("Exported %1").arg(path));
+    }
+}
+
+void MainWindow::actionExportCsv() {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Folder for ppl.csv, normalized.csv, correlation.csv"));
+    if (dir.isEmpty()) {
+        return;
+    }
+    const QList<QPair<MatrixKind, QString>> files = {{MatrixKind::Raw, QStringLiteral("ppl.csv")},
+                                                     {MatrixKind::Normalized, QStringLiteral("normalized.csv")},
+                                                     {MatrixKind::Correlation, QStringLiteral("correlation.csv")}};
+    for (const auto& f : files) {
+        QString error;
+        const QString path = QDir(dir).filePath(f.second);
+        if (!exportMatrixCsv(f.first, path, &error)) {
+            showError(tr("Export CSV"), error);
+            return;
+        }
+        log(tr("Exported %1").arg(path));
+    }
+}
+
+void MainWindow::actionExportClusters() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export clusters"), QStringLiteral("clusters.csv"),
+                                                      tr("CSV (*.csv)"));
+    QString error;
+    if (!path.isEmpty() && !exportClustersCsv(path, &error)) {
+        showError(tr("Export clusters"), error);
+    }
+}
+
+// ---- recent files ---------------------------------------------------------------------------------
+
+QStringList MainWindow::recentFiles() const {
+    return QSettings().value(QString::fromLatin1(kRecentKey)).toStringList();
+}
+
+void MainWindow::addRecentFile(const QString& path) {
+    if (path.isEmpty()) {
+        return;
+    }
+    QStringList files = recentFiles();
+    files.removeAll(path);
+    files.prepend(path);
+    while (files.size() > kMaxRecent) {
+        files.removeLast();
+    }
+    QSettings().setValue(QString::fromLatin1(kRecentKey), files);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    if (!m_recentMenu) {
+        return;
+    }
+    m_recentMenu->clear();
+    const QStringList files = recentFiles();
+    for (const QString& f : files) {
+        QAction* act = m_recentMenu->addAction(QFileInfo(f).fileName());
+        act->setToolTip(f);
+        connect(act, &QAction::triggered, this, [this, f] {
+            QString error;
+            if (maybeSave() && !openProject(f, &error)) {
+                showError(tr("Open project"), error);
+            }
+        });
+    }
+    m_recentMenu->setEnabled(!files.isEmpty());
+}
+
+QString MainWindow::findDemoProject() {
+    const QDir exe(QCoreApplication::applicationDirPath());
+    const QStringList candidates = {
+        exe.filePath(QStringLiteral("../../projects/demo.den2moe.json")),         // build tree: <build>/bin
+        exe.filePath(QStringLiteral("../share/den2moe/projects/demo.den2moe.json")),  // installed
+        exe.filePath(QStringLiteral("../../../projects/demo.den2moe.json")),
+    };
+    for (const QString& c : candidates) {
+        if (QFileInfo::exists(c)) {
+            return QFileInfo(c).canonicalFilePath();
+        }
+    }
+    return {};
+}
+
+}  // namespace den2moe::ui

@@ -1,0 +1,295 @@
+// JobRunner: progress / finished / cancelled / failed signals with plain jobs, throttled progress,
+// one job at a time, cancel within 1 s (also for a job that ignores the flag), engine errors with
+// their message and hint; then real (small) mining runs: a result, a cancel that leaves the project
+// unchanged, an engine error, and the event-loop latency during a run (max gap of a 10 ms timer).
+#include "app_test_support.h"
+#include "core/error.h"
+#include "job_runner.h"
+#include "main_window.h"
+#include "pipeline_panel.h"
+
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <chrono>
+#include <thread>
+
+using namespace den2moe::ui;
+
+namespace {
+
+void sleepMs(int ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+/// A job that reports `steps` steps, `ms` apart, checking the cancel flag between them.
+JobRunner::Job countingJob(int steps, int ms) {
+    return [steps, ms](const JobControl& control) {
+        for (int i = 1; i <= steps; ++i) {
+            sleepMs(ms);
+            control.checkCancelled();
+            control.report({"counting", i, steps, "step", 0.0, double(steps - i) * ms / 1000.0});
+        }
+        return QVariant(steps * 10);
+    };
+}
+
+}  // namespace
+
+class TestJobRunner : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QVERIFY2(m_cache.isValid(), "temporary dir");
+    }
+
+    void progressAndFinished() {
+        JobRunner runner;
+        QSignalSpy started(&runner, &JobRunner::started);
+        QSignalSpy progress(&runner, &JobRunner::progress);
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QSignalSpy idle(&runner, &JobRunner::idle);
+        runner.setProgressIntervalMs(0);
+        QVERIFY(runner.start(QStringLiteral("count"), countingJob(5, 20)));
+        QVERIFY(runner.isBusy());
+        QCOMPARE(started.count(), 1);
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(finished.count(), 1);
+        QCOMPARE(finished.first().first().toInt(), 50);
+        QVERIFY(progress.count() >= 1);
+        const QList<QVariant> last = progress.last();
+        QCOMPARE(last.at(0).toString(), QStringLiteral("counting"));
+        QCOMPARE(last.at(1).toLongLong(), 5);  // the last report is delivered before the result
+        QCOMPARE(last.at(2).toLongLong(), 5);
+        QCOMPARE(last.at(4).toString(), QStringLiteral("step"));
+        QCOMPARE(idle.count(), 1);
+        QVERIFY(!runner.isBusy());
+    }
+
+    void progressIsThrottled() {
+        JobRunner runner;
+        runner.setProgressIntervalMs(50);
+        QSignalSpy progress(&runner, &JobRunner::progress);
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QVERIFY(runner.start(QStringLiteral("chatty"), [](const JobControl& c) {
+            QElapsedTimer t;
+            t.start();
+            int64_t i = 0;
+            while (t.elapsed() < 400) {  // hundreds of thousands of reports
+                c.report({"spin", ++i, 0, {}, 0.0, -1.0});
+            }
+            c.report({"spin", 1000, 1000, "last", 0.0, 0.0});
+            return QVariant(true);
+        }));
+        QVERIFY(finished.wait(5000));
+        QVERIFY2(progress.count() <= 12, qPrintable(QString::number(progress.count())));
+        QVERIFY(progress.count() >= 2);
+        QCOMPARE(progress.last().at(1).toLongLong(), 1000);
+        QCOMPARE(progress.last().at(4).toString(), QStringLiteral("last"));
+    }
+
+    void oneJobAtATime() {
+        JobRunner runner;
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QVERIFY(runner.start(QStringLiteral("a"), countingJob(3, 30)));
+        QVERIFY(!runner.start(QStringLiteral("b"), countingJob(1, 1)));
+        QVERIFY(finished.wait(5000));
+        QTRY_VERIFY(!runner.isBusy());
+        QVERIFY(runner.start(QStringLiteral("b"), countingJob(1, 1)));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(finished.count(), 2);
+        QCOMPARE(finished.last().first().toInt(), 10);
+    }
+
+    void cancelMidRun() {
+        JobRunner runner;
+        QSignalSpy progress(&runner, &JobRunner::progress);
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QSignalSpy cancelled(&runner, &JobRunner::cancelled);
+        QVERIFY(runner.start(QStringLiteral("long"), countingJob(1000, 10)));
+        QVERIFY(progress.wait(2000));
+        QElapsedTimer t;
+        t.start();
+        runner.cancel();
+        QVERIFY(cancelled.wait(1000));
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QString::number(t.elapsed())));
+        QTRY_VERIFY(!runner.isBusy());
+        QCOMPARE(finished.count(), 0);
+        QCOMPARE(cancelled.count(), 1);
+    }
+
+    void cancelAJobThatIgnoresTheFlag() {
+        JobRunner runner;
+        QSignalSpy cancelled(&runner, &JobRunner::cancelled);
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QSignalSpy idle(&runner, &JobRunner::idle);
+        QVERIFY(runner.start(QStringLiteral("stubborn"), [](const JobControl&) {
+            sleepMs(2000);
+            return QVariant(1);
+        }));
+        sleepMs(50);
+        QElapsedTimer t;
+        t.start();
+        runner.cancel();
+        QVERIFY(cancelled.wait(1000));
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QString::number(t.elapsed())));
+        QVERIFY(runner.isBusy());  // draining: no second job until it returns
+        QVERIFY(!runner.start(QStringLiteral("next"), countingJob(1, 1)));
+        QVERIFY(idle.wait(5000));
+        QCOMPARE(finished.count(), 0);  // the late result is dropped
+        QCOMPARE(cancelled.count(), 1);
+    }
+
+    void engineErrorReachesFailed() {
+        JobRunner runner;
+        QSignalSpy failed(&runner, &JobRunner::failed);
+        QVERIFY(runner.start(QStringLiteral("bad"), [](const JobControl&) -> QVariant {
+            D2M_FAIL(InvalidInput, "domain 'x' has no test split", den2moe::Hint{"add test.jsonl"});
+        }));
+        QVERIFY(failed.wait(5000));
+        QCOMPARE(failed.first().at(0).toString(), QStringLiteral("domain 'x' has no test split"));
+        QCOMPARE(failed.first().at(1).toString(), QStringLiteral("add test.jsonl"));
+        // A plain std::exception too.
+        QTRY_VERIFY(!runner.isBusy());
+        QVERIFY(runner.start(QStringLiteral("bad2"), [](const JobControl&) -> QVariant {
+            throw std::runtime_error("boom");
+        }));
+        QVERIFY(failed.wait(5000));
+        QCOMPARE(failed.last().at(0).toString(), QStringLiteral("boom"));
+        QCOMPARE(failed.last().at(1).toString(), QString());
+    }
+
+    // ---- real engine runs ---------------------------------------------------------------------
+
+    void realMiningFinishes() {
+        const den2moe::Project p = d2mtest::smallDemoProject({"wiki", "python", "gsm8k", "news"}, m_cache.path());
+        JobRunner runner;
+        QSignalSpy progress(&runner, &JobRunner::progress);
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        QSignalSpy failed(&runner, &JobRunner::failed);
+        QVERIFY(runner.startMining(p, {}));
+        QVERIFY2(finished.wait(120000), failed.isEmpty() ? "timeout" : qPrintable(failed.first().first().toString()));
+        const MiningResultPtr r = finished.first().first().value<MiningResultPtr>();
+        QVERIFY(r);
+        QCOMPARE(r->n, 4);
+        QCOMPARE(r->domains, (std::vector<std::string>{"wiki", "gsm8k", "python", "news"}));
+        QCOMPARE(int(r->ppl.size()), 16);
+        for (double v : r->ppl) {
+            QVERIFY(std::isfinite(v) && v > 1.0);
+        }
+        QStringList stages;
+        for (const auto& call : progress) {
+            stages << call.at(0).toString();
+        }
+        QVERIFY2(stages.contains(QStringLiteral("evaluation")), qPrintable(stages.join(',')));
+        QCOMPARE(stages.last(), QStringLiteral("clustering"));
+    }
+
+    void realMiningCancelLeavesProjectUnchanged() {
+        MainWindow w;
+        w.setInteractive(false);
+        den2moe::Project p =
+            d2mtest::smallDemoProject({"wiki", "python", "gsm8k", "news", "stories", "pubmed"}, m_cache.path(), 16, 128, 8);
+        p.cache_dir = (m_cache.path() + QStringLiteral("/cancel")).toStdString();  // no cached statistics
+        w.setProject(p, false);
+        const std::string before = den2moe::project_to_json(w.project());
+        QSignalSpy progress(w.jobRunner(), &JobRunner::progress);
+        QSignalSpy cancelled(&w, &MainWindow::jobCancelled);
+        QSignalSpy finished(&w, &MainWindow::miningFinished);
+        QString error;
+        QVERIFY2(w.startMining({}, &error), qPrintable(error));
+        QCOMPARE(w.pipeline()->state(PipelineStep::Mining), StepState::Running);
+        // Wait until the run is well inside the work (statistics or later), then cancel.
+        QTRY_VERIFY_WITH_TIMEOUT(progress.count() >= 3, 60000);
+        QVERIFY(finished.isEmpty());
+        QElapsedTimer t;
+        t.start();
+        w.jobRunner()->cancel();
+        QVERIFY(cancelled.wait(1000));
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QString::number(t.elapsed())));
+        QCOMPARE(den2moe::project_to_json(w.project()), before);
+        QVERIFY(!w.miningResult());
+        QVERIFY(!w.isModified());
+        QCOMPARE(w.pipeline()->state(PipelineStep::Mining), StepState::NotRun);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.jobRunner()->isBusy(), 10000);
+        QCOMPARE(finished.count(), 0);
+    }
+
+    void realEngineErrorReachesFailed() {
+        den2moe::Project p = d2mtest::smallDemoProject({"wiki", "python"}, m_cache.path());
+        p.model = "/nonexistent/model-folder";
+        JobRunner runner;
+        QSignalSpy failed(&runner, &JobRunner::failed);
+        QVERIFY(runner.startMining(p, {}));
+        QVERIFY(failed.wait(30000));
+        QVERIFY2(failed.first().at(0).toString().contains(QLatin1String("/nonexistent/model-folder")),
+                 qPrintable(failed.first().at(0).toString()));
+        // The window refuses to start it at all: validation comes first.
+        MainWindow w;
+        w.setInteractive(false);
+        w.setProject(p, false);
+        QString error;
+        QVERIFY(!w.startMining({}, &error));
+        QVERIFY2(error.contains(QLatin1String("model")), qPrintable(error));
+        QVERIFY(!w.jobRunner()->isBusy());
+    }
+
+    void eventLoopStaysResponsiveDuringMining() {
+        MainWindow w;
+        w.setInteractive(false);
+        den2moe::Project p =
+            d2mtest::smallDemoProject({"wiki", "python", "gsm8k", "news", "stories"}, m_cache.path(), 8, 64, 4);
+        p.cache_dir = (m_cache.path() + QStringLiteral("/latency")).toStdString();
+        w.setProject(p, false);
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QElapsedTimer clock;
+        qint64 last = -1;
+        qint64 maxGap = 0;
+        qint64 maxGapAt = 0;
+        int ticks = 0;
+        QTimer timer;
+        timer.setInterval(10);
+        connect(&timer, &QTimer::timeout, this, [&] {
+            const qint64 now = clock.elapsed();
+            if (last >= 0 && now - last > maxGap) {
+                maxGap = now - last;
+                maxGapAt = now;
+            }
+            last = now;
+            ++ticks;
+        });
+        QSignalSpy finished(&w, &MainWindow::miningFinished);
+        QSignalSpy failed(&w, &MainWindow::jobFailed);
+        QString error;
+        clock.start();
+        timer.start();
+        QVERIFY2(w.startMining({}, &error), qPrintable(error));
+        QVERIFY2(finished.wait(300000), failed.isEmpty() ? "timeout" : qPrintable(failed.first().first().toString()));
+        QTest::qWait(200);  // showing the result (views, cluster list) counts too
+        timer.stop();
+        const qint64 runMs = clock.elapsed();
+        qInfo("mining ran %lld ms, %d ticks, max event-loop gap %lld ms (ending at %lld ms)", runMs, ticks, maxGap,
+              maxGapAt);
+        QVERIFY2(runMs > 300, "the run should be long enough to measure");
+        QVERIFY2(maxGap <= 100, qPrintable(QStringLiteral("max gap %1 ms").arg(maxGap)));
+        QVERIFY(w.miningResult());
+        QCOMPARE(w.pipeline()->state(PipelineStep::Mining), StepState::Done);
+        QElapsedTimer show;
+        show.start();
+        w.setMiningResult(w.miningResult());
+        QCoreApplication::processEvents();
+        qInfo("showing the result took %lld ms", show.elapsed());
+    }
+
+private:
+    QTemporaryDir m_cache;
+};
+
+QTEST_MAIN(TestJobRunner)
+#include "tst_job_runner.moc"
