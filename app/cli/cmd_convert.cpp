@@ -44,7 +44,7 @@ static ProjectClusters read_clusters(const std::string& path) {
 
 int cmd_convert(const Args& a, RunContext& ctx) {
     a.allow({"recipe", "experts", "top-k", "ratio", "clusters", "out", "seed", "dtype", "no-eval", "json", "quiet",
-             "threads"});
+             "threads", "router-init"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "convert: expected one PROJECT argument, got ",
               a.positionals().size());
     D2M_CHECK(a.has("out"), InvalidInput, "convert: --out DIR is required");
@@ -56,6 +56,7 @@ int cmd_convert(const Args& a, RunContext& ctx) {
     s.top_k = a.get_int("top-k", 1);
     s.ratio = a.get_double("ratio", p.prune.ratio);
     s.seed = static_cast<uint64_t>(a.get_int("seed", 42));
+    s.router_init = a.get("router-init", "random");
     ProjectClusters clusters = a.has("clusters") ? read_clusters(a.get("clusters")) : p.clusters;
 
     const std::string model_path = resolve_project_path(p, p.model);
@@ -86,6 +87,34 @@ int cmd_convert(const Args& a, RunContext& ctx) {
             if (!a.has("json")) std::printf("%-18s %10.3f %10.3f\n", d.name.c_str(), pd, pm);
         }
         j["ppl"] = rows;
+        if (r.moe_config.value("num_experts", 0) > 0) {
+            // which experts each domain's evaluation tokens go to, per layer
+            std::vector<std::string> names;
+            std::vector<std::vector<std::string>> files;
+            for (const auto& d : p.domains) {
+                if (!d.enabled) continue;
+                names.push_back(d.name);
+                files.push_back(domain_eval_files(p, d));
+            }
+            ExpertLoad el = expert_load(*r.model, *lm.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
+                                        p.eval.seq_len, p.eval.batch);
+            j["expert_load"] = {{"domains", el.domains}, {"moe_layers", el.moe_layers}, {"n_experts", el.n_experts},
+                                {"share", el.share}};
+            if (!a.has("json")) {
+                std::printf("\nexpert load (share of token-slots, mean over layers):\n%-18s", "domain");
+                for (int e = 0; e < el.n_experts; ++e) std::printf("   e%-3d", e);
+                std::printf("\n");
+                for (size_t d = 0; d < el.domains.size(); ++d) {
+                    std::printf("%-18s", el.domains[d].c_str());
+                    for (int e = 0; e < el.n_experts; ++e) {
+                        double sum = 0;
+                        for (size_t l = 0; l < el.moe_layers.size(); ++l) sum += el.at(d, l, e);
+                        std::printf(" %6.2f", sum / el.moe_layers.size());
+                    }
+                    std::printf("\n");
+                }
+            }
+        }
         write_file_atomic(a.get("out") + "/eval.json", j.dump(1) + "\n");
     }
     if (a.has("json")) std::fputs((j.dump(1) + "\n").c_str(), stdout);

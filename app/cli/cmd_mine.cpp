@@ -100,9 +100,10 @@ int cmd_mine(const Args& a, RunContext& ctx) {
     print_clusters(r, std::min<int64_t>(k, r.n));
     const auto& t = r.timings;
     std::printf("time: %.1f s (load %.1f, statistics %.1f, pruning %.2f, evaluation %.1f, clustering %.3f); "
-                "statistics cache: %lld hit, %lld computed\n",
+                "statistics cache: %lld hit, %lld computed; perplexity cells from cache: %lld of %lld\n",
                 t.total_s, t.load_s, t.statistics_s, t.pruning_s, t.evaluation_s, t.clustering_s,
-                (long long)r.stats_cache_hits, (long long)r.stats_cache_misses);
+                (long long)r.stats_cache_hits, (long long)r.stats_cache_misses, (long long)r.ppl_cache_hits,
+                (long long)(r.n * r.n + r.n));
     std::printf("wrote %s/{ppl_matrix.csv,normalized.csv,correlation.csv,linkage.json,clusters.json,mining.json}\n",
                 a.get("out").c_str());
     return kOk;

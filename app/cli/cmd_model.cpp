@@ -181,11 +181,13 @@ const std::vector<Command>& commands() {
         {"convert", "build an MoE model from the dense one (DIVE and baselines)",
          "usage: den2moe convert PROJECT --out DIR [--recipe dive|dive-random|random|upcycle|flap]\n"
          "                       [--clusters FILE] [--experts 8] [--top-k 1] [--ratio 0.5] [--seed 42]\n"
-         "                       [--dtype bf16|fp32] [--no-eval] [--json]\n\n"
+         "                       [--router-init random|centroid] [--dtype bf16|fp32] [--no-eval] [--json]\n\n"
          "dive: one expert per cluster (clusters from FILE, e.g. a mining folder's clusters.json, or the\n"
          "project's saved assignment), FLAP-pruned with the cluster's cached calibration statistics.\n"
          "dive-random: the same with clusters of the same sizes drawn at random. random: LLaMA-MoE's random\n"
          "neuron split into --experts. upcycle: --experts copies of the dense FFN. flap: one pruned dense FFN.\n"
+         "Routers: random (DIVE's init) or centroid (each expert's mean FFN input over its domains' calibration\n"
+         "tokens, minus the mean over experts, divided by the pooled variance).\n"
          "Writes DIR/model.safetensors, moe_config.json, provenance.json and (unless --no-eval) eval.json with\n"
          "the per-domain perplexity of dense vs converted on the project's evaluation splits.",
          cmd_convert},

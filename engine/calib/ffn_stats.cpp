@@ -106,10 +106,14 @@ FfnStats collect_ffn_stats(const LlamaModel& model, const at::Tensor& windows, i
     const int n_layers = static_cast<int>(model.config().n_layer);
     FfnStats st;
     st.layers.resize(static_cast<size_t>(n_layers));
+    st.inputs.resize(static_cast<size_t>(n_layers));
     ObserverSet obs;
     for (int il = 0; il < n_layers; ++il) {
         obs.add(site::kFfnAct,
                 [&st](const HookEvent& ev) { st.layers[static_cast<size_t>(ev.layer)].add(ev.tensor, ev.token_mask); },
+                il);
+        obs.add(site::kFfnInp,
+                [&st](const HookEvent& ev) { st.inputs[static_cast<size_t>(ev.layer)].add(ev.tensor, ev.token_mask); },
                 il);
     }
     ForwardOptions fo;

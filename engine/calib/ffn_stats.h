@@ -43,7 +43,9 @@ private:
 
 /// The statistics of one calibration set: one entry per layer.
 struct FfnStats {
-    std::vector<ChannelMoments> layers;
+    std::vector<ChannelMoments> layers;  ///< per layer: the down_proj input (F channels)
+    std::vector<ChannelMoments> inputs;  ///< per layer: the FFN input (post-attention RMSNorm, D channels),
+                                         ///< for routers initialised at domain centroids
     int64_t n_tokens = 0;
     int64_t n_windows = 0;
     std::string key;  ///< cache key it was stored under ("" = not cached)
@@ -57,7 +59,8 @@ struct FfnStats {
 at::Tensor sample_calibration_windows(const Tokenizer& tok, const CorpusSpec& corpus, int64_t n, int64_t seq,
                                       uint64_t seed);
 
-/// One dense forward pass over `windows` (batched) collecting FfnStats on every layer.
+/// One dense forward pass over `windows` (batched) collecting FfnStats on every layer (the
+/// down_proj input at site ffn_act and the FFN input at site ffn_inp).
 /// Progress stage "statistics" (steps = windows); cancellable between batches.
 FfnStats collect_ffn_stats(const LlamaModel& model, const at::Tensor& windows, int64_t batch, RunContext& ctx,
                            const std::string& progress_message = {});

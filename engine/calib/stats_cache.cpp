@@ -18,7 +18,7 @@ namespace {
 
 constexpr uint64_t kFnvOffset = 14695981039346656037ull;
 constexpr uint64_t kFnvPrime = 1099511628211ull;
-constexpr const char* kStatsVersion = "ffnstats-v1";
+constexpr const char* kStatsVersion = "ffnstats-v2";  // v2: + FFN input moments
 
 uint64_t fnv(uint64_t h, const unsigned char* p, size_t n) {
     // 8 lanes folded per step would be faster; 1 byte/step is ~1 GB/s, plenty next to a forward pass.
@@ -105,7 +105,12 @@ std::optional<FfnStats> StatsCache::load(const std::string& key) {
             at::Tensor cnt = r.get(p + "count");
             st.layers.push_back(ChannelMoments::from(cnt.item<int64_t>(), r.get(p + "mean").clone(),
                                                      r.get(p + "m2").clone()));
+            if (r.has(p + "in_count")) {
+                st.inputs.push_back(ChannelMoments::from(r.get(p + "in_count").item<int64_t>(),
+                                                         r.get(p + "in_mean").clone(), r.get(p + "in_m2").clone()));
+            }
         }
+        if (st.inputs.size() != st.layers.size()) st.inputs.clear();
         st.key = key;
         ++hits_;
         return st;
@@ -126,6 +131,11 @@ void StatsCache::store(const std::string& key, const FfnStats& st, const std::st
         tensors.emplace_back(p + "count", at::full({1}, st.layers[il].count(), at::kLong));
         tensors.emplace_back(p + "mean", st.layers[il].mean());
         tensors.emplace_back(p + "m2", st.layers[il].m2());
+        if (il < st.inputs.size() && st.inputs[il].count() > 0) {
+            tensors.emplace_back(p + "in_count", at::full({1}, st.inputs[il].count(), at::kLong));
+            tensors.emplace_back(p + "in_mean", st.inputs[il].mean());
+            tensors.emplace_back(p + "in_m2", st.inputs[il].m2());
+        }
     }
     save_safetensors(path_for(key), tensors,
                      {{"format", kStatsVersion},

@@ -40,8 +40,12 @@ at::Tensor router_init(int64_t E, int64_t D, uint64_t seed, int il) {
 FfnStats merge_stats(const std::vector<const FfnStats*>& parts) {
     FfnStats m;
     m.layers.resize(parts.front()->layers.size());
+    bool inputs = true;
+    for (const FfnStats* p : parts) inputs = inputs && p->inputs.size() == m.layers.size();
+    if (inputs) m.inputs.resize(m.layers.size());
     for (const FfnStats* p : parts) {
         for (size_t l = 0; l < m.layers.size(); ++l) m.layers[l].merge(p->layers[l]);
+        for (size_t l = 0; l < m.inputs.size(); ++l) m.inputs[l].merge(p->inputs[l]);
         m.n_tokens += p->n_tokens;
         m.n_windows += p->n_windows;
     }
@@ -67,6 +71,11 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     ProjectClusters clusters = clusters_in;
     std::vector<std::vector<std::shared_ptr<const SwiGluFfn>>> experts(static_cast<size_t>(L));
     json widths = json::array();
+    D2M_CHECK(s.router_init == "random" || s.router_init == "centroid", InvalidInput, "convert: unknown router init '",
+              s.router_init, "'", Hint{"random or centroid"});
+    D2M_CHECK(s.router_init == "random" || recipe == "dive" || recipe == "dive-random", InvalidInput,
+              "convert: centroid router initialisation needs the dive or dive-random recipe (experts with domains)");
+    std::vector<FfnStats> cluster_stats;  // per expert, for centroid routers
 
     if (recipe == "dive" || recipe == "dive-random" || recipe == "flap") {
         PruneSettings ps = project.prune;
@@ -115,6 +124,7 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
             std::vector<const FfnStats*> parts;
             for (const auto& name : clusters.members[c]) parts.push_back(by_name.at(name));
             FfnStats merged = merge_stats(parts);
+            cluster_stats.push_back(merged);
             auto kept = select_channels(m, merged, ps);
             json w = json::array();
             for (int il = 0; il < L; ++il) {
@@ -160,7 +170,22 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                   "] (", E, " experts)");
         for (int il = 0; il < L; ++il) {
             RouterSpec rs;
-            rs.weight = router_init(E, D, s.seed, il);
+            if (s.router_init == "centroid") {
+                std::vector<at::Tensor> mu;
+                at::Tensor pooled = at::zeros({D}, at::kDouble);
+                for (const auto& cs : cluster_stats) {
+                    D2M_CHECK(cs.inputs.size() == static_cast<size_t>(L), Incompatible,
+                              "convert: the cached statistics have no FFN-input moments (written by an older version)",
+                              Hint{"delete the project's .den2moe-cache folder; statistics are recomputed once"});
+                    mu.push_back(cs.inputs[il].mean());
+                    pooled += cs.inputs[il].variance();
+                }
+                pooled = pooled / static_cast<double>(E) + 1e-6;
+                at::Tensor M = at::stack(mu);  // [E, D]
+                rs.weight = ((M - M.mean(0, true)) / pooled).to(at::kFloat);
+            } else {
+                rs.weight = router_init(E, D, s.seed, il);
+            }
             rs.top_k = s.top_k;
             ffns.push_back(std::make_shared<MoeFfn>(experts[il], rs, nullptr, st));
         }
@@ -175,7 +200,10 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                       {"top_k", flap ? 0 : s.top_k},
                       {"ratio", s.ratio},
                       {"expert_widths", widths},
-                      {"router", {{"init", "uniform(-1/sqrt(D), 1/sqrt(D))"}, {"bias", false}, {"softmax", "selected logits"}}},
+                      {"router", {{"init", s.router_init == "centroid" ? "domain centroids (mu_e - mean) / pooled var"
+                                                                        : "uniform(-1/sqrt(D), 1/sqrt(D))"},
+                                  {"bias", false},
+                                  {"softmax", "selected logits"}}},
                       {"expert_bias", recipe == "dive" || recipe == "dive-random" || flap},
                       {"base", json::parse(hf_config_to_json(m.config()))}};
     json doms = json::array();
@@ -199,6 +227,7 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                       {"top_k", s.top_k},
                       {"ratio", s.ratio},
                       {"seed", s.seed},
+                      {"router_init", s.router_init},
                       {"calibration", {{"samples_per_domain", project.calib.n_samples},
                                        {"seq_len", project.calib.seq_len},
                                        {"seed", project.calib.seed},

@@ -8,7 +8,8 @@
 //                experts, no bias
 //   upcycle      sparse upcycling: E copies of the dense FFN
 //   flap         FLAP-only dense pruning at the same active width (a dense model, E = 1)
-// Routers: bias-free linear [E, D], PyTorch's default init U(−1/√D, 1/√D) seeded (DIVE-FLAP.md §5.1).
+// Routers: bias-free linear [E, D], PyTorch's default init U(−1/√D, 1/√D) seeded (DIVE-FLAP.md §5.1),
+// or domain centroids (ConvertSettings::router_init).
 #pragma once
 
 #include <memory>
@@ -31,6 +32,11 @@ struct ConvertSettings {
     int64_t top_k = 1;
     double ratio = 0.5;     ///< pruning ratio per expert (dive, flap); active width = (1 − r)·F per expert
     uint64_t seed = 42;
+    /// "random": U(−1/√D, 1/√D) (DIVE's released model); "centroid": row e = (μ_e − μ̄) / σ², the
+    /// mean FFN input of expert e's calibration tokens minus the mean over experts, per channel
+    /// divided by the pooled variance (a diagonal-LDA direction), so a token goes to the expert whose
+    /// domains it resembles before any router training (dive / dive-random only).
+    std::string router_init = "random";
 };
 
 struct ConvertResult {

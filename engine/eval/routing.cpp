@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/run_context.h"
+#include "data/corpus.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
 
@@ -54,6 +55,45 @@ RoutingTrace trace_routing(const LlamaModel& model, const Tokenizer& tok, const 
         tr.load.push_back(std::move(load));
     }
     return tr;
+}
+
+ExpertLoad expert_load(const LlamaModel& model, const Tokenizer& tok, const std::vector<std::string>& names,
+                       const std::vector<std::vector<std::string>>& files, int64_t max_tokens, int64_t seq,
+                       int64_t batch) {
+    D2M_CHECK(names.size() == files.size() && !names.empty(), InvalidInput, "expert load: ", names.size(),
+              " domain names for ", files.size(), " file lists");
+    ExpertLoad out;
+    out.domains = names;
+    std::map<int, at::Tensor> counts;  // layer -> [E] selections
+    ObserverSet obs;
+    obs.add(site::kRouterProbs, [&](const HookEvent& e) {
+        at::Tensor sel = (e.tensor > 0).reshape({-1, e.tensor.size(-1)}).sum(0).to(at::kDouble);
+        auto it = counts.find(e.layer);
+        if (it == counts.end()) counts[e.layer] = sel;
+        else it->second += sel;
+    });
+    ForwardOptions fo;
+    fo.observers = &obs;
+    fo.last_only = true;
+    for (size_t d = 0; d < names.size(); ++d) {
+        counts.clear();
+        std::vector<int> stream = tokenize_stream(tok, read_records(CorpusSpec{files[d], "", "", 0}), max_tokens);
+        const int64_t nw = static_cast<int64_t>(stream.size()) / seq;
+        D2M_CHECK(nw >= 1, InvalidInput, "expert load: domain '", names[d], "' has fewer than ", seq, " tokens");
+        at::Tensor ids = at::tensor(std::vector<int64_t>(stream.begin(), stream.begin() + nw * seq), at::kLong).view({nw, seq});
+        for (int64_t b = 0; b < nw; b += batch) model.forward(ids.slice(0, b, std::min(nw, b + batch)), {}, fo);
+        D2M_CHECK(!counts.empty(), Incompatible, "expert load: the model ", model.source, " has no MoE layer");
+        if (d == 0) {
+            for (auto& kv : counts) out.moe_layers.push_back(kv.first);
+            out.n_experts = static_cast<int>(counts.begin()->second.numel());
+        }
+        for (int l : out.moe_layers) {
+            at::Tensor c = counts.at(l);
+            c = c / c.sum();
+            for (int64_t e = 0; e < c.numel(); ++e) out.share.push_back(c[e].item<double>());
+        }
+    }
+    return out;
 }
 
 }  // namespace den2moe

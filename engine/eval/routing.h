@@ -27,6 +27,24 @@ struct RoutingTrace {
     std::vector<std::vector<double>> load;
 };
 
+/// Expert load per domain: the share of each domain's evaluation token-slots (tokens × top-k) that
+/// each expert receives, per MoE layer. share[(d * moe_layers + l) * n_experts + e]; rows sum to 1.
+struct ExpertLoad {
+    std::vector<std::string> domains;
+    std::vector<int> moe_layers;
+    int n_experts = 0;
+    std::vector<double> share;
+    double at(size_t d, size_t l, size_t e) const {
+        return share[(d * moe_layers.size() + l) * static_cast<size_t>(n_experts) + e];
+    }
+};
+
+/// One forward pass per batch of `seq`-token windows over each domain's first `max_tokens` evaluation
+/// tokens (BOS text EOS records, as perplexity reads them), counting router_probs selections.
+ExpertLoad expert_load(const LlamaModel& model, const Tokenizer& tok, const std::vector<std::string>& names,
+                       const std::vector<std::vector<std::string>>& files, int64_t max_tokens, int64_t seq,
+                       int64_t batch);
+
 /// Encode `text` (with BOS), run one forward pass and collect the routing of every MoE layer.
 /// Throws Error(Incompatible) when the model has no MoE layer.
 RoutingTrace trace_routing(const LlamaModel& model, const Tokenizer& tok, const std::string& text);

@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -227,6 +228,13 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
     res.eval_windows = project.eval.n_windows;
     res.eval_seq = project.eval.seq_len;
     res.dtype = compute_dtype_name(dtype);
+    const int64_t ctx_len = model.config().max_position_embeddings;
+    D2M_CHECK(project.eval.seq_len <= ctx_len, InvalidInput, "evaluation.seq_len ", project.eval.seq_len,
+              " exceeds the model's context of ", ctx_len, " tokens (", res.model, ")",
+              Hint{"use evaluation windows of at most max_position_embeddings tokens"});
+    D2M_CHECK(project.calib.seq_len <= ctx_len, InvalidInput, "calibration.seq_len ", project.calib.seq_len,
+              " exceeds the model's context of ", ctx_len, " tokens (", res.model, ")",
+              Hint{"use calibration windows of at most max_position_embeddings tokens"});
     parse_prune_metric(project.prune.metric);       // fail early on bad settings
     parse_linkage_method(project.cluster.linkage);
     ctx.report("load", 1, 1, "model");
@@ -242,23 +250,53 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
     const int64_t batch = std::max<int64_t>(1, project.eval.batch);
     res.timings.statistics_s = since(t0);
 
-    // ---- evaluation sets, tokenised once
-    std::vector<std::vector<int>> eval_streams(static_cast<size_t>(n));
+    // ---- evaluation: every cell P[i][j] is cached too, keyed by what it depends on (the row's
+    // statistics key and pruning settings, the evaluation data, settings and model), so a rerun, a
+    // domain subset or an added domain evaluates only the missing cells.
     const int64_t eval_tokens = project.eval.n_windows * project.eval.seq_len;
+    const bool cell_cache = opt.use_cache;
+    const std::string cells_path = project_cache_dir(project) + "/ppl-cells.json";
+    json cells = json::object();
+    if (cell_cache) {
+        try {
+            if (fs::exists(cells_path)) cells = json::parse(read_file_maybe_gz(cells_path));
+            if (!cells.is_object()) cells = json::object();
+        } catch (const std::exception&) {
+            cells = json::object();  // damaged: start afresh
+        }
+    }
+    std::vector<std::string> eval_keys(static_cast<size_t>(n));
     for (int64_t j = 0; j < n; ++j) {
         const ProjectDomain& d = *doms[j];
-        try {
-            CorpusSpec spec{domain_eval_files(project, d), d.format, d.text_template, 0};
-            eval_streams[j] = tokenize_stream(tok, read_records(spec), eval_tokens);
-        } catch (const Error& e) {
-            throw e.with_context("evaluation domain '" + d.name + "'");
-        }
-        D2M_CHECK(static_cast<int64_t>(eval_streams[j].size()) >= project.eval.seq_len, InvalidInput,
-                  "evaluation domain '", d.name, "' has ", eval_streams[j].size(), " tokens, fewer than one window of ",
-                  project.eval.seq_len, Hint{"lower evaluation.seq_len or add text"});
+        std::string k = "pplcell-v1|" + res.model_hash + "|" + d.format + "|" + d.text_template;
+        for (const auto& f : domain_eval_files(project, d)) k += "|" + hash_file(f);
+        k += "|seq=" + std::to_string(project.eval.seq_len) + "|n=" + std::to_string(project.eval.n_windows) +
+             "|dtype=" + res.dtype;
+        eval_keys[j] = hash_string(k);
     }
+    const std::string prune_key = "ratio=" + std::to_string(project.prune.ratio) + "|" + project.prune.structure +
+                                  "|" + project.prune.metric + "|bias=" + std::to_string(project.prune.bias_compensation);
+    auto cell_key = [&](const std::string& row, int64_t j) { return hash_string(row + "|" + eval_keys[j]); };
 
-    // ---- N×N perplexity (+ the dense row as a reference)
+    // evaluation sets, tokenised once (and only when some cell needs them)
+    std::vector<std::vector<int>> eval_streams(static_cast<size_t>(n));
+    auto stream_of = [&](int64_t j) -> const std::vector<int>& {
+        if (eval_streams[j].empty()) {
+            const ProjectDomain& d = *doms[j];
+            try {
+                CorpusSpec spec{domain_eval_files(project, d), d.format, d.text_template, 0};
+                eval_streams[j] = tokenize_stream(tok, read_records(spec), eval_tokens);
+            } catch (const Error& e) {
+                throw e.with_context("evaluation domain '" + d.name + "'");
+            }
+            D2M_CHECK(static_cast<int64_t>(eval_streams[j].size()) >= project.eval.seq_len, InvalidInput,
+                      "evaluation domain '", d.name, "' has ", eval_streams[j].size(),
+                      " tokens, fewer than one window of ", project.eval.seq_len,
+                      Hint{"lower evaluation.seq_len or add text"});
+        }
+        return eval_streams[j];
+    };
+
     PplOptions po;
     po.seq = project.eval.seq_len;
     po.batch = batch;
@@ -267,26 +305,45 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
     const int64_t total_evals = n * n + n;
     int64_t done = 0;
     double prune_s = 0, eval_s = 0;
-    auto eval_row = [&](const LlamaModel& m, double* out, const std::string& label) {
-        auto te = Clock::now();
+    // row: "dense" or a statistics key; make_model builds the row's model only if a cell is missing
+    auto eval_row = [&](const std::string& row, const std::function<std::shared_ptr<const LlamaModel>()>& make_model,
+                        double* out, const std::string& label) {
+        std::shared_ptr<const LlamaModel> m;
         for (int64_t j = 0; j < n; ++j) {
             ctx.check_cancelled();
-            QuietContext q(ctx);
-            PplResult pr = perplexity(m, eval_streams[j], po, q.ctx);
-            out[j] = pr.ppl();
-            res.timings.eval_tokens += pr.n_tokens;
+            const std::string key = row.empty() ? std::string() : cell_key(row, j);
+            auto it = key.empty() ? cells.end() : cells.find(key);
+            if (it != cells.end() && it->is_number()) {
+                out[j] = it->get<double>();
+                ++res.ppl_cache_hits;
+            } else {
+                if (!m) m = make_model();
+                auto te = Clock::now();
+                QuietContext q(ctx);
+                PplResult pr = perplexity(*m, stream_of(j), po, q.ctx);
+                out[j] = pr.ppl();
+                res.timings.eval_tokens += pr.n_tokens;
+                eval_s += since(te);
+                if (!key.empty()) cells[key] = out[j];
+            }
             ctx.report("evaluation", ++done, total_evals, label + " → " + res.domains[j]);
         }
-        eval_s += since(te);
+        if (cell_cache && m) write_file_atomic(cells_path, cells.dump() + "\n");  // keep finished rows
     };
     ctx.report("evaluation", 0, total_evals, "dense");
-    eval_row(model, res.dense_ppl.data(), "dense");
+    const std::shared_ptr<const LlamaModel> dense_model = lm.model;
+    eval_row(cell_cache ? std::string("dense") : std::string(), [&] { return dense_model; }, res.dense_ppl.data(),
+             "dense");
     for (int64_t i = 0; i < n; ++i) {
         ctx.check_cancelled();
-        auto tp = Clock::now();
-        std::shared_ptr<LlamaModel> pruned = prune_model(model, stats[i], project.prune);
-        prune_s += since(tp);
-        eval_row(*pruned, res.ppl.data() + i * n, "pruned(" + res.domains[i] + ")");
+        const std::string row = cell_cache && !stats[i].key.empty() ? stats[i].key + "|" + prune_key : std::string();
+        auto make = [&]() -> std::shared_ptr<const LlamaModel> {
+            auto tp = Clock::now();
+            std::shared_ptr<LlamaModel> pruned = prune_model(model, stats[i], project.prune);
+            prune_s += since(tp);
+            return pruned;
+        };
+        eval_row(row, make, res.ppl.data() + i * n, "pruned(" + res.domains[i] + ")");
     }
     res.timings.pruning_s = prune_s;
     res.timings.evaluation_s = eval_s;
@@ -378,7 +435,7 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
                        {"structure", r.structure},  {"metric", r.metric},           {"calib_samples", r.calib_samples},
                        {"calib_seq", r.calib_seq},  {"seed", r.seed},               {"eval_windows", r.eval_windows},
                        {"eval_seq", r.eval_seq},    {"dtype", r.dtype}};
-    m["cache"] = {{"hits", r.stats_cache_hits}, {"misses", r.stats_cache_misses}};
+    m["cache"] = {{"hits", r.stats_cache_hits}, {"misses", r.stats_cache_misses}, {"ppl_cells", r.ppl_cache_hits}};
     const auto& t = r.timings;
     m["timings"] = {{"load_s", t.load_s},         {"statistics_s", t.statistics_s}, {"pruning_s", t.pruning_s},
                     {"evaluation_s", t.evaluation_s}, {"clustering_s", t.clustering_s}, {"total_s", t.total_s},
@@ -417,6 +474,7 @@ MiningResult load_mining_result(const std::string& dir) {
         const json& l = m.at("linkage");
         r.stats_cache_hits = m["cache"].value("hits", int64_t{0});
         r.stats_cache_misses = m["cache"].value("misses", int64_t{0});
+        r.ppl_cache_hits = m["cache"].value("ppl_cells", int64_t{0});
         const json& t = m["timings"];
         r.timings.load_s = t.value("load_s", 0.0);
         r.timings.statistics_s = t.value("statistics_s", 0.0);

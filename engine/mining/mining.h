@@ -51,12 +51,13 @@ struct MiningResult {
     std::string dtype;
     int64_t stats_cache_hits = 0;      ///< domains whose statistics came from the disk cache
     int64_t stats_cache_misses = 0;    ///< domains whose statistics were computed in this run
+    int64_t ppl_cache_hits = 0;        ///< perplexity cells (incl. the dense row) taken from the cache
     MiningTimings timings;
 };
 
 struct MiningOptions {
     std::vector<std::string> only_domains;  ///< subset by name (empty = all enabled domains)
-    bool use_cache = true;
+    bool use_cache = true;                  ///< statistics and perplexity cells from/to the project's cache
     int threads = 0;                        ///< 0 = leave torch's setting alone
 };
 

@@ -123,12 +123,28 @@ TEST(four_domains_end_to_end) {
     CHECK_EQ(pc.members.size(), size_t{2});
     CHECK_EQ(pc.members[0].size() + pc.members[1].size(), size_t{4});
 
-    // rerun: every statistic from the cache, identical numbers
+    // rerun: every statistic and every perplexity cell from the cache, identical numbers
+    CHECK_EQ(r.ppl_cache_hits, 0);
     MiningResult again = run_mining(p, mo, null_context());
     CHECK_EQ(again.stats_cache_hits, 4);
     CHECK_EQ(again.stats_cache_misses, 0);
     CHECK_EQ(again.timings.stats_tokens, 0);
+    CHECK_EQ(again.ppl_cache_hits, 4 * 4 + 4);
+    CHECK_EQ(again.timings.eval_tokens, 0);
     CHECK(again.ppl == r.ppl);
+    CHECK(again.dense_ppl == r.dense_ppl);
+    // a superset: only the new domain's row and column (and its dense cell) are evaluated
+    mo.only_domains.push_back("arc");
+    MiningResult five = run_mining(p, mo, null_context());
+    CHECK_EQ(five.stats_cache_misses, 1);
+    CHECK_EQ(five.ppl_cache_hits, 4 * 4 + 4);
+    CHECK(five.domains == std::vector<std::string>({"wiki", "gsm8k", "arc", "python", "news"}));  // project order
+    CHECK_EQ(five.ppl[1 * 5 + 3], r.ppl[1 * 4 + 2]);  // P[gsm8k][python], from the cache
+    // another pruning ratio is another cell
+    p.prune.ratio = 0.25;
+    MiningResult quarter = run_mining(p, mo, null_context());
+    CHECK_EQ(quarter.ppl_cache_hits, 5);  // only the dense row is shared
+    CHECK(quarter.ppl[0] < five.ppl[0]);   // pruning less hurts less
 }
 
 TEST(cancel_keeps_finished_cache_entries) {
@@ -170,7 +186,7 @@ TEST(errors_name_the_domain) {
     CHECK_THROWS_WITH(run_mining(p, mo, null_context()), "at least 2 domains");
     p.eval.seq_len = 100000;
     mo.only_domains = {"wiki", "arc"};
-    CHECK_THROWS_WITH(run_mining(p, mo, null_context()), "fewer than one window of 100000");
+    CHECK_THROWS_WITH(run_mining(p, mo, null_context()), "evaluation.seq_len 100000 exceeds the model's context of 512");
 }
 
 TEST(eighteen_domains_and_cached_rerun) {
@@ -189,6 +205,7 @@ TEST(eighteen_domains_and_cached_rerun) {
     check_invariants(r);
     write_mining_outputs(r, base + "/mining18", 8);
     MiningResult again = run_mining(p, {}, null_context());
+    CHECK_EQ(again.ppl_cache_hits, 18 * 18 + 18);
     CHECK_EQ(again.stats_cache_hits, 18);
     CHECK_EQ(again.stats_cache_misses, 0);
     CHECK_EQ(again.timings.stats_tokens, 0);
