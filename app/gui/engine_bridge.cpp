@@ -1,8 +1,18 @@
 // The only app/gui translation unit that includes RunContext (and so ATen). No Qt here.
 #include "engine_bridge.h"
 
+#include "calib/stats_cache.h"
 #include "core/error.h"
 #include "core/run_context.h"
+#include "data/corpus.h"
+#include "eval/perplexity.h"
+#include "model/llama.h"
+#include "model/loaded_model.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
 
 #include <chrono>
 #include <condition_variable>
@@ -101,6 +111,202 @@ MiningResult runMining(const Project& project, const MiningOptions& options, Pro
         }
     });
     return result;
+}
+
+// ---- conversion, routing, expert load ----
+
+struct MoeModel {
+    std::shared_ptr<LlamaModel> model;
+    std::shared_ptr<Tokenizer> tokenizer;
+    MoeModelInfo info;
+};
+
+namespace {
+
+nlohmann::json readJsonFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in.good()) {
+        return nlohmann::json::object();
+    }
+    try {
+        return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception&) {
+        return nlohmann::json::object();
+    }
+}
+
+int64_t activeParams(const LlamaModel& m) {
+    int64_t active = m.n_params();
+    for (int64_t il = 0; il < m.config().n_layer; ++il) {
+        const FeedForward& f = m.ffn(static_cast<int>(il));
+        active -= f.n_params() - f.n_active_params();
+    }
+    return active;
+}
+
+MoeModelPtr wrapModel(std::shared_ptr<LlamaModel> model, std::shared_ptr<Tokenizer> tok, const std::string& dir,
+                      const nlohmann::json& moeConfig, const nlohmann::json& provenance) {
+    auto m = std::make_shared<MoeModel>();
+    m->model = std::move(model);
+    m->tokenizer = std::move(tok);
+    m->info.dir = dir;
+    m->info.recipe = moeConfig.value("recipe", provenance.value("recipe", std::string()));
+    m->info.n_experts = moeConfig.value("num_experts", provenance.value("num_experts", 0));
+    m->info.top_k = moeConfig.value("top_k", provenance.value("top_k", 1));
+    m->info.n_layers = static_cast<int>(m->model->config().n_layer);
+    if (provenance.contains("clusters") && provenance["clusters"].is_object()) {
+        const auto& c = provenance["clusters"];
+        if (c.contains("members") && c["members"].is_array()) {
+            m->info.members = c["members"].get<std::vector<std::vector<std::string>>>();
+        }
+        if (c.contains("names") && c["names"].is_array()) {
+            m->info.names = c["names"].get<std::vector<std::string>>();
+        }
+    }
+    m->info.params_total = m->model->n_params();
+    m->info.params_active = activeParams(*m->model);
+    return m;
+}
+
+}  // namespace
+
+MoeModelPtr loadMoeModel(const std::string& dir) {
+    MoeModelPtr out;
+    translateErrors([&] {
+        LoadedModel lm = load_model(dir, ComputeDType::F32);
+        out = wrapModel(lm.model, lm.tokenizer, dir, readJsonFile(dir + "/moe_config.json"),
+                        readJsonFile(dir + "/provenance.json"));
+    });
+    return out;
+}
+
+const MoeModelInfo& moeModelInfo(const MoeModel& model) { return model.info; }
+
+RoutingTrace traceRouting(const MoeModel& model, const std::string& text) {
+    RoutingTrace t;
+    translateErrors([&] { t = trace_routing(*model.model, *model.tokenizer, text); });
+    return t;
+}
+
+ExpertLoad expertLoad(const Project& p, const MoeModel& model, CancelFlag cancel) {
+    ExpertLoad el;
+    translateErrors([&] {
+        std::vector<std::string> names;
+        std::vector<std::vector<std::string>> files;
+        for (const auto& d : p.domains) {
+            if (!d.enabled) continue;
+            names.push_back(d.name);
+            files.push_back(domain_eval_files(p, d));
+        }
+        if (cancel && cancel->load()) throw Cancelled();
+        el = expert_load(*model.model, *model.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
+                         p.eval.seq_len, p.eval.batch);
+    });
+    return el;
+}
+
+LlamaConfig readModelConfig(const Project& p) {
+    LlamaConfig cfg;
+    translateErrors([&] {
+        const std::string path = resolve_project_path(p, p.model);
+        namespace fs = std::filesystem;
+        if (fs::is_directory(path) && fs::exists(fs::path(path) / "config.json")) {
+            cfg = load_hf_config((fs::path(path) / "config.json").string());
+        } else if (fs::path(path).filename() == "config.json") {
+            cfg = load_hf_config(path);
+        } else {
+            cfg = load_model(path, ComputeDType::F32,
+                             p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer))
+                      .model->config();
+        }
+    });
+    return cfg;
+}
+
+std::string defaultExpertsDir(const Project& p, const std::string& recipe) {
+    return (std::filesystem::path(project_cache_dir(p)) / "experts" / recipe).string();
+}
+
+ConversionOutput runConversion(const Project& project, const ProjectClusters& clusters,
+                               const ConvertSettings& settings, const std::string& outDir, bool evaluate,
+                               ProgressFn progress, CancelFlag cancel) {
+    ConversionOutput out;
+    translateErrors([&] {
+        RunContext ctx;
+        if (cancel && cancel->load()) throw Cancelled();
+        ctx.on_progress = [&](const Progress& pr) {
+            if (cancel && cancel->load()) ctx.cancel.cancel();
+            if (progress) progress(ProgressInfo{pr.stage, pr.step, pr.total, pr.message, pr.elapsed_s, pr.eta_s});
+        };
+        CancelForwarder forwarder(cancel, ctx.cancel);
+        const Project& p = project;
+        const std::string modelPath = resolve_project_path(p, p.model);
+        ctx.report("load", 0, 1, "loading the dense model");
+        LoadedModel lm = load_model(modelPath, parse_compute_dtype(p.dtype),
+                                    p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer));
+        const std::string mhash = hash_model(modelPath, lm.tokenizer_path);
+        ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, mhash, clusters, settings, ctx);
+        ctx.check_cancelled();
+        save_moe_native(r, outDir, lm.tokenizer_path);
+        out.dir = outDir;
+        out.settings = settings;
+        out.params_dense = lm.model->n_params();
+        out.params_total = r.model->n_params();
+        out.params_active = activeParams(*r.model);
+        out.cache_hits = r.stats_cache_hits;
+        out.cache_misses = r.stats_cache_misses;
+        out.seconds = r.seconds;
+        const bool isMoe = r.moe_config.value("num_experts", 0) > 0;
+        if (isMoe) {
+            // routing views run in fp32 whatever the project's compute dtype: reload the saved folder
+            LoadedModel moe = load_model(outDir, ComputeDType::F32, lm.tokenizer_path);
+            out.model = wrapModel(moe.model, moe.tokenizer, outDir, r.moe_config, r.provenance);
+        }
+        if (evaluate) {
+            PplOptions po;
+            po.seq = p.eval.seq_len;
+            po.batch = p.eval.batch;
+            std::vector<std::string> names;
+            std::vector<std::vector<std::string>> files;
+            int64_t n = 0, total = 0;
+            for (const auto& d : p.domains) total += d.enabled ? 1 : 0;
+            for (const auto& d : p.domains) {
+                if (!d.enabled) continue;
+                ctx.check_cancelled();
+                ctx.report("evaluation", n++, total, d.name);
+                std::vector<int> stream = tokenize_stream(
+                    *lm.tokenizer,
+                    read_records(CorpusSpec{domain_eval_files(p, d), d.format, d.text_template, 0}),
+                    p.eval.n_windows * p.eval.seq_len);
+                const double pd = perplexity(*lm.model, stream, po, null_context()).ppl();
+                const double pm = perplexity(*r.model, stream, po, null_context()).ppl();
+                out.ppl.push_back(DomainPpl{d.name, pd, pm});
+                names.push_back(d.name);
+                files.push_back(domain_eval_files(p, d));
+            }
+            ctx.report("evaluation", total, total, "");
+            if (isMoe) {
+                ctx.check_cancelled();
+                ctx.report("expert load", 0, 1, "");
+                out.load = expert_load(*r.model, *lm.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
+                                       p.eval.seq_len, p.eval.batch);
+            }
+            nlohmann::json rows = nlohmann::json::array();
+            for (const auto& row : out.ppl) {
+                rows.push_back({{"domain", row.domain}, {"dense", row.dense}, {settings.recipe, row.converted}});
+            }
+            nlohmann::json j = {{"recipe", settings.recipe}, {"out", outDir}, {"seconds", r.seconds},
+                                {"params_total", out.params_total}, {"params_dense", out.params_dense},
+                                {"ppl", rows}};
+            if (isMoe) {
+                j["expert_load"] = {{"domains", out.load.domains}, {"moe_layers", out.load.moe_layers},
+                                    {"n_experts", out.load.n_experts}, {"share", out.load.share}};
+            }
+            std::ofstream(outDir + "/eval.json") << j.dump(1) << "\n";
+        }
+        if (cancel && cancel->load()) throw Cancelled();
+    });
+    return out;
 }
 
 }  // namespace den2moe::bridge

@@ -4,6 +4,9 @@
 // bridge::JobCancelled and den2moe::Error becomes bridge::JobFailed carrying what / hint / kind.
 #pragma once
 
+#include "convert/convert.h"
+#include "eval/routing.h"
+#include "io/hf_config.h"
 #include "mining/mining.h"
 #include "project/project.h"
 
@@ -62,5 +65,62 @@ MiningResult runMining(const Project& project, const MiningOptions& options, Pro
 /// Calls `fn` and turns den2moe::Error / den2moe::Cancelled / std::exception into JobFailed /
 /// JobCancelled, for the torch-free engine calls the GUI makes directly.
 void translateErrors(const std::function<void()>& fn);
+
+// ---- conversion, routing, expert load (issue 6) ----
+
+/// A loaded MoE model (native folder) with its tokenizer; opaque to the Qt side. Immutable once
+/// loaded: routing traces and expert loads only read it (one engine call at a time per model).
+struct MoeModel;
+using MoeModelPtr = std::shared_ptr<const MoeModel>;
+
+/// What the views show about a converted model (from moe_config.json / provenance.json).
+struct MoeModelInfo {
+    std::string dir;
+    std::string recipe;
+    int n_experts = 0;
+    int top_k = 1;
+    int n_layers = 0;
+    std::vector<std::vector<std::string>> members;  ///< provenance clusters.members (per expert; may be empty)
+    std::vector<std::string> names;                 ///< cluster names (per expert; may be empty)
+    int64_t params_total = 0;
+    int64_t params_active = 0;
+};
+
+/// load_model(dir) of a converted native folder (fp32). Throws JobFailed.
+MoeModelPtr loadMoeModel(const std::string& dir);
+const MoeModelInfo& moeModelInfo(const MoeModel& model);
+/// trace_routing on `model`. Throws JobFailed (e.g. a dense model: no MoE layer).
+RoutingTrace traceRouting(const MoeModel& model, const std::string& text);
+/// expert_load over the project's enabled domains' evaluation splits (eval.n_windows × eval.seq_len tokens).
+ExpertLoad expertLoad(const Project& project, const MoeModel& model, CancelFlag cancel = {});
+
+/// The dense model's config (config.json of a HF folder, else the llama2.c header via the loader).
+LlamaConfig readModelConfig(const Project& project);
+
+/// `<project cache>/experts/<recipe>` (the GUI's default output folder of a conversion).
+std::string defaultExpertsDir(const Project& project, const std::string& recipe);
+
+struct DomainPpl {
+    std::string domain;
+    double dense = 0, converted = 0;
+};
+
+struct ConversionOutput {
+    std::string dir;              ///< where it was saved (native format)
+    ConvertSettings settings;
+    MoeModelPtr model;            ///< the converted model, loaded for routing (null for a dense "flap" result)
+    std::vector<DomainPpl> ppl;   ///< dense vs converted, per enabled domain (empty when !evaluate)
+    ExpertLoad load;              ///< empty for a dense result
+    int64_t params_dense = 0, params_total = 0, params_active = 0;
+    int64_t cache_hits = 0, cache_misses = 0;
+    double seconds = 0;
+};
+
+/// load the dense model, hash it, convert_model with `clusters`, save_moe_native into `outDir`,
+/// then (when `evaluate`) per-domain perplexity dense vs converted and the expert load.
+/// Throws JobCancelled / JobFailed.
+ConversionOutput runConversion(const Project& project, const ProjectClusters& clusters,
+                               const ConvertSettings& settings, const std::string& outDir, bool evaluate,
+                               ProgressFn progress, CancelFlag cancel);
 
 }  // namespace den2moe::bridge

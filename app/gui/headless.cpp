@@ -6,6 +6,14 @@
 #include "main_window.h"
 #include "task_panel.h"
 #include "view_adapters.h"
+#include "expert_load_view.h"
+#include "routing_view.h"
+
+#include <QComboBox>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 
 #include "mining/mining.h"
 
@@ -31,12 +39,33 @@ void addOptions(QCommandLineParser& p) {
     p.addHelpOption();
     p.addVersionOption();
     p.addOption({QStringLiteral("project"), QStringLiteral("Project file to open."), QStringLiteral("P")});
-    p.addOption({QStringLiteral("run"), QStringLiteral("Run a step headless: mining."), QStringLiteral("STEP")});
+    p.addOption({QStringLiteral("run"), QStringLiteral("Run a step headless: mining or conversion."), QStringLiteral("STEP")});
     p.addOption({QStringLiteral("screenshot"), QStringLiteral("Render the views to this image and exit."),
                  QStringLiteral("out.png")});
-    p.addOption({QStringLiteral("view"), QStringLiteral("What --screenshot renders: heatmap, dendrogram or all (default)."),
+    p.addOption({QStringLiteral("view"),
+                 QStringLiteral("What --screenshot renders: heatmap, dendrogram, all (default), routing or experts."),
                  QStringLiteral("VIEW"), QStringLiteral("all")});
-    p.addOption({QStringLiteral("clusters"), QStringLiteral("Cut the dendrogram into K clusters."), QStringLiteral("K")});
+    p.addOption({QStringLiteral("clusters"),
+                 QStringLiteral("Cut the dendrogram into K clusters, or (a file) use the clusters of a clusters.json."),
+                 QStringLiteral("K|FILE")});
+    p.addOption({QStringLiteral("recipe"), QStringLiteral("--run conversion: dive (default), dive-random, random, upcycle, flap."),
+                 QStringLiteral("R")});
+    p.addOption({QStringLiteral("router-init"), QStringLiteral("--run conversion: centroid (default) or random."),
+                 QStringLiteral("I")});
+    p.addOption({QStringLiteral("top-k"), QStringLiteral("--run conversion: experts per token (default 1)."), QStringLiteral("K")});
+    p.addOption({QStringLiteral("experts"), QStringLiteral("--run conversion: E for random / upcycle (default 8)."),
+                 QStringLiteral("E")});
+    p.addOption({QStringLiteral("ratio"), QStringLiteral("--run conversion: pruning ratio (default: the project's)."),
+                 QStringLiteral("R")});
+    p.addOption({QStringLiteral("out"), QStringLiteral("--run conversion: output folder (default <project cache>/experts/<recipe>)."),
+                 QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("model-dir"), QStringLiteral("A converted folder for --view routing|experts."),
+                 QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("text"), QStringLiteral("The text of --view routing."), QStringLiteral("TEXT")});
+    p.addOption({QStringLiteral("layer"), QStringLiteral("MoE layer shown by --view routing|experts (experts: -1 = mean)."),
+                 QStringLiteral("L")});
+    p.addOption({QStringLiteral("csv"), QStringLiteral("Also write the data of --view routing|experts as CSV."),
+                 QStringLiteral("FILE")});
     p.addOption({QStringLiteral("mining-dir"),
                  QStringLiteral("Load a finished mining folder (mining.json) instead of running."), QStringLiteral("DIR")});
     p.addOption({QStringLiteral("save-mining"), QStringLiteral("After --run mining, write the mining outputs to DIR."),
@@ -108,7 +137,49 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
     if (p.isSet(QStringLiteral("domains"))) {
         o->domains = p.value(QStringLiteral("domains")).split(QLatin1Char(','), Qt::SkipEmptyParts);
     }
-    if (!positiveInt(p, QStringLiteral("clusters"), &o->clusters, error) ||
+    o->recipe = p.isSet(QStringLiteral("recipe")) ? p.value(QStringLiteral("recipe")) : o->recipe;
+    o->routerInit = p.isSet(QStringLiteral("router-init")) ? p.value(QStringLiteral("router-init")) : o->routerInit;
+    o->out = p.value(QStringLiteral("out"));
+    o->modelDir = p.value(QStringLiteral("model-dir"));
+    o->text = p.value(QStringLiteral("text"));
+    o->csv = p.value(QStringLiteral("csv"));
+    if (p.isSet(QStringLiteral("layer"))) {
+        bool ok = false;
+        o->layer = p.value(QStringLiteral("layer")).toInt(&ok);
+        o->layerSet = true;
+        if (!ok || o->layer < -1) {
+            *error = QStringLiteral("--layer needs an integer >= -1, got '%1'").arg(p.value(QStringLiteral("layer")));
+            return false;
+        }
+    }
+    if (p.isSet(QStringLiteral("ratio"))) {
+        bool ok = false;
+        o->ratio = p.value(QStringLiteral("ratio")).toDouble(&ok);
+        if (!ok || o->ratio < 0 || o->ratio >= 1) {
+            *error = QStringLiteral("--ratio needs a number in [0, 1), got '%1'").arg(p.value(QStringLiteral("ratio")));
+            return false;
+        }
+    }
+    if (p.isSet(QStringLiteral("clusters"))) {
+        bool isInt = false;
+        p.value(QStringLiteral("clusters")).toInt(&isInt);
+        if (!isInt) {
+            o->clustersFile = p.value(QStringLiteral("clusters"));
+        }
+    }
+    const QStringList recipes{QStringLiteral("dive"), QStringLiteral("dive-random"), QStringLiteral("random"),
+                              QStringLiteral("upcycle"), QStringLiteral("flap")};
+    if (!recipes.contains(o->recipe)) {
+        *error = QStringLiteral("--recipe must be one of %1, got '%2'").arg(recipes.join(QStringLiteral(", ")), o->recipe);
+        return false;
+    }
+    if (o->routerInit != QLatin1String("centroid") && o->routerInit != QLatin1String("random")) {
+        *error = QStringLiteral("--router-init must be centroid or random, got '%1'").arg(o->routerInit);
+        return false;
+    }
+    if (!positiveInt(p, QStringLiteral("top-k"), &o->topK, error) ||
+        !positiveInt(p, QStringLiteral("experts"), &o->experts, error) ||
+        (o->clustersFile.isEmpty() && !positiveInt(p, QStringLiteral("clusters"), &o->clusters, error)) ||
         !positiveInt(p, QStringLiteral("calib-samples"), &o->calibSamples, error) ||
         !positiveInt(p, QStringLiteral("calib-seq"), &o->calibSeq, error) ||
         !positiveInt(p, QStringLiteral("eval-windows"), &o->evalWindows, error) ||
@@ -125,13 +196,22 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
         }
         o->size = QSize(w, h);
     }
-    if (!o->run.isEmpty() && o->run != QLatin1String("mining")) {
-        *error = QStringLiteral("--run: unknown step '%1' (available: mining)").arg(o->run);
+    if (!o->run.isEmpty() && o->run != QLatin1String("mining") && o->run != QLatin1String("conversion")) {
+        *error = QStringLiteral("--run: unknown step '%1' (available: mining, conversion)").arg(o->run);
         return false;
     }
+    const bool moeView = o->view == QLatin1String("routing") || o->view == QLatin1String("experts");
     if (o->view != QLatin1String("all") && o->view != QLatin1String("heatmap") &&
-        o->view != QLatin1String("dendrogram")) {
-        *error = QStringLiteral("--view must be heatmap, dendrogram or all, got '%1'").arg(o->view);
+        o->view != QLatin1String("dendrogram") && !moeView) {
+        *error = QStringLiteral("--view must be heatmap, dendrogram, all, routing or experts, got '%1'").arg(o->view);
+        return false;
+    }
+    if (o->view == QLatin1String("routing") && o->text.isEmpty()) {
+        *error = QStringLiteral("--view routing needs --text TEXT");
+        return false;
+    }
+    if (moeView && o->run != QLatin1String("conversion") && o->modelDir.isEmpty()) {
+        *error = QStringLiteral("--view %1 needs --run conversion or --model-dir DIR").arg(o->view);
         return false;
     }
     if (!o->matrix.isEmpty() && o->matrix != QLatin1String("raw") && o->matrix != QLatin1String("normalized") &&
@@ -143,8 +223,8 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
         *error = QStringLiteral("--dtype must be bf16 or fp32, got '%1'").arg(o->dtype);
         return false;
     }
-    if (!o->run.isEmpty() && !o->miningDir.isEmpty()) {
-        *error = QStringLiteral("--run and --mining-dir exclude each other");
+    if (o->run == QLatin1String("mining") && !o->miningDir.isEmpty()) {
+        *error = QStringLiteral("--run mining and --mining-dir exclude each other");
         return false;
     }
     if (o->view == QLatin1String("all") && !o->screenshot.isEmpty() &&
@@ -196,6 +276,128 @@ bool renderMiningView(const MiningResultPtr& result, const ClusterState& state, 
     return ok;
 }
 
+bool readClustersFile(const QString& path, den2moe::ProjectClusters* clusters, QString* error) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot open the clusters file %1").arg(path);
+        return false;
+    }
+    QJsonParseError pe;
+    const QJsonDocument doc = QJsonDocument::fromJson(f.readAll(), &pe);
+    const QJsonArray members = doc.object().value(QStringLiteral("members")).toArray();
+    if (pe.error != QJsonParseError::NoError || members.isEmpty()) {
+        *error = QStringLiteral("%1: expected a JSON object with a \"members\" array of domain-name arrays").arg(path);
+        return false;
+    }
+    den2moe::ProjectClusters pc;
+    for (const QJsonValue& m : members) {
+        std::vector<std::string> names;
+        for (const QJsonValue& d : m.toArray()) names.push_back(d.toString().toStdString());
+        pc.members.push_back(names);
+    }
+    for (const QJsonValue& n : doc.object().value(QStringLiteral("names")).toArray()) pc.names.push_back(n.toString().toStdString());
+    while (pc.names.size() < pc.members.size()) pc.names.push_back("C" + std::to_string(pc.names.size() + 1));
+    pc.manual = doc.object().value(QStringLiteral("manual")).toBool(false);
+    *clusters = pc;
+    return true;
+}
+
+namespace {
+
+/// Waits for `done` (0), jobCancelled (130) or jobFailed (1, message on err), printing progress.
+template <typename Signal>
+int waitForJob(MainWindow& w, Signal done, const QString& what, QTextStream& err) {
+    QEventLoop loop;
+    QObject::connect(&w, done, &loop, [&] { loop.exit(0); });
+    QObject::connect(&w, &MainWindow::jobCancelled, &loop, [&] { loop.exit(130); });
+    QObject::connect(&w, &MainWindow::jobFailed, &loop, [&](const QString& message, const QString& hint) {
+        err << "error: " << what << " failed: " << message << "\n";
+        if (!hint.isEmpty()) err << "hint: " << hint << "\n";
+        err.flush();
+        loop.exit(1);
+    });
+    QString lastStage;
+    QElapsedTimer sinceLine;
+    QObject::connect(w.jobRunner(), &JobRunner::progress, &loop,
+                     [&](const QString& stage, qint64 step, qint64 total, double eta, const QString& message) {
+                         if (stage == lastStage && sinceLine.isValid() && sinceLine.elapsed() < 1000 && step != total) {
+                             return;
+                         }
+                         lastStage = stage;
+                         sinceLine.restart();
+                         err << what << ": " << stage << " " << step << "/" << total
+                             << (message.isEmpty() ? QString() : QStringLiteral(" ") + message)
+                             << (eta >= 0 ? QStringLiteral(" (ETA %1)").arg(formatEta(eta)) : QString()) << "\n";
+                         err.flush();
+                     });
+    const int code = loop.exec();
+    if (code == 130) err << "cancelled\n";
+    return code;
+}
+
+int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    QString error;
+    const int width = o.size.width();
+    if (o.view == QLatin1String("routing")) {
+        RoutingView* v = w.routingView();
+        if (!v->model()) {
+            err << "error: no converted model to route with (the recipe gives a dense model?)\n";
+            return 1;
+        }
+        v->resize(o.size);
+        QEventLoop loop;
+        QObject::connect(v, &RoutingView::traceUpdated, &loop, [&] { loop.exit(0); });
+        QObject::connect(v, &RoutingView::traceFailed, &loop, [&](const QString& m) {
+            err << "error: routing failed: " << m << "\n";
+            loop.exit(1);
+        });
+        v->setText(o.text);
+        if (loop.exec() != 0) return 1;
+        if (o.layerSet && o.layer >= 0) {
+            if (o.layer >= v->layerCombo()->count()) {
+                err << "error: --layer " << o.layer << ": the model has " << v->layerCombo()->count() << " MoE layers\n";
+                return 1;
+            }
+            v->setSelectedLayer(o.layer);
+        }
+        if (!o.screenshot.isEmpty() && !v->exportImage(o.screenshot, width, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+        if (!o.csv.isEmpty() && !v->exportCsv(o.csv, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+    } else {
+        ExpertLoadView* v = w.expertLoadView();
+        if (v->load().domains.empty()) {
+            err << "error: no expert load to show\n";
+            return 1;
+        }
+        v->resize(o.size);
+        if (o.layerSet) {
+            if (o.layer + 1 >= v->layerCombo()->count()) {
+                err << "error: --layer " << o.layer << " out of range\n";
+                return 1;
+            }
+            v->layerCombo()->setCurrentIndex(o.layer + 1);
+        }
+        if (!o.screenshot.isEmpty() && !v->exportImage(o.screenshot, width, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+        if (!o.csv.isEmpty() && !v->exportCsv(o.csv, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+    }
+    if (!o.screenshot.isEmpty()) err << "wrote " << o.screenshot << "\n";
+    if (!o.csv.isEmpty()) err << "wrote " << o.csv << "\n";
+    return 0;
+}
+
+}  // namespace
+
 int runHeadless(const StudioOptions& o, QTextStream& err) {
     MainWindow w;
     w.setInteractive(false);
@@ -220,8 +422,14 @@ int runHeadless(const StudioOptions& o, QTextStream& err) {
         p.cluster.cut_height.reset();
         p.clusters = {};
     }
+    if (!o.clustersFile.isEmpty()) {
+        if (!readClustersFile(o.clustersFile, &p.clusters, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+    }
     const bool overridden = o.calibSamples || o.calibSeq || o.evalWindows || o.evalSeq || !o.dtype.isEmpty() ||
-                            o.clusters > 0;
+                            o.clusters > 0 || !o.clustersFile.isEmpty();
     if (!o.domains.isEmpty()) {
         for (const QString& d : o.domains) {
             if (p.find_domain(d.toStdString()) < 0) {
@@ -295,7 +503,52 @@ int runHeadless(const StudioOptions& o, QTextStream& err) {
     if (o.clusters > 0 && w.miningResult()) {
         w.cutAtK(o.clusters);
     }
-    if (!o.screenshot.isEmpty()) {
+    const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");
+    if (o.run == QLatin1String("conversion")) {
+        if (w.project().clusters.empty() && (o.recipe == QLatin1String("dive") || o.recipe == QLatin1String("dive-random"))) {
+            err << "error: the project has no saved clusters: give --clusters FILE (a clusters.json), --mining-dir DIR "
+                   "or run the mining once and save the project\n";
+            return 1;
+        }
+        den2moe::ConvertSettings s;
+        s.recipe = o.recipe.toStdString();
+        s.router_init = o.routerInit.toStdString();
+        s.top_k = o.topK;
+        s.n_experts = o.experts;
+        s.ratio = o.ratio >= 0 ? o.ratio : w.project().prune.ratio;
+        if (!w.startConversion(s, &error, o.out)) {
+            err << "error: the conversion cannot start:\n  " << error.replace(QLatin1Char('\n'), QStringLiteral("\n  ")) << "\n";
+            return 1;
+        }
+        const int code = waitForJob(w, &MainWindow::conversionFinished, QStringLiteral("conversion"), err);
+        if (code != 0) return code;
+        const ConversionOutputPtr r = w.conversionResult();
+        err << "converted (" << o.recipe << ") into " << QString::fromStdString(r->dir) << "\n";
+        for (const auto& row : r->ppl) {
+            err << QStringLiteral("  %1 dense %2  converted %3\n")
+                       .arg(QString::fromStdString(row.domain), -18)
+                       .arg(row.dense, 9, 'f', 3)
+                       .arg(row.converted, 9, 'f', 3);
+        }
+    } else if (!o.modelDir.isEmpty()) {
+        if (!w.loadConvertedModel(o.modelDir, &error)) {
+            err << "error: " << error << "\n";
+            return 1;
+        }
+        if (o.view == QLatin1String("experts")) {
+            try {
+                const auto model = w.routingView()->model();
+                w.expertLoadView()->setLoad(bridge::expertLoad(w.project(), *model, {}), &bridge::moeModelInfo(*model));
+            } catch (const bridge::JobFailed& e) {
+                err << "error: expert load: " << QString::fromStdString(e.error().what) << "\n";
+                return 1;
+            }
+        }
+    }
+    if (moeView) {
+        return renderMoeView(w, o, err);
+    }
+    if (!o.screenshot.isEmpty() && o.run != QLatin1String("conversion")) {
         if (!w.miningResult()) {
             err << "error: nothing to render: give --run mining or --mining-dir DIR (or run the mining once)\n";
             return 1;

@@ -1,5 +1,8 @@
 // Command line of den2moe-studio and its headless form:
 //   den2moe-studio --project P --run mining --screenshot out.png [--view heatmap|dendrogram|all]
+//   den2moe-studio --project P --run conversion --recipe dive --router-init centroid [--clusters FILE]
+//                  --screenshot r.png --view routing --text "..." | --view experts [--csv data.csv]
+//   den2moe-studio --model-dir CONVERTED --view routing --text "..." --screenshot r.png
 //                  [--clusters K] [--mining-dir DIR] ...
 // runs the step through the window's JobRunner (no window shown), renders the views offscreen,
 // saves the image and exits: 0 on success, 1 with the message on stderr on an error, 2 for a usage
@@ -30,6 +33,19 @@ struct StudioOptions {
     QString dtype;
     QString matrix;      ///< --matrix raw|normalized|correlation for the screenshot
     QSize size{1400, 900};
+    // issue 6: --run conversion, --view routing|experts
+    QString clustersFile;  ///< --clusters FILE (a clusters.json; a number is K)
+    QString recipe = QStringLiteral("dive");
+    QString routerInit = QStringLiteral("centroid");
+    int topK = 1;
+    int experts = 8;
+    double ratio = -1;     ///< -1 = the project's prune.ratio
+    QString out;           ///< --out DIR: the conversion's folder ("" = <project cache>/experts/<recipe>)
+    QString modelDir;      ///< --model-dir: a converted folder for --view routing|experts (instead of converting)
+    QString text;          ///< --text for --view routing
+    int layer = 0;         ///< --layer: MoE layer index shown (routing, experts; experts: -1 = mean)
+    bool layerSet = false;
+    QString csv;           ///< --csv FILE: the rendered view's data
     bool help = false;
     bool version = false;
 
@@ -45,6 +61,9 @@ QString studioHelpText();
 /// cut at K) into `path` (the suffix picks PNG/SVG/PDF; "all" is PNG only), at `size`.
 bool renderMiningView(const MiningResultPtr& result, const ClusterState& state, int k, const QString& view,
                       const QString& matrix, const QString& path, const QSize& size, QString* error);
+
+/// ProjectClusters from a clusters.json ({"members": [[...]], "names": [...], "manual": bool}).
+bool readClustersFile(const QString& path, den2moe::ProjectClusters* clusters, QString* error);
 
 /// The headless run. Messages go to `err`.
 int runHeadless(const StudioOptions& options, QTextStream& err);

@@ -4,6 +4,9 @@
 #include "cluster_commands.h"
 #include "cluster_model.h"
 #include "cluster_panel.h"
+#include "conversion_panel.h"
+#include "expert_load_view.h"
+#include "routing_view.h"
 #include "csv_export.h"
 #include "dendrogram_view.h"
 #include "heatmap_view.h"
@@ -26,6 +29,7 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QToolBar>
 #include <QUndoStack>
 
@@ -81,7 +85,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_undo = new QUndoStack(this);
     m_clusterModel = new ClusterModel(this);
     m_affinity = new AffinityView(this);
-    setCentralWidget(m_affinity);
+    m_conversionPanel = new ConversionPanel(this);
+    m_routing = new RoutingView(this);
+    m_expertLoad = new ExpertLoadView(this);
+    m_tabs = new QTabWidget(this);
+    m_tabs->setObjectName(QStringLiteral("mainTabs"));
+    m_tabs->addTab(m_affinity, tr("Affinity"));
+    m_tabs->addTab(m_conversionPanel, tr("Experts"));
+    m_tabs->addTab(m_routing, tr("Routing"));
+    m_tabs->addTab(m_expertLoad, tr("Expert load"));
+    setCentralWidget(m_tabs);
     buildActions();
     buildDocks();
     buildMenus();
@@ -94,11 +107,21 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         m_runMining->setEnabled(false);
         m_loadMining->setEnabled(false);
         m_cancelJob->setEnabled(true);
+        m_rerunConversion->setEnabled(false);
+        m_conversionPanel->setRunning(true);
     });
     connect(m_runner, &JobRunner::idle, this, [this] {
         m_runMining->setEnabled(true);
         m_loadMining->setEnabled(true);
         m_cancelJob->setEnabled(false);
+        m_conversionPanel->setRunning(false);
+        updateConversionInputs();
+    });
+    connect(m_conversionPanel, &ConversionPanel::runRequested, this, [this] {
+        QString error;
+        if (!startConversionFromPanel(&error)) {
+            showError(tr("Conversion"), error);
+        }
     });
 
     connect(m_clusterModel, &ClusterModel::stateChanged, this, &MainWindow::onClusterStateChanged);
@@ -114,10 +137,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(m_pipeline, &PipelinePanel::stepActivated, this, [this](PipelineStep step) {
         if (step == PipelineStep::Mining) {
             actionRunMining();
+        } else if (step == PipelineStep::Experts) {
+            m_tabs->setCurrentWidget(m_conversionPanel);
         }
     });
 
-    for (PipelineStep s : {PipelineStep::Experts, PipelineStep::Training, PipelineStep::Evaluation}) {
+    for (PipelineStep s : {PipelineStep::Training, PipelineStep::Evaluation}) {
         m_pipeline->setAvailable(s, false);
     }
     resize(1500, 950);
@@ -166,7 +191,15 @@ void MainWindow::buildActions() {
     m_rerunConversion = new QAction(tr("Rerun conversion"), this);
     m_rerunConversion->setObjectName(QStringLiteral("rerunConversion"));
     m_rerunConversion->setEnabled(false);
-    m_rerunConversion->setToolTip(tr("conversion engine not available yet"));
+    m_rerunConversion->setToolTip(tr("Convert the dense model into experts with the current clusters"));
+    connect(m_rerunConversion, &QAction::triggered, this, [this] {
+        QString error;
+        if (!startConversionFromPanel(&error)) {
+            showError(tr("Conversion"), error);
+        } else {
+            m_tabs->setCurrentWidget(m_conversionPanel);
+        }
+    });
     m_rerunConversion->setStatusTip(m_rerunConversion->toolTip());
 }
 
@@ -213,6 +246,8 @@ void MainWindow::buildMenus() {
     exportMenu->addAction(tr("Dendrogram (PNG/SVG/PDF)…"), this,
                           [this] { actionExportView(QStringLiteral("dendrogram")); });
     exportMenu->addAction(tr("Dendrogram + heatmap (PNG)…"), this, [this] { actionExportView(QStringLiteral("all")); });
+    exportMenu->addAction(tr("Routing view (PNG/SVG/PDF/CSV)…"), this, [this] { actionExportView(QStringLiteral("routing")); });
+    exportMenu->addAction(tr("Expert load (PNG/SVG/PDF/CSV)…"), this, [this] { actionExportView(QStringLiteral("experts")); });
     exportMenu->addSeparator();
     exportMenu->addAction(tr("Matrices as CSV…"), this, &MainWindow::actionExportCsv);
     exportMenu->addAction(tr("Clusters as CSV…"), this, &MainWindow::actionExportClusters);
@@ -292,11 +327,15 @@ void MainWindow::setProject(const den2moe::Project& project, bool modified) {
     m_clusterModel->setLabels({});
     m_clusterModel->setState(ClusterState{});
     m_projectPanel->setProject(m_project);
+    m_conversion.reset();
+    m_routing->setModel(nullptr);
+    m_expertLoad->setLoad(den2moe::ExpertLoad{});
     for (PipelineStep s : {PipelineStep::Mining, PipelineStep::Clusters, PipelineStep::Experts, PipelineStep::Training,
                            PipelineStep::Evaluation}) {
         m_pipeline->setState(s, StepState::NotRun);
     }
     updateSetupSteps();
+    updateConversionInputs();
     m_loading = false;
     setModified(modified);
 }
@@ -333,6 +372,7 @@ void MainWindow::onProjectEdited() {
     m_projectPanel->applyTo(m_project);
     setModified(true);
     updateSetupSteps();
+    updateConversionInputs();
     if (m_mining) {
         const bool fits = resultFits(*m_mining, m_project);
         m_pipeline->setState(PipelineStep::Mining, StepState::Stale,
@@ -386,6 +426,8 @@ bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* err
         return false;
     }
     m_miningStateBeforeRun = m_pipeline->state(PipelineStep::Mining);
+    m_runningStep = PipelineStep::Mining;
+    m_stateBeforeRun = m_miningStateBeforeRun;
     // The job also writes the result into the project's cache (off the GUI thread), from where the
     // next session reloads it.
     const den2moe::Project project = m_project;
@@ -413,6 +455,10 @@ bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* err
 }
 
 void MainWindow::onJobFinished(const QVariant& result) {
+    if (result.canConvert<ConversionOutputPtr>()) {
+        onConversionFinished(result.value<ConversionOutputPtr>());
+        return;
+    }
     const MiningResultPtr r = result.value<MiningResultPtr>();
     if (!r) {
         return;
@@ -431,14 +477,14 @@ void MainWindow::onJobFinished(const QVariant& result) {
 }
 
 void MainWindow::onJobCancelled() {
-    m_pipeline->setState(PipelineStep::Mining, m_miningStateBeforeRun);
+    restoreRunningStep();
     log(tr("Cancelled: the project is unchanged"));
     statusBar()->showMessage(tr("Cancelled"), 5000);
     Q_EMIT jobCancelled();
 }
 
 void MainWindow::onJobFailed(const QString& message, const QString& hint) {
-    m_pipeline->setState(PipelineStep::Mining, m_miningStateBeforeRun);
+    restoreRunningStep();
     showError(tr("%1 failed").arg(m_runner->jobName()), message, hint);
     Q_EMIT jobFailed(message, hint);
 }
@@ -516,6 +562,7 @@ void MainWindow::onClusterStateChanged() {
     const StepState clusters = m_pipeline->state(PipelineStep::Mining) == StepState::Stale ? StepState::Stale
                                                                                             : StepState::Done;
     m_pipeline->setState(PipelineStep::Clusters, clusters, detail);
+    updateConversionInputs();
     if (!m_loading) {
         m_pipeline->markDownstreamStale(PipelineStep::Clusters);
         setModified(true);
@@ -565,6 +612,22 @@ void MainWindow::cutAtK(int k) {
 // ---- export ---------------------------------------------------------------------------------------
 
 bool MainWindow::exportView(const QString& view, const QString& path, QString* error, int width, int height) {
+    if (view == QLatin1String("routing")) {
+        if (!m_routing->trace()) {
+            if (error) *error = tr("Nothing to export: no routing trace (type a text in the Routing tab)");
+            return false;
+        }
+        return path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? m_routing->exportCsv(path, error)
+                                                                         : m_routing->exportImage(path, width, error);
+    }
+    if (view == QLatin1String("experts")) {
+        if (m_expertLoad->load().domains.empty()) {
+            if (error) *error = tr("Nothing to export: no expert load (run the Experts step)");
+            return false;
+        }
+        return path.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive) ? m_expertLoad->exportCsv(path, error)
+                                                                         : m_expertLoad->exportImage(path, width, error);
+    }
     if (!m_mining) {
         if (error) {
             *error = tr("Nothing to export: no mining result");
@@ -716,8 +779,10 @@ void MainWindow::actionLoadMining() {
 }
 
 void MainWindow::actionExportView(const QString& view) {
+    const bool moe = view == QLatin1String("routing") || view == QLatin1String("experts");
     const QString filter = view == QLatin1String("all") ? tr("PNG image (*.png)")
-                                                        : tr("PNG image (*.png);;SVG drawing (*.svg);;PDF (*.pdf)");
+                           : moe ? tr("PNG image (*.png);;SVG drawing (*.svg);;PDF (*.pdf);;CSV data (*.csv)")
+                                 : tr("PNG image (*.png);;SVG drawing (*.svg);;PDF (*.pdf)");
     const QString path = QFileDialog::getSaveFileName(this, tr("Export %1").arg(view), view + QStringLiteral(".png"),
                                                       filter);
     QString error;
@@ -808,6 +873,123 @@ QString MainWindow::findDemoProject() {
         }
     }
     return {};
+}
+
+}  // namespace den2moe::ui
+
+namespace den2moe::ui {
+
+// ---- experts (conversion), routing, expert load -----------------------------------------------------
+
+void MainWindow::restoreRunningStep() {
+    m_pipeline->setState(m_runningStep, m_stateBeforeRun);
+}
+
+void MainWindow::updateConversionInputs() {
+    m_conversionPanel->setClusters(m_project.clusters);
+    bool haveConfig = false;
+    try {
+        if (!m_project.model.empty()) {
+            const QString path = QString::fromStdString(den2moe::resolve_project_path(m_project, m_project.model));
+            // only the cheap case on the GUI thread: a Hugging Face folder's config.json
+            if (QFileInfo::exists(path + QStringLiteral("/config.json")) || path.endsWith(QLatin1String("config.json"))) {
+                const den2moe::LlamaConfig cfg = bridge::readModelConfig(m_project);
+                m_conversionPanel->setModelConfig(&cfg, m_project.prune.bias_compensation);
+                haveConfig = true;
+            }
+        }
+    } catch (const std::exception&) {
+    }
+    if (!haveConfig) {
+        m_conversionPanel->setModelConfig(nullptr, m_project.prune.bias_compensation);
+    }
+    m_rerunConversion->setEnabled(!m_runner->isBusy() && !m_project.clusters.empty());
+}
+
+bool MainWindow::startConversionFromPanel(QString* error) {
+    return startConversion(m_conversionPanel->settings(), error);
+}
+
+bool MainWindow::startConversion(const den2moe::ConvertSettings& settings, QString* error, const QString& outDir) {
+    const bool dive = settings.recipe == "dive" || settings.recipe == "dive-random";
+    QStringList messages;
+    if (m_runner->isBusy()) {
+        messages << tr("Another job is running (%1)").arg(m_runner->jobName());
+    }
+    if (dive && m_project.clusters.empty()) {
+        messages << tr("No clusters: run the mining (or load a mining folder) first");
+    }
+    try {
+        for (const std::string& m : den2moe::validate_project(m_project)) {
+            messages << QString::fromStdString(m);
+        }
+    } catch (const std::exception& e) {
+        messages << errorText(e);
+    }
+    if (!messages.isEmpty()) {
+        if (error) {
+            *error = messages.join(QLatin1Char('\n'));
+        }
+        log(tr("Conversion not started:\n  %1").arg(messages.join(QStringLiteral("\n  "))));
+        return false;
+    }
+    std::string dir;
+    try {
+        dir = outDir.isEmpty() ? bridge::defaultExpertsDir(m_project, settings.recipe) : outDir.toStdString();
+    } catch (const std::exception& e) {
+        if (error) *error = errorText(e);
+        return false;
+    }
+    m_runningStep = PipelineStep::Experts;
+    m_stateBeforeRun = m_pipeline->state(PipelineStep::Experts);
+    const den2moe::Project project = m_project;
+    const den2moe::ProjectClusters clusters = m_project.clusters;
+    const bool started = m_runner->start(QStringLiteral("conversion"), [project, clusters, settings, dir](const JobControl& c) {
+        auto out = std::make_shared<const bridge::ConversionOutput>(
+            bridge::runConversion(project, clusters, settings, dir, true, c.progressFn(), c.cancelFlag()));
+        return QVariant::fromValue(ConversionOutputPtr(out));
+    });
+    if (!started) {
+        if (error) *error = tr("The job runner is busy");
+        return false;
+    }
+    m_pipeline->setState(PipelineStep::Experts, StepState::Running);
+    log(tr("Conversion (%1) started into %2").arg(QString::fromStdString(settings.recipe), QString::fromStdString(dir)));
+    return true;
+}
+
+void MainWindow::onConversionFinished(const ConversionOutputPtr& r) {
+    if (!r) {
+        return;
+    }
+    m_conversion = r;
+    log(tr("Conversion done (%1) in %2 s, saved in %3 (statistics cache: %4 hits, %5 computed)")
+            .arg(QString::fromStdString(r->settings.recipe))
+            .arg(r->seconds, 0, 'f', 1)
+            .arg(QString::fromStdString(r->dir))
+            .arg(r->cache_hits)
+            .arg(r->cache_misses));
+    m_conversionPanel->setResult(*r);
+    m_routing->setModel(r->model);
+    m_expertLoad->setLoad(r->load, r->model ? &bridge::moeModelInfo(*r->model) : nullptr);
+    m_pipeline->setState(PipelineStep::Experts, StepState::Done,
+                         tr("%1, %2 experts").arg(QString::fromStdString(r->settings.recipe))
+                             .arg(r->model ? bridge::moeModelInfo(*r->model).n_experts : 0));
+    Q_EMIT conversionFinished();
+}
+
+bool MainWindow::loadConvertedModel(const QString& dir, QString* error) {
+    try {
+        bridge::MoeModelPtr m = bridge::loadMoeModel(dir.toStdString());
+        m_routing->setModel(m);
+        log(tr("Opened the converted model %1").arg(dir));
+        return true;
+    } catch (const bridge::JobFailed& e) {
+        if (error) *error = QString::fromStdString(e.error().what);
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromLocal8Bit(e.what());
+    }
+    return false;
 }
 
 }  // namespace den2moe::ui

@@ -5,6 +5,7 @@
 // failed job leaves the project as it was.
 #pragma once
 
+#include "engine_bridge.h"
 #include "job_runner.h"
 #include "pipeline_panel.h"
 #include "project/project.h"
@@ -15,11 +16,18 @@
 
 class QAction;
 class QMenu;
+class QTabWidget;
 class QUndoStack;
 
 namespace den2moe::ui {
 
 class AffinityView;
+class ConversionPanel;
+class ExpertLoadView;
+class RoutingView;
+
+/// An immutable conversion result (the Experts step), shared by the views.
+using ConversionOutputPtr = std::shared_ptr<const bridge::ConversionOutput>;
 class ClusterModel;
 class ClusterPanel;
 class ProjectPanel;
@@ -64,7 +72,8 @@ public:
     /// Cuts at K (undoable), like the K spin box.
     void cutAtK(int k);
 
-    /// "heatmap" | "dendrogram" (PNG/SVG/PDF by suffix) or "all" (PNG of both plots).
+    /// "heatmap" | "dendrogram" (PNG/SVG/PDF by suffix) or "all" (PNG of both plots); "routing" |
+    /// "experts" (PNG/SVG/PDF, or the data as CSV for a .csv path).
     bool exportView(const QString& view, const QString& path, QString* error = nullptr, int width = 0,
                     int height = 0);
     bool exportMatrixCsv(MatrixKind kind, const QString& path, QString* error = nullptr);
@@ -80,11 +89,28 @@ public:
     QUndoStack* undoStack() const { return m_undo; }
     QAction* conversionAction() const { return m_rerunConversion; }
 
+    /// The Experts step: converts with the project's current (possibly manual) clusters on the
+    /// JobRunner, saves natively into `outDir` ("" = <project cache>/experts/<recipe>), evaluates
+    /// (perplexity dense vs converted, expert load) and shows the result in the Experts, Routing and
+    /// Expert load tabs. False (with the reason) when it cannot start.
+    bool startConversion(const den2moe::ConvertSettings& settings, QString* error = nullptr,
+                         const QString& outDir = {});
+    /// startConversion with the Experts panel's settings (the "Rerun conversion" action).
+    bool startConversionFromPanel(QString* error = nullptr);
+    ConversionOutputPtr conversionResult() const { return m_conversion; }
+    /// Opens a converted folder for the routing view (no evaluation).
+    bool loadConvertedModel(const QString& dir, QString* error = nullptr);
+    ConversionPanel* conversionPanel() const { return m_conversionPanel; }
+    RoutingView* routingView() const { return m_routing; }
+    ExpertLoadView* expertLoadView() const { return m_expertLoad; }
+    QTabWidget* tabs() const { return m_tabs; }
+
     /// The demo project beside the executable (build tree or installed share dir), "" if none.
     static QString findDemoProject();
 
 Q_SIGNALS:
     void miningFinished();
+    void conversionFinished();
     void jobFailed(const QString& message, const QString& hint);
     void jobCancelled();
 
@@ -102,6 +128,9 @@ private:
     void onClusterStateChanged();
     void onCutChanged(double height, const ClusterAssignment& assignment);
     void onJobFinished(const QVariant& result);
+    void onConversionFinished(const ConversionOutputPtr& result);
+    void updateConversionInputs();
+    void restoreRunningStep();
     void onJobCancelled();
     void onJobFailed(const QString& message, const QString& hint);
     void pushCommand(class ClusterStateCommand* command);
@@ -123,6 +152,13 @@ private:
 
     den2moe::Project m_project;
     MiningResultPtr m_mining;
+    ConversionOutputPtr m_conversion;
+    PipelineStep m_runningStep = PipelineStep::Mining;
+    StepState m_stateBeforeRun = StepState::NotRun;
+    QTabWidget* m_tabs = nullptr;
+    ConversionPanel* m_conversionPanel = nullptr;
+    RoutingView* m_routing = nullptr;
+    ExpertLoadView* m_expertLoad = nullptr;
     StepState m_miningStateBeforeRun = StepState::NotRun;
     bool m_interactive = true;
     bool m_loading = false;  // programmatic state changes do not mark the project modified
@@ -150,3 +186,5 @@ private:
 };
 
 }  // namespace den2moe::ui
+
+Q_DECLARE_METATYPE(den2moe::ui::ConversionOutputPtr)

@@ -25,3 +25,7 @@ endif()
 if(TARGET tst_job_runner)
   set_tests_properties(tst_job_runner PROPERTIES RUN_SERIAL TRUE)
 endif()
+# The routing test compares with `den2moe route --json`.
+if(TARGET tst_moe_views AND TARGET den2moe)
+  add_dependencies(tst_moe_views den2moe)
+endif()

@@ -1,0 +1,198 @@
+#include "moe_adapters.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace den2moe::ui {
+
+int64_t trunkParams(const LlamaConfig& c) {
+    const int64_t D = c.n_embd;
+    const int64_t headDim = c.head_dim > 0 ? c.head_dim : (c.n_head > 0 ? D / c.n_head : 0);
+    const int64_t q = c.n_head * headDim;
+    const int64_t kv = (c.n_head_kv > 0 ? c.n_head_kv : c.n_head) * headDim;
+    const int64_t perLayer = D * q + 2 * D * kv + q * D + 2 * D;
+    return c.vocab_size * D * (c.tie_word_embeddings ? 1 : 2) + D + c.n_layer * perLayer;
+}
+
+ConversionPlan planConversion(const LlamaConfig& cfg, const ProjectClusters& clusters, const ConvertSettings& s,
+                              bool biasCompensation) {
+    ConversionPlan plan;
+    plan.recipe = QString::fromStdString(s.recipe);
+    const int64_t D = cfg.n_embd, F = cfg.n_ff, L = cfg.n_layer;
+    const int64_t trunk = trunkParams(cfg);
+    plan.dense_params = trunk + L * 3 * D * F;
+    const int64_t embedding = cfg.vocab_size * D;  // the lookup table does no matmul
+    plan.dense_flops = 2 * (plan.dense_params - (cfg.tie_word_embeddings ? 0 : embedding));
+    const bool dive = s.recipe == "dive" || s.recipe == "dive-random";
+    const bool flap = s.recipe == "flap";
+    const int64_t pruned = static_cast<int64_t>(std::floor(static_cast<double>(F) * (1.0 - s.ratio) + 1e-9));
+    int64_t bias = 0;
+    if (dive || flap) {
+        bias = biasCompensation ? D : 0;
+        if (s.ratio < 0 || s.ratio >= 1) plan.error = QStringLiteral("the ratio must be in [0, 1)");
+    }
+    if (dive) {
+        if (clusters.members.empty()) plan.error = QStringLiteral("no clusters: run the mining or load clusters first");
+        for (size_t c = 0; c < clusters.members.size(); ++c) {
+            ExpertPlanRow r;
+            r.expert = static_cast<int>(c);
+            for (const auto& d : clusters.members[c]) r.domains << QString::fromStdString(d);
+            r.width = pruned;
+            plan.experts.push_back(r);
+        }
+    } else if (flap) {
+        plan.experts.push_back(ExpertPlanRow{0, {}, pruned});
+    } else if (s.recipe == "random" || s.recipe == "upcycle") {
+        if (s.n_experts < 1) {
+            plan.error = QStringLiteral("need at least one expert");
+        } else if (s.recipe == "random" && F % s.n_experts != 0) {
+            plan.error = QStringLiteral("the random split needs E dividing F = %1").arg(F);
+        }
+        for (int64_t e = 0; e < std::max<int64_t>(s.n_experts, 0); ++e) {
+            plan.experts.push_back(ExpertPlanRow{static_cast<int>(e), {}, s.recipe == "random" ? F / s.n_experts : F});
+        }
+    } else {
+        plan.error = QStringLiteral("unknown recipe '%1'").arg(plan.recipe);
+        return plan;
+    }
+    const int64_t E = static_cast<int64_t>(plan.experts.size());
+    if (flap) {
+        plan.n_experts = 0;
+        plan.top_k = 0;
+        plan.total_params = plan.active_params = trunk + L * (3 * D * pruned + bias);
+    } else {
+        plan.n_experts = static_cast<int>(E);
+        plan.top_k = static_cast<int>(s.top_k);
+        if (E > 0 && (s.top_k < 1 || s.top_k > E) && plan.error.isEmpty()) {
+            plan.error = QStringLiteral("top-k must be in [1, %1]").arg(E);
+        }
+        std::vector<int64_t> sizes;
+        int64_t ffn = E * D;  // router
+        for (const auto& r : plan.experts) {
+            sizes.push_back(3 * D * r.width + bias);
+            ffn += sizes.back();
+        }
+        std::sort(sizes.rbegin(), sizes.rend());
+        int64_t active = E * D;
+        for (int64_t i = 0; i < std::min<int64_t>(std::max<int64_t>(s.top_k, 0), E); ++i) active += sizes[size_t(i)];
+        plan.total_params = trunk + L * ffn;
+        plan.active_params = trunk + L * active;
+    }
+    plan.active_flops = 2 * (plan.active_params - (cfg.tie_word_embeddings ? 0 : embedding));
+    return plan;
+}
+
+QColor expertColor(int e, int n) {
+    static const QColor kPalette[] = {QColor(0x1f, 0x77, 0xb4), QColor(0xff, 0x7f, 0x0e), QColor(0x2c, 0xa0, 0x2c),
+                                      QColor(0xd6, 0x27, 0x28), QColor(0x94, 0x67, 0xbd), QColor(0x8c, 0x56, 0x4b),
+                                      QColor(0xe3, 0x77, 0xc2), QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22),
+                                      QColor(0x17, 0xbe, 0xcf)};
+    if (e < 0) return QColor(0xdd, 0xdd, 0xdd);
+    if (n <= 10) return kPalette[e % 10];
+    return QColor::fromHsv((e * 360 / std::max(n, 1)) % 360, 170, 220);
+}
+
+QString expertLabel(const bridge::MoeModelInfo& info, int e) {
+    QString s = QStringLiteral("e%1").arg(e);
+    if (e >= 0 && static_cast<size_t>(e) < info.members.size() && !info.members[size_t(e)].empty()) {
+        QStringList names;
+        for (const auto& d : info.members[size_t(e)]) names << QString::fromStdString(d);
+        s += QStringLiteral(" · ") + names.join(QStringLiteral(", "));
+    }
+    return s;
+}
+
+QString displayPiece(const std::string& piece) {
+    QString s = QString::fromStdString(piece);
+    s.replace(QChar(0x2581), QLatin1Char(' '));
+    s.replace(QLatin1Char('\n'), QStringLiteral("\\n"));
+    s.replace(QLatin1Char('\t'), QStringLiteral("\\t"));
+    return s;
+}
+
+std::vector<RoutingChip> routingChips(const RoutingTrace& t, int layer) {
+    std::vector<RoutingChip> chips;
+    for (size_t i = 0; i < t.pieces.size(); ++i) {
+        RoutingChip c;
+        c.text = displayPiece(t.pieces[i]);
+        if (c.text.isEmpty()) c.text = i == 0 ? QStringLiteral("<s>") : QStringLiteral("\u2205");  // BOS, empty
+        if (layer >= 0 && static_cast<size_t>(layer) < t.picks.size() && i < t.picks[size_t(layer)].size() &&
+            !t.picks[size_t(layer)][i].empty()) {
+            c.expert = t.picks[size_t(layer)][i].front().expert;
+            c.weight = t.picks[size_t(layer)][i].front().weight;
+        }
+        c.color = expertColor(c.expert, t.n_experts);
+        chips.push_back(c);
+    }
+    return chips;
+}
+
+std::vector<std::vector<int>> routingHeatCells(const RoutingTrace& t) {
+    std::vector<std::vector<int>> cells(t.picks.size());
+    for (size_t l = 0; l < t.picks.size(); ++l) {
+        for (const auto& picks : t.picks[l]) cells[l].push_back(picks.empty() ? -1 : picks.front().expert);
+    }
+    return cells;
+}
+
+QString routingTooltip(const RoutingTrace& t, int token, const bridge::MoeModelInfo* info) {
+    if (token < 0 || static_cast<size_t>(token) >= t.pieces.size()) return {};
+    QStringList lines;
+    lines << QStringLiteral("<b>'%1'</b> (id %2)")
+                 .arg(displayPiece(t.pieces[size_t(token)]).toHtmlEscaped())
+                 .arg(token < static_cast<int>(t.ids.size()) ? t.ids[size_t(token)] : -1);
+    for (size_t l = 0; l < t.picks.size(); ++l) {
+        if (static_cast<size_t>(token) >= t.picks[l].size()) continue;
+        QStringList experts;
+        for (const auto& re : t.picks[l][size_t(token)]) {
+            const QString name = info ? expertLabel(*info, re.expert) : QStringLiteral("e%1").arg(re.expert);
+            experts << QStringLiteral("%1 %2").arg(name.toHtmlEscaped()).arg(re.weight, 0, 'f', 2);
+        }
+        lines << QStringLiteral("L%1: %2").arg(l < t.moe_layers.size() ? t.moe_layers[l] : int(l)).arg(experts.join(QStringLiteral("; ")));
+    }
+    return lines.join(QStringLiteral("<br>"));
+}
+
+static QString csvField(QString s) {
+    if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"')) || s.contains(QLatin1Char('\n'))) {
+        s.replace(QLatin1Char('"'), QStringLiteral("\"\""));
+        return QLatin1Char('"') + s + QLatin1Char('"');
+    }
+    return s;
+}
+
+QString routingCsv(const RoutingTrace& t) {
+    QString out = QStringLiteral("token,piece,layer,rank,expert,weight\n");
+    for (size_t l = 0; l < t.picks.size(); ++l) {
+        for (size_t i = 0; i < t.picks[l].size(); ++i) {
+            for (size_t r = 0; r < t.picks[l][i].size(); ++r) {
+                out += QStringLiteral("%1,%2,%3,%4,%5,%6\n")
+                           .arg(i)
+                           .arg(csvField(i < t.pieces.size() ? QString::fromStdString(t.pieces[i]) : QString()))
+                           .arg(l < t.moe_layers.size() ? t.moe_layers[l] : int(l))
+                           .arg(r)
+                           .arg(t.picks[l][i][r].expert)
+                           .arg(double(t.picks[l][i][r].weight), 0, 'g', 6);
+            }
+        }
+    }
+    return out;
+}
+
+QString expertLoadCsv(const ExpertLoad& el) {
+    QString out = QStringLiteral("domain,layer,expert,share\n");
+    for (size_t d = 0; d < el.domains.size(); ++d) {
+        for (size_t l = 0; l < el.moe_layers.size(); ++l) {
+            for (int e = 0; e < el.n_experts; ++e) {
+                out += QStringLiteral("%1,%2,%3,%4\n")
+                           .arg(csvField(QString::fromStdString(el.domains[d])))
+                           .arg(el.moe_layers[l])
+                           .arg(e)
+                           .arg(el.at(d, l, size_t(e)), 0, 'g', 6);
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace den2moe::ui

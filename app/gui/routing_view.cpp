@@ -1,0 +1,425 @@
+#include "routing_view.h"
+
+#include "csv_export.h"
+#include "moe_adapters.h"
+
+#include <QComboBox>
+#include <QEvent>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHelpEvent>
+#include <QImage>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPainter>
+#include <QPointer>
+#include <QPdfWriter>
+#include <QScrollArea>
+#include <QThread>
+#include <QSvgGenerator>
+#include <QThreadPool>
+#include <QTimer>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+namespace den2moe::ui {
+
+namespace {
+constexpr int kMargin = 8;
+constexpr int kChipH = 24;
+constexpr int kGap = 4;
+constexpr int kCellW = 14;
+constexpr int kCellH = 14;
+constexpr int kLabelW = 34;
+
+QColor textOn(const QColor& bg) { return bg.lightnessF() > 0.6 ? Qt::black : Qt::white; }
+}  // namespace
+
+bool exportPainted(const QString& path, int width, const std::function<int(QPainter&, int, bool)>& paint,
+                   QString* error) {
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    // measure first
+    QImage probe(1, 1, QImage::Format_ARGB32);
+    int height = 0;
+    {
+        QPainter p(&probe);
+        height = paint(p, width, false);
+    }
+    height = std::max(height, 10);
+    if (suffix == QLatin1String("svg")) {
+        QSvgGenerator gen;
+        gen.setFileName(path);
+        gen.setSize(QSize(width, height));
+        gen.setViewBox(QRect(0, 0, width, height));
+        QPainter p;
+        if (!p.begin(&gen)) {
+            if (error) *error = QStringLiteral("cannot write %1").arg(path);
+            return false;
+        }
+        p.fillRect(QRect(0, 0, width, height), Qt::white);
+        paint(p, width, false);
+        return p.end();
+    }
+    if (suffix == QLatin1String("pdf")) {
+        QPdfWriter pdf(path);
+        pdf.setResolution(96);
+        pdf.setPageSize(QPageSize(QSizeF(width, height), QPageSize::Point));
+        pdf.setPageMargins(QMarginsF(0, 0, 0, 0));
+        QPainter p;
+        if (!p.begin(&pdf)) {
+            if (error) *error = QStringLiteral("cannot write %1").arg(path);
+            return false;
+        }
+        const double s = pdf.width() / double(width);
+        p.scale(s, s);
+        paint(p, width, false);
+        return p.end();
+    }
+    QImage img(width * 2, height * 2, QImage::Format_ARGB32);
+    img.setDevicePixelRatio(2);
+    img.fill(Qt::white);
+    {
+        QPainter p(&img);
+        p.setRenderHint(QPainter::Antialiasing);
+        paint(p, width, false);
+    }
+    if (!img.save(path)) {
+        if (error) *error = QStringLiteral("cannot write %1").arg(path);
+        return false;
+    }
+    return true;
+}
+
+// ---- RoutingCanvas ----
+
+RoutingCanvas::RoutingCanvas(QWidget* parent) : QWidget(parent) {
+    setMouseTracking(true);
+    setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
+}
+
+void RoutingCanvas::setTrace(std::shared_ptr<const RoutingTrace> trace, const bridge::MoeModelInfo* info, int layer) {
+    m_trace = std::move(trace);
+    m_info = info;
+    m_layer = layer;
+    updateGeometry();
+    update();
+}
+
+int RoutingCanvas::paintAll(QPainter& p, int width, bool record) {
+    QFont f = font();
+    p.setFont(f);
+    const QFontMetrics fm(f);
+    if (record) {
+        m_chipRects.clear();
+        m_cellRects.clear();
+    }
+    int y = kMargin;
+    if (!m_trace) {
+        p.setPen(Qt::gray);
+        p.drawText(QRect(kMargin, y, width - 2 * kMargin, kChipH), Qt::AlignLeft | Qt::AlignVCenter,
+                   tr("Type a text above to see its routing."));
+        return y + kChipH + kMargin;
+    }
+    const RoutingTrace& t = *m_trace;
+    const int layerShown = (m_layer >= 0 && m_layer < int(t.moe_layers.size())) ? t.moe_layers[size_t(m_layer)] : -1;
+    p.setPen(Qt::black);
+    p.drawText(QRect(kMargin, y, width - 2 * kMargin, fm.height()), Qt::AlignLeft,
+               tr("Tokens by top-1 expert at layer %1").arg(layerShown));
+    y += fm.height() + kGap;
+    // chips, flowing
+    const auto chips = routingChips(t, m_layer);
+    int x = kMargin;
+    for (size_t i = 0; i < chips.size(); ++i) {
+        QString text = chips[i].text;
+        if (text.trimmed().isEmpty()) text = QString(text).replace(QLatin1Char(' '), QChar(0x2423));
+        const int w = fm.horizontalAdvance(text) + 10;
+        if (x + w > width - kMargin && x > kMargin) {
+            x = kMargin;
+            y += kChipH + kGap;
+        }
+        const QRect r(x, y, w, kChipH);
+        p.setPen(Qt::NoPen);
+        p.setBrush(chips[i].color);
+        p.drawRoundedRect(r, 5, 5);
+        p.setPen(textOn(chips[i].color));
+        p.drawText(r, Qt::AlignCenter, text);
+        if (record) m_chipRects.push_back(r);
+        x += w + kGap;
+    }
+    y += kChipH + 2 * kGap + kGap;
+    // heat strip: one row per MoE layer, one cell per token
+    p.setPen(Qt::black);
+    p.drawText(QRect(kMargin, y, width - 2 * kMargin, fm.height()), Qt::AlignLeft,
+               tr("Layer × token (colour = top-1 expert)"));
+    y += fm.height() + kGap;
+    const auto cells = routingHeatCells(t);
+    const int nTok = int(t.pieces.size());
+    const int cellW = std::max(4, std::min(kCellW, nTok > 0 ? (width - 2 * kMargin - kLabelW) / nTok : kCellW));
+    for (size_t l = 0; l < cells.size(); ++l) {
+        p.setPen(Qt::black);
+        p.drawText(QRect(kMargin, y, kLabelW - 4, kCellH), Qt::AlignRight | Qt::AlignVCenter,
+                   QStringLiteral("L%1").arg(l < t.moe_layers.size() ? t.moe_layers[l] : int(l)));
+        QVector<QRect> row;
+        for (size_t i = 0; i < cells[l].size(); ++i) {
+            const QRect r(kMargin + kLabelW + int(i) * cellW, y, cellW - 1, kCellH - 1);
+            p.fillRect(r, expertColor(cells[l][i], t.n_experts));
+            if (int(l) == m_layer) {
+                p.setPen(Qt::black);
+                p.setBrush(Qt::NoBrush);
+            }
+            row.push_back(r);
+        }
+        if (int(l) == m_layer && !cells[l].empty()) {
+            p.setPen(QPen(Qt::black, 1.5));
+            p.setBrush(Qt::NoBrush);
+            p.drawRect(QRect(kMargin + kLabelW - 1, y - 1, int(cells[l].size()) * cellW + 1, kCellH + 1));
+        }
+        if (record) m_cellRects.push_back(row);
+        y += kCellH;
+    }
+    y += 2 * kGap + kGap;
+    // legend
+    p.setPen(Qt::black);
+    p.drawText(QRect(kMargin, y, width - 2 * kMargin, fm.height()), Qt::AlignLeft, tr("Experts"));
+    y += fm.height() + kGap;
+    x = kMargin;
+    for (int e = 0; e < t.n_experts; ++e) {
+        const QString label = m_info ? expertLabel(*m_info, e) : QStringLiteral("e%1").arg(e);
+        const int w = 16 + fm.horizontalAdvance(label) + 14;
+        if (x + w > width - kMargin && x > kMargin) {
+            x = kMargin;
+            y += fm.height() + kGap;
+        }
+        p.fillRect(QRect(x, y + (fm.height() - 12) / 2, 12, 12), expertColor(e, t.n_experts));
+        p.setPen(Qt::black);
+        p.drawText(QRect(x + 16, y, w - 16, fm.height()), Qt::AlignLeft | Qt::AlignVCenter, label);
+        x += w;
+    }
+    y += fm.height() + kMargin;
+    return y;
+}
+
+int RoutingCanvas::heightForWidth(int width) const {
+    QImage probe(1, 1, QImage::Format_ARGB32);
+    QPainter p(&probe);
+    return const_cast<RoutingCanvas*>(this)->paintAll(p, width, false);
+}
+
+QSize RoutingCanvas::sizeHint() const { return QSize(600, heightForWidth(600)); }
+
+void RoutingCanvas::paintEvent(QPaintEvent*) {
+    QPainter p(this);
+    p.fillRect(rect(), Qt::white);
+    p.setRenderHint(QPainter::Antialiasing);
+    const int h = paintAll(p, width(), true);
+    if (h != minimumHeight()) setMinimumHeight(h);
+}
+
+int RoutingCanvas::tokenAt(const QPoint& pos) const {
+    for (int i = 0; i < m_chipRects.size(); ++i) {
+        if (m_chipRects[i].contains(pos)) return i;
+    }
+    for (const auto& row : m_cellRects) {
+        for (int i = 0; i < row.size(); ++i) {
+            if (row[i].adjusted(0, 0, 1, 1).contains(pos)) return i;
+        }
+    }
+    return -1;
+}
+
+QRect RoutingCanvas::chipRect(int token) const {
+    return token >= 0 && token < m_chipRects.size() ? m_chipRects[token] : QRect();
+}
+
+QString RoutingCanvas::toolTipFor(int token) const {
+    return m_trace ? routingTooltip(*m_trace, token, m_info) : QString();
+}
+
+bool RoutingCanvas::event(QEvent* e) {
+    if (e->type() == QEvent::ToolTip) {
+        auto* he = static_cast<QHelpEvent*>(e);
+        const int t = tokenAt(he->pos());
+        if (t >= 0) {
+            QToolTip::showText(he->globalPos(), toolTipFor(t), this);
+        } else {
+            QToolTip::hideText();
+        }
+        return true;
+    }
+    return QWidget::event(e);
+}
+
+// ---- RoutingView ----
+
+struct TraceOutcome {
+    std::shared_ptr<const RoutingTrace> trace;
+    QString error;
+};
+
+RoutingView::RoutingView(QWidget* parent) : QWidget(parent), m_alive(std::make_shared<bool>(true)) {
+    setObjectName(QStringLiteral("routingView"));
+    auto* top = new QHBoxLayout;
+    m_edit = new QLineEdit(this);
+    m_edit->setObjectName(QStringLiteral("routingText"));
+    m_edit->setPlaceholderText(tr("Type a sentence to see which expert each token goes to"));
+    m_layer = new QComboBox(this);
+    m_layer->setObjectName(QStringLiteral("routingLayer"));
+    m_status = new QLabel(this);
+    top->addWidget(m_edit, 1);
+    top->addWidget(new QLabel(tr("Layer"), this));
+    top->addWidget(m_layer);
+    m_canvas = new RoutingCanvas(this);
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(m_canvas);
+    scroll->setWidgetResizable(true);
+    auto* lay = new QVBoxLayout(this);
+    lay->addLayout(top);
+    lay->addWidget(m_status);
+    lay->addWidget(scroll, 1);
+
+    m_debounce = new QTimer(this);
+    m_debounce->setSingleShot(true);
+    m_debounce->setInterval(250);
+    connect(m_debounce, &QTimer::timeout, this, &RoutingView::startTrace);
+    connect(m_edit, &QLineEdit::textChanged, this, &RoutingView::onTextEdited);
+    connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { refreshCanvas(); });
+    m_pool = new QThreadPool(this);
+    m_pool->setMaxThreadCount(1);
+    setModel(nullptr);
+}
+
+RoutingView::~RoutingView() {
+    *m_alive = false;
+    m_pool->waitForDone();
+}
+
+void RoutingView::setModel(bridge::MoeModelPtr model) {
+    m_model = std::move(model);
+    m_trace.reset();
+    m_traceText.clear();
+    ++m_seq;  // results of the previous model are stale
+    m_layer->blockSignals(true);
+    m_layer->clear();
+    if (m_model) {
+        const auto& info = bridge::moeModelInfo(*m_model);
+        for (int l = 0; l < info.n_layers; ++l) m_layer->addItem(QStringLiteral("%1").arg(l), l);
+        m_status->setText(tr("%1: %2 experts, top-%3 (%4)")
+                              .arg(QString::fromStdString(info.dir))
+                              .arg(info.n_experts)
+                              .arg(info.top_k)
+                              .arg(QString::fromStdString(info.recipe)));
+    } else {
+        m_status->setText(tr("No converted model: run the Experts step or open a converted folder."));
+    }
+    m_layer->blockSignals(false);
+    m_edit->setEnabled(m_model != nullptr);
+    refreshCanvas();
+    if (m_model && !m_edit->text().isEmpty()) startTrace();
+}
+
+void RoutingView::setDebounceMs(int ms) { m_debounce->setInterval(ms); }
+
+void RoutingView::setText(const QString& text) {
+    m_edit->blockSignals(true);
+    m_edit->setText(text);
+    m_edit->blockSignals(false);
+    traceNow();
+}
+
+void RoutingView::traceNow() {
+    m_debounce->stop();
+    startTrace();
+}
+
+void RoutingView::onTextEdited() { m_debounce->start(); }
+
+void RoutingView::startTrace() {
+    if (!m_model) return;
+    const quint64 seq = ++m_seq;
+    if (m_running) {
+        m_pending = true;  // traced when the running one returns
+        return;
+    }
+    m_running = true;
+    m_pending = false;
+    ++m_started;
+    const QString text = m_edit->text();
+    bridge::MoeModelPtr model = m_model;
+    QPointer<RoutingView> self(this);
+    const int latency = m_latencyMs;
+    (void)QtConcurrent::run(m_pool, [self, model, text, seq, latency]() {
+        if (latency > 0) QThread::msleep(static_cast<unsigned long>(latency));
+        TraceOutcome out;
+        try {
+            out.trace = std::make_shared<const RoutingTrace>(bridge::traceRouting(*model, text.toStdString()));
+        } catch (const bridge::JobFailed& e) {
+            out.error = QString::fromStdString(e.error().what);
+        } catch (const std::exception& e) {
+            out.error = QString::fromUtf8(e.what());
+        }
+        // the destructor waits for this pool, so `self` is alive here; the queued call is dropped
+        // with the object if it is deleted before delivery
+        QMetaObject::invokeMethod(
+            self.data(), [self, seq, text, out]() {
+                if (self) self->onTraceDone(seq, text, out.trace, out.error);
+            },
+            Qt::QueuedConnection);
+    });
+}
+
+void RoutingView::onTraceDone(quint64 seq, const QString& text, std::shared_ptr<const RoutingTrace> trace,
+                              const QString& error) {
+    m_running = false;
+    if (seq != m_seq) {
+        ++m_dropped;  // a newer request exists: drop, then trace the latest text
+        if (m_pending) startTrace();
+        return;
+    }
+    m_pending = false;
+    if (!error.isEmpty()) {
+        m_status->setText(tr("Routing failed: %1").arg(error));
+        Q_EMIT traceFailed(error);
+        return;
+    }
+    showTrace(std::move(trace), text);
+}
+
+void RoutingView::showTrace(std::shared_ptr<const RoutingTrace> trace, const QString& text) {
+    m_trace = std::move(trace);
+    m_traceText = text;
+    if (m_trace && m_layer->count() != int(m_trace->moe_layers.size())) {
+        const int keep = m_layer->currentIndex();
+        m_layer->blockSignals(true);
+        m_layer->clear();
+        for (int l : m_trace->moe_layers) m_layer->addItem(QString::number(l), l);
+        m_layer->setCurrentIndex(std::max(0, std::min(keep, m_layer->count() - 1)));
+        m_layer->blockSignals(false);
+    }
+    refreshCanvas();
+    Q_EMIT traceUpdated();
+}
+
+int RoutingView::selectedLayer() const { return std::max(0, m_layer->currentIndex()); }
+
+void RoutingView::setSelectedLayer(int index) { m_layer->setCurrentIndex(index); }
+
+void RoutingView::refreshCanvas() {
+    m_canvas->setTrace(m_trace, m_model ? &bridge::moeModelInfo(*m_model) : nullptr, selectedLayer());
+}
+
+bool RoutingView::exportImage(const QString& path, int width, QString* error) {
+    if (width <= 0) width = std::max(m_canvas->width(), 900);
+    return exportPainted(path, width, [this](QPainter& p, int w, bool rec) { return m_canvas->paintAll(p, w, rec); },
+                         error);
+}
+
+bool RoutingView::exportCsv(const QString& path, QString* error) {
+    if (!m_trace) {
+        if (error) *error = tr("no routing trace to export");
+        return false;
+    }
+    return writeTextFile(path, routingCsv(*m_trace), error);
+}
+
+}  // namespace den2moe::ui

@@ -1,0 +1,439 @@
+// Issue 6: the conversion plan (by hand on the demo config), the routing adapters (chips, heat strip,
+// tooltips, CSV) against a hand-made trace and against `den2moe route --json`, the debounced routing
+// view (ten quick keystrokes run at most a few traces; the last text wins), the expert-load view, and
+// a screenshot of the routing view on a small conversion made here (test-output/routing-view.png).
+#include "app_test_support.h"
+#include "engine_bridge.h"
+#include "conversion_panel.h"
+#include "expert_load_view.h"
+#include "main_window.h"
+#include "pipeline_panel.h"
+#include "moe_adapters.h"
+#include "routing_view.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLineEdit>
+#include <QProcess>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+using namespace den2moe;
+using namespace den2moe::ui;
+
+namespace {
+
+QString outputDir() {
+    const QString dir = QStringLiteral(D2M_BUILD_DIR "/test-output");
+    QDir().mkpath(dir);
+    return dir;
+}
+
+LlamaConfig demoConfig() {  // demo-llama-7m's config.json
+    LlamaConfig c;
+    c.vocab_size = 4096;
+    c.n_embd = 256;
+    c.n_ff = 768;
+    c.n_layer = 6;
+    c.n_head = 8;
+    c.n_head_kv = 4;
+    c.head_dim = 32;
+    return c;
+}
+
+RoutingTrace handTrace() {
+    RoutingTrace t;
+    t.ids = {1, 50, 60, 70};
+    t.pieces = {"<s>", "\xE2\x96\x81" "two", "\xE2\x96\x81" "plus", "\n"};
+    t.n_layers = 2;
+    t.n_experts = 3;
+    t.moe_layers = {0, 1};
+    t.picks = {{{{0, 0.9f}, {1, 0.1f}}, {{2, 0.6f}, {0, 0.4f}}, {{1, 0.7f}, {2, 0.3f}}, {{2, 0.5f}, {1, 0.5f}}},
+               {{{1, 0.8f}, {0, 0.2f}}, {{1, 0.6f}, {2, 0.4f}}, {{0, 0.55f}, {1, 0.45f}}, {{2, 0.9f}, {0, 0.1f}}}};
+    t.load = {{0.25, 0.25, 0.5}, {0.25, 0.5, 0.25}};
+    return t;
+}
+
+}  // namespace
+
+class TestMoeViews : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(m_tmp.isValid()); }
+
+    void planOnDemoConfigByHand() {
+        const LlamaConfig c = demoConfig();
+        // trunk: embed + lm_head 2·4096·256 = 2 097 152; final norm 256;
+        // per layer attention 256·256 (q) + 2·256·128 (k, v) + 256·256 (o) + 2·256 (norms) = 197 120
+        QCOMPARE(trunkParams(c), int64_t(2097152 + 256 + 6 * 197120));
+        const int64_t trunk = 2097152 + 256 + 6 * 197120;  // 3 280 128
+        QCOMPARE(planConversion(c, {}, ConvertSettings{"flap", 8, 1, 0.5, 42, "random"}).dense_params,
+                 trunk + 6 * 3 * 256 * 768);
+
+        ProjectClusters pc;
+        pc.members = {{"wiki", "web"}, {"gsm8k"}, {"python"}, {"stories", "news"}};
+        ConvertSettings s{"dive", 8, 1, 0.5, 42, "centroid"};
+        ConversionPlan dive = planConversion(c, pc, s);
+        QVERIFY2(dive.error.isEmpty(), qPrintable(dive.error));
+        QCOMPARE(dive.n_experts, 4);  // one per cluster, whatever n_experts says
+        QCOMPARE(int(dive.experts.size()), 4);
+        QCOMPARE(dive.experts[0].width, int64_t(384));  // ⌊768 · 0.5⌋
+        QCOMPARE(dive.experts[0].domains, QStringList({"wiki", "web"}));
+        // per layer: router 4·256, each expert 3·256·384 + 256 (bias)
+        const int64_t expert = 3 * 256 * 384 + 256;
+        QCOMPARE(dive.total_params, trunk + 6 * (4 * 256 + 4 * expert));
+        QCOMPARE(dive.active_params, trunk + 6 * (4 * 256 + 1 * expert));
+        QCOMPARE(dive.active_flops, 2 * (dive.active_params - 4096 * 256));
+        s.ratio = 0.3;  // ⌊768 · 0.7⌋ = 537 (537.6)
+        QCOMPARE(planConversion(c, pc, s).experts[2].width, int64_t(537));
+        s.top_k = 2;
+        s.ratio = 0.5;
+        QCOMPARE(planConversion(c, pc, s).active_params, trunk + 6 * (4 * 256 + 2 * expert));
+        s.top_k = 5;
+        QVERIFY(!planConversion(c, pc, s).error.isEmpty());
+
+        ConversionPlan random = planConversion(c, pc, ConvertSettings{"random", 8, 2, 0.5, 42, "random"});
+        QVERIFY(random.error.isEmpty());
+        QCOMPARE(random.experts.size(), size_t(8));
+        QCOMPARE(random.experts[7].width, int64_t(96));  // 768 / 8, no bias
+        QCOMPARE(random.total_params, trunk + 6 * (8 * 256 + 3 * 256 * 768));
+        QCOMPARE(random.active_params, trunk + 6 * (8 * 256 + 2 * 3 * 256 * 96));
+        QVERIFY(!planConversion(c, pc, ConvertSettings{"random", 7, 1, 0.5, 42, "random"}).error.isEmpty());
+
+        ConversionPlan up = planConversion(c, pc, ConvertSettings{"upcycle", 4, 1, 0.5, 42, "random"});
+        QCOMPARE(up.experts[0].width, int64_t(768));
+        QCOMPARE(up.total_params, trunk + 6 * (4 * 256 + 4 * 3 * 256 * 768));
+        QCOMPARE(up.active_params, trunk + 6 * (4 * 256 + 3 * 256 * 768));
+
+        ConversionPlan flap = planConversion(c, pc, ConvertSettings{"flap", 8, 1, 0.5, 42, "random"});
+        QCOMPARE(flap.n_experts, 0);
+        QCOMPARE(flap.total_params, trunk + 6 * (3 * 256 * 384 + 256));
+        QCOMPARE(flap.active_params, flap.total_params);
+        QVERIFY(!planConversion(c, {}, s).error.isEmpty());  // dive without clusters
+    }
+
+    void routingAdaptersMatchTheTrace() {
+        const RoutingTrace t = handTrace();
+        const auto chips0 = routingChips(t, 0);
+        QCOMPARE(chips0.size(), size_t(4));
+        QCOMPARE(chips0[1].text, QStringLiteral(" two"));
+        QCOMPARE(chips0[3].text, QStringLiteral("\\n"));
+        QCOMPARE(chips0[0].expert, 0);
+        QCOMPARE(chips0[1].expert, 2);
+        QCOMPARE(chips0[2].expert, 1);
+        QCOMPARE(chips0[1].color, expertColor(2, 3));
+        QVERIFY(expertColor(0, 3) != expertColor(1, 3) && expertColor(1, 3) != expertColor(2, 3));
+        const auto chips1 = routingChips(t, 1);
+        QCOMPARE(chips1[2].expert, 0);
+        QCOMPARE(chips1[2].weight, 0.55f);
+        const auto cells = routingHeatCells(t);
+        QCOMPARE(cells, (std::vector<std::vector<int>>{{0, 2, 1, 2}, {1, 1, 0, 2}}));
+        bridge::MoeModelInfo info;
+        info.members = {{"wiki"}, {"gsm8k", "mmlu_stem"}, {"python"}};
+        QCOMPARE(expertLabel(info, 1), QStringLiteral("e1 · gsm8k, mmlu_stem"));
+        QCOMPARE(expertLabel(info, 5), QStringLiteral("e5"));
+        const QString tip = routingTooltip(t, 2, &info);
+        QVERIFY2(tip.contains(QStringLiteral("L0: e1 · gsm8k, mmlu_stem 0.70; e2 · python 0.30")), qPrintable(tip));
+        QVERIFY2(tip.contains(QStringLiteral("L1: e0 · wiki 0.55; e1 · gsm8k, mmlu_stem 0.45")), qPrintable(tip));
+        const QStringList csv = routingCsv(t).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(csv.size(), 1 + 2 * 4 * 2 + 2 * 2);  // the "\n" piece is quoted: its 4 rows span 2 lines
+        QCOMPARE(csv[1], QStringLiteral("0,<s>,0,0,0,0.9"));
+
+        // the view shows the same: chips in the painted canvas and a tooltip per chip
+        RoutingView view;
+        view.resize(700, 400);
+        view.showTrace(std::make_shared<const RoutingTrace>(t), QStringLiteral("two plus"));
+        view.setSelectedLayer(1);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QImage img = view.canvas()->grab().toImage();
+        const QRect chip = view.canvas()->chipRect(2);
+        QVERIFY(chip.isValid());
+        const qreal dpr = img.devicePixelRatio();
+        QCOMPARE(QColor(img.pixel(int((chip.left() + 3) * dpr), int(chip.center().y() * dpr))).rgb(),
+                 expertColor(0, 3).rgb());  // token 2 goes to e0 at layer index 1
+        QCOMPARE(view.canvas()->tokenAt(chip.center()), 2);
+        QVERIFY(view.canvas()->toolTipFor(2).contains(QStringLiteral("L1: e0")));
+    }
+
+    void expertLoadView() {
+        ExpertLoad el;
+        el.domains = {"wiki", "gsm8k"};
+        el.moe_layers = {0, 1};
+        el.n_experts = 2;
+        el.share = {0.8, 0.2, 0.6, 0.4,   // wiki: layer 0, layer 1
+                    0.1, 0.9, 0.3, 0.7};  // gsm8k
+        QCOMPARE(ExpertLoadCanvas::cellValue(el, -1, 0, 0), 0.7);
+        QCOMPARE(ExpertLoadCanvas::cellValue(el, 1, 1, 1), 0.7);
+        ExpertLoadView v;
+        v.resize(600, 300);
+        v.setLoad(el);
+        QCOMPARE(v.layerCombo()->count(), 3);
+        QCOMPARE(v.selectedLayer(), -1);
+        v.layerCombo()->setCurrentIndex(2);
+        QCOMPARE(v.selectedLayer(), 1);
+        const QString csv = expertLoadCsv(el);
+        QVERIFY(csv.contains(QStringLiteral("gsm8k,1,1,0.7\n")));
+        const QString png = outputDir() + QStringLiteral("/expert-load.png");
+        QString err;
+        QVERIFY2(v.exportImage(png, 600, &err), qPrintable(err));
+        QVERIFY(v.exportImage(m_tmp.filePath(QStringLiteral("l.svg")), 600, &err));
+        QVERIFY(v.exportImage(m_tmp.filePath(QStringLiteral("l.pdf")), 600, &err));
+        QVERIFY(QImage(png).width() > 100);
+        QVERIFY(QFileInfo(m_tmp.filePath(QStringLiteral("l.pdf"))).size() > 100);
+    }
+
+    /// A real conversion of a 4-domain demo project (shared by the tests below).
+    void convertSmallDemo() {
+        const char* shared = getenv("D2M_SHARED_DIR");
+        if (!shared || !*shared) QSKIP("D2M_SHARED_DIR not set");
+        Project p = d2mtest::smallDemoProject({"wiki", "python", "gsm8k", "stories"},
+                                              m_tmp.filePath(QStringLiteral("cache")));
+        ProjectClusters pc;
+        pc.members = {{"wiki", "stories"}, {"python"}, {"gsm8k"}};
+        pc.names = {"C1", "C2", "C3"};
+        ConvertSettings s;
+        s.recipe = "dive";
+        s.top_k = 1;
+        s.ratio = 0.5;
+        s.router_init = "centroid";
+        m_convDir = m_tmp.filePath(QStringLiteral("conv"));
+        bridge::ConversionOutput out = bridge::runConversion(p, pc, s, m_convDir.toStdString(), true, {}, {});
+        QVERIFY(out.model);
+        QCOMPARE(out.ppl.size(), size_t(4));
+        QCOMPARE(out.load.n_experts, 3);
+        // the plan's numbers are the converted model's
+        ConversionPlan plan = planConversion(bridge::readModelConfig(p), pc, s, p.prune.bias_compensation);
+        QCOMPARE(plan.dense_params, out.params_dense);
+        QCOMPARE(plan.total_params, out.params_total);
+        QCOMPARE(plan.active_params, out.params_active);
+        QVERIFY(QFile::exists(m_convDir + QStringLiteral("/moe_config.json")));
+        m_model = out.model;
+        QCOMPARE(bridge::moeModelInfo(*m_model).members.size(), size_t(3));
+    }
+
+    void routingMatchesTheCli() {
+        if (!m_model) QSKIP("no conversion");
+        const QString text = QStringLiteral("Tom has 3 apples and buys 5 more.");
+        RoutingTrace t = bridge::traceRouting(*m_model, text.toStdString());
+        const QString cli = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe");
+        if (!QFile::exists(cli)) QSKIP("den2moe CLI not built in this tree");
+        QProcess proc;
+        proc.start(cli, {QStringLiteral("route"), m_convDir, QStringLiteral("--text"), text, QStringLiteral("--json")});
+        QVERIFY(proc.waitForFinished(60000));
+        QCOMPARE(proc.exitCode(), 0);
+        const QJsonObject j = QJsonDocument::fromJson(proc.readAllStandardOutput()).object();
+        const QJsonArray pieces = j.value(QStringLiteral("pieces")).toArray();
+        QCOMPARE(pieces.size(), int(t.pieces.size()));
+        const auto cellsApp = routingHeatCells(t);
+        const QJsonArray layers = j.value(QStringLiteral("layers")).toArray();
+        QCOMPARE(layers.size(), int(cellsApp.size()));
+        for (int l = 0; l < layers.size(); ++l) {
+            const QJsonArray toks = layers[l].toObject().value(QStringLiteral("tokens")).toArray();
+            const auto chips = routingChips(t, l);
+            for (int i = 0; i < toks.size(); ++i) {
+                const int e = toks[i].toArray()[0].toObject().value(QStringLiteral("expert")).toInt();
+                QCOMPARE(cellsApp[size_t(l)][size_t(i)], e);
+                QCOMPARE(chips[size_t(i)].expert, e);
+                QCOMPARE(chips[size_t(i)].color, expertColor(e, t.n_experts));
+            }
+        }
+    }
+
+    void typingIsDebouncedAndTheLastTextWins() {
+        if (!m_model) QSKIP("no conversion");
+        RoutingView view;
+        view.resize(800, 500);
+        view.setModel(m_model);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QSignalSpy updated(&view, &RoutingView::traceUpdated);
+        int staleShown = 0;  // a shown trace must always be the one of the text in the box
+        connect(&view, &RoutingView::traceUpdated, this, [&] { staleShown += view.traceText() != view.textEdit()->text(); });
+        QTest::keyClicks(view.textEdit(), QStringLiteral("two plus t"), Qt::NoModifier, 20);  // 10 keys, 20 ms apart
+        QTRY_VERIFY_WITH_TIMEOUT(view.traceText() == QStringLiteral("two plus t") && !view.isTracing(), 10000);
+        QVERIFY2(view.tracesStarted() <= 3, qPrintable(QString::number(view.tracesStarted())));
+        QVERIFY(view.tracesStarted() >= 1);
+        // the shown trace is the one of the full text
+        const RoutingTrace expect = bridge::traceRouting(*m_model, "two plus t");
+        QCOMPARE(view.trace()->ids, expect.ids);
+
+        // no debounce: every key starts a request; stale results are dropped and the last wins
+        view.setDebounceMs(0);
+        const int before = view.tracesStarted();
+        QTest::keyClicks(view.textEdit(), QStringLiteral("hree is"));
+        QTRY_VERIFY_WITH_TIMEOUT(view.traceText() == QStringLiteral("two plus three is") && !view.isTracing(), 10000);
+        QTest::qWait(100);
+        QCOMPARE(view.traceText(), QStringLiteral("two plus three is"));
+        QCOMPARE(view.trace()->ids, bridge::traceRouting(*m_model, "two plus three is").ids);
+        QVERIFY(view.tracesStarted() - before <= 7);
+        QCOMPARE(staleShown, 0);
+
+        // a slow model: keys arrive while a trace runs; its result is stale and dropped, the latest
+        // text is traced next and wins
+        view.setSimulatedLatencyMs(150);
+        for (QChar c : QStringLiteral(" four")) {
+            QTest::keyClick(view.textEdit(), c.toLatin1());
+            QTest::qWait(40);
+        }
+        QTRY_VERIFY_WITH_TIMEOUT(view.traceText() == QStringLiteral("two plus three is four") && !view.isTracing(), 10000);
+        QVERIFY(view.resultsDropped() >= 1);
+        QCOMPARE(staleShown, 0);
+        QCOMPARE(view.trace()->ids, bridge::traceRouting(*m_model, "two plus three is four").ids);
+    }
+
+    void routingScreenshot() {
+        if (!m_model) QSKIP("no conversion");
+        RoutingView view;
+        view.resize(900, 500);
+        view.setModel(m_model);
+        QSignalSpy updated(&view, &RoutingView::traceUpdated);
+        view.setText(QStringLiteral("Natalia sold 48 clips in April and half as many in May. How many in all?"));
+        QVERIFY(updated.wait(10000));
+        const QString png = outputDir() + QStringLiteral("/routing-view.png");
+        QString err;
+        QVERIFY2(view.exportImage(png, 900, &err), qPrintable(err));
+        const QImage img(png);
+        QVERIFY(img.width() >= 900);
+        QSet<QRgb> colours;
+        for (int e = 0; e < 3; ++e) colours.insert(expertColor(e, 3).rgb());
+        int expertPixels = 0;
+        for (int y = 0; y < img.height(); y += 2)
+            for (int x = 0; x < img.width(); x += 2) expertPixels += colours.contains(img.pixel(x, y) | 0xff000000u);
+        QVERIFY2(expertPixels > 200, qPrintable(QString::number(expertPixels)));
+        QVERIFY(view.exportImage(m_tmp.filePath(QStringLiteral("r.svg")), 900, &err));
+        QVERIFY(view.exportCsv(m_tmp.filePath(QStringLiteral("r.csv")), &err));
+        QFile f(m_tmp.filePath(QStringLiteral("r.csv")));
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(f.readLine().startsWith("token,piece,layer,rank,expert,weight"));
+    }
+
+    /// The Experts step in the window: plan table from the (manual) clusters, the "Rerun conversion"
+    /// action through the JobRunner, the result in the panel, routing and expert-load views; cancel.
+    void conversionInTheWindow() {
+        if (!m_model) QSKIP("no conversion");
+        Project p = d2mtest::smallDemoProject({"wiki", "python", "gsm8k", "stories"},
+                                              m_tmp.filePath(QStringLiteral("cache")));
+        p.clusters.members = {{"wiki", "stories"}, {"python", "gsm8k"}};
+        p.clusters.names = {"C1", "C2"};
+        p.clusters.manual = true;
+        MainWindow w;
+        w.setInteractive(false);
+        w.setProject(p, false);
+        ConversionPanel* panel = w.conversionPanel();
+        ConvertSettings s;
+        s.recipe = "dive";
+        s.router_init = "centroid";
+        s.ratio = 0.25;
+        panel->setSettings(s);
+        QCOMPARE(panel->planTable()->rowCount(), 2);
+        QCOMPARE(panel->planTable()->item(1, 1)->text(), QStringLiteral("python, gsm8k"));
+        QCOMPARE(panel->planTable()->item(0, 2)->text(), QStringLiteral("576"));  // ⌊768 · 0.75⌋
+        QVERIFY(panel->runButton()->isEnabled());
+        QVERIFY(w.pipeline()->isAvailable(PipelineStep::Experts));
+        QVERIFY(w.conversionAction()->isEnabled());
+
+        // cancel right away: the step goes back to where it was
+        QSignalSpy cancelled(&w, &MainWindow::jobCancelled);
+        QVERIFY(w.startConversionFromPanel());
+        QCOMPARE(w.pipeline()->state(PipelineStep::Experts), StepState::Running);
+        w.jobRunner()->cancel();
+        QVERIFY(cancelled.wait(10000));
+        QCOMPARE(w.pipeline()->state(PipelineStep::Experts), StepState::NotRun);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.jobRunner()->isBusy(), 10000);
+
+        QSignalSpy done(&w, &MainWindow::conversionFinished);
+        w.conversionAction()->trigger();
+        QVERIFY(w.jobRunner()->isBusy());
+        QVERIFY(!panel->runButton()->isEnabled());
+        QVERIFY(done.wait(120000));
+        QCOMPARE(w.pipeline()->state(PipelineStep::Experts), StepState::Done);
+        const ConversionOutputPtr r = w.conversionResult();
+        QVERIFY(r && r->model);
+        const QString expected = QDir(m_tmp.filePath(QStringLiteral("cache"))).filePath(QStringLiteral("experts/dive"));
+        QCOMPARE(QDir::cleanPath(QString::fromStdString(r->dir)), QDir::cleanPath(expected));
+        QVERIFY(QFile::exists(expected + QStringLiteral("/model.safetensors")));
+        QCOMPARE(panel->resultTable()->rowCount(), 4);
+        QCOMPARE(panel->resultTable()->item(1, 0)->text(), QStringLiteral("gsm8k"));  // project order
+        QVERIFY(panel->resultTable()->item(1, 2)->text().toDouble() > 1.0);
+        QCOMPARE(panel->plan().total_params, r->params_total);
+        QCOMPARE(panel->plan().active_params, r->params_active);
+        QCOMPARE(bridge::moeModelInfo(*w.routingView()->model()).n_experts, 2);
+        QCOMPARE(w.expertLoadView()->load().domains.size(), size_t(4));
+        QCOMPARE(w.expertLoadView()->load().n_experts, 2);
+        QTRY_VERIFY_WITH_TIMEOUT(w.conversionAction()->isEnabled(), 5000);
+        w.resize(1500, 950);
+        w.tabs()->setCurrentWidget(panel);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QVERIFY(w.grab().save(outputDir() + QStringLiteral("/studio-experts.png")));
+        // exports of the window's new views
+        QString err;
+        QVERIFY2(w.exportView(QStringLiteral("experts"), m_tmp.filePath(QStringLiteral("w-load.svg")), &err), qPrintable(err));
+        QVERIFY(w.exportView(QStringLiteral("experts"), m_tmp.filePath(QStringLiteral("w-load.csv")), &err));
+        QVERIFY(!w.exportView(QStringLiteral("routing"), m_tmp.filePath(QStringLiteral("w-r.png")), &err));  // no text yet
+        w.routingView()->setText(QStringLiteral("seven times six"));
+        QTRY_VERIFY_WITH_TIMEOUT(w.routingView()->trace() != nullptr, 10000);
+        QVERIFY2(w.exportView(QStringLiteral("routing"), m_tmp.filePath(QStringLiteral("w-r.pdf")), &err), qPrintable(err));
+        // editing the clusters makes the experts stale
+        w.pipeline()->markDownstreamStale(PipelineStep::Clusters);
+        QCOMPARE(w.pipeline()->state(PipelineStep::Experts), StepState::Stale);
+    }
+
+    void headlessRoutingAndExperts() {
+        if (!m_model) QSKIP("no conversion");
+        const QString bin = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe-studio");
+        if (!QFile::exists(bin)) QSKIP("den2moe-studio not built");
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        auto run = [&](const QStringList& args, QString* err) {
+            QProcess proc;
+            proc.setProcessEnvironment(env);
+            proc.start(bin, args);
+            proc.waitForFinished(120000);
+            *err = QString::fromUtf8(proc.readAllStandardError());
+            return proc.exitCode();
+        };
+        QString err;
+        const QString png = m_tmp.filePath(QStringLiteral("headless-routing.png"));
+        const QString csv = m_tmp.filePath(QStringLiteral("headless-routing.csv"));
+        QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--view"), QStringLiteral("routing"),
+                      QStringLiteral("--text"), QStringLiteral("two plus two is four"), QStringLiteral("--layer"),
+                      QStringLiteral("1"), QStringLiteral("--screenshot"), png, QStringLiteral("--csv"), csv},
+                     &err),
+                 0);
+        QVERIFY2(QImage(png).width() > 500, qPrintable(err));
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QVERIFY(f.readAll().count('\n') > 6);
+        // --view routing without --text, an unknown recipe, a view without a model: usage errors (2)
+        QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--view"), QStringLiteral("routing"),
+                      QStringLiteral("--screenshot"), png},
+                     &err),
+                 2);
+        QVERIFY(err.contains(QLatin1String("--text")));
+        QCOMPARE(run({QStringLiteral("--run"), QStringLiteral("conversion"), QStringLiteral("--recipe"),
+                      QStringLiteral("nope")},
+                     &err),
+                 2);
+        QCOMPARE(run({QStringLiteral("--view"), QStringLiteral("experts"), QStringLiteral("--screenshot"), png}, &err), 2);
+    }
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_convDir;
+    bridge::MoeModelPtr m_model;
+};
+
+QTEST_MAIN(TestMoeViews)
+#include "tst_moe_views.moc"
