@@ -61,6 +61,9 @@ void addOptions(QCommandLineParser& p) {
                  QStringLiteral("DIR")});
     p.addOption({QStringLiteral("model-dir"), QStringLiteral("A converted folder for --view routing|experts."),
                  QStringLiteral("DIR")});
+    p.addOption({QStringLiteral("compare-dir"),
+                 QStringLiteral("--view routing: a second converted folder, traced on the same text and shown under the first."),
+                 QStringLiteral("DIR")});
     p.addOption({QStringLiteral("text"), QStringLiteral("The text of --view routing."), QStringLiteral("TEXT")});
     p.addOption({QStringLiteral("layer"), QStringLiteral("MoE layer shown by --view routing|experts (experts: -1 = mean)."),
                  QStringLiteral("L")});
@@ -141,6 +144,7 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
     o->routerInit = p.isSet(QStringLiteral("router-init")) ? p.value(QStringLiteral("router-init")) : o->routerInit;
     o->out = p.value(QStringLiteral("out"));
     o->modelDir = p.value(QStringLiteral("model-dir"));
+    o->compareDir = p.value(QStringLiteral("compare-dir"));
     o->text = p.value(QStringLiteral("text"));
     o->csv = p.value(QStringLiteral("csv"));
     if (p.isSet(QStringLiteral("layer"))) {
@@ -204,6 +208,10 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
     if (o->view != QLatin1String("all") && o->view != QLatin1String("heatmap") &&
         o->view != QLatin1String("dendrogram") && !moeView) {
         *error = QStringLiteral("--view must be heatmap, dendrogram, all, routing or experts, got '%1'").arg(o->view);
+        return false;
+    }
+    if (!o->compareDir.isEmpty() && o->view != QLatin1String("routing")) {
+        *error = QStringLiteral("--compare-dir needs --view routing");
         return false;
     }
     if (o->view == QLatin1String("routing") && o->text.isEmpty()) {
@@ -345,8 +353,17 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
             return 1;
         }
         v->resize(o.size);
+        if (!o.compareDir.isEmpty() && !v->loadCompareModel(o.compareDir, &error)) {
+            err << "error: --compare-dir: " << error << "\n";
+            return 1;
+        }
+        const bool comparing = v->compareModel() != nullptr;
         QEventLoop loop;
-        QObject::connect(v, &RoutingView::traceUpdated, &loop, [&] { loop.exit(0); });
+        auto doneIfBoth = [&] {
+            if (v->traceText() == o.text && (!comparing || v->compareTraceText() == o.text)) loop.exit(0);
+        };
+        QObject::connect(v, &RoutingView::traceUpdated, &loop, doneIfBoth);
+        QObject::connect(v, &RoutingView::compareTraceUpdated, &loop, doneIfBoth);
         QObject::connect(v, &RoutingView::traceFailed, &loop, [&](const QString& m) {
             err << "error: routing failed: " << m << "\n";
             loop.exit(1);

@@ -42,6 +42,7 @@ struct StudioOptions {
     double ratio = -1;     ///< -1 = the project's prune.ratio
     QString out;           ///< --out DIR: the conversion's folder ("" = <project cache>/experts/<recipe>)
     QString modelDir;      ///< --model-dir: a converted folder for --view routing|experts (instead of converting)
+    QString compareDir;    ///< --compare-dir: a second converted folder shown beside --model-dir (--view routing)
     QString text;          ///< --text for --view routing
     int layer = 0;         ///< --layer: MoE layer index shown (routing, experts; experts: -1 = mean)
     bool layerSet = false;

@@ -264,6 +264,13 @@ void MainWindow::buildMenus() {
     run->addAction(m_cancelJob);
     run->addSeparator();
     run->addAction(m_rerunConversion);
+    QAction* compareAct = run->addAction(tr("Compare routing with another converted model…"), this, [this] {
+        m_tabs->setCurrentWidget(m_routing);
+        m_routing->chooseCompareModel();
+    });
+    compareAct->setObjectName(QStringLiteral("compareRoutingAction"));
+    QAction* clearCompareAct = run->addAction(tr("Close the routing comparison"), this, [this] { m_routing->clearCompareModel(); });
+    clearCompareAct->setObjectName(QStringLiteral("clearRoutingCompareAction"));
 
     QToolBar* tb = addToolBar(tr("Main"));
     tb->setObjectName(QStringLiteral("mainToolBar"));

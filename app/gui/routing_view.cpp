@@ -4,6 +4,14 @@
 #include "moe_adapters.h"
 
 #include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QFileDialog>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QStringList>
 #include <QEvent>
 #include <QFileInfo>
 #include <QHBoxLayout>
@@ -98,6 +106,13 @@ RoutingCanvas::RoutingCanvas(QWidget* parent) : QWidget(parent) {
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
 }
 
+void RoutingCanvas::setTitle(const QString& title) {
+    if (title == m_title) return;
+    m_title = title;
+    updateGeometry();
+    update();
+}
+
 void RoutingCanvas::setTrace(std::shared_ptr<const RoutingTrace> trace, const bridge::MoeModelInfo* info, int layer) {
     m_trace = std::move(trace);
     m_info = info;
@@ -115,6 +130,18 @@ int RoutingCanvas::paintAll(QPainter& p, int width, bool record) {
         m_cellRects.clear();
     }
     int y = kMargin;
+    if (!m_title.isEmpty()) {
+        QFont bold = f;
+        bold.setBold(true);
+        bold.setPointSizeF(f.pointSizeF() * 1.1);
+        p.setFont(bold);
+        const QFontMetrics bfm(bold);
+        p.setPen(Qt::black);
+        const QString elided = bfm.elidedText(m_title, Qt::ElideMiddle, width - 2 * kMargin);
+        p.drawText(QRect(kMargin, y, width - 2 * kMargin, bfm.height()), Qt::AlignLeft | Qt::AlignVCenter, elided);
+        y += bfm.height() + kGap;
+        p.setFont(f);
+    }
     if (!m_trace) {
         p.setPen(Qt::gray);
         p.drawText(QRect(kMargin, y, width - 2 * kMargin, kChipH), Qt::AlignLeft | Qt::AlignVCenter,
@@ -252,6 +279,39 @@ bool RoutingCanvas::event(QEvent* e) {
 
 // ---- RoutingView ----
 
+QString routingModelTitle(const bridge::MoeModelInfo& info) {
+    const QString dir = QString::fromStdString(info.dir);
+    QString name = QFileInfo(QDir::cleanPath(dir)).fileName();
+    if (name.isEmpty()) name = dir;
+    QStringList parts{name};
+    auto readJson = [&](const QString& file) {
+        QFile f(QDir(dir).filePath(file));
+        if (!f.open(QIODevice::ReadOnly)) return QJsonObject();
+        return QJsonDocument::fromJson(f.readAll()).object();
+    };
+    const QJsonObject cfg = readJson(QStringLiteral("moe_config.json"));
+    const QJsonObject prov = readJson(QStringLiteral("provenance.json"));
+    QString recipe = QString::fromStdString(info.recipe);
+    if (recipe.isEmpty()) recipe = cfg.value(QStringLiteral("recipe")).toString();
+    if (!recipe.isEmpty()) parts << recipe;
+    const QString init = cfg.value(QStringLiteral("router")).toObject().value(QStringLiteral("init")).toString();
+    if (!init.isEmpty()) {
+        const QString lower = init.toLower();
+        if (lower.contains(QLatin1String("centroid"))) {
+            parts << QObject::tr("centroid routers");
+        } else if (lower.contains(QLatin1String("uniform")) || lower.contains(QLatin1String("random"))) {
+            parts << QObject::tr("random routers");
+        } else {
+            parts << QObject::tr("routers: %1").arg(init);
+        }
+    }
+    if (prov.contains(QStringLiteral("seed"))) {
+        parts << QObject::tr("seed %1").arg(prov.value(QStringLiteral("seed")).toVariant().toLongLong());
+    }
+    if (info.n_experts > 0) parts << QObject::tr("%1 experts, top-%2").arg(info.n_experts).arg(info.top_k);
+    return parts.join(QStringLiteral(" · "));
+}
+
 struct TraceOutcome {
     std::shared_ptr<const RoutingTrace> trace;
     QString error;
@@ -266,12 +326,30 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent), m_alive(std::make_s
     m_layer = new QComboBox(this);
     m_layer->setObjectName(QStringLiteral("routingLayer"));
     m_status = new QLabel(this);
+    m_compareButton = new QPushButton(tr("Compare with…"), this);
+    m_compareButton->setObjectName(QStringLiteral("routingCompare"));
+    m_compareButton->setToolTip(tr("Load a second converted model and show its routing of the same text under the first"));
+    m_clearCompareButton = new QPushButton(tr("Close comparison"), this);
+    m_clearCompareButton->setObjectName(QStringLiteral("routingCompareClear"));
     top->addWidget(m_edit, 1);
     top->addWidget(new QLabel(tr("Layer"), this));
     top->addWidget(m_layer);
-    m_canvas = new RoutingCanvas(this);
+    top->addWidget(m_compareButton);
+    top->addWidget(m_clearCompareButton);
+    auto* content = new QWidget(this);
+    auto* contentLay = new QVBoxLayout(content);
+    contentLay->setContentsMargins(0, 0, 0, 0);
+    contentLay->setSpacing(0);
+    for (int s = 0; s < 2; ++s) {
+        m_sides[s].canvas = new RoutingCanvas(content);
+        m_sides[s].canvas->setObjectName(s == 0 ? QStringLiteral("routingCanvas") : QStringLiteral("routingCompareCanvas"));
+        contentLay->addWidget(m_sides[s].canvas);
+    }
+    contentLay->addStretch(1);
+    m_canvas = m_sides[0].canvas;
+    m_sides[1].canvas->hide();
     auto* scroll = new QScrollArea(this);
-    scroll->setWidget(m_canvas);
+    scroll->setWidget(content);
     scroll->setWidgetResizable(true);
     auto* lay = new QVBoxLayout(this);
     lay->addLayout(top);
@@ -281,9 +359,11 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent), m_alive(std::make_s
     m_debounce = new QTimer(this);
     m_debounce->setSingleShot(true);
     m_debounce->setInterval(250);
-    connect(m_debounce, &QTimer::timeout, this, &RoutingView::startTrace);
+    connect(m_debounce, &QTimer::timeout, this, &RoutingView::startTraces);
     connect(m_edit, &QLineEdit::textChanged, this, &RoutingView::onTextEdited);
     connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { refreshCanvas(); });
+    connect(m_compareButton, &QPushButton::clicked, this, &RoutingView::chooseCompareModel);
+    connect(m_clearCompareButton, &QPushButton::clicked, this, &RoutingView::clearCompareModel);
     m_pool = new QThreadPool(this);
     m_pool->setMaxThreadCount(1);
     setModel(nullptr);
@@ -295,14 +375,15 @@ RoutingView::~RoutingView() {
 }
 
 void RoutingView::setModel(bridge::MoeModelPtr model) {
-    m_model = std::move(model);
-    m_trace.reset();
-    m_traceText.clear();
-    ++m_seq;  // results of the previous model are stale
+    Side& s = m_sides[0];
+    s.model = std::move(model);
+    s.trace.reset();
+    s.traceText.clear();
+    ++s.seq;  // results of the previous model are stale
     m_layer->blockSignals(true);
     m_layer->clear();
-    if (m_model) {
-        const auto& info = bridge::moeModelInfo(*m_model);
+    if (s.model) {
+        const auto& info = bridge::moeModelInfo(*s.model);
         for (int l = 0; l < info.n_layers; ++l) m_layer->addItem(QStringLiteral("%1").arg(l), l);
         m_status->setText(tr("%1: %2 experts, top-%3 (%4)")
                               .arg(QString::fromStdString(info.dir))
@@ -313,9 +394,63 @@ void RoutingView::setModel(bridge::MoeModelPtr model) {
         m_status->setText(tr("No converted model: run the Experts step or open a converted folder."));
     }
     m_layer->blockSignals(false);
-    m_edit->setEnabled(m_model != nullptr);
+    m_edit->setEnabled(s.model != nullptr);
+    m_compareButton->setEnabled(s.model != nullptr);
+    updateTitles();
     refreshCanvas();
-    if (m_model && !m_edit->text().isEmpty()) startTrace();
+    if (s.model && !m_edit->text().isEmpty()) startTrace(0);
+}
+
+void RoutingView::setCompareModel(bridge::MoeModelPtr model) {
+    Side& s = m_sides[1];
+    s.model = std::move(model);
+    s.trace.reset();
+    s.traceText.clear();
+    ++s.seq;  // results of the previous comparison are stale
+    s.canvas->setVisible(s.model != nullptr);
+    updateTitles();
+    refreshCanvas();
+    if (s.model && m_sides[0].model && !m_edit->text().isEmpty()) {
+        startTrace(1);
+    } else {
+        Q_EMIT compareTraceUpdated();
+    }
+}
+
+bool RoutingView::loadCompareModel(const QString& dir, QString* error) {
+    try {
+        setCompareModel(bridge::loadMoeModel(dir.toStdString()));
+        return true;
+    } catch (const bridge::JobFailed& e) {
+        if (error) *error = QString::fromStdString(e.error().what);
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromLocal8Bit(e.what());
+    }
+    return false;
+}
+
+void RoutingView::chooseCompareModel() {
+    QString start;
+    if (m_sides[1].model) {
+        start = QString::fromStdString(bridge::moeModelInfo(*m_sides[1].model).dir);
+    } else if (m_sides[0].model) {
+        start = QFileInfo(QString::fromStdString(bridge::moeModelInfo(*m_sides[0].model).dir)).absolutePath();
+    }
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Compare with a converted model"), start);
+    if (dir.isEmpty()) return;
+    QString error;
+    if (!loadCompareModel(dir, &error)) {
+        QMessageBox::warning(this, tr("Compare with…"), tr("Cannot open %1:\n%2").arg(dir, error));
+    }
+}
+
+void RoutingView::updateTitles() {
+    const bool comparing = m_sides[1].model != nullptr;
+    for (Side& s : m_sides) {
+        s.canvas->setTitle(comparing && s.model ? routingModelTitle(bridge::moeModelInfo(*s.model)) : QString());
+    }
+    m_clearCompareButton->setVisible(comparing);
+    m_compareButton->setText(comparing ? tr("Compare with another…") : tr("Compare with…"));
 }
 
 void RoutingView::setDebounceMs(int ms) { m_debounce->setInterval(ms); }
@@ -329,26 +464,33 @@ void RoutingView::setText(const QString& text) {
 
 void RoutingView::traceNow() {
     m_debounce->stop();
-    startTrace();
+    startTraces();
 }
 
 void RoutingView::onTextEdited() { m_debounce->start(); }
 
-void RoutingView::startTrace() {
-    if (!m_model) return;
-    const quint64 seq = ++m_seq;
-    if (m_running) {
-        m_pending = true;  // traced when the running one returns
+void RoutingView::startTraces() {
+    if (!m_sides[0].model) return;
+    startTrace(0);
+    if (m_sides[1].model) startTrace(1);
+}
+
+void RoutingView::startTrace(int side) {
+    Side& s = m_sides[side];
+    if (!s.model) return;
+    const quint64 seq = ++s.seq;
+    if (s.running) {
+        s.pending = true;  // traced when the running one returns
         return;
     }
-    m_running = true;
-    m_pending = false;
-    ++m_started;
+    s.running = true;
+    s.pending = false;
+    ++s.started;
     const QString text = m_edit->text();
-    bridge::MoeModelPtr model = m_model;
+    bridge::MoeModelPtr model = s.model;
     QPointer<RoutingView> self(this);
     const int latency = m_latencyMs;
-    (void)QtConcurrent::run(m_pool, [self, model, text, seq, latency]() {
+    (void)QtConcurrent::run(m_pool, [self, model, text, seq, latency, side]() {
         if (latency > 0) QThread::msleep(static_cast<unsigned long>(latency));
         TraceOutcome out;
         try {
@@ -361,43 +503,54 @@ void RoutingView::startTrace() {
         // the destructor waits for this pool, so `self` is alive here; the queued call is dropped
         // with the object if it is deleted before delivery
         QMetaObject::invokeMethod(
-            self.data(), [self, seq, text, out]() {
-                if (self) self->onTraceDone(seq, text, out.trace, out.error);
+            self.data(), [self, side, seq, text, out]() {
+                if (self) self->onTraceDone(side, seq, text, out.trace, out.error);
             },
             Qt::QueuedConnection);
     });
 }
 
-void RoutingView::onTraceDone(quint64 seq, const QString& text, std::shared_ptr<const RoutingTrace> trace,
+void RoutingView::onTraceDone(int side, quint64 seq, const QString& text, std::shared_ptr<const RoutingTrace> trace,
                               const QString& error) {
-    m_running = false;
-    if (seq != m_seq) {
-        ++m_dropped;  // a newer request exists: drop, then trace the latest text
-        if (m_pending) startTrace();
+    Side& s = m_sides[side];
+    s.running = false;
+    if (seq != s.seq) {
+        ++s.dropped;  // a newer request (or another model) exists: drop, then trace the latest text
+        if (s.pending) startTrace(side);
         return;
     }
-    m_pending = false;
+    s.pending = false;
     if (!error.isEmpty()) {
-        m_status->setText(tr("Routing failed: %1").arg(error));
-        Q_EMIT traceFailed(error);
+        const QString msg = side == 0 ? error : tr("comparison model: %1").arg(error);
+        m_status->setText(tr("Routing failed: %1").arg(msg));
+        Q_EMIT traceFailed(msg);
         return;
     }
-    showTrace(std::move(trace), text);
+    showSideTrace(side, std::move(trace), text);
 }
 
 void RoutingView::showTrace(std::shared_ptr<const RoutingTrace> trace, const QString& text) {
-    m_trace = std::move(trace);
-    m_traceText = text;
-    if (m_trace && m_layer->count() != int(m_trace->moe_layers.size())) {
+    showSideTrace(0, std::move(trace), text);
+}
+
+void RoutingView::showSideTrace(int side, std::shared_ptr<const RoutingTrace> trace, const QString& text) {
+    Side& s = m_sides[side];
+    s.trace = std::move(trace);
+    s.traceText = text;
+    if (side == 0 && s.trace && m_layer->count() != int(s.trace->moe_layers.size())) {
         const int keep = m_layer->currentIndex();
         m_layer->blockSignals(true);
         m_layer->clear();
-        for (int l : m_trace->moe_layers) m_layer->addItem(QString::number(l), l);
+        for (int l : s.trace->moe_layers) m_layer->addItem(QString::number(l), l);
         m_layer->setCurrentIndex(std::max(0, std::min(keep, m_layer->count() - 1)));
         m_layer->blockSignals(false);
     }
     refreshCanvas();
-    Q_EMIT traceUpdated();
+    if (side == 0) {
+        Q_EMIT traceUpdated();
+    } else {
+        Q_EMIT compareTraceUpdated();
+    }
 }
 
 int RoutingView::selectedLayer() const { return std::max(0, m_layer->currentIndex()); }
@@ -405,21 +558,35 @@ int RoutingView::selectedLayer() const { return std::max(0, m_layer->currentInde
 void RoutingView::setSelectedLayer(int index) { m_layer->setCurrentIndex(index); }
 
 void RoutingView::refreshCanvas() {
-    m_canvas->setTrace(m_trace, m_model ? &bridge::moeModelInfo(*m_model) : nullptr, selectedLayer());
+    for (Side& s : m_sides) {
+        s.canvas->setTrace(s.trace, s.model ? &bridge::moeModelInfo(*s.model) : nullptr, selectedLayer());
+    }
 }
 
 bool RoutingView::exportImage(const QString& path, int width, QString* error) {
     if (width <= 0) width = std::max(m_canvas->width(), 900);
-    return exportPainted(path, width, [this](QPainter& p, int w, bool rec) { return m_canvas->paintAll(p, w, rec); },
+    return exportPainted(path, width,
+                         [this](QPainter& p, int w, bool rec) {
+                             int h = m_sides[0].canvas->paintAll(p, w, rec);
+                             if (m_sides[1].model) {
+                                 p.save();
+                                 p.setPen(QPen(Qt::gray, 1));
+                                 p.drawLine(kMargin, h, w - kMargin, h);
+                                 p.translate(0, h + kGap);
+                                 h += kGap + m_sides[1].canvas->paintAll(p, w, rec);
+                                 p.restore();
+                             }
+                             return h;
+                         },
                          error);
 }
 
 bool RoutingView::exportCsv(const QString& path, QString* error) {
-    if (!m_trace) {
+    if (!m_sides[0].trace) {
         if (error) *error = tr("no routing trace to export");
         return false;
     }
-    return writeTextFile(path, routingCsv(*m_trace), error);
+    return writeTextFile(path, routingCsv(*m_sides[0].trace), error);
 }
 
 }  // namespace den2moe::ui

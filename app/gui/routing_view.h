@@ -6,6 +6,9 @@
 // Shows: tokens as chips coloured by their top-1 expert at the selected layer, a legend naming each
 // expert by its cluster's domains, a layer × token heat strip (top-1 expert), and a tooltip with the
 // top-k experts and weights at every layer. Export: PNG/SVG/PDF (by suffix) and CSV.
+// Comparison: an optional second model ("Compare with…"); every settled text is then traced by both
+// (each side keeps its own sequence number, so each shows only its newest result) and the second
+// model's chips, heat strip and legend are shown under the first, each titled by routingModelTitle().
 #pragma once
 
 #include "engine_bridge.h"
@@ -18,6 +21,7 @@
 #include <memory>
 
 class QComboBox;
+class QPushButton;
 class QLabel;
 class QLineEdit;
 class QPainter;
@@ -33,6 +37,10 @@ class RoutingCanvas : public QWidget {
 public:
     explicit RoutingCanvas(QWidget* parent = nullptr);
     void setTrace(std::shared_ptr<const RoutingTrace> trace, const bridge::MoeModelInfo* info, int layer);
+    /// A bold title painted above the chips (empty: none).
+    void setTitle(const QString& title);
+    QString title() const { return m_title; }
+    std::shared_ptr<const RoutingTrace> trace() const { return m_trace; }
     /// Paints at `width`; returns the height used. Records the hit boxes when `record`.
     int paintAll(QPainter& p, int width, bool record);
     int heightForWidth(int width) const override;
@@ -51,6 +59,7 @@ private:
     std::shared_ptr<const RoutingTrace> m_trace;
     const bridge::MoeModelInfo* m_info = nullptr;
     int m_layer = 0;
+    QString m_title;
     QVector<QRect> m_chipRects;
     QVector<QVector<QRect>> m_cellRects;  // [layer][token]
 };
@@ -62,7 +71,21 @@ public:
     ~RoutingView() override;
 
     void setModel(bridge::MoeModelPtr model);
-    bridge::MoeModelPtr model() const { return m_model; }
+    bridge::MoeModelPtr model() const { return m_sides[0].model; }
+
+    /// The second model of a side-by-side comparison (null: none; clears it). Traces the current text.
+    void setCompareModel(bridge::MoeModelPtr model);
+    void clearCompareModel() { setCompareModel(nullptr); }
+    bridge::MoeModelPtr compareModel() const { return m_sides[1].model; }
+    /// loadMoeModel(dir) then setCompareModel; false (and `error`) when it cannot be loaded.
+    bool loadCompareModel(const QString& dir, QString* error = nullptr);
+    /// Asks for a converted folder (a dialog) and loads it as the comparison.
+    void chooseCompareModel();
+    RoutingCanvas* compareCanvas() const { return m_sides[1].canvas; }
+    std::shared_ptr<const RoutingTrace> compareTrace() const { return m_sides[1].trace; }
+    QString compareTraceText() const { return m_sides[1].traceText; }
+    QPushButton* compareButton() const { return m_compareButton; }
+    QPushButton* clearCompareButton() const { return m_clearCompareButton; }
 
     QLineEdit* textEdit() const { return m_edit; }
     QComboBox* layerCombo() const { return m_layer; }
@@ -76,16 +99,19 @@ public:
     void setSimulatedLatencyMs(int ms) { m_latencyMs = ms; }
 
     /// The trace shown and the text it belongs to (null before the first result).
-    std::shared_ptr<const RoutingTrace> trace() const { return m_trace; }
-    QString traceText() const { return m_traceText; }
+    std::shared_ptr<const RoutingTrace> trace() const { return m_sides[0].trace; }
+    QString traceText() const { return m_sides[0].traceText; }
     /// Shows a given trace (no engine call): tests of the adapters and views.
     void showTrace(std::shared_ptr<const RoutingTrace> trace, const QString& text);
     int selectedLayer() const;
     void setSelectedLayer(int moeLayerIndex);
 
-    int tracesStarted() const { return m_started; }
-    int resultsDropped() const { return m_dropped; }
-    bool isTracing() const { return m_running; }
+    int tracesStarted() const { return m_sides[0].started; }
+    int resultsDropped() const { return m_sides[0].dropped; }
+    bool isTracing() const { return m_sides[0].running; }
+    int compareTracesStarted() const { return m_sides[1].started; }
+    int compareResultsDropped() const { return m_sides[1].dropped; }
+    bool isCompareTracing() const { return m_sides[1].running; }
 
     bool exportImage(const QString& path, int width = 0, QString* error = nullptr);
     bool exportCsv(const QString& path, QString* error = nullptr);
@@ -93,31 +119,47 @@ public:
 Q_SIGNALS:
     void traceUpdated();
     void traceFailed(const QString& message);
+    /// The comparison model's trace changed (or the comparison was cleared).
+    void compareTraceUpdated();
 
 private:
+    /// One traced model: the primary (0) or the comparison (1).
+    struct Side {
+        bridge::MoeModelPtr model;
+        RoutingCanvas* canvas = nullptr;
+        std::shared_ptr<const RoutingTrace> trace;
+        QString traceText;
+        quint64 seq = 0;  // the latest request
+        bool running = false;
+        bool pending = false;
+        int started = 0;
+        int dropped = 0;
+    };
     void onTextEdited();
-    void startTrace();
-    void onTraceDone(quint64 seq, const QString& text, std::shared_ptr<const RoutingTrace> trace,
+    void startTraces();
+    void startTrace(int side);
+    void onTraceDone(int side, quint64 seq, const QString& text, std::shared_ptr<const RoutingTrace> trace,
                      const QString& error);
+    void showSideTrace(int side, std::shared_ptr<const RoutingTrace> trace, const QString& text);
     void refreshCanvas();
+    void updateTitles();
 
-    bridge::MoeModelPtr m_model;
+    Side m_sides[2];
     QLineEdit* m_edit = nullptr;
     QComboBox* m_layer = nullptr;
     QLabel* m_status = nullptr;
-    RoutingCanvas* m_canvas = nullptr;
+    QPushButton* m_compareButton = nullptr;
+    QPushButton* m_clearCompareButton = nullptr;
+    RoutingCanvas* m_canvas = nullptr;  // == m_sides[0].canvas
     QTimer* m_debounce = nullptr;
     QThreadPool* m_pool = nullptr;
-    std::shared_ptr<const RoutingTrace> m_trace;
-    QString m_traceText;
-    quint64 m_seq = 0;  // the latest request
-    bool m_running = false;
-    bool m_pending = false;
-    int m_started = 0;
-    int m_dropped = 0;
     int m_latencyMs = 0;
     std::shared_ptr<bool> m_alive;
 };
+
+/// "<folder> · <recipe> · <router init> routers · seed N" from the model's folder name, moe_config.json
+/// (recipe, router.init) and provenance.json (seed); the folder name alone when those are missing.
+QString routingModelTitle(const bridge::MoeModelInfo& info);
 
 /// Renders `paint(painter, width) -> height` into a PNG/SVG/PDF file chosen by suffix.
 bool exportPainted(const QString& path, int width, const std::function<int(QPainter&, int, bool)>& paint,

@@ -318,6 +318,129 @@ private Q_SLOTS:
         QVERIFY(f.readLine().startsWith("token,piece,layer,rank,expert,weight"));
     }
 
+    /// Two models side by side: the same small project converted with random router init next to
+    /// the centroid one; the second panel is the second model's trace, the first is unchanged, the
+    /// newest text wins on both sides, and closing the comparison removes the second panel.
+    void routingComparison() {
+        if (!m_model) QSKIP("no conversion");
+        Project p = d2mtest::smallDemoProject({"wiki", "python", "gsm8k", "stories"},
+                                              m_tmp.filePath(QStringLiteral("cache")));
+        ProjectClusters pc;
+        pc.members = {{"wiki", "stories"}, {"python"}, {"gsm8k"}};
+        pc.names = {"C1", "C2", "C3"};
+        ConvertSettings s;
+        s.recipe = "dive";
+        s.top_k = 1;
+        s.ratio = 0.5;
+        s.router_init = "random";
+        m_convDir2 = m_tmp.filePath(QStringLiteral("conv-random-router"));
+        bridge::ConversionOutput out = bridge::runConversion(p, pc, s, m_convDir2.toStdString(), false, {}, {});
+        QVERIFY(out.model);
+        const bridge::MoeModelPtr model2 = out.model;
+
+        const QString text = QStringLiteral("Natalia sold 48 clips in April and half as many in May.");
+        const RoutingTrace expect1 = bridge::traceRouting(*m_model, text.toStdString());
+        const RoutingTrace expect2 = bridge::traceRouting(*model2, text.toStdString());
+        QVERIFY2(routingHeatCells(expect1) != routingHeatCells(expect2), "the two router inits route identically");
+
+        RoutingView view;
+        view.resize(900, 700);
+        view.setModel(m_model);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QVERIFY(!view.compareModel());
+        QVERIFY(view.compareCanvas()->isHidden());
+        QVERIFY(view.canvas()->title().isEmpty());
+        QSignalSpy updated(&view, &RoutingView::traceUpdated);
+        view.setText(text);
+        QVERIFY(updated.wait(10000));
+        const auto first = view.trace();
+        QString err;
+        const QString single = m_tmp.filePath(QStringLiteral("single.png"));
+        QVERIFY2(view.exportImage(single, 900, &err), qPrintable(err));
+
+        // load the comparison: the current text is traced by the second model at once
+        QSignalSpy cmpUpdated(&view, &RoutingView::compareTraceUpdated);
+        QVERIFY2(view.loadCompareModel(m_convDir2, &err), qPrintable(err));
+        QVERIFY(!view.loadCompareModel(m_tmp.filePath(QStringLiteral("nope")), &err));  // a failed load keeps it
+        QVERIFY(view.compareModel());
+        QTRY_VERIFY_WITH_TIMEOUT(view.compareTraceText() == text && !view.isCompareTracing(), 10000);
+        QVERIFY(!view.compareCanvas()->isHidden());
+        QCOMPARE(view.compareCanvas()->trace(), view.compareTrace());
+        QCOMPARE(view.compareTrace()->ids, expect2.ids);
+        QCOMPARE(routingHeatCells(*view.compareTrace()), routingHeatCells(expect2));
+        // the first panel is unchanged (same trace object, still the first model's routing)
+        QCOMPARE(view.trace(), first);
+        QCOMPARE(view.canvas()->trace(), first);
+        QCOMPARE(routingHeatCells(*view.trace()), routingHeatCells(expect1));
+        // titles: folder name, recipe and router init from moe_config.json
+        QVERIFY2(view.canvas()->title().startsWith(QStringLiteral("conv · dive · centroid routers")),
+                 qPrintable(view.canvas()->title()));
+        QVERIFY2(view.compareCanvas()->title().startsWith(QStringLiteral("conv-random-router · dive · random routers")),
+                 qPrintable(view.compareCanvas()->title()));
+        QVERIFY(!view.clearCompareButton()->isHidden());
+        // the second panel's chips are painted in the second model's top-1 colours
+        view.setSelectedLayer(1);
+        QTRY_VERIFY_WITH_TIMEOUT(view.compareCanvas()->chipRect(1).isValid(), 5000);
+        QTest::qWait(50);
+        const QImage img = view.compareCanvas()->grab().toImage();
+        const qreal dpr = img.devicePixelRatio();
+        const auto chips2 = routingChips(expect2, 1);
+        for (int tok : {1, 3, 5}) {
+            const QRect chip = view.compareCanvas()->chipRect(tok);
+            QCOMPARE(QColor(img.pixel(int((chip.left() + 3) * dpr), int(chip.center().y() * dpr))).rgb(),
+                     expertColor(chips2[size_t(tok)].expert, expect2.n_experts).rgb());
+        }
+        QVERIFY(view.grab().save(outputDir() + QStringLiteral("/routing-compare-widget.png")));
+        // the export shows both panels
+        const QString both = outputDir() + QStringLiteral("/routing-compare.png");
+        QVERIFY2(view.exportImage(both, 900, &err), qPrintable(err));
+        QVERIFY(QImage(both).height() > QImage(single).height() * 3 / 2);
+
+        // typing: both sides trace every settled text, each shows only its newest result
+        int staleShown = 0;
+        connect(&view, &RoutingView::traceUpdated, this, [&] { staleShown += view.traceText() != view.textEdit()->text(); });
+        connect(&view, &RoutingView::compareTraceUpdated, this,
+                [&] { staleShown += view.compareTrace() && view.compareTraceText() != view.textEdit()->text(); });
+        view.setDebounceMs(0);
+        view.setSimulatedLatencyMs(60);
+        const int before1 = view.tracesStarted(), before2 = view.compareTracesStarted();
+        for (QChar c : QStringLiteral(" Total?")) {
+            QTest::keyClick(view.textEdit(), c.toLatin1());
+            QTest::qWait(20);
+        }
+        const QString full = text + QStringLiteral(" Total?");
+        QTRY_VERIFY_WITH_TIMEOUT(view.traceText() == full && view.compareTraceText() == full && !view.isTracing() &&
+                                     !view.isCompareTracing(),
+                                 15000);
+        QCOMPARE(staleShown, 0);
+        QVERIFY(view.tracesStarted() > before1 && view.compareTracesStarted() > before2);
+        QVERIFY(view.resultsDropped() + view.compareResultsDropped() >= 1);
+        QCOMPARE(view.trace()->ids, bridge::traceRouting(*m_model, full.toStdString()).ids);
+        QCOMPARE(routingHeatCells(*view.compareTrace()), routingHeatCells(bridge::traceRouting(*model2, full.toStdString())));
+        view.setSimulatedLatencyMs(0);
+
+        // close the comparison: the second panel goes, the first stays
+        const QString both2 = m_tmp.filePath(QStringLiteral("both2.png"));
+        QVERIFY2(view.exportImage(both2, 900, &err), qPrintable(err));
+        const auto kept = view.trace();
+        view.clearCompareButton()->click();
+        QVERIFY(!view.compareModel());
+        QVERIFY(!view.compareTrace());
+        QVERIFY(view.compareCanvas()->isHidden());
+        QVERIFY(view.clearCompareButton()->isHidden());
+        QVERIFY(view.canvas()->title().isEmpty());
+        QCOMPARE(view.trace(), kept);
+        const QString after = m_tmp.filePath(QStringLiteral("after.png"));
+        QVERIFY2(view.exportImage(after, 900, &err), qPrintable(err));
+        QVERIFY(QImage(after).height() < QImage(both2).height() * 2 / 3);
+        // a new text traces only the first model again
+        const int cmpStarted = view.compareTracesStarted();
+        view.setText(QStringLiteral("seven"));
+        QTRY_VERIFY_WITH_TIMEOUT(view.traceText() == QStringLiteral("seven") && !view.isTracing(), 10000);
+        QCOMPARE(view.compareTracesStarted(), cmpStarted);
+    }
+
     /// The Experts step in the window: plan table from the (manual) clusters, the "Rerun conversion"
     /// action through the JobRunner, the result in the panel, routing and expert-load views; cancel.
     void conversionInTheWindow() {
@@ -427,11 +550,32 @@ private Q_SLOTS:
                      &err),
                  2);
         QCOMPARE(run({QStringLiteral("--view"), QStringLiteral("experts"), QStringLiteral("--screenshot"), png}, &err), 2);
+        // --compare-dir: both models on one picture; only with --view routing
+        if (!m_convDir2.isEmpty()) {
+            const QString cmp = m_tmp.filePath(QStringLiteral("headless-compare.png"));
+            QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--compare-dir"), m_convDir2,
+                          QStringLiteral("--view"), QStringLiteral("routing"), QStringLiteral("--text"),
+                          QStringLiteral("two plus two is four"), QStringLiteral("--screenshot"), cmp},
+                         &err),
+                     0);
+            QVERIFY2(QImage(cmp).height() > QImage(png).height() * 3 / 2, qPrintable(err));
+            QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--compare-dir"),
+                          m_tmp.filePath(QStringLiteral("nope")), QStringLiteral("--view"), QStringLiteral("routing"),
+                          QStringLiteral("--text"), QStringLiteral("x"), QStringLiteral("--screenshot"), cmp},
+                         &err),
+                     1);
+            QVERIFY(err.contains(QLatin1String("--compare-dir")));
+        }
+        QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--compare-dir"), m_convDir,
+                      QStringLiteral("--view"), QStringLiteral("experts"), QStringLiteral("--screenshot"), png},
+                     &err),
+                 2);
     }
 
 private:
     QTemporaryDir m_tmp;
     QString m_convDir;
+    QString m_convDir2;
     bridge::MoeModelPtr m_model;
 };
 
