@@ -59,63 +59,29 @@ int cmd_convert(const Args& a, RunContext& ctx) {
     s.router_init = a.get("router-init", "random");
     ProjectClusters clusters = a.has("clusters") ? read_clusters(a.get("clusters")) : p.clusters;
 
-    const std::string model_path = resolve_project_path(p, p.model);
-    LoadedModel lm = load_model(model_path, parse_compute_dtype(p.dtype),
-                                p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer));
-    const std::string mhash = hash_model(model_path, lm.tokenizer_path);
-    ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, mhash, clusters, s, ctx);
-    save_moe_native(r, a.get("out"), lm.tokenizer_path);
+    ConversionRun run = run_conversion(p, clusters, s, a.get("out"), !a.has("no-eval"), ctx);
+    const ConvertResult& r = run.result;
     std::fprintf(stderr, "converted (%s) in %.1f s; statistics cache: %lld hit, %lld computed\n", s.recipe.c_str(),
                  r.seconds, (long long)r.stats_cache_hits, (long long)r.stats_cache_misses);
-
-    json j = {{"recipe", s.recipe}, {"out", a.get("out")}, {"seconds", r.seconds},
-              {"params_total", r.model->n_params()}, {"params_dense", lm.model->n_params()}};
-    if (!a.has("no-eval")) {
-        PplOptions po;
-        po.seq = p.eval.seq_len;
-        po.batch = p.eval.batch;
-        json rows = json::array();
-        if (!a.has("json")) std::printf("%-18s %10s %10s\n", "domain", "dense", s.recipe.c_str());
-        for (const auto& d : p.domains) {
-            if (!d.enabled) continue;
-            ctx.check_cancelled();
-            std::vector<int> stream = tokenize_stream(*lm.tokenizer, read_records(CorpusSpec{domain_eval_files(p, d), d.format, d.text_template, 0}),
-                                                      p.eval.n_windows * p.eval.seq_len);
-            const double pd = perplexity(*lm.model, stream, po, null_context()).ppl();
-            const double pm = perplexity(*r.model, stream, po, null_context()).ppl();
-            rows.push_back({{"domain", d.name}, {"dense", pd}, {s.recipe, pm}});
-            if (!a.has("json")) std::printf("%-18s %10.3f %10.3f\n", d.name.c_str(), pd, pm);
-        }
-        j["ppl"] = rows;
-        if (r.moe_config.value("num_experts", 0) > 0) {
-            // which experts each domain's evaluation tokens go to, per layer
-            std::vector<std::string> names;
-            std::vector<std::vector<std::string>> files;
-            for (const auto& d : p.domains) {
-                if (!d.enabled) continue;
-                names.push_back(d.name);
-                files.push_back(domain_eval_files(p, d));
+    const json& j = run.eval;
+    if (!a.has("json") && !run.ppl.empty()) {
+        std::printf("%-18s %10s %10s\n", "domain", "dense", s.recipe.c_str());
+        for (const auto& row : run.ppl) std::printf("%-18s %10.3f %10.3f\n", row.domain.c_str(), row.dense, row.converted);
+    }
+    const ExpertLoad& el = run.load;
+    if (!a.has("json") && el.n_experts > 0) {
+        std::printf("\nexpert load (share of token-slots, mean over layers):\n%-18s", "domain");
+        for (int e = 0; e < el.n_experts; ++e) std::printf("   e%-3d", e);
+        std::printf("\n");
+        for (size_t d = 0; d < el.domains.size(); ++d) {
+            std::printf("%-18s", el.domains[d].c_str());
+            for (int e = 0; e < el.n_experts; ++e) {
+                double sum = 0;
+                for (size_t l = 0; l < el.moe_layers.size(); ++l) sum += el.at(d, l, e);
+                std::printf(" %6.2f", sum / el.moe_layers.size());
             }
-            ExpertLoad el = expert_load(*r.model, *lm.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
-                                        p.eval.seq_len, p.eval.batch);
-            j["expert_load"] = {{"domains", el.domains}, {"moe_layers", el.moe_layers}, {"n_experts", el.n_experts},
-                                {"share", el.share}};
-            if (!a.has("json")) {
-                std::printf("\nexpert load (share of token-slots, mean over layers):\n%-18s", "domain");
-                for (int e = 0; e < el.n_experts; ++e) std::printf("   e%-3d", e);
-                std::printf("\n");
-                for (size_t d = 0; d < el.domains.size(); ++d) {
-                    std::printf("%-18s", el.domains[d].c_str());
-                    for (int e = 0; e < el.n_experts; ++e) {
-                        double sum = 0;
-                        for (size_t l = 0; l < el.moe_layers.size(); ++l) sum += el.at(d, l, e);
-                        std::printf(" %6.2f", sum / el.moe_layers.size());
-                    }
-                    std::printf("\n");
-                }
-            }
+            std::printf("\n");
         }
-        write_file_atomic(a.get("out") + "/eval.json", j.dump(1) + "\n");
     }
     if (a.has("json")) std::fputs((j.dump(1) + "\n").c_str(), stdout);
     return kOk;

@@ -239,71 +239,24 @@ ConversionOutput runConversion(const Project& project, const ProjectClusters& cl
             if (progress) progress(ProgressInfo{pr.stage, pr.step, pr.total, pr.message, pr.elapsed_s, pr.eta_s});
         };
         CancelForwarder forwarder(cancel, ctx.cancel);
-        const Project& p = project;
-        const std::string modelPath = resolve_project_path(p, p.model);
-        ctx.report("load", 0, 1, "loading the dense model");
-        LoadedModel lm = load_model(modelPath, parse_compute_dtype(p.dtype),
-                                    p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer));
-        const std::string mhash = hash_model(modelPath, lm.tokenizer_path);
-        ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, mhash, clusters, settings, ctx);
-        ctx.check_cancelled();
-        save_moe_native(r, outDir, lm.tokenizer_path);
+        // the one engine call the CLI's `convert` makes too
+        ConversionRun run = run_conversion(project, clusters, settings, outDir, evaluate, ctx);
+        const ConvertResult& r = run.result;
         out.dir = outDir;
         out.settings = settings;
-        out.params_dense = lm.model->n_params();
+        out.params_dense = run.dense->n_params();
         out.params_total = r.model->n_params();
         out.params_active = activeParams(*r.model);
         out.cache_hits = r.stats_cache_hits;
         out.cache_misses = r.stats_cache_misses;
         out.seconds = r.seconds;
-        const bool isMoe = r.moe_config.value("num_experts", 0) > 0;
-        if (isMoe) {
+        if (r.moe_config.value("num_experts", 0) > 0) {
             // routing views run in fp32 whatever the project's compute dtype: reload the saved folder
-            LoadedModel moe = load_model(outDir, ComputeDType::F32, lm.tokenizer_path);
+            LoadedModel moe = load_model(outDir, ComputeDType::F32, run.tokenizer_path);
             out.model = wrapModel(moe.model, moe.tokenizer, outDir, r.moe_config, r.provenance);
         }
-        if (evaluate) {
-            PplOptions po;
-            po.seq = p.eval.seq_len;
-            po.batch = p.eval.batch;
-            std::vector<std::string> names;
-            std::vector<std::vector<std::string>> files;
-            int64_t n = 0, total = 0;
-            for (const auto& d : p.domains) total += d.enabled ? 1 : 0;
-            for (const auto& d : p.domains) {
-                if (!d.enabled) continue;
-                ctx.check_cancelled();
-                ctx.report("evaluation", n++, total, d.name);
-                std::vector<int> stream = tokenize_stream(
-                    *lm.tokenizer,
-                    read_records(CorpusSpec{domain_eval_files(p, d), d.format, d.text_template, 0}),
-                    p.eval.n_windows * p.eval.seq_len);
-                const double pd = perplexity(*lm.model, stream, po, null_context()).ppl();
-                const double pm = perplexity(*r.model, stream, po, null_context()).ppl();
-                out.ppl.push_back(DomainPpl{d.name, pd, pm});
-                names.push_back(d.name);
-                files.push_back(domain_eval_files(p, d));
-            }
-            ctx.report("evaluation", total, total, "");
-            if (isMoe) {
-                ctx.check_cancelled();
-                ctx.report("expert load", 0, 1, "");
-                out.load = expert_load(*r.model, *lm.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
-                                       p.eval.seq_len, p.eval.batch);
-            }
-            nlohmann::json rows = nlohmann::json::array();
-            for (const auto& row : out.ppl) {
-                rows.push_back({{"domain", row.domain}, {"dense", row.dense}, {settings.recipe, row.converted}});
-            }
-            nlohmann::json j = {{"recipe", settings.recipe}, {"out", outDir}, {"seconds", r.seconds},
-                                {"params_total", out.params_total}, {"params_dense", out.params_dense},
-                                {"ppl", rows}};
-            if (isMoe) {
-                j["expert_load"] = {{"domains", out.load.domains}, {"moe_layers", out.load.moe_layers},
-                                    {"n_experts", out.load.n_experts}, {"share", out.load.share}};
-            }
-            std::ofstream(outDir + "/eval.json") << j.dump(1) << "\n";
-        }
+        for (const auto& row : run.ppl) out.ppl.push_back(DomainPpl{row.domain, row.dense, row.converted});
+        out.load = run.load;
         if (cancel && cancel->load()) throw Cancelled();
     });
     return out;

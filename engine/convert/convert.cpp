@@ -16,6 +16,9 @@
 #include "calib/stats_cache.h"
 #include "core/error.h"
 #include "core/run_context.h"
+#include "data/corpus.h"
+#include "eval/perplexity.h"
+#include "model/loaded_model.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "mining/domain_stats.h"
@@ -257,6 +260,67 @@ void save_moe_native(const ConvertResult& r, const std::string& dir, const std::
         if (!ec) fs::rename(tmp, dst, ec);
         D2M_CHECK(!ec, Io, "cannot copy the tokenizer ", tokenizer_path, " into ", dir, ": ", ec.message());
     }
+}
+
+ConversionRun run_conversion(const Project& p, const ProjectClusters& clusters, const ConvertSettings& settings,
+                             const std::string& out_dir, bool evaluate, RunContext& ctx) {
+    ConversionRun run;
+    const std::string model_path = resolve_project_path(p, p.model);
+    ctx.report("load", 0, 1, "loading the dense model");
+    LoadedModel lm = load_model(model_path, parse_compute_dtype(p.dtype),
+                                p.tokenizer.empty() ? std::string() : resolve_project_path(p, p.tokenizer));
+    run.dense = lm.model;
+    run.tokenizer = lm.tokenizer;
+    run.tokenizer_path = lm.tokenizer_path;
+    run.model_hash = hash_model(model_path, lm.tokenizer_path);
+    ctx.report("load", 1, 1, "loading the dense model");
+    run.result = convert_model(p, lm.model, *lm.tokenizer, run.model_hash, clusters, settings, ctx);
+    ctx.check_cancelled();
+    save_moe_native(run.result, out_dir, lm.tokenizer_path);
+    const ConvertResult& r = run.result;
+    json j = {{"recipe", settings.recipe},          {"out", out_dir},
+              {"seconds", r.seconds},               {"params_total", r.model->n_params()},
+              {"params_dense", lm.model->n_params()}};
+    if (evaluate) {
+        PplOptions po;
+        po.seq = p.eval.seq_len;
+        po.batch = p.eval.batch;
+        std::vector<std::string> names;
+        std::vector<std::vector<std::string>> files;
+        for (const auto& d : p.domains) {
+            if (!d.enabled) continue;
+            names.push_back(d.name);
+            files.push_back(domain_eval_files(p, d));
+        }
+        json rows = json::array();
+        RunContext quiet;
+        quiet.cancel = ctx.cancel;
+        for (size_t i = 0; i < names.size(); ++i) {
+            ctx.check_cancelled();
+            ctx.report("evaluation", static_cast<int64_t>(i), static_cast<int64_t>(names.size()), names[i]);
+            const ProjectDomain& d = p.domains[static_cast<size_t>(p.find_domain(names[i]))];
+            std::vector<int> stream = tokenize_stream(*lm.tokenizer, read_records(CorpusSpec{files[i], d.format, d.text_template, 0}),
+                                                      p.eval.n_windows * p.eval.seq_len);
+            const double pd = perplexity(*lm.model, stream, po, quiet).ppl();
+            const double pm = perplexity(*r.model, stream, po, quiet).ppl();
+            run.ppl.push_back({names[i], pd, pm});
+            rows.push_back({{"domain", names[i]}, {"dense", pd}, {settings.recipe, pm}});
+        }
+        ctx.report("evaluation", static_cast<int64_t>(names.size()), static_cast<int64_t>(names.size()));
+        j["ppl"] = rows;
+        if (r.moe_config.value("num_experts", 0) > 0) {
+            ctx.check_cancelled();
+            ctx.report("expert load", 0, 1);
+            run.load = expert_load(*r.model, *lm.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
+                                   p.eval.seq_len, p.eval.batch);
+            ctx.report("expert load", 1, 1);
+            j["expert_load"] = {{"domains", run.load.domains}, {"moe_layers", run.load.moe_layers},
+                                {"n_experts", run.load.n_experts}, {"share", run.load.share}};
+        }
+        write_file_atomic((fs::path(out_dir) / "eval.json").string(), j.dump(1) + "\n");
+    }
+    run.eval = j;
+    return run;
 }
 
 }  // namespace den2moe

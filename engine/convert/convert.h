@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eval/routing.h"
 #include "project/project.h"
 
 namespace den2moe {
@@ -57,5 +58,27 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
 /// moe_config.json, provenance.json, written atomically into `dir`, plus a copy of the tokenizer file
 /// (when given) so the folder loads on its own (`den2moe ppl DIR`, `den2moe route DIR`).
 void save_moe_native(const ConvertResult& r, const std::string& dir, const std::string& tokenizer_path = {});
+
+/// The whole conversion job, as the CLI and the app run it: load the project's dense model, hash
+/// it, convert, save natively into `out_dir` (tokenizer copied beside), and when `evaluate`: the
+/// per-domain perplexity of dense vs converted on the project's evaluation splits and (for an MoE)
+/// the expert load per domain, written to `out_dir/eval.json` (atomically). Progress stages "load",
+/// "statistics", "experts", "evaluation", "expert load"; cancellable.
+struct ConversionRun {
+    ConvertResult result;
+    std::shared_ptr<LlamaModel> dense;
+    std::shared_ptr<Tokenizer> tokenizer;
+    std::string tokenizer_path;
+    std::string model_hash;
+    struct DomainRow {
+        std::string domain;
+        double dense = 0, converted = 0;
+    };
+    std::vector<DomainRow> ppl;  ///< per enabled domain (empty when !evaluate)
+    ExpertLoad load;             ///< empty for a dense result or when !evaluate
+    nlohmann::json eval;         ///< the eval.json document
+};
+ConversionRun run_conversion(const Project& project, const ProjectClusters& clusters, const ConvertSettings& settings,
+                             const std::string& out_dir, bool evaluate, RunContext& ctx);
 
 }  // namespace den2moe
