@@ -3,6 +3,8 @@
 // [B, 8 heads, 256, 256], fp32 and bf16, same run. Prints medians and the ratio.
 #include <ATen/ATen.h>
 
+#include "bench_util.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,18 +16,6 @@
 
 using clk = std::chrono::steady_clock;
 
-template <typename F>
-static double median_s(F&& f, int reps) {
-    f();
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-        auto t0 = clk::now();
-        f();
-        t.push_back(std::chrono::duration<double>(clk::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
 
 int main(int argc, char** argv) {
     int threads = 2, reps = 21;
@@ -43,9 +33,9 @@ int main(int argc, char** argv) {
             const int64_t H = 8, T = 256;
             at::Tensor s0 = at::randn({B, H, T, T}).mul_(4).to(dt);
             at::Tensor s = s0.clone();
-            const double t_ref = median_s([&] { s = den2moe::kernels::causal_softmax_reference(s0, 0.125, 0); }, reps);
+            const double t_ref = den2moe::bench::median_seconds([&] { s = den2moe::kernels::causal_softmax_reference(s0, 0.125, 0); }, reps);
             s = s0.clone();  // in place again and again: the same work whatever the values
-            const double k = median_s([&] { den2moe::kernels::causal_softmax_(s, 0.125, 0); }, reps);
+            const double k = den2moe::bench::median_seconds([&] { den2moe::kernels::causal_softmax_(s, 0.125, 0); }, reps);
             const char* name = dt == at::kFloat ? "fp32" : "bf16";
             if (markdown) {
                 std::printf("| %s | [%lld, 8, 256, 256] | %.2f ms | %.2f ms | %.1f× |\n", name, (long long)B, t_ref * 1e3,

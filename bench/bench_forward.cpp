@@ -4,6 +4,8 @@
 // llama_reference.py bench, run as a subprocess in the same run) and (2) the GEMM ceiling measured
 // here (torch mm 1024^3). Prints medians, ratios and % of the ceiling; --markdown for docs.
 #include <ATen/ATen.h>
+
+#include "bench_util.h"
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
@@ -20,27 +22,11 @@
 using namespace den2moe;
 using clk = std::chrono::steady_clock;
 
-static double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-}
-
-template <typename F>
-static double time_median(F&& f, int reps) {
-    f();  // warm-up
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-        auto t0 = clk::now();
-        f();
-        t.push_back(std::chrono::duration<double>(clk::now() - t0).count());
-    }
-    return median(t);
-}
 
 static double gemm_ceiling_gflops(at::ScalarType st) {
     const int64_t n = 1024;
     at::Tensor a = at::randn({n, n}).to(st), b = at::randn({n, n}).to(st), c = at::empty({n, n}, st);
-    double s = time_median([&] { at::mm_out(c, a, b); }, 10);
+    double s = den2moe::bench::median_seconds([&] { at::mm_out(c, a, b); }, 10);
     return 2.0 * n * n * n / s / 1e9;
 }
 
@@ -84,7 +70,7 @@ int main(int argc, char** argv) {
         const double flops_tok = 2.0 * mm_params + 2.0 * 2.0 * c.n_layer * c.q_dim() * (seq / 2.0);
         for (int64_t b : batches) {
             at::Tensor ids = at::randint(3, c.vocab_size, {b, seq}, at::kLong);
-            double s = time_median([&] { at::log_softmax(lm.model->forward(ids), -1); }, reps);
+            double s = den2moe::bench::median_seconds([&] { at::log_softmax(lm.model->forward(ids), -1); }, reps);
             double tps = b * seq / s;
             double theirs = 0;
             if (!no_python) {

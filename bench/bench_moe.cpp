@@ -5,6 +5,8 @@
 // balanced on average); speed does not depend on which channels an expert keeps.
 #include <ATen/ATen.h>
 
+#include "bench_util.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -23,18 +25,6 @@
 using namespace den2moe;
 using clk = std::chrono::steady_clock;
 
-template <typename F>
-static double median_s(F&& f, int reps) {
-    f();
-    std::vector<double> t;
-    for (int r = 0; r < reps; ++r) {
-        auto t0 = clk::now();
-        f();
-        t.push_back(std::chrono::duration<double>(clk::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
 
 int main(int argc, char** argv) {
     std::string shared = std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared";
@@ -78,15 +68,15 @@ int main(int argc, char** argv) {
         auto moe = m.with_ffns(ffns);
         const int64_t B = 8, T = 256;
         at::Tensor x = at::randn({B, T, D}).to(m.scalar_type());
-        const double t_dense = median_s([&] { m.dense_ffn(2).forward(x, 2, {}); }, reps);
-        const double t_moe = median_s([&] { moe->ffn(2).forward(x, 2, {}); }, reps);
+        const double t_dense = den2moe::bench::median_seconds([&] { m.dense_ffn(2).forward(x, 2, {}); }, reps);
+        const double t_moe = den2moe::bench::median_seconds([&] { moe->ffn(2).forward(x, 2, {}); }, reps);
         std::vector<int> stream(B * T * 4);
         for (size_t i = 0; i < stream.size(); ++i) stream[i] = 3 + (int)((i * 2654435761u) % 4000);
         PplOptions po;
         po.seq = T;
         po.batch = B;
-        const double e_dense = median_s([&] { perplexity(m, stream, po, null_context()); }, std::max(3, reps / 3));
-        const double e_moe = median_s([&] { perplexity(*moe, stream, po, null_context()); }, std::max(3, reps / 3));
+        const double e_dense = den2moe::bench::median_seconds([&] { perplexity(m, stream, po, null_context()); }, std::max(3, reps / 3));
+        const double e_moe = den2moe::bench::median_seconds([&] { perplexity(*moe, stream, po, null_context()); }, std::max(3, reps / 3));
         const double tps_d = stream.size() / e_dense, tps_m = stream.size() / e_moe;
         const char* name = dt == ComputeDType::F32 ? "fp32" : "bf16";
         if (markdown) {

@@ -191,16 +191,8 @@ RoutingTrace traceRouting(const MoeModel& model, const std::string& text) {
 ExpertLoad expertLoad(const Project& p, const MoeModel& model, CancelFlag cancel) {
     ExpertLoad el;
     translateErrors([&] {
-        std::vector<std::string> names;
-        std::vector<std::vector<std::string>> files;
-        for (const auto& d : p.domains) {
-            if (!d.enabled) continue;
-            names.push_back(d.name);
-            files.push_back(domain_eval_files(p, d));
-        }
         if (cancel && cancel->load()) throw Cancelled();
-        el = expert_load(*model.model, *model.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
-                         p.eval.seq_len, p.eval.batch);
+        el = project_expert_load(p, *model.model, *model.tokenizer);
     });
     return el;
 }

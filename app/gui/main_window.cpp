@@ -77,6 +77,19 @@ QString errorText(const std::exception& e) {
     return QString::fromLocal8Bit(e.what());
 }
 
+/// validate_project's messages (or the error that stopped it), for the "not started" paths.
+QStringList projectProblems(const den2moe::Project& p) {
+    QStringList messages;
+    try {
+        for (const std::string& m : den2moe::validate_project(p)) {
+            messages << QString::fromStdString(m);
+        }
+    } catch (const std::exception& e) {
+        messages << errorText(e);
+    }
+    return messages;
+}
+
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -417,14 +430,7 @@ bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* err
         }
         return false;
     }
-    QStringList messages;
-    try {
-        for (const std::string& m : den2moe::validate_project(m_project)) {
-            messages << QString::fromStdString(m);
-        }
-    } catch (const std::exception& e) {
-        messages << errorText(e);
-    }
+    QStringList messages = projectProblems(m_project);
     if (!messages.isEmpty()) {
         if (error) {
             *error = messages.join(QLatin1Char('\n'));
@@ -926,13 +932,7 @@ bool MainWindow::startConversion(const den2moe::ConvertSettings& settings, QStri
     if (dive && m_project.clusters.empty()) {
         messages << tr("No clusters: run the mining (or load a mining folder) first");
     }
-    try {
-        for (const std::string& m : den2moe::validate_project(m_project)) {
-            messages << QString::fromStdString(m);
-        }
-    } catch (const std::exception& e) {
-        messages << errorText(e);
-    }
+    messages << projectProblems(m_project);
     if (!messages.isEmpty()) {
         if (error) {
             *error = messages.join(QLatin1Char('\n'));

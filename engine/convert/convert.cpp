@@ -262,6 +262,17 @@ void save_moe_native(const ConvertResult& r, const std::string& dir, const std::
     }
 }
 
+ExpertLoad project_expert_load(const Project& p, const LlamaModel& model, const Tokenizer& tok) {
+    std::vector<std::string> names;
+    std::vector<std::vector<std::string>> files;
+    for (const auto& d : p.domains) {
+        if (!d.enabled) continue;
+        names.push_back(d.name);
+        files.push_back(domain_eval_files(p, d));
+    }
+    return expert_load(model, tok, names, files, p.eval.n_windows * p.eval.seq_len, p.eval.seq_len, p.eval.batch);
+}
+
 ConversionRun run_conversion(const Project& p, const ProjectClusters& clusters, const ConvertSettings& settings,
                              const std::string& out_dir, bool evaluate, RunContext& ctx) {
     ConversionRun run;
@@ -285,34 +296,32 @@ ConversionRun run_conversion(const Project& p, const ProjectClusters& clusters, 
         PplOptions po;
         po.seq = p.eval.seq_len;
         po.batch = p.eval.batch;
-        std::vector<std::string> names;
-        std::vector<std::vector<std::string>> files;
+        std::vector<const ProjectDomain*> doms;
         for (const auto& d : p.domains) {
-            if (!d.enabled) continue;
-            names.push_back(d.name);
-            files.push_back(domain_eval_files(p, d));
+            if (d.enabled) doms.push_back(&d);
         }
         json rows = json::array();
         RunContext quiet;
         quiet.cancel = ctx.cancel;
-        for (size_t i = 0; i < names.size(); ++i) {
+        const int64_t nd = static_cast<int64_t>(doms.size());
+        for (int64_t i = 0; i < nd; ++i) {
+            const ProjectDomain& d = *doms[static_cast<size_t>(i)];
             ctx.check_cancelled();
-            ctx.report("evaluation", static_cast<int64_t>(i), static_cast<int64_t>(names.size()), names[i]);
-            const ProjectDomain& d = p.domains[static_cast<size_t>(p.find_domain(names[i]))];
-            std::vector<int> stream = tokenize_stream(*lm.tokenizer, read_records(CorpusSpec{files[i], d.format, d.text_template, 0}),
-                                                      p.eval.n_windows * p.eval.seq_len);
+            ctx.report("evaluation", i, nd, d.name);
+            std::vector<int> stream =
+                tokenize_stream(*lm.tokenizer, read_records(CorpusSpec{domain_eval_files(p, d), d.format, d.text_template, 0}),
+                                p.eval.n_windows * p.eval.seq_len);
             const double pd = perplexity(*lm.model, stream, po, quiet).ppl();
             const double pm = perplexity(*r.model, stream, po, quiet).ppl();
-            run.ppl.push_back({names[i], pd, pm});
-            rows.push_back({{"domain", names[i]}, {"dense", pd}, {settings.recipe, pm}});
+            run.ppl.push_back({d.name, pd, pm});
+            rows.push_back({{"domain", d.name}, {"dense", pd}, {settings.recipe, pm}});
         }
-        ctx.report("evaluation", static_cast<int64_t>(names.size()), static_cast<int64_t>(names.size()));
+        ctx.report("evaluation", nd, nd);
         j["ppl"] = rows;
         if (r.moe_config.value("num_experts", 0) > 0) {
             ctx.check_cancelled();
             ctx.report("expert load", 0, 1);
-            run.load = expert_load(*r.model, *lm.tokenizer, names, files, p.eval.n_windows * p.eval.seq_len,
-                                   p.eval.seq_len, p.eval.batch);
+            run.load = project_expert_load(p, *r.model, *lm.tokenizer);
             ctx.report("expert load", 1, 1);
             j["expert_load"] = {{"domains", run.load.domains}, {"moe_layers", run.load.moe_layers},
                                 {"n_experts", run.load.n_experts}, {"share", run.load.share}};

@@ -59,6 +59,10 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
 /// (when given) so the folder loads on its own (`den2moe ppl DIR`, `den2moe route DIR`).
 void save_moe_native(const ConvertResult& r, const std::string& dir, const std::string& tokenizer_path = {});
 
+/// Expert load of `model` over the project's enabled domains (their evaluation splits, the project's
+/// evaluation window settings). Shared by run_conversion and the app's expert-load view.
+ExpertLoad project_expert_load(const Project& project, const LlamaModel& model, const Tokenizer& tok);
+
 /// The whole conversion job, as the CLI and the app run it: load the project's dense model, hash
 /// it, convert, save natively into `out_dir` (tokenizer copied beside), and when `evaluate`: the
 /// per-domain perplexity of dense vs converted on the project's evaluation splits and (for an MoE)
