@@ -44,7 +44,7 @@ static ProjectClusters read_clusters(const std::string& path) {
 
 int cmd_convert(const Args& a, RunContext& ctx) {
     a.allow({"recipe", "experts", "top-k", "ratio", "clusters", "out", "seed", "dtype", "no-eval", "json", "quiet",
-             "threads", "router-init"});
+             "threads", "router-init", "shared-ratio", "null-experts", "prior-scale", "dense-router"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "convert: expected one PROJECT argument, got ",
               a.positionals().size());
     D2M_CHECK(a.has("out"), InvalidInput, "convert: --out DIR is required");
@@ -53,10 +53,14 @@ int cmd_convert(const Args& a, RunContext& ctx) {
     ConvertSettings s;
     s.recipe = a.get("recipe", "dive");
     s.n_experts = a.get_int("experts", 8);
-    s.top_k = a.get_int("top-k", 1);
+    s.top_k = a.get_int("top-k", s.recipe == "den2moee" ? 2 : 1);
     s.ratio = a.get_double("ratio", p.prune.ratio);
     s.seed = static_cast<uint64_t>(a.get_int("seed", 42));
     s.router_init = a.get("router-init", "random");
+    s.shared_ratio = a.get_double("shared-ratio", s.shared_ratio);
+    s.null_experts = a.get_int("null-experts", s.null_experts);
+    s.prior_scale = a.get_double("prior-scale", s.prior_scale);
+    s.router_dense = a.has("dense-router");
     ProjectClusters clusters = a.has("clusters") ? read_clusters(a.get("clusters")) : p.clusters;
 
     ConversionRun run = run_conversion(p, clusters, s, a.get("out"), !a.has("no-eval"), ctx);

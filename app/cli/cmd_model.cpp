@@ -179,13 +179,19 @@ const std::vector<Command>& commands() {
          "(scipy fcluster maxclust) or at height H (criterion distance), rewrites linkage.json and clusters.json.",
          cmd_cluster},
         {"convert", "build an MoE model from the dense one (DIVE and baselines)",
-         "usage: den2moe convert PROJECT --out DIR [--recipe dive|dive-random|random|upcycle|flap]\n"
+         "usage: den2moe convert PROJECT --out DIR [--recipe dive|den2moee|dive-random|random|upcycle|flap]\n"
          "                       [--clusters FILE] [--experts 8] [--top-k 1] [--ratio 0.5] [--seed 42]\n"
-         "                       [--router-init random|centroid] [--dtype bf16|fp32] [--no-eval] [--json]\n\n"
+         "                       [--router-init random|centroid] [--dtype bf16|fp32] [--no-eval] [--json]\n"
+         "                       den2moee: [--shared-ratio 0.25] [--null-experts 1] [--prior-scale 1]\n"
+         "                       [--dense-router] (top-k defaults to 2)\n\n"
          "dive: one expert per cluster (clusters from FILE, e.g. a mining folder's clusters.json, or the\n"
          "project's saved assignment), FLAP-pruned with the cluster's cached calibration statistics.\n"
          "dive-random: the same with clusters of the same sizes drawn at random. random: LLaMA-MoE's random\n"
          "neuron split into --experts. upcycle: --experts copies of the dense FFN. flap: one pruned dense FFN.\n"
+         "den2moee: no pruning; each layer's neurons are split by an equal-size spherical k-means of their\n"
+         "per-domain activation profiles into --experts clusters; the broadest (--shared-ratio) form one\n"
+         "always-on shared MLP, the rest routed experts, plus --null-experts zero experts; prototype-prior\n"
+         "router with gates renormalised over the selected routed experts x n_routed.\n"
          "Routers: random (DIVE's init) or centroid (each expert's mean FFN input over its domains' calibration\n"
          "tokens, minus the mean over experts, divided by the pooled variance).\n"
          "Writes DIR/model.safetensors, moe_config.json, provenance.json and (unless --no-eval) eval.json with\n"

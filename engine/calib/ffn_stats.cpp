@@ -24,7 +24,9 @@ void ChannelMoments::add(const at::Tensor& x_in, const at::Tensor& mask) {
     at::Tensor xd = x.to(at::kDouble);
     at::Tensor mb = xd.mean(0);
     at::Tensor m2b = (xd - mb).square_().sum(0);
-    merge(from(nb, mb, m2b));
+    ChannelMoments b = from(nb, mb, m2b);
+    b.abs_sum_ = xd.abs().sum(0);
+    merge(b);
 }
 
 void ChannelMoments::merge(const ChannelMoments& o) {
@@ -33,6 +35,7 @@ void ChannelMoments::merge(const ChannelMoments& o) {
         n_ = o.n_;
         mean_ = o.mean_.clone();
         m2_ = o.m2_.clone();
+        abs_sum_ = o.abs_sum_.defined() ? o.abs_sum_.clone() : at::Tensor();
         return;
     }
     D2M_ASSERT(mean_.numel() == o.mean_.numel());
@@ -40,6 +43,11 @@ void ChannelMoments::merge(const ChannelMoments& o) {
     at::Tensor delta = o.mean_ - mean_;
     mean_.add_(delta * (nb / nt));
     m2_.add_(o.m2_).add_(delta.square() * (na * nb / nt));
+    if (abs_sum_.defined() && o.abs_sum_.defined()) {
+        abs_sum_.add_(o.abs_sum_);
+    } else {
+        abs_sum_ = at::Tensor();  // one side did not keep it
+    }
     n_ += o.n_;
 }
 
@@ -52,11 +60,17 @@ at::Tensor ChannelMoments::mean_square() const {
     return variance() + mean_.square();
 }
 
-ChannelMoments ChannelMoments::from(int64_t n, const at::Tensor& mean, const at::Tensor& m2) {
+at::Tensor ChannelMoments::mean_abs() const {
+    if (!has_abs()) return {};
+    return abs_sum_ / static_cast<double>(n_);
+}
+
+ChannelMoments ChannelMoments::from(int64_t n, const at::Tensor& mean, const at::Tensor& m2, const at::Tensor& mean_abs) {
     ChannelMoments m;
     m.n_ = n;
     m.mean_ = mean.to(at::kDouble).contiguous();
     m.m2_ = m2.to(at::kDouble).contiguous();
+    if (mean_abs.defined()) m.abs_sum_ = mean_abs.to(at::kDouble) * static_cast<double>(n);
     return m;
 }
 

@@ -33,12 +33,18 @@ public:
     at::Tensor variance() const;                     ///< [C] double, population (÷ n)
     at::Tensor mean_square() const;                  ///< [C] double: mean of x²
     at::Tensor m2() const { return m2_; }
-    static ChannelMoments from(int64_t n, const at::Tensor& mean, const at::Tensor& m2);
+    /// Mean of |x| per channel ([C] double; Den2MoEE's activation-magnitude neuron score), or
+    /// undefined when the accumulator was restored from an entry that did not keep it.
+    at::Tensor mean_abs() const;
+    bool has_abs() const { return n_ > 0 && abs_sum_.defined(); }
+    static ChannelMoments from(int64_t n, const at::Tensor& mean, const at::Tensor& m2,
+                               const at::Tensor& mean_abs = {});
 
 private:
     int64_t n_ = 0;
-    at::Tensor mean_;  // [C] double
-    at::Tensor m2_;    // [C] double: Σ (x − mean)²
+    at::Tensor mean_;     // [C] double
+    at::Tensor m2_;       // [C] double: Σ (x − mean)²
+    at::Tensor abs_sum_;  // [C] double: Σ |x| (undefined: not kept)
 };
 
 /// The statistics of one calibration set: one entry per layer.

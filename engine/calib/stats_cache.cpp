@@ -104,7 +104,9 @@ std::optional<FfnStats> StatsCache::load(const std::string& key) {
             const std::string p = "layers." + std::to_string(il) + ".";
             at::Tensor cnt = r.get(p + "count");
             st.layers.push_back(ChannelMoments::from(cnt.item<int64_t>(), r.get(p + "mean").clone(),
-                                                     r.get(p + "m2").clone()));
+                                                     r.get(p + "m2").clone(),
+                                                     r.has(p + "abs_mean") ? r.get(p + "abs_mean").clone()
+                                                                           : at::Tensor()));
             if (r.has(p + "in_count")) {
                 st.inputs.push_back(ChannelMoments::from(r.get(p + "in_count").item<int64_t>(),
                                                          r.get(p + "in_mean").clone(), r.get(p + "in_m2").clone()));
@@ -131,6 +133,7 @@ void StatsCache::store(const std::string& key, const FfnStats& st, const std::st
         tensors.emplace_back(p + "count", at::full({1}, st.layers[il].count(), at::kLong));
         tensors.emplace_back(p + "mean", st.layers[il].mean());
         tensors.emplace_back(p + "m2", st.layers[il].m2());
+        if (st.layers[il].has_abs()) tensors.emplace_back(p + "abs_mean", st.layers[il].mean_abs());
         if (il < st.inputs.size() && st.inputs[il].count() > 0) {
             tensors.emplace_back(p + "in_count", at::full({1}, st.inputs[il].count(), at::kLong));
             tensors.emplace_back(p + "in_mean", st.inputs[il].mean());

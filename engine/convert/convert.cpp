@@ -1,4 +1,5 @@
 #include "convert/convert.h"
+#include "convert/den2moee.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -67,9 +68,9 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     const at::ScalarType st = m.scalar_type();
     const std::string recipe = s.recipe;
     D2M_CHECK(recipe == "dive" || recipe == "dive-random" || recipe == "random" || recipe == "upcycle" ||
-                  recipe == "flap",
+                  recipe == "flap" || recipe == "den2moee",
               InvalidInput, "convert: unknown recipe '", recipe, "'",
-              Hint{"recipes: dive, dive-random, random, upcycle, flap (den2moee follows)"});
+              Hint{"recipes: dive, den2moee, dive-random, random, upcycle, flap"});
     ConvertResult res;
     ProjectClusters clusters = clusters_in;
     std::vector<std::vector<std::shared_ptr<const SwiGluFfn>>> experts(static_cast<size_t>(L));
@@ -79,6 +80,9 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     D2M_CHECK(s.router_init == "random" || recipe == "dive" || recipe == "dive-random", InvalidInput,
               "convert: centroid router initialisation needs the dive or dive-random recipe (experts with domains)");
     std::vector<FfnStats> cluster_stats;  // per expert, for centroid routers
+    std::vector<RouterSpec> routers;      // den2moee: one per layer, built with the experts
+    std::vector<std::shared_ptr<const SwiGluFfn>> shared(static_cast<size_t>(L));
+    json den2moee_layers = json::array();
 
     if (recipe == "dive" || recipe == "dive-random" || recipe == "flap") {
         PruneSettings ps = project.prune;
@@ -138,6 +142,79 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
             widths.push_back(w);
             ctx.report("experts", static_cast<int64_t>(c + 1), static_cast<int64_t>(clusters.members.size()));
         }
+    } else if (recipe == "den2moee") {
+        // domains are the given labels (no mining clusters): every enabled domain profiles the neurons
+        std::vector<const ProjectDomain*> doms;
+        clusters.names = {"domains"};
+        clusters.members = {{}};
+        clusters.manual = false;
+        for (const auto& d : project.domains) {
+            if (!d.enabled) continue;
+            doms.push_back(&d);
+            clusters.members[0].push_back(d.name);
+        }
+        D2M_CHECK(doms.size() >= 2, InvalidInput, "convert: den2moee profiles neurons over domains; found ",
+                  doms.size(), " enabled", Hint{"enable at least 2 domains in the project"});
+        const int64_t K = s.n_experts;
+        D2M_CHECK(K >= 2 && F % K == 0, InvalidInput, "convert: den2moee needs K >= 2 clusters dividing F = ", F,
+                  ", found K = ", K, Hint{"pick --experts among the divisors of the FFN width"});
+        D2M_CHECK(s.null_experts >= 0, InvalidInput, "convert: null experts must be >= 0");
+        DomainStatsRun dsr = domain_statistics(project, doms, m, tok, model_hash, true, ctx, /*need_abs=*/true);
+        res.stats_cache_hits = dsr.hits;
+        res.stats_cache_misses = dsr.misses;
+        std::vector<const FfnStats*> parts;
+        for (const auto& st_d : dsr.stats) parts.push_back(&st_d);
+        FfnStats pooled = merge_stats(parts);
+        D2M_CHECK(pooled.inputs.size() == static_cast<size_t>(L), Incompatible,
+                  "convert: the cached statistics have no FFN-input moments (written by an older version)",
+                  Hint{"delete the project's .den2moe-cache folder; statistics are recomputed once"});
+        const double sigma = 1e-2 / std::sqrt(static_cast<double>(D));  // DEN2MOEE.md §2.5, tgt_logit_std
+        for (int il = 0; il < L; ++il) {
+            ctx.check_cancelled();
+            std::vector<at::Tensor> cols;
+            for (const auto& st_d : dsr.stats) cols.push_back(st_d.layers[il].mean_abs());
+            at::Tensor S = at::stack(cols, 1);  // [F, domains]
+            NeuronPartition part = den2moee_partition(S, K, s.shared_ratio, s.seed + static_cast<uint64_t>(il));
+            const SwiGluFfn& dense_ffn = m.dense_ffn(il);
+            std::vector<at::Tensor> prior_rows;
+            for (int64_t j : part.routed) {
+                const auto& idx = part.clusters[static_cast<size_t>(j)];
+                experts[il].push_back(prune_ffn(dense_ffn, idx, at::Tensor(), st));
+                prior_rows.push_back(dense_ffn.up().index_select(0, at::tensor(idx, at::kLong)).to(at::kFloat).mean(0));
+            }
+            std::vector<int64_t> sidx;
+            for (int64_t j : part.shared) {
+                const auto& idx = part.clusters[static_cast<size_t>(j)];
+                sidx.insert(sidx.end(), idx.begin(), idx.end());
+            }
+            if (!sidx.empty()) shared[il] = prune_ffn(dense_ffn, sidx, at::Tensor(), st);
+            const int64_t R = static_cast<int64_t>(part.routed.size());
+            at::Generator gen = at::detail::createCPUGenerator(s.seed * 1000003ull + static_cast<uint64_t>(il));
+            RouterSpec rs;
+            rs.gate = RouterSpec::Gate::Den2MoEE;
+            rs.weight = at::empty({R, D}, at::kFloat).normal_(0.0, sigma, gen);
+            rs.prior = at::stack(prior_rows);
+            rs.prior_scale = s.prior_scale;
+            if (s.null_experts > 0) rs.null_weight = at::zeros({s.null_experts, D}, at::kFloat);
+            // logit centering: −E[x·Wᵀ] over every calibration FFN input = −W·E[x] (exact for a linear map)
+            rs.select_bias = -at::mv(rs.weight.to(at::kDouble), pooled.inputs[il].mean()).to(at::kFloat);
+            rs.routed_scale = static_cast<double>(R);
+            rs.norm_topk = true;
+            rs.dense = s.router_dense;
+            rs.top_k = s.top_k;
+            routers.push_back(rs);
+            json cl = json::array();
+            for (const auto& c : part.clusters) cl.push_back(c.size());
+            den2moee_layers.push_back({{"shared_clusters", part.shared},
+                                       {"routed_clusters", part.routed},
+                                       {"coverage_score", part.coverage_score},
+                                       {"budget_score", part.budget_score},
+                                       {"kmeans_iterations", part.iterations}});
+            if (il == 0) {
+                widths = json::array({F / K});
+            }
+            ctx.report("experts", il + 1, L);
+        }
     } else if (recipe == "random") {
         D2M_CHECK(s.n_experts >= 1 && F % s.n_experts == 0, InvalidInput,
                   "convert: the random split needs E dividing F = ", F, ", found E = ", s.n_experts);
@@ -169,9 +246,14 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     if (recipe == "flap") {
         for (int il = 0; il < L; ++il) ffns.push_back(experts[il][0]);
     } else {
-        D2M_CHECK(s.top_k >= 1 && s.top_k <= E, InvalidInput, "convert: top-k ", s.top_k, " must be in [1, ", E,
-                  "] (", E, " experts)");
+        const int64_t slots = E + (recipe == "den2moee" ? s.null_experts : 0);
+        D2M_CHECK(s.top_k >= 1 && s.top_k <= slots, InvalidInput, "convert: top-k ", s.top_k, " must be in [1, ",
+                  slots, "] (", slots, " experts to choose from)");
         for (int il = 0; il < L; ++il) {
+            if (!routers.empty()) {
+                ffns.push_back(std::make_shared<MoeFfn>(experts[il], routers[il], shared[il], st));
+                continue;
+            }
             RouterSpec rs;
             if (s.router_init == "centroid") {
                 std::vector<at::Tensor> mu;
@@ -197,18 +279,39 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     res.model->source = m.source;
 
     const bool flap = recipe == "flap";
+    const bool d2e = recipe == "den2moee";
+    json router_cfg = {{"init", s.router_init == "centroid" ? "domain centroids (mu_e - mean) / pooled var"
+                                                             : "uniform(-1/sqrt(D), 1/sqrt(D))"},
+                       {"bias", false},
+                       {"gate", "softmax"},
+                       {"softmax", "selected logits"}};
+    if (d2e) {
+        router_cfg = {{"init", "normal(0, (1e-2/sqrt(D))^2) + prototype prior (mean up_proj rows)"},
+                      {"gate", "den2moee"},
+                      {"softmax", "routed + null logits, no temperature"},
+                      {"prior_scale", s.prior_scale},
+                      {"routed_scale", E},
+                      {"norm_topk", true},
+                      {"selection_bias", "logit centering -W.E[x] (added to probabilities, selection only)"},
+                      {"mode", s.router_dense ? "dense" : "sparse"}};
+    }
     res.moe_config = {{"format", "den2moe-moe-v1"},
                       {"recipe", recipe},
                       {"num_experts", flap ? 0 : E},
                       {"top_k", flap ? 0 : s.top_k},
                       {"ratio", s.ratio},
                       {"expert_widths", widths},
-                      {"router", {{"init", s.router_init == "centroid" ? "domain centroids (mu_e - mean) / pooled var"
-                                                                        : "uniform(-1/sqrt(D), 1/sqrt(D))"},
-                                  {"bias", false},
-                                  {"softmax", "selected logits"}}},
+                      {"router", router_cfg},
                       {"expert_bias", recipe == "dive" || recipe == "dive-random" || flap},
                       {"base", json::parse(hf_config_to_json(m.config()))}};
+    if (d2e) {
+        res.moe_config["num_null_experts"] = s.null_experts;
+        res.moe_config["shared_expert_width"] = shared[0] ? shared[0]->width() : 0;
+        res.moe_config["den2moee"] = {{"clusters", s.n_experts},
+                                      {"shared_ratio", s.shared_ratio},
+                                      {"token_score", "uniform (tau = 1): LM calibration windows have no pooled token"},
+                                      {"layers", den2moee_layers}};
+    }
     json doms = json::array();
     if (recipe != "random" && recipe != "upcycle") {
         for (const auto& mm : clusters.members) {

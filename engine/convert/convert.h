@@ -8,6 +8,13 @@
 //                experts, no bias
 //   upcycle      sparse upcycling: E copies of the dense FFN
 //   flap         FLAP-only dense pruning at the same active width (a dense model, E = 1)
+//   den2moee     Den2MoEE (shared/docs/DEN2MOEE.md): no pruning; per layer the F neurons are split by
+//                an equal-size spherical k-means of their per-domain activation profiles into K
+//                clusters (convert/den2moee.h); the ⌊K·shared_ratio⌋ broadest become one always-on
+//                shared MLP, the rest routed experts, plus null experts (zero output) in the routing
+//                pool; router = N(0, (1e-2/√D)²) gate + prototype prior α·P (P = mean up_proj rows of
+//                each expert), logit-centering selection bias, gates renormalised over the selected
+//                routed experts × n_routed.
 // Routers: bias-free linear [E, D], PyTorch's default init U(−1/√D, 1/√D) seeded (DIVE-FLAP.md §5.1),
 // or domain centroids (ConvertSettings::router_init).
 #pragma once
@@ -38,6 +45,11 @@ struct ConvertSettings {
     /// divided by the pooled variance (a diagonal-LDA direction), so a token goes to the expert whose
     /// domains it resembles before any router training (dive / dive-random only).
     std::string router_init = "random";
+    // den2moee (n_experts = K clusters, shared + routed)
+    double shared_ratio = 0.25;   ///< ⌊K·r⌋ clusters become the shared expert
+    int64_t null_experts = 1;     ///< zero-output experts in the routing pool
+    double prior_scale = 1.0;     ///< α of the prototype prior (1 = the trained model's inference value)
+    bool router_dense = false;    ///< every expert active (the router-training phase), else top-k
 };
 
 struct ConvertResult {

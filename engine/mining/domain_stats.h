@@ -21,8 +21,10 @@ struct DomainStatsRun {
 
 /// Statistics of each domain's calibration split (project sampling settings), from the cache when
 /// present, else computed and stored atomically. Progress stage "statistics"; cancellable.
+/// `need_abs`: the entries must hold the per-channel mean |activation| (Den2MoEE); an older entry
+/// without it is recomputed and overwritten (same key: the other moments are unchanged).
 DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& domains,
                                  const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
-                                 bool use_cache, RunContext& ctx);
+                                 bool use_cache, RunContext& ctx, bool need_abs = false);
 
 }  // namespace den2moe

@@ -144,7 +144,7 @@ ProjectClusters clusters_from_labels(const MiningResult& r, const std::vector<in
 
 DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& doms,
                                  const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
-                                 bool use_cache, RunContext& ctx) {
+                                 bool use_cache, RunContext& ctx, bool need_abs) {
     const int64_t n = static_cast<int64_t>(doms.size());
     const std::string dtype = compute_dtype_name(model.compute_dtype());
     StatsCache cache(project_cache_dir(project));
@@ -161,6 +161,7 @@ DomainStatsRun domain_statistics(const Project& project, const std::vector<const
         const std::string key = stats_key(kp);
         std::optional<FfnStats> hit;
         if (use_cache) hit = cache.load(key);
+        if (hit && need_abs && (hit->layers.empty() || !hit->layers[0].has_abs())) hit.reset();
         if (hit) {
             out.stats[i] = std::move(*hit);
             ++out.hits;

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/run_context.h"
 
@@ -15,28 +17,78 @@ MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec
     D2M_CHECK(router_.weight.defined() && router_.weight.dim() == 2 && router_.weight.size(0) == E, InvalidInput,
               "MoE block: router weight must be [", E, ", D], found ",
               router_.weight.defined() ? router_.weight.sizes() : at::IntArrayRef{});
-    D2M_CHECK(router_.top_k >= 1 && router_.top_k <= E, InvalidInput, "MoE block: top-k ", router_.top_k,
-              " must be in [1, ", E, "]");
+    D2M_CHECK(router_.top_k >= 1, InvalidInput, "MoE block: top-k ", router_.top_k, " must be >= 1");
     D2M_CHECK(router_.temperature > 0, InvalidInput, "MoE block: router temperature must be > 0");
     const int64_t D = router_.weight.size(1);
     for (int64_t e = 0; e < E; ++e) {
         D2M_CHECK(experts_[e] && experts_[e]->down().size(0) == D, Incompatible, "MoE block: expert ", e,
                   " has output size ", experts_[e] ? experts_[e]->down().size(0) : 0, ", the router expects ", D);
     }
+    D2M_CHECK(!router_.prior.defined() || router_.prior.sizes() == router_.weight.sizes(), InvalidInput,
+              "MoE block: router prior must be [", E, ", ", D, "]");
+    D2M_CHECK(!router_.null_weight.defined() || (router_.null_weight.dim() == 2 && router_.null_weight.size(1) == D),
+              InvalidInput, "MoE block: null-expert router rows must be [N, ", D, "]");
+    D2M_CHECK(!router_.select_bias.defined() || router_.select_bias.numel() == E, InvalidInput,
+              "MoE block: selection bias must have ", E, " entries, found ", router_.select_bias.numel());
+    D2M_CHECK(!router_.shared_gate.defined() || (shared_ && router_.shared_gate.numel() == D), InvalidInput,
+              "MoE block: a shared-expert gate needs a shared expert and ", D, " entries");
+    D2M_CHECK(router_.gate == RouterSpec::Gate::Den2MoEE || router_.n_null() == 0, InvalidInput,
+              "MoE block: null experts need the Den2MoEE gate");
+    D2M_CHECK(router_.top_k <= E + router_.n_null(), InvalidInput, "MoE block: top-k ", router_.top_k,
+              " exceeds the ", E + router_.n_null(), " experts");
     router_.weight = router_.weight.to(dtype).contiguous();
+    at::Tensor w = router_.weight.to(at::kFloat);
+    if (router_.prior.defined()) {
+        router_.prior = router_.prior.to(dtype).contiguous();
+        if (router_.prior_scale != 0.0) w = w + router_.prior.to(at::kFloat) * router_.prior_scale;
+    }
+    if (router_.null_weight.defined()) {
+        router_.null_weight = router_.null_weight.to(dtype).contiguous();
+        w = at::cat({w, router_.null_weight.to(at::kFloat)}, 0);
+    }
+    w_logits_ = w.to(dtype).contiguous();
+    if (router_.select_bias.defined()) router_.select_bias = router_.select_bias.to(at::kFloat).reshape({E}).contiguous();
+    if (router_.shared_gate.defined()) router_.shared_gate = router_.shared_gate.to(dtype).reshape({1, D}).contiguous();
 }
 
 void MoeFfn::route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits_out) const {
-    at::Tensor logits = at::linear(x, router_.weight).to(at::kFloat);  // [N, E]
-    const int64_t E = n_experts();
+    at::Tensor logits = at::linear(x, w_logits_).to(at::kFloat);  // [N, E + n_null]
+    const int64_t E = n_experts(), K = logits.size(1);
     at::Tensor w;
-    if (router_.dense || router_.top_k == E) {
+    if (router_.gate == RouterSpec::Gate::Den2MoEE) {
+        at::Tensor p = at::softmax(logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
+        at::Tensor sel;
+        if (router_.dense || router_.top_k >= K) {
+            sel = at::ones_like(p, p.options().dtype(at::kBool));
+        } else {
+            at::Tensor score = p;
+            if (router_.select_bias.defined()) {
+                score = p.clone();
+                score.narrow(1, 0, E).add_(router_.select_bias);
+            }
+            at::Tensor idx = std::get<1>(score.topk(router_.top_k, -1));
+            sel = at::zeros_like(p, p.options().dtype(at::kBool)).scatter_(-1, idx, true);
+        }
+        at::Tensor g = (p * sel).narrow(1, 0, E);  // routed gates; null experts output nothing
+        if (router_.norm_topk) g = g / g.sum(-1, true).clamp_min(1e-20);
+        w = router_.routed_scale == 1.0 ? g.contiguous() : (g * router_.routed_scale);
+    } else if (router_.dense || router_.top_k == E) {
         w = at::softmax(logits / router_.temperature, -1);
+        if (router_.routed_scale != 1.0) w = w * router_.routed_scale;
     } else {
-        auto top = logits.topk(router_.top_k, -1);  // values, indices [N, k]
-        at::Tensor g = router_.top_k == 1 ? at::ones_like(std::get<0>(top))
-                                          : at::softmax(std::get<0>(top) / router_.temperature, -1);
-        w = at::zeros_like(logits).scatter_(-1, std::get<1>(top), g);
+        at::Tensor g, idx;
+        if (router_.norm_topk) {
+            auto top = logits.topk(router_.top_k, -1);  // values, indices [N, k]
+            idx = std::get<1>(top);
+            g = router_.top_k == 1 ? at::ones_like(std::get<0>(top))
+                                   : at::softmax(std::get<0>(top) / router_.temperature, -1);
+        } else {
+            auto top = at::softmax(logits / router_.temperature, -1).topk(router_.top_k, -1);
+            g = std::get<0>(top);
+            idx = std::get<1>(top);
+        }
+        if (router_.routed_scale != 1.0) g = g * router_.routed_scale;
+        w = at::zeros_like(logits).scatter_(-1, idx, g);
     }
     if (weights) *weights = w;
     if (logits_out) *logits_out = logits;
@@ -53,7 +105,7 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
     const at::Tensor& mask = fc.token_mask ? *fc.token_mask : kNone;
     if (fc.observers && fc.observers->wants(site::kRouterLogits, il)) {
         std::vector<int64_t> s(shape.begin(), shape.end() - 1);
-        s.push_back(E);
+        s.push_back(logits.size(1));
         fc.observers->emit(site::kRouterLogits, il, logits.view(s), mask);
     }
     if (fc.observers && fc.observers->wants(site::kRouterProbs, il)) {
@@ -62,6 +114,7 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         fc.observers->emit(site::kRouterProbs, il, w.view(s), mask);
     }
     at::Tensor out = shared_ ? shared_->forward(xf, il, FfnContext{}) : at::zeros({N, D}, x.options());
+    if (shared_ && router_.shared_gate.defined()) out.mul_(at::sigmoid(at::linear(xf, router_.shared_gate)));
     // group (token, expert) pairs by expert: one stable sort of the nonzero entries of w
     at::Tensor nz = w.nonzero();  // [P, 2] (token, expert), token-major
     if (nz.size(0) == 0) return out.view(shape);
@@ -85,6 +138,10 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
 
 void MoeFfn::named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const {
     out[prefix + "router.weight"] = router_.weight;
+    if (router_.prior.defined()) out[prefix + "router.prior"] = router_.prior;
+    if (router_.null_weight.defined()) out[prefix + "router.null_weight"] = router_.null_weight;
+    if (router_.select_bias.defined()) out[prefix + "router.select_bias"] = router_.select_bias;
+    if (router_.shared_gate.defined()) out[prefix + "shared_expert_gate.weight"] = router_.shared_gate;
     for (size_t e = 0; e < experts_.size(); ++e) {
         experts_[e]->named_tensors(prefix + "experts." + std::to_string(e) + ".", out);
     }
@@ -92,7 +149,7 @@ void MoeFfn::named_tensors(const std::string& prefix, std::map<std::string, at::
 }
 
 int64_t MoeFfn::n_params() const {
-    int64_t n = router_.weight.numel();
+    int64_t n = w_logits_.numel();
     for (const auto& e : experts_) n += e->n_params();
     if (shared_) n += shared_->n_params();
     return n;
@@ -103,8 +160,8 @@ int64_t MoeFfn::n_active_params() const {
     std::vector<int64_t> sizes;
     for (const auto& e : experts_) sizes.push_back(e->n_params());
     std::sort(sizes.rbegin(), sizes.rend());
-    int64_t n = router_.weight.numel();
-    const int64_t k = router_.dense ? n_experts() : router_.top_k;
+    int64_t n = w_logits_.numel();
+    const int64_t k = router_.dense ? n_experts() : std::min(router_.top_k, n_experts());
     for (int64_t i = 0; i < k; ++i) n += sizes[static_cast<size_t>(i)];
     if (shared_) n += shared_->n_params();
     return n;
@@ -119,8 +176,10 @@ at::Tensor moe_forward_reference(const MoeFfn& moe, const at::Tensor& x) {
     for (int64_t n = 0; n < xf.size(0); ++n) {
         at::Tensor xn = xf.narrow(0, n, 1);
         at::Tensor acc = moe.shared_expert() ? moe.shared_expert()->forward(xn, 0, {}) : at::zeros_like(xn);
+        if (moe.shared_expert() && moe.router().shared_gate.defined())
+            acc = acc * at::sigmoid((xn.to(at::kFloat) * moe.router().shared_gate.to(at::kFloat)).sum()).item<float>();
         for (int64_t e = 0; e < moe.n_experts(); ++e) {
-            const float g = w[n][e].item<float>();
+            const float g = w[n][e].item<float>();  // routed experts only; null experts add nothing
             if (g != 0.0f) acc = acc + moe.expert(e).forward(xn, 0, {}) * g;
         }
         out.narrow(0, n, 1).copy_(acc);

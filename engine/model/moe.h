@@ -17,10 +17,30 @@
 namespace den2moe {
 
 struct RouterSpec {
+    enum class Gate {
+        /// Mixtral / DIVE: softmax over the selected logits (= softmax over all, renormalised over the
+        /// top-k); with norm_topk = false the raw softmax(all) values are kept (Qwen2-MoE's default).
+        Softmax,
+        /// Den2MoEE (DEN2MOEE.md §1.3): p = softmax([W·x + α·P·x ; W_null·x]) over routed + null, no
+        /// temperature; selection on p + [select_bias ; 0] (probabilities, not logits); gates = p at the
+        /// selected entries, routed ones renormalised over the selected routed entries (norm_topk), all
+        /// × routed_scale; null experts output zero.
+        Den2MoEE,
+    };
     at::Tensor weight;          ///< [E, D], no bias
-    int64_t top_k = 1;
-    double temperature = 1.0;   ///< softmax temperature over the selected (or all) logits
-    bool dense = false;         ///< all experts weighted by softmax(logits / t) (router training)
+    int64_t top_k = 1;          ///< among routed (+ null) experts
+    double temperature = 1.0;   ///< Softmax gate: temperature over the selected (or all) logits
+    bool dense = false;         ///< all experts selected (router training; Den2MoEE's dense phase)
+    Gate gate = Gate::Softmax;
+    bool norm_topk = true;      ///< renormalise the selected (routed) weights to sum 1
+    at::Tensor prior;           ///< [E, D] Den2MoEE prototypes P (optional)
+    double prior_scale = 0.0;   ///< α: logits += α·P·x
+    at::Tensor null_weight;     ///< [N, D] null-expert logit rows (Den2MoEE; optional)
+    at::Tensor select_bias;     ///< [E] added to the routed probabilities for selection only (optional)
+    double routed_scale = 1.0;  ///< gates × this (Den2MoEE: n_routed)
+    at::Tensor shared_gate;     ///< [1, D]: shared expert output × sigmoid(x·gᵀ) (Qwen2-MoE); optional
+
+    int64_t n_null() const { return null_weight.defined() ? null_weight.size(0) : 0; }
 };
 
 class MoeFfn : public FeedForward {
@@ -40,13 +60,14 @@ public:
     const at::Tensor& router_weight() const { return router_.weight; }
     const RouterSpec& router() const { return router_; }
 
-    /// Routing of flattened tokens x [N, D]: float weights [N, E] (0 for unselected experts) and the
-    /// float logits [N, E].
+    /// Routing of flattened tokens x [N, D]: float weights [N, E] over the routed experts (0 for
+    /// unselected ones and for the null experts' slots) and the float logits [N, E + n_null].
     void route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits) const;
 
 private:
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;
+    at::Tensor w_logits_;  // [E + N, D]: weight + α·prior, then the null rows (what one linear computes)
     std::shared_ptr<const SwiGluFfn> shared_;
 };
 

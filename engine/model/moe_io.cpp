@@ -77,6 +77,27 @@ std::shared_ptr<LlamaModel> load_moe_native(const std::string& dir, ComputeDType
         D2M_CHECK(rw != t.end(), Incompatible, "MoE checkpoint ", dir, ": tensor ", pfx(il), "router.weight is missing");
         rs.weight = rw->second;
         rs.top_k = mc.value("top_k", int64_t{1});
+        const json rc = mc.value("router", json::object());
+        rs.norm_topk = rc.value("norm_topk", true);
+        rs.routed_scale = rc.value("routed_scale", 1.0);
+        rs.dense = rc.value("mode", std::string("sparse")) == "dense";
+        const std::string gate = rc.value("gate", std::string("softmax"));
+        D2M_CHECK(gate == "softmax" || gate == "den2moee", Incompatible, cfg_path, ": unknown router gate '", gate,
+                  "'", Hint{"softmax or den2moee; was the folder written by a newer version?"});
+        auto opt = [&](const std::string& n) {
+            auto it = t.find(pfx(il) + n);
+            return it == t.end() ? at::Tensor() : it->second;
+        };
+        if (gate == "den2moee") {
+            rs.gate = RouterSpec::Gate::Den2MoEE;
+            rs.prior = opt("router.prior");
+            rs.prior_scale = rc.value("prior_scale", 0.0);
+            rs.null_weight = opt("router.null_weight");
+            rs.select_bias = opt("router.select_bias");
+            D2M_CHECK(rs.null_weight.defined() || mc.value("num_null_experts", int64_t{0}) == 0, Incompatible,
+                      "MoE checkpoint ", dir, ": tensor ", pfx(il), "router.null_weight is missing");
+        }
+        rs.shared_gate = opt("shared_expert_gate.weight");
         std::shared_ptr<const SwiGluFfn> shared;
         if (t.count(pfx(il) + "shared_expert.gate_proj.weight")) shared = ffn_at(pfx(il) + "shared_expert.");
         ffns.push_back(std::make_shared<MoeFfn>(ex, rs, shared, st));
