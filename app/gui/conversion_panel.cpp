@@ -26,7 +26,7 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     m_recipe = new QComboBox(this);
     m_recipe->setObjectName(QStringLiteral("recipe"));
     m_recipe->addItems({QStringLiteral("dive"), QStringLiteral("dive-random"), QStringLiteral("random"),
-                        QStringLiteral("upcycle"), QStringLiteral("flap")});
+                        QStringLiteral("upcycle"), QStringLiteral("flap"), QStringLiteral("den2moee")});
     m_experts = new QSpinBox(this);
     m_experts->setObjectName(QStringLiteral("experts"));
     m_experts->setRange(1, 256);
@@ -46,7 +46,7 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     m_router->addItems({QStringLiteral("centroid"), QStringLiteral("random")});
     auto* form = new QFormLayout;
     form->addRow(tr("Recipe"), m_recipe);
-    form->addRow(tr("Experts (random, upcycle)"), m_experts);
+    form->addRow(tr("Experts (random, upcycle; clusters for den2moee)"), m_experts);
     form->addRow(tr("Top-k"), m_topK);
     form->addRow(tr("Pruning ratio (dive, flap)"), m_ratio);
     form->addRow(tr("Router init (dive)"), m_router);
@@ -129,7 +129,7 @@ void ConversionPanel::setSettings(const ConvertSettings& s) {
 void ConversionPanel::updatePlan() {
     const ConvertSettings s = settings();
     const bool dive = s.recipe == "dive" || s.recipe == "dive-random";
-    m_experts->setEnabled(s.recipe == "random" || s.recipe == "upcycle");
+    m_experts->setEnabled(s.recipe == "random" || s.recipe == "upcycle" || s.recipe == "den2moee");
     m_ratio->setEnabled(dive || s.recipe == "flap");
     m_router->setEnabled(dive);
     m_topK->setEnabled(s.recipe != "flap");
@@ -142,7 +142,9 @@ void ConversionPanel::updatePlan() {
     m_planTable->setRowCount(int(m_plan.experts.size()));
     for (int r = 0; r < int(m_plan.experts.size()); ++r) {
         const auto& e = m_plan.experts[size_t(r)];
-        const QString name = s.recipe == "flap" ? tr("dense") : QStringLiteral("e%1").arg(e.expert);
+        const QString name = s.recipe == "flap" ? tr("dense")
+                             : e.expert < 0     ? tr("shared")
+                                                : QStringLiteral("e%1").arg(e.expert);
         const QString domains = e.domains.isEmpty() ? tr("(all)") : e.domains.join(QStringLiteral(", "));
         m_planTable->setItem(r, 0, new QTableWidgetItem(name));
         m_planTable->setItem(r, 1, new QTableWidgetItem(domains));

@@ -48,11 +48,11 @@ void addOptions(QCommandLineParser& p) {
     p.addOption({QStringLiteral("clusters"),
                  QStringLiteral("Cut the dendrogram into K clusters, or (a file) use the clusters of a clusters.json."),
                  QStringLiteral("K|FILE")});
-    p.addOption({QStringLiteral("recipe"), QStringLiteral("--run conversion: dive (default), dive-random, random, upcycle, flap."),
+    p.addOption({QStringLiteral("recipe"), QStringLiteral("--run conversion: dive (default), dive-random, random, upcycle, flap, den2moee."),
                  QStringLiteral("R")});
     p.addOption({QStringLiteral("router-init"), QStringLiteral("--run conversion: centroid (default) or random."),
                  QStringLiteral("I")});
-    p.addOption({QStringLiteral("top-k"), QStringLiteral("--run conversion: experts per token (default 1)."), QStringLiteral("K")});
+    p.addOption({QStringLiteral("top-k"), QStringLiteral("--run conversion: experts per token (default 1; den2moee 2)."), QStringLiteral("K")});
     p.addOption({QStringLiteral("experts"), QStringLiteral("--run conversion: E for random / upcycle (default 8)."),
                  QStringLiteral("E")});
     p.addOption({QStringLiteral("ratio"), QStringLiteral("--run conversion: pruning ratio (default: the project's)."),
@@ -172,7 +172,7 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
         }
     }
     const QStringList recipes{QStringLiteral("dive"), QStringLiteral("dive-random"), QStringLiteral("random"),
-                              QStringLiteral("upcycle"), QStringLiteral("flap")};
+                              QStringLiteral("upcycle"), QStringLiteral("flap"), QStringLiteral("den2moee")};
     if (!recipes.contains(o->recipe)) {
         *error = QStringLiteral("--recipe must be one of %1, got '%2'").arg(recipes.join(QStringLiteral(", ")), o->recipe);
         return false;
@@ -181,6 +181,7 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
         *error = QStringLiteral("--router-init must be centroid or random, got '%1'").arg(o->routerInit);
         return false;
     }
+    o->topKGiven = p.isSet(QStringLiteral("top-k"));
     if (!positiveInt(p, QStringLiteral("top-k"), &o->topK, error) ||
         !positiveInt(p, QStringLiteral("experts"), &o->experts, error) ||
         (o->clustersFile.isEmpty() && !positiveInt(p, QStringLiteral("clusters"), &o->clusters, error)) ||
@@ -530,7 +531,7 @@ int runHeadless(const StudioOptions& o, QTextStream& err) {
         den2moe::ConvertSettings s;
         s.recipe = o.recipe.toStdString();
         s.router_init = o.routerInit.toStdString();
-        s.top_k = o.topK;
+        s.top_k = o.recipe == QLatin1String("den2moee") && !o.topKGiven ? 2 : o.topK;
         s.n_experts = o.experts;
         s.ratio = o.ratio >= 0 ? o.ratio : w.project().prune.ratio;
         if (!w.startConversion(s, &error, o.out)) {

@@ -38,6 +38,7 @@ struct StudioOptions {
     QString recipe = QStringLiteral("dive");
     QString routerInit = QStringLiteral("centroid");
     int topK = 1;
+    bool topKGiven = false;
     int experts = 8;
     double ratio = -1;     ///< -1 = the project's prune.ratio
     QString out;           ///< --out DIR: the conversion's folder ("" = <project cache>/experts/<recipe>)

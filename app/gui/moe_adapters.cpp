@@ -42,6 +42,29 @@ ConversionPlan planConversion(const LlamaConfig& cfg, const ProjectClusters& clu
         }
     } else if (flap) {
         plan.experts.push_back(ExpertPlanRow{0, {}, pruned});
+    } else if (s.recipe == "den2moee") {
+        // K clusters of F/K neurons: ⌊K·shared_ratio⌋ merged into the always-on shared expert, the rest
+        // routed; null experts cost a router row only
+        const int64_t K = s.n_experts;
+        const int64_t n_shared = static_cast<int64_t>(std::floor(static_cast<double>(K) * s.shared_ratio + 1e-9));
+        const int64_t R = K - n_shared;
+        if (K < 2 || F % K != 0) {
+            plan.error = QStringLiteral("Den2MoEE needs K >= 2 clusters dividing F = %1").arg(F);
+        } else if (R < 1) {
+            plan.error = QStringLiteral("no routed expert left: lower the shared ratio");
+        } else if (s.top_k < 1 || s.top_k > R + s.null_experts) {
+            plan.error = QStringLiteral("top-k must be in [1, %1]").arg(R + s.null_experts);
+        }
+        const int64_t W = K > 0 ? F / K : 0;
+        if (n_shared > 0) plan.experts.push_back(ExpertPlanRow{-1, {QStringLiteral("shared, always on")}, n_shared * W});
+        for (int64_t e = 0; e < std::max<int64_t>(R, 0); ++e) plan.experts.push_back(ExpertPlanRow{static_cast<int>(e), {}, W});
+        plan.n_experts = static_cast<int>(std::max<int64_t>(R, 0));
+        plan.top_k = static_cast<int>(s.top_k);
+        const int64_t router = (R + s.null_experts) * D;
+        plan.total_params = trunk + L * (router + 3 * D * F);
+        plan.active_params = trunk + L * (router + 3 * D * (n_shared * W + std::min<int64_t>(s.top_k, std::max<int64_t>(R, 0)) * W));
+        plan.active_flops = 2 * (plan.active_params - (cfg.tie_word_embeddings ? 0 : embedding));
+        return plan;
     } else if (s.recipe == "random" || s.recipe == "upcycle") {
         if (s.n_experts < 1) {
             plan.error = QStringLiteral("need at least one expert");

@@ -77,8 +77,9 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
     json widths = json::array();
     D2M_CHECK(s.router_init == "random" || s.router_init == "centroid", InvalidInput, "convert: unknown router init '",
               s.router_init, "'", Hint{"random or centroid"});
-    D2M_CHECK(s.router_init == "random" || recipe == "dive" || recipe == "dive-random", InvalidInput,
-              "convert: centroid router initialisation needs the dive or dive-random recipe (experts with domains)");
+    // centroid routers need experts with domains (dive, dive-random); the other recipes have their own
+    // router (random U(−1/√D, 1/√D); den2moee's prototype prior) and ignore the setting
+    const bool centroid = s.router_init == "centroid" && (recipe == "dive" || recipe == "dive-random");
     std::vector<FfnStats> cluster_stats;  // per expert, for centroid routers
     std::vector<RouterSpec> routers;      // den2moee: one per layer, built with the experts
     std::vector<std::shared_ptr<const SwiGluFfn>> shared(static_cast<size_t>(L));
@@ -255,7 +256,7 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                 continue;
             }
             RouterSpec rs;
-            if (s.router_init == "centroid") {
+            if (centroid) {
                 std::vector<at::Tensor> mu;
                 at::Tensor pooled = at::zeros({D}, at::kDouble);
                 for (const auto& cs : cluster_stats) {
@@ -280,7 +281,7 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
 
     const bool flap = recipe == "flap";
     const bool d2e = recipe == "den2moee";
-    json router_cfg = {{"init", s.router_init == "centroid" ? "domain centroids (mu_e - mean) / pooled var"
+    json router_cfg = {{"init", centroid ? "domain centroids (mu_e - mean) / pooled var"
                                                              : "uniform(-1/sqrt(D), 1/sqrt(D))"},
                        {"bias", false},
                        {"gate", "softmax"},
@@ -333,13 +334,16 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                       {"top_k", s.top_k},
                       {"ratio", s.ratio},
                       {"seed", s.seed},
-                      {"router_init", s.router_init},
+                      {"router_init", d2e ? "den2moee prior" : centroid ? "centroid" : "random"},
                       {"calibration", {{"samples_per_domain", project.calib.n_samples},
                                        {"seq_len", project.calib.seq_len},
                                        {"seed", project.calib.seed},
                                        {"dtype", compute_dtype_name(m.compute_dtype())}}},
                       {"clusters", {{"names", clusters.names}, {"members", clusters.members}, {"manual", clusters.manual}}},
                       {"domains", doms}};
+    if (d2e) {  // experts are neuron clusters, not domain clusters: no expert -> domains map
+        res.provenance["clusters"] = {{"names", json::array()}, {"members", json::array()}, {"manual", false}};
+    }
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
 }

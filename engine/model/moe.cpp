@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "core/error.h"
 #include "core/run_context.h"
@@ -113,27 +115,66 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         s.push_back(E);
         fc.observers->emit(site::kRouterProbs, il, w.view(s), mask);
     }
-    at::Tensor out = shared_ ? shared_->forward(xf, il, FfnContext{}) : at::zeros({N, D}, x.options());
+    at::Tensor out = shared_ ? shared_->forward(xf, il, FfnContext{}) : at::Tensor();
     if (shared_ && router_.shared_gate.defined()) out.mul_(at::sigmoid(at::linear(xf, router_.shared_gate)));
-    // group (token, expert) pairs by expert: one stable sort of the nonzero entries of w
-    at::Tensor nz = w.nonzero();  // [P, 2] (token, expert), token-major
-    if (nz.size(0) == 0) return out.view(shape);
-    at::Tensor tok = nz.select(1, 0), ex = nz.select(1, 1);
-    at::Tensor order = std::get<1>(ex.sort(/*stable=*/true, 0, false));
-    tok = tok.index_select(0, order);
-    ex = ex.index_select(0, order);
-    at::Tensor gate = w.index({tok, ex}).to(x.scalar_type()).unsqueeze(1);  // [P, 1]
-    at::Tensor counts = at::bincount(ex, {}, E).cpu();
+    if (legacy_dispatch()) {
+        // the previous dispatch (kept for bench_moe's comparison): nonzero pairs, per-expert index_add_
+        if (!out.defined()) out = at::zeros({N, D}, x.options());
+        at::Tensor nz = w.nonzero();  // [P, 2] (token, expert), token-major
+        if (nz.size(0) == 0) return out.view(shape);
+        at::Tensor tok = nz.select(1, 0), ex = nz.select(1, 1);
+        at::Tensor order = std::get<1>(ex.sort(/*stable=*/true, 0, false));
+        tok = tok.index_select(0, order);
+        ex = ex.index_select(0, order);
+        at::Tensor gate = w.index({tok, ex}).to(x.scalar_type()).unsqueeze(1);  // [P, 1]
+        at::Tensor counts = at::bincount(ex, {}, E).cpu();
+        const int64_t* cnt = counts.data_ptr<int64_t>();
+        int64_t start = 0;
+        for (int64_t e = 0; e < E; ++e) {
+            if (cnt[e] == 0) continue;
+            at::Tensor t = tok.narrow(0, start, cnt[e]);
+            at::Tensor ye = experts_[e]->forward(xf.index_select(0, t), il, FfnContext{});  // [n_e, D]
+            out.index_add_(0, t, ye.mul_(gate.narrow(0, start, cnt[e])));
+            start += cnt[e];
+        }
+        return out.view(shape);
+    }
+    // Exactly k (token, expert) pairs per token: the k largest weights of each row (a pair whose
+    // weight is 0, e.g. a slot Den2MoEE's null expert took, is computed and multiplied by 0). Pairs
+    // are sorted by expert once; the tokens are gathered once; each expert runs on its contiguous
+    // slice; the weighted results are gathered back to token-major order and summed over k. Gathers
+    // only: libtorch's index_add_ on rows is a per-row loop.
+    const int64_t k = (router_.dense || router_.top_k >= E) ? E : router_.top_k;
+    at::Tensor idx = k == E ? at::arange(E, at::kLong).expand({N, E}) : std::get<1>(w.topk(k, -1));  // [N, k]
+    at::Tensor gate_tk = w.gather(1, idx).reshape({-1});                                                // [P]
+    at::Tensor ex = idx.reshape({-1});
+    at::Tensor order = std::get<1>(ex.sort(/*stable=*/true, 0, false));  // pair ids grouped by expert
+    at::Tensor tok = at::div(order, k, "floor");
+    at::Tensor counts = at::bincount(ex, {}, E);
     const int64_t* cnt = counts.data_ptr<int64_t>();
+    at::Tensor xs = xf.index_select(0, tok);  // [P, D], grouped by expert
+    std::vector<at::Tensor> ys;
     int64_t start = 0;
     for (int64_t e = 0; e < E; ++e) {
         if (cnt[e] == 0) continue;
-        at::Tensor t = tok.narrow(0, start, cnt[e]);
-        at::Tensor ye = experts_[e]->forward(xf.index_select(0, t), il, FfnContext{});  // [n_e, D]
-        out.index_add_(0, t, ye.mul_(gate.narrow(0, start, cnt[e])));
+        ys.push_back(experts_[e]->forward(xs.narrow(0, start, cnt[e]), il, FfnContext{}));
         start += cnt[e];
     }
-    return out.view(shape);
+    at::Tensor y = ys.size() == 1 ? ys[0] : at::cat(ys, 0);  // [P, D] grouped by expert
+    y.mul_(gate_tk.index_select(0, order).to(x.scalar_type()).unsqueeze(1));
+    at::Tensor inv = at::empty_like(order).scatter_(0, order, at::arange(order.numel(), order.options()));
+    at::Tensor yt = y.index_select(0, inv).view({N, k, D});  // token-major
+    at::Tensor routed = k == 1 ? yt.select(1, 0) : yt.sum(1);
+    if (!shared_) return routed.view(shape);
+    return out.add_(routed).view(shape);
+}
+
+bool MoeFfn::legacy_dispatch() {
+    static const bool legacy = [] {
+        const char* v = std::getenv("D2M_MOE_DISPATCH");
+        return v && std::string(v) == "index_add";
+    }();
+    return legacy;
 }
 
 void MoeFfn::named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const {

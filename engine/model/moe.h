@@ -64,6 +64,9 @@ public:
     /// unselected ones and for the null experts' slots) and the float logits [N, E + n_null].
     void route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits) const;
 
+    /// D2M_MOE_DISPATCH=index_add selects the previous per-expert index_add_ dispatch (benchmarks).
+    static bool legacy_dispatch();
+
 private:
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;
