@@ -54,5 +54,6 @@ int cmd_mine(const Args&, RunContext&);
 int cmd_cluster(const Args&, RunContext&);
 int cmd_convert(const Args&, RunContext&);
 int cmd_route(const Args&, RunContext&);
+int cmd_export(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

@@ -202,6 +202,16 @@ const std::vector<Command>& commands() {
          "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"
          "selected experts and weights (JSON: ids, pieces, per layer tokens[[{expert, weight}]] and load).",
          cmd_route},
+        {"export", "write a converted MoE as a Hugging Face Mixtral / Qwen2-MoE folder",
+         "usage: den2moe export MOE_DIR --format mixtral|qwen2moe --out DIR [--dtype keep|fp32|bf16|fp16]\n"
+         "                      [--pad-experts] [--strict] [--refuse-biases] [--lint-only] [--shard-size BYTES]\n"
+         "                      [--tp N] [--tokenizer PATH] [--json]\n\n"
+         "Lints the model against the target format first (errors: not representable; warnings: dropped or\n"
+         "approximated; info: rewritten exactly) and exits 1 on errors; --strict turns warnings into errors.\n"
+         "--pad-experts zero-pads unequal experts to the widest (exact). Writes config.json, safetensors\n"
+         "(sharded above --shard-size, default 2e9 bytes, with model.safetensors.index.json), tokenizer files,\n"
+         "generation_config.json and den2moe_provenance.json, atomically. See docs/export.md.",
+         cmd_export},
     };
     return cmds;
 }

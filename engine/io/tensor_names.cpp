@@ -21,4 +21,20 @@ std::string gate_proj(int il) { return layer_prefix(il) + "mlp.gate_proj.weight"
 std::string up_proj(int il) { return layer_prefix(il) + "mlp.up_proj.weight"; }
 std::string down_proj(int il) { return layer_prefix(il) + "mlp.down_proj.weight"; }
 
+std::string mixtral_router(int il) { return layer_prefix(il) + "block_sparse_moe.gate.weight"; }
+std::string mixtral_expert(int il, int64_t e, const std::string& proj) {
+    const char* w = proj == "gate_proj" ? "w1" : proj == "down_proj" ? "w2" : proj == "up_proj" ? "w3" : nullptr;
+    if (!w) return {};  // not a SwiGLU projection: no such key
+    return layer_prefix(il) + "block_sparse_moe.experts." + std::to_string(e) + "." + w + ".weight";
+}
+std::string qwen2moe_router(int il) { return layer_prefix(il) + "mlp.gate.weight"; }
+std::string qwen2moe_expert(int il, int64_t e, const std::string& proj) {
+    return layer_prefix(il) + "mlp.experts." + std::to_string(e) + "." + proj + ".weight";
+}
+std::string qwen2moe_shared(int il, const std::string& proj) {
+    return layer_prefix(il) + "mlp.shared_expert." + proj + ".weight";
+}
+std::string qwen2moe_shared_gate(int il) { return layer_prefix(il) + "mlp.shared_expert_gate.weight"; }
+std::string attn_bias(int il, const std::string& proj) { return layer_prefix(il) + "self_attn." + proj + ".bias"; }
+
 }  // namespace den2moe::names

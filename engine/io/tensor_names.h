@@ -2,6 +2,7 @@
 // under these exact keys, so named_parameters() is the loader's and the saver's index.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace den2moe::names {
@@ -19,5 +20,17 @@ std::string gate_proj(int il);              ///< model.layers.{il}.mlp.gate_proj
 std::string up_proj(int il);                ///< model.layers.{il}.mlp.up_proj.weight   [F, D]
 std::string down_proj(int il);              ///< model.layers.{il}.mlp.down_proj.weight [D, F]
 std::string layer_prefix(int il);           ///< "model.layers.{il}."
+
+// Hugging Face MoE targets (engine/export writes them, model/hf_moe_io reads them). `proj` is one of
+// our SwiGLU projections: "gate_proj", "up_proj" or "down_proj".
+std::string mixtral_router(int il);         ///< model.layers.{il}.block_sparse_moe.gate.weight [E, D]
+/// model.layers.{il}.block_sparse_moe.experts.{e}.w1|w2|w3.weight: w1 = gate_proj [F, D],
+/// w2 = down_proj [D, F], w3 = up_proj [F, D] (Mistral's reference code names).
+std::string mixtral_expert(int il, int64_t e, const std::string& proj);
+std::string qwen2moe_router(int il);        ///< model.layers.{il}.mlp.gate.weight [E, D]
+std::string qwen2moe_expert(int il, int64_t e, const std::string& proj);  ///< ...mlp.experts.{e}.{proj}.weight
+std::string qwen2moe_shared(int il, const std::string& proj);  ///< ...mlp.shared_expert.{proj}.weight
+std::string qwen2moe_shared_gate(int il);   ///< model.layers.{il}.mlp.shared_expert_gate.weight [1, D]
+std::string attn_bias(int il, const std::string& proj);  ///< model.layers.{il}.self_attn.{q,k,v}_proj.bias
 
 }  // namespace den2moe::names

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "io/model_files.h"
+#include "model/hf_moe_io.h"
 #include "model/moe_io.h"
 
 namespace den2moe {
@@ -19,6 +20,25 @@ LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::s
         D2M_CHECK(!out.tokenizer_path.empty(), InvalidInput, "no tokenizer found in the MoE folder ", path,
                   Hint{"pass --tokenizer PATH (the source model's tokenizer.model)"});
         out.tokenizer = Tokenizer::load(out.tokenizer_path, (int)vocab);
+        return out;
+    }
+    const std::string hf_moe = hf_moe_kind(path);
+    if (!hf_moe.empty()) {  // a Hugging Face MoE checkpoint (Mixtral / Qwen2-MoE), e.g. from den2moe export
+        HfMoeModel hm = load_hf_moe(path, dtype);
+        LoadedModel out;
+        out.format = "hf-" + hm.kind;
+        out.model = hm.model;
+        out.warnings = hm.warnings;
+        out.stored_dtypes = hm.stored_dtypes;
+        const int64_t vocab = out.model->config().vocab_size;
+        out.tokenizer_path = tokenizer_override.empty() ? find_tokenizer(hm.dir, vocab) : tokenizer_override;
+        D2M_CHECK(!out.tokenizer_path.empty(), InvalidInput, "no tokenizer found beside the model ", path,
+                  " (looked for tokenizer.model, tokenizer.bin and tok", vocab, ".bin)",
+                  Hint{"pass --tokenizer PATH, or copy the checkpoint's tokenizer.model into its folder"});
+        out.tokenizer = Tokenizer::load(out.tokenizer_path, (int)vocab);
+        D2M_CHECK(out.tokenizer->vocab_size() <= vocab, Incompatible, "tokenizer ", out.tokenizer_path, " has ",
+                  out.tokenizer->vocab_size(), " pieces but the model's vocabulary is ", vocab,
+                  Hint{"is the tokenizer from the same checkpoint?"});
         return out;
     }
     ModelFiles files = load_model_files(path);
