@@ -30,16 +30,18 @@ int main(int argc, char** argv) {
     std::string shared = std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared";
     int threads = 2, reps = 11;
     bool markdown = false;
+    bool synthetic = true;  // also a Llama-like FFN size (D 1024, F 2816) with random weights
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
         else if (a == "--markdown") markdown = true;
+        else if (a == "--no-synthetic") synthetic = false;
     }
     init_runtime(threads);
     if (markdown) {
-        std::printf("| dtype | tokens | dense FFN | MoE FFN (top-1 of 8 × 50 %%) | FFN speed-up (ideal 2×) | dense tok/s | MoE tok/s | end-to-end |\n");
-        std::printf("|---|---|---|---|---|---|---|---|\n");
+        std::printf("| dtype | tokens | dense FFN | MoE FFN (top-1 of 8 × 50 %%) | FFN speed-up (ideal 2×) | experts' GEMMs alone | dense tok/s | MoE tok/s | end-to-end |\n");
+        std::printf("|---|---|---|---|---|---|---|---|---|\n");
     }
     for (ComputeDType dt : {ComputeDType::F32, ComputeDType::BF16}) {
         LoadedModel lm = load_model(shared + "/models/demo-llama-7m", dt);
@@ -70,6 +72,13 @@ int main(int argc, char** argv) {
         at::Tensor x = at::randn({B, T, D}).to(m.scalar_type());
         const double t_dense = den2moe::bench::median_seconds([&] { m.dense_ffn(2).forward(x, 2, {}); }, reps);
         const double t_moe = den2moe::bench::median_seconds([&] { moe->ffn(2).forward(x, 2, {}); }, reps);
+        // the floor: the 8 experts' SwiGLU GEMMs alone on equal slices of the tokens (no routing)
+        const auto& mb = dynamic_cast<const MoeFfn&>(moe->ffn(2));
+        at::Tensor xf = x.reshape({-1, D});
+        const int64_t slice = xf.size(0) / E;
+        const double t_exp = den2moe::bench::median_seconds([&] {
+            for (int64_t e = 0; e < E; ++e) mb.expert(e).forward(xf.narrow(0, e * slice, slice), 2, {});
+        }, reps);
         std::vector<int> stream(B * T * 4);
         for (size_t i = 0; i < stream.size(); ++i) stream[i] = 3 + (int)((i * 2654435761u) % 4000);
         PplOptions po;
@@ -80,14 +89,45 @@ int main(int argc, char** argv) {
         const double tps_d = stream.size() / e_dense, tps_m = stream.size() / e_moe;
         const char* name = dt == ComputeDType::F32 ? "fp32" : "bf16";
         if (markdown) {
-            std::printf("| %s | %lld | %.2f ms | %.2f ms | %.2f× (%.0f %% of ideal) | %.0f | %.0f | %.2f× |\n", name,
-                        (long long)(B * T), t_dense * 1e3, t_moe * 1e3, t_dense / t_moe, 50.0 * t_dense / t_moe, tps_d,
-                        tps_m, tps_m / tps_d);
-        } else {
-            std::printf("%s %lld tokens: FFN dense %.3f ms, MoE %.3f ms, speed-up %.2fx (%.0f%% of ideal 2x); "
-                        "end-to-end %.0f vs %.0f tok/s (%.2fx)\n",
+            std::printf("| %s | %lld | %.2f ms | %.2f ms | %.2f× (%.0f %% of ideal) | %.2f ms (%.2f×) | %.0f | %.0f | %.2f× |\n",
                         name, (long long)(B * T), t_dense * 1e3, t_moe * 1e3, t_dense / t_moe, 50.0 * t_dense / t_moe,
-                        tps_d, tps_m, tps_m / tps_d);
+                        t_exp * 1e3, t_dense / t_exp, tps_d, tps_m, tps_m / tps_d);
+        } else {
+            std::printf("%s %lld tokens: FFN dense %.3f ms, MoE %.3f ms, speed-up %.2fx (%.0f%% of ideal 2x); experts' "
+                        "GEMMs alone %.3f ms (%.2fx); end-to-end %.0f vs %.0f tok/s (%.2fx)\n",
+                        name, (long long)(B * T), t_dense * 1e3, t_moe * 1e3, t_dense / t_moe, 50.0 * t_dense / t_moe,
+                        t_exp * 1e3, t_dense / t_exp, tps_d, tps_m, tps_m / tps_d);
+        }
+    }
+    if (synthetic) {  // a Llama-like FFN size, random weights: the dispatch's cost where GEMMs are larger
+        const int64_t D = 1024, F = 2816, E = 8, N = 2048;
+        for (at::ScalarType st : {at::kFloat, at::kBFloat16}) {
+            at::manual_seed(2);
+            at::Tensor g = at::randn({F, D}) * 0.03, u = at::randn({F, D}) * 0.03, dn = at::randn({D, F}) * 0.02;
+            SwiGluFfn dense(g, u, dn, at::Tensor(), st);
+            std::vector<std::shared_ptr<const SwiGluFfn>> ex;
+            for (int64_t e = 0; e < E; ++e) {
+                at::Tensor ki = std::get<0>(at::randperm(F).narrow(0, 0, F / 2).sort());
+                ex.push_back(std::make_shared<SwiGluFfn>(g.index_select(0, ki), u.index_select(0, ki),
+                                                         dn.index_select(1, ki), at::Tensor(), st));
+            }
+            RouterSpec rs;
+            rs.weight = at::randn({E, D}) / std::sqrt((double)D);
+            rs.top_k = 1;
+            MoeFfn moe(ex, rs, nullptr, st);
+            at::Tensor x = at::randn({1, N, D}).to(st);
+            const int r = std::max(3, reps / 2);
+            const double td = den2moe::bench::median_seconds([&] { dense.forward(x, 0, {}); }, r);
+            const double tm = den2moe::bench::median_seconds([&] { moe.forward(x, 0, {}); }, r);
+            const char* name = st == at::kFloat ? "fp32" : "bf16";
+            if (markdown) {
+                std::printf("| %s, synthetic D %lld F %lld | %lld | %.2f ms | %.2f ms | %.2f× (%.0f %% of ideal) | | | | |\n", name,
+                            (long long)D, (long long)F, (long long)N, td * 1e3, tm * 1e3, td / tm, 50.0 * td / tm);
+            } else {
+                std::printf("%s synthetic D=%lld F=%lld, %lld tokens: FFN dense %.3f ms, MoE %.3f ms, speed-up %.2fx "
+                            "(%.0f%% of ideal 2x)\n", name, (long long)D, (long long)F, (long long)N, td * 1e3, tm * 1e3,
+                            td / tm, 50.0 * td / tm);
+            }
         }
     }
     return 0;

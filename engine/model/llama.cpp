@@ -69,6 +69,13 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
     return at::linear(act, w_down_, b_down_);                           // [B, T, D]
 }
 
+void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
+    at::Tensor gu = at::mm(x, w_gate_up_.t());  // [n, 2F]
+    at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
+    at::mm_out(out, act, w_down_.t());
+    if (b_down_.defined()) out.add_(b_down_);
+}
+
 void SwiGluFfn::named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const {
     out[prefix + "gate_proj.weight"] = gate();
     out[prefix + "up_proj.weight"] = up();

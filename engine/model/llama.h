@@ -51,6 +51,9 @@ public:
     SwiGluFfn(const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down,
               const at::Tensor& down_bias, at::ScalarType dtype);
     at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    /// x [n, D] -> writes [n, D] into `out` (a contiguous slice of a larger buffer; no hooks). The MoE
+    /// block runs its experts into one buffer this way.
+    void forward_into(const at::Tensor& x, at::Tensor out) const;
     void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const override;
     std::string kind() const override { return "swiglu"; }
     int64_t n_params() const override;

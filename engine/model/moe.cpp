@@ -1,6 +1,7 @@
 #include "model/moe.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -53,47 +54,63 @@ MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec
     if (router_.shared_gate.defined()) router_.shared_gate = router_.shared_gate.to(dtype).reshape({1, D}).contiguous();
 }
 
-void MoeFfn::route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits_out) const {
-    at::Tensor logits = at::linear(x, w_logits_).to(at::kFloat);  // [N, E + n_null]
-    const int64_t E = n_experts(), K = logits.size(1);
-    at::Tensor w;
+// The routing core: per token k (expert, gate) slots. idx [N, k] int64 in [0, E] (E = "no expert": a
+// slot Den2MoEE's null expert took), gates [N, k] float, `unit_gates` when every gate is exactly 1.
+MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
+    Routing r;
+    r.logits = at::linear(x, w_logits_).to(at::kFloat);  // [N, E + n_null]
+    const int64_t N = x.size(0), E = n_experts(), K = r.logits.size(1);
     if (router_.gate == RouterSpec::Gate::Den2MoEE) {
-        at::Tensor p = at::softmax(logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
-        at::Tensor sel;
+        at::Tensor p = at::softmax(r.logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
         if (router_.dense || router_.top_k >= K) {
-            sel = at::ones_like(p, p.options().dtype(at::kBool));
+            r.idx = at::arange(E, at::kLong).expand({N, E});
+            r.gates = p.narrow(1, 0, E);  // every routed expert; null experts output nothing
         } else {
             at::Tensor score = p;
-            if (router_.select_bias.defined()) {
+            if (router_.select_bias.defined()) {  // selection only, in probability space
                 score = p.clone();
                 score.narrow(1, 0, E).add_(router_.select_bias);
             }
-            at::Tensor idx = std::get<1>(score.topk(router_.top_k, -1));
-            sel = at::zeros_like(p, p.options().dtype(at::kBool)).scatter_(-1, idx, true);
+            at::Tensor sel = std::get<1>(score.topk(router_.top_k, -1));  // [N, k] over routed + null
+            at::Tensor is_null = sel >= E;
+            r.gates = p.gather(1, sel).masked_fill_(is_null, 0.0);     // gates from the unbiased p
+            r.idx = sel.masked_fill(is_null, E);
         }
-        at::Tensor g = (p * sel).narrow(1, 0, E);  // routed gates; null experts output nothing
-        if (router_.norm_topk) g = g / g.sum(-1, true).clamp_min(1e-20);
-        w = router_.routed_scale == 1.0 ? g.contiguous() : (g * router_.routed_scale);
-    } else if (router_.dense || router_.top_k == E) {
-        w = at::softmax(logits / router_.temperature, -1);
-        if (router_.routed_scale != 1.0) w = w * router_.routed_scale;
-    } else {
-        at::Tensor g, idx;
-        if (router_.norm_topk) {
-            auto top = logits.topk(router_.top_k, -1);  // values, indices [N, k]
-            idx = std::get<1>(top);
-            g = router_.top_k == 1 ? at::ones_like(std::get<0>(top))
-                                   : at::softmax(std::get<0>(top) / router_.temperature, -1);
-        } else {
-            auto top = at::softmax(logits / router_.temperature, -1).topk(router_.top_k, -1);
-            g = std::get<0>(top);
-            idx = std::get<1>(top);
-        }
-        if (router_.routed_scale != 1.0) g = g * router_.routed_scale;
-        w = at::zeros_like(logits).scatter_(-1, idx, g);
+        if (router_.norm_topk) r.gates = r.gates / r.gates.sum(-1, true).clamp_min(1e-20);
+        if (router_.routed_scale != 1.0) r.gates = r.gates * router_.routed_scale;
+        return r;
     }
-    if (weights) *weights = w;
-    if (logits_out) *logits_out = logits;
+    if (router_.dense || router_.top_k >= E) {
+        r.idx = at::arange(E, at::kLong).expand({N, E});
+        r.gates = at::softmax(r.logits / router_.temperature, -1);
+    } else if (router_.norm_topk) {  // softmax over the selected logits = softmax(all) renormalised
+        auto top = r.logits.topk(router_.top_k, -1);
+        r.idx = std::get<1>(top);
+        if (router_.top_k == 1) {
+            r.gates = at::ones_like(std::get<0>(top));
+            r.unit_gates = router_.routed_scale == 1.0;
+        } else {
+            r.gates = at::softmax(std::get<0>(top) / router_.temperature, -1);
+        }
+    } else {  // raw softmax(all) values of the top-k (Qwen2-MoE with norm_topk_prob = false)
+        auto top = at::softmax(r.logits / router_.temperature, -1).topk(router_.top_k, -1);
+        r.gates = std::get<0>(top);
+        r.idx = std::get<1>(top);
+    }
+    if (router_.routed_scale != 1.0) r.gates = r.gates * router_.routed_scale;
+    return r;
+}
+
+at::Tensor MoeFfn::Routing::dense_weights(int64_t E) const {
+    const int64_t N = idx.size(0);
+    at::Tensor w = at::zeros({N, E + 1}, at::kFloat).scatter_(1, idx, gates);
+    return w.narrow(1, 0, E).contiguous();
+}
+
+void MoeFfn::route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits_out) const {
+    Routing r = route_sparse(x);
+    if (weights) *weights = r.dense_weights(n_experts());
+    if (logits_out) *logits_out = r.logits;
 }
 
 at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) const {
@@ -101,24 +118,26 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
     const int64_t D = x.size(-1);
     at::Tensor xf = x.reshape({-1, D});
     const int64_t N = xf.size(0), E = n_experts();
-    at::Tensor w, logits;
-    route(xf, &w, &logits);
+    Routing r = route_sparse(xf);
     static const at::Tensor kNone;
     const at::Tensor& mask = fc.token_mask ? *fc.token_mask : kNone;
     if (fc.observers && fc.observers->wants(site::kRouterLogits, il)) {
         std::vector<int64_t> s(shape.begin(), shape.end() - 1);
-        s.push_back(logits.size(1));
-        fc.observers->emit(site::kRouterLogits, il, logits.view(s), mask);
+        s.push_back(r.logits.size(1));
+        fc.observers->emit(site::kRouterLogits, il, r.logits.view(s), mask);
     }
+    at::Tensor w;  // dense [N, E] weights: for the router_probs hook and the legacy dispatch only
     if (fc.observers && fc.observers->wants(site::kRouterProbs, il)) {
         std::vector<int64_t> s(shape.begin(), shape.end() - 1);
         s.push_back(E);
+        w = r.dense_weights(E);
         fc.observers->emit(site::kRouterProbs, il, w.view(s), mask);
     }
     at::Tensor out = shared_ ? shared_->forward(xf, il, FfnContext{}) : at::Tensor();
     if (shared_ && router_.shared_gate.defined()) out.mul_(at::sigmoid(at::linear(xf, router_.shared_gate)));
     if (legacy_dispatch()) {
         // the previous dispatch (kept for bench_moe's comparison): nonzero pairs, per-expert index_add_
+        if (!w.defined()) w = r.dense_weights(E);
         if (!out.defined()) out = at::zeros({N, D}, x.options());
         at::Tensor nz = w.nonzero();  // [P, 2] (token, expert), token-major
         if (nz.size(0) == 0) return out.view(shape);
@@ -139,34 +158,60 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         }
         return out.view(shape);
     }
-    // Exactly k (token, expert) pairs per token: the k largest weights of each row (a pair whose
-    // weight is 0, e.g. a slot Den2MoEE's null expert took, is computed and multiplied by 0). Pairs
-    // are sorted by expert once; the tokens are gathered once; each expert runs on its contiguous
-    // slice; the weighted results are gathered back to token-major order and summed over k. Gathers
-    // only: libtorch's index_add_ on rows is a per-row loop.
-    const int64_t k = (router_.dense || router_.top_k >= E) ? E : router_.top_k;
-    at::Tensor idx = k == E ? at::arange(E, at::kLong).expand({N, E}) : std::get<1>(w.topk(k, -1));  // [N, k]
-    at::Tensor gate_tk = w.gather(1, idx).reshape({-1});                                                // [P]
-    at::Tensor ex = idx.reshape({-1});
-    at::Tensor order = std::get<1>(ex.sort(/*stable=*/true, 0, false));  // pair ids grouped by expert
-    at::Tensor tok = at::div(order, k, "floor");
-    at::Tensor counts = at::bincount(ex, {}, E);
+    // k slots per token. Slots are sorted by expert once (slot id = token·k + j), the tokens gathered
+    // once, each expert writes its contiguous slice of one output buffer (its GEMM's output in
+    // place), the gates are applied in one pass (skipped when all are 1: top-1), and one gather
+    // brings the slots back to token order, summed over k. Slots of no expert (Den2MoEE's null)
+    // sort last and stay zero. Gathers only: libtorch's index_add_ on rows is a per-row loop.
+    const int64_t k = r.idx.size(1), P = N * k;
+    at::Tensor ex = r.idx.reshape({-1});
+    at::Tensor order = k == 1 && E == 1 ? at::arange(P, at::kLong) : std::get<1>(ex.sort(/*stable=*/true, 0, false));
+    at::Tensor counts = at::bincount(ex, {}, E + 1);
     const int64_t* cnt = counts.data_ptr<int64_t>();
-    at::Tensor xs = xf.index_select(0, tok);  // [P, D], grouped by expert
-    std::vector<at::Tensor> ys;
-    int64_t start = 0;
-    for (int64_t e = 0; e < E; ++e) {
-        if (cnt[e] == 0) continue;
-        ys.push_back(experts_[e]->forward(xs.narrow(0, start, cnt[e]), il, FfnContext{}));
-        start += cnt[e];
+    std::vector<int64_t> first(static_cast<size_t>(E) + 2, 0);
+    for (int64_t e = 0; e <= E; ++e) first[e + 1] = first[e] + cnt[e];
+    const int64_t P_real = first[E];
+    at::Tensor tok = k == 1 ? order.narrow(0, 0, P_real) : at::div(order.narrow(0, 0, P_real), k, "floor");
+    at::Tensor xs = xf.index_select(0, tok);  // [P_real, D], grouped by expert
+    at::Tensor y = at::empty({P, D}, x.options());
+    if (P_real < P) y.narrow(0, P_real, P - P_real).zero_();
+    auto run_expert = [&](int64_t e) {
+        if (cnt[e] > 0) experts_[e]->forward_into(xs.narrow(0, first[e], cnt[e]), y.narrow(0, first[e], cnt[e]));
+    };
+    if (expert_parallel() && E > 1 && at::get_num_threads() > 1 && !at::in_parallel_region()) {
+        // Experts side by side, each on one thread (its GEMMs run single-threaded inside the
+        // parallel region): one fork/join for the whole block instead of one per small GEMM and
+        // elementwise op. Chunks are contiguous expert ranges with about equal token counts.
+        const int64_t nt = std::min<int64_t>(at::get_num_threads(), E);
+        std::vector<int64_t> cut(static_cast<size_t>(nt) + 1, E);
+        cut[0] = 0;
+        for (int64_t t = 1, e = 0; t < nt; ++t) {
+            const int64_t target = P_real * t / nt;
+            while (e < E && first[e] < target) ++e;
+            cut[t] = std::max(cut[t - 1], e);
+        }
+        at::parallel_for(0, nt, 1, [&](int64_t b, int64_t end) {
+            for (int64_t t = b; t < end; ++t) {
+                for (int64_t e = cut[t]; e < cut[t + 1]; ++e) run_expert(e);
+            }
+        });
+    } else {
+        for (int64_t e = 0; e < E; ++e) run_expert(e);
     }
-    at::Tensor y = ys.size() == 1 ? ys[0] : at::cat(ys, 0);  // [P, D] grouped by expert
-    y.mul_(gate_tk.index_select(0, order).to(x.scalar_type()).unsqueeze(1));
-    at::Tensor inv = at::empty_like(order).scatter_(0, order, at::arange(order.numel(), order.options()));
+    if (!r.unit_gates) y.mul_(r.gates.reshape({-1}).index_select(0, order).to(x.scalar_type()).unsqueeze(1));
+    at::Tensor inv = at::empty_like(order).scatter_(0, order, at::arange(P, order.options()));
     at::Tensor yt = y.index_select(0, inv).view({N, k, D});  // token-major
     at::Tensor routed = k == 1 ? yt.select(1, 0) : yt.sum(1);
     if (!shared_) return routed.view(shape);
     return out.add_(routed).view(shape);
+}
+
+bool MoeFfn::expert_parallel() {
+    static const bool on = [] {
+        const char* v = std::getenv("D2M_MOE_EXPERT_PARALLEL");
+        return !(v && std::string(v) == "0");
+    }();
+    return on;
 }
 
 bool MoeFfn::legacy_dispatch() {

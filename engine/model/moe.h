@@ -66,8 +66,19 @@ public:
 
     /// D2M_MOE_DISPATCH=index_add selects the previous per-expert index_add_ dispatch (benchmarks).
     static bool legacy_dispatch();
+    /// D2M_MOE_EXPERT_PARALLEL=0 runs the experts one after the other, each GEMM multi-threaded.
+    static bool expert_parallel();
 
 private:
+    struct Routing {
+        at::Tensor logits;        ///< [N, E + n_null] float
+        at::Tensor idx;           ///< [N, k] int64 in [0, E]; E = no expert (a null slot)
+        at::Tensor gates;         ///< [N, k] float
+        bool unit_gates = false;  ///< every gate is exactly 1 (top-1 softmax)
+        at::Tensor dense_weights(int64_t E) const;  ///< [N, E]
+    };
+    Routing route_sparse(const at::Tensor& x) const;
+
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;
     at::Tensor w_logits_;  // [E + N, D]: weight + α·prior, then the null rows (what one linear computes)
