@@ -37,6 +37,9 @@ def read_safetensors(path):
         if k == '__metadata__':
             continue
         b, e = v['data_offsets']
+        if e == b:  # an empty tensor (frombuffer rejects an empty buffer)
+            out[k] = torch.zeros(v['shape'], dtype=DT[v['dtype']])
+            continue
         t = torch.frombuffer(bytearray(data[b:e]), dtype=DT[v['dtype']]).reshape(v['shape'])
         out[k] = t.clone()
     return out

@@ -21,7 +21,6 @@ own parser (bf16 via torch.frombuffer). Run with Debian's /usr/bin/python3 (pyth
 import argparse
 import json
 import os
-import struct
 import sys
 
 try:
@@ -33,25 +32,9 @@ except ImportError as e:  # fail loudly: a missing oracle must not look like a p
                      "(the oracle needs them)\n" % e.name)
     sys.exit(2)
 
-DT = {'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16, 'I64': torch.int64,
-      'I32': torch.int32, 'F64': torch.float64}
-
-
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == '__metadata__':
-            continue
-        b, e = v['data_offsets']
-        if e == b:
-            out[k] = torch.zeros(v['shape'], dtype=DT[v['dtype']])
-            continue
-        out[k] = torch.frombuffer(bytearray(data[b:e]), dtype=DT[v['dtype']]).reshape(v['shape']).clone()
-    return out
+# the safetensors reader shared by the Python oracles (the Llama reference beside this file)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from llama_reference import read_safetensors  # noqa: E402
 
 
 def read_checkpoint(d):

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "support/check.h"
+#include "support/demo_project.h"
 
 #include "convert/convert.h"
 #include "convert/den2moee.h"
@@ -24,14 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Project tiny_project() {
-    Project p = load_project(d2m_test::source_dir() + "/projects/demo.den2moe.json");
-    p.calib.n_samples = 4;
-    p.calib.seq_len = 64;
-    p.dtype = "fp32";
-    p.cache_dir = d2m_test::tmp_dir() + "/cache";
-    return p;
-}
+Project tiny_project() { return d2m_test::tiny_demo_project(); }
 
 // Three routed experts (distinguishable outputs) over D = 2 and one null expert.
 std::vector<std::shared_ptr<const SwiGluFfn>> three_experts() {

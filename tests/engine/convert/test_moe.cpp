@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "support/check.h"
+#include "support/demo_project.h"
 
 #include "calib/stats_cache.h"
 #include "convert/convert.h"
@@ -22,14 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Project tiny_project() {
-    Project p = load_project(d2m_test::source_dir() + "/projects/demo.den2moe.json");
-    p.calib.n_samples = 4;
-    p.calib.seq_len = 64;
-    p.dtype = "fp32";
-    p.cache_dir = d2m_test::tmp_dir() + "/cache";
-    return p;
-}
+Project tiny_project() { return d2m_test::tiny_demo_project(); }
 
 LoadedModel demo(ComputeDType dt = ComputeDType::F32) {
     return load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", dt);
