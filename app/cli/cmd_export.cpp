@@ -5,38 +5,15 @@
 
 #include <cstdio>
 
-#include <ATen/ATen.h>
-
 #include "cli.h"
 #include "core/error.h"
 #include "core/run_context.h"
 #include "export/hf_export.h"
-#include "io/safetensors.h"
-#include "model/loaded_model.h"
 
 namespace den2moe::cli {
 
 using nlohmann::json;
 
-namespace {
-
-// A few sentences of ordinary prose: the probe that measures what dropped biases change.
-constexpr const char* kProbeText =
-    "Once upon a time, there was a little girl named Lily. She liked to play in the park with her friends. "
-    "The stock market fell sharply on Monday as investors worried about interest rates. "
-    "Question: What is 12 times 7? Answer: 84. Photosynthesis converts light energy into chemical energy.";
-
-/// The dtype the checkpoint stores its embedding in ("" when it cannot be read).
-std::string stored_dtype(const std::string& path) {
-    try {
-        SafetensorsReader r = SafetensorsReader::open(path);
-        if (r.has("model.embed_tokens.weight")) return st_dtype_name(r.info("model.embed_tokens.weight").dtype);
-    } catch (const Error&) {
-    }
-    return "";
-}
-
-}  // namespace
 
 int cmd_export(const Args& a, RunContext& ctx) {
     a.allow({"format", "out", "dtype", "pad-experts", "strict", "lint-only", "shard-size", "tp", "refuse-biases",
@@ -54,18 +31,9 @@ int cmd_export(const Args& a, RunContext& ctx) {
     opt.refuse_biases = a.has("refuse-biases");
     opt.shard_size = a.get_int("shard-size", opt.shard_size);
     opt.tensor_parallel = a.get_int("tp", 1);
-    // keep = the stored dtype: a bf16 checkpoint is loaded as bf16 (exact), anything else as fp32
-    const std::string want = a.get("dtype", "keep");
-    D2M_CHECK(want == "keep" || want == "fp32" || want == "bf16" || want == "fp16", InvalidInput,
-              "export: unknown --dtype '", want, "'", Hint{"use keep, fp32, bf16 or fp16"});
-    const std::string stored = stored_dtype(path);
-    const bool load_bf16 = stored == "BF16" && (want == "keep" || want == "bf16");
-    opt.dtype = want != "keep" ? want : stored == "BF16" ? "bf16" : stored == "F16" ? "fp16" : "fp32";
-
-    LoadedModel lm = load_model(path, load_bf16 ? ComputeDType::BF16 : ComputeDType::F32, a.get("tokenizer"));
-    std::vector<int> ids = lm.tokenizer->encode(kProbeText, true, false);
-    opt.probe_ids = at::tensor(ids, at::kLong).unsqueeze(0);
-    ExportLint lint = lint_export(*lm.model, format, opt);
+    PreparedExport prep = prepare_export(path, format, opt, a.get("dtype", "keep"), a.get("tokenizer"));
+    const ExportLint& lint = prep.lint;
+    opt = prep.options;
     json doc = {{"model", path}, {"format", format}, {"lint", lint.to_json()}};
     if (!a.has("json")) std::fputs(lint.to_text().c_str(), stdout);
     if (lint.has_errors() || a.has("lint-only")) {
@@ -75,7 +43,7 @@ int cmd_export(const Args& a, RunContext& ctx) {
                          (long long)lint.count(LintSeverity::Error));
         return lint.has_errors() ? kUserError : kOk;
     }
-    ExportResult r = export_hf(*lm.model, format, a.get("out"), opt, ctx);
+    ExportResult r = export_hf(*prep.model, format, a.get("out"), opt, ctx);
     doc["export"] = {{"out", r.out_dir},          {"files", r.files},   {"shards", r.n_shards},
                      {"tensors", r.n_tensors},    {"bytes", r.bytes},   {"seconds", r.seconds},
                      {"dtype", opt.dtype}};

@@ -6,6 +6,7 @@
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
+#include "export/hf_export.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
 
@@ -250,6 +251,42 @@ ConversionOutput runConversion(const Project& project, const ProjectClusters& cl
         for (const auto& row : run.ppl) out.ppl.push_back(DomainPpl{row.domain, row.dense, row.converted});
         out.load = run.load;
         if (cancel && cancel->load()) throw Cancelled();
+    });
+    return out;
+}
+
+HfExportOutput exportHf(const std::string& moeDir, const std::string& format, const std::string& outDir,
+                        bool padExperts, bool lintOnly, ProgressFn progress, CancelFlag cancel) {
+    HfExportOutput out;
+    out.source = moeDir;
+    out.format = format;
+    out.lint_only = lintOnly;
+    translateErrors([&] {
+        RunContext ctx;
+        if (cancel && cancel->load()) throw Cancelled();
+        ctx.on_progress = [&](const Progress& pr) {
+            if (cancel && cancel->load()) ctx.cancel.cancel();
+            if (progress) progress(ProgressInfo{pr.stage, pr.step, pr.total, pr.message, pr.elapsed_s, pr.eta_s});
+        };
+        CancelForwarder forwarder(cancel, ctx.cancel);
+        ctx.report("lint", 0, 1, "loading " + moeDir);
+        ExportOptions opt;
+        opt.pad_experts = padExperts;
+        PreparedExport prep = prepare_export(moeDir, format, opt);
+        ctx.report("lint", 1, 1);
+        out.report = prep.lint.to_text();
+        out.errors = static_cast<int>(prep.lint.count(LintSeverity::Error));
+        out.warnings = static_cast<int>(prep.lint.count(LintSeverity::Warning));
+        out.infos = static_cast<int>(prep.lint.count(LintSeverity::Info));
+        out.dtype = prep.options.dtype;
+        if (lintOnly || prep.lint.has_errors()) return;
+        ExportResult r = export_hf(*prep.model, format, outDir, prep.options, ctx);
+        out.out_dir = r.out_dir;
+        out.files = r.files;
+        out.shards = r.n_shards;
+        out.tensors = r.n_tensors;
+        out.bytes = r.bytes;
+        out.seconds = r.seconds;
     });
     return out;
 }

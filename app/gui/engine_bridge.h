@@ -123,4 +123,24 @@ ConversionOutput runConversion(const Project& project, const ProjectClusters& cl
                                const ConvertSettings& settings, const std::string& outDir, bool evaluate,
                                ProgressFn progress, CancelFlag cancel);
 
+// ---- Hugging Face export (issue 5) ----
+
+/// What an export (or a lint-only check) produced.
+struct HfExportOutput {
+    std::string source;           ///< the converted folder
+    std::string format;           ///< mixtral | qwen2moe
+    std::string out_dir;          ///< "" when nothing was written (lint only, or lint errors)
+    std::string report;           ///< the linter's findings as text
+    int errors = 0, warnings = 0, infos = 0;
+    bool lint_only = false;
+    std::vector<std::string> files;  ///< written, relative to out_dir
+    int64_t shards = 0, tensors = 0, bytes = 0;
+    std::string dtype;
+    double seconds = 0;
+};
+/// prepare_export + (unless `lintOnly` or lint errors) export_hf: the same engine calls as
+/// `den2moe export`. The stored dtype is kept. Throws JobCancelled / JobFailed.
+HfExportOutput exportHf(const std::string& moeDir, const std::string& format, const std::string& outDir,
+                        bool padExperts, bool lintOnly, ProgressFn progress, CancelFlag cancel);
+
 }  // namespace den2moe::bridge

@@ -1,4 +1,5 @@
 #include "headless.h"
+#include "export_dialog.h"
 
 #include "affinity_view.h"
 #include "cluster_model.h"
@@ -22,6 +23,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QEventLoop>
+#include <QRegularExpression>
 #include <QFileInfo>
 #include <QTextStream>
 #include <QTimer>
@@ -59,7 +61,10 @@ void addOptions(QCommandLineParser& p) {
                  QStringLiteral("R")});
     p.addOption({QStringLiteral("out"), QStringLiteral("--run conversion: output folder (default <project cache>/experts/<recipe>)."),
                  QStringLiteral("DIR")});
-    p.addOption({QStringLiteral("model-dir"), QStringLiteral("A converted folder for --view routing|experts."),
+    p.addOption({QStringLiteral("format"), QStringLiteral("--run export: mixtral (default) or qwen2moe."),
+                 QStringLiteral("F")});
+    p.addOption({QStringLiteral("lint-only"), QStringLiteral("--run export: check only, write nothing.")});
+    p.addOption({QStringLiteral("model-dir"), QStringLiteral("A converted folder for --view routing|experts and --run export."),
                  QStringLiteral("DIR")});
     p.addOption({QStringLiteral("compare-dir"),
                  QStringLiteral("--view routing: a second converted folder, traced on the same text and shown under the first."),
@@ -144,6 +149,8 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
     o->routerInit = p.isSet(QStringLiteral("router-init")) ? p.value(QStringLiteral("router-init")) : o->routerInit;
     o->out = p.value(QStringLiteral("out"));
     o->modelDir = p.value(QStringLiteral("model-dir"));
+    o->format = p.isSet(QStringLiteral("format")) ? p.value(QStringLiteral("format")) : QStringLiteral("mixtral");
+    o->lintOnly = p.isSet(QStringLiteral("lint-only"));
     o->compareDir = p.value(QStringLiteral("compare-dir"));
     o->text = p.value(QStringLiteral("text"));
     o->csv = p.value(QStringLiteral("csv"));
@@ -201,9 +208,20 @@ bool parseStudioOptions(const QStringList& arguments, StudioOptions* o, QString*
         }
         o->size = QSize(w, h);
     }
-    if (!o->run.isEmpty() && o->run != QLatin1String("mining") && o->run != QLatin1String("conversion")) {
-        *error = QStringLiteral("--run: unknown step '%1' (available: mining, conversion)").arg(o->run);
+    if (!o->run.isEmpty() && o->run != QLatin1String("mining") && o->run != QLatin1String("conversion") &&
+        o->run != QLatin1String("export")) {
+        *error = QStringLiteral("--run: unknown step '%1' (available: mining, conversion, export)").arg(o->run);
         return false;
+    }
+    if (o->run == QLatin1String("export")) {
+        if (o->modelDir.isEmpty() || (o->out.isEmpty() && !o->lintOnly)) {
+            *error = QStringLiteral("--run export needs --model-dir DIR and --out DIR (or --lint-only)");
+            return false;
+        }
+        if (o->format != QLatin1String("mixtral") && o->format != QLatin1String("qwen2moe")) {
+            *error = QStringLiteral("--format must be mixtral or qwen2moe, got '%1'").arg(o->format);
+            return false;
+        }
     }
     const bool moeView = o->view == QLatin1String("routing") || o->view == QLatin1String("experts");
     if (o->view != QLatin1String("all") && o->view != QLatin1String("heatmap") &&
@@ -416,10 +434,39 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
 
 }  // namespace
 
+int runHeadlessExport(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    ExportDialog* d = w.exportDialog();
+    d->setSource(o.modelDir);
+    d->setFormat(o.format);
+    if (!o.out.isEmpty()) d->setOut(o.out);
+    const ExportRequest r = d->request(o.lintOnly);
+    QString error;
+    if (!w.startExport(r, &error)) {
+        err << "error: the export cannot start: " << error << "\n";
+        return 1;
+    }
+    const int code = waitForJob(w, &MainWindow::exportFinished, QStringLiteral("export"), err);
+    if (code != 0) return code;
+    const HfExportOutputPtr x = w.exportResult();
+    err << d->reportText() << "\n" << QString(d->summaryText()).remove(QRegularExpression(QStringLiteral("<[^>]*>"))) << "\n";
+    if (!o.screenshot.isEmpty()) {
+        d->resize(o.size.width() > 0 ? std::min(o.size.width(), 1100) : 900, 620);
+        d->show();
+        QCoreApplication::processEvents();
+        if (!d->grab().save(o.screenshot)) {
+            err << "error: cannot write " << o.screenshot << "\n";
+            return 1;
+        }
+        err << "wrote " << o.screenshot << "\n";
+    }
+    return x && x->errors > 0 ? 1 : 0;
+}
+
 int runHeadless(const StudioOptions& o, QTextStream& err) {
     MainWindow w;
     w.setInteractive(false);
     QString error;
+    if (o.run == QLatin1String("export")) return runHeadlessExport(w, o, err);
     const QString projectPath = o.project.isEmpty() ? MainWindow::findDemoProject() : o.project;
     if (projectPath.isEmpty()) {
         err << "error: no --project given and the demo project was not found\n";

@@ -42,6 +42,8 @@ struct StudioOptions {
     int experts = 8;
     double ratio = -1;     ///< -1 = the project's prune.ratio
     QString out;           ///< --out DIR: the conversion's folder ("" = <project cache>/experts/<recipe>)
+    QString format;        ///< --run export: mixtral | qwen2moe
+    bool lintOnly = false; ///< --run export --lint-only
     QString modelDir;      ///< --model-dir: a converted folder for --view routing|experts (instead of converting)
     QString compareDir;    ///< --compare-dir: a second converted folder shown beside --model-dir (--view routing)
     QString text;          ///< --text for --view routing

@@ -1,4 +1,5 @@
 #include "main_window.h"
+#include "export_dialog.h"
 
 #include "affinity_view.h"
 #include "cluster_commands.h"
@@ -262,6 +263,13 @@ void MainWindow::buildMenus() {
     exportMenu->addAction(tr("Routing view (PNG/SVG/PDF/CSV)…"), this, [this] { actionExportView(QStringLiteral("routing")); });
     exportMenu->addAction(tr("Expert load (PNG/SVG/PDF/CSV)…"), this, [this] { actionExportView(QStringLiteral("experts")); });
     exportMenu->addSeparator();
+    QAction* hfAct = exportMenu->addAction(tr("Converted model to Hugging Face (Mixtral / Qwen2-MoE)…"), this, [this] {
+        ExportDialog* d = exportDialog();
+        d->show();
+        d->raise();
+    });
+    hfAct->setObjectName(QStringLiteral("exportHuggingFace"));
+    exportMenu->addSeparator();
     exportMenu->addAction(tr("Matrices as CSV…"), this, &MainWindow::actionExportCsv);
     exportMenu->addAction(tr("Clusters as CSV…"), this, &MainWindow::actionExportClusters);
     file->addSeparator();
@@ -468,6 +476,26 @@ bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* err
 }
 
 void MainWindow::onJobFinished(const QVariant& result) {
+    if (result.canConvert<HfExportOutputPtr>()) {
+        m_exportRunning = false;
+        m_export = result.value<HfExportOutputPtr>();
+        if (m_export) {
+            exportDialog()->showResult(*m_export);
+            if (!m_export->out_dir.empty()) {
+                log(tr("Exported %1 as %2 into %3 (%4 warnings)")
+                        .arg(QString::fromStdString(m_export->source), QString::fromStdString(m_export->format),
+                             QString::fromStdString(m_export->out_dir))
+                        .arg(m_export->warnings));
+            } else {
+                log(tr("Export check (%1): %2 errors, %3 warnings")
+                        .arg(QString::fromStdString(m_export->format))
+                        .arg(m_export->errors)
+                        .arg(m_export->warnings));
+            }
+        }
+        Q_EMIT exportFinished();
+        return;
+    }
     if (result.canConvert<ConversionOutputPtr>()) {
         onConversionFinished(result.value<ConversionOutputPtr>());
         return;
@@ -490,14 +518,24 @@ void MainWindow::onJobFinished(const QVariant& result) {
 }
 
 void MainWindow::onJobCancelled() {
-    restoreRunningStep();
+    if (m_exportRunning) {
+        m_exportRunning = false;
+        exportDialog()->showError(tr("cancelled; nothing was written"));
+    } else {
+        restoreRunningStep();
+    }
     log(tr("Cancelled: the project is unchanged"));
     statusBar()->showMessage(tr("Cancelled"), 5000);
     Q_EMIT jobCancelled();
 }
 
 void MainWindow::onJobFailed(const QString& message, const QString& hint) {
-    restoreRunningStep();
+    if (m_exportRunning) {
+        m_exportRunning = false;
+        exportDialog()->showError(hint.isEmpty() ? message : message + QStringLiteral(" (") + hint + QLatin1Char(')'));
+    } else {
+        restoreRunningStep();
+    }
     showError(tr("%1 failed").arg(m_runner->jobName()), message, hint);
     Q_EMIT jobFailed(message, hint);
 }
@@ -997,6 +1035,51 @@ bool MainWindow::loadConvertedModel(const QString& dir, QString* error) {
         if (error) *error = QString::fromLocal8Bit(e.what());
     }
     return false;
+}
+
+ExportDialog* MainWindow::exportDialog() {
+    if (!m_exportDialog) {
+        m_exportDialog = new ExportDialog(this);
+        connect(m_exportDialog, &ExportDialog::requested, this, [this](const ExportRequest& r) {
+            QString error;
+            if (!startExport(r, &error)) m_exportDialog->showError(error);
+        });
+    }
+    if (m_exportDialog->source().isEmpty() && m_routing->model()) {
+        m_exportDialog->setSource(QString::fromStdString(bridge::moeModelInfo(*m_routing->model()).dir));
+    }
+    return m_exportDialog;
+}
+
+bool MainWindow::startExport(const ExportRequest& r, QString* error) {
+    if (r.source.isEmpty()) {
+        if (error) *error = tr("choose a converted model folder (den2moe convert or the Experts step writes one)");
+        return false;
+    }
+    if (!r.lintOnly && r.out.isEmpty()) {
+        if (error) *error = tr("choose an output folder");
+        return false;
+    }
+    if (m_runner->isBusy()) {
+        if (error) *error = tr("Another job is running (%1)").arg(m_runner->jobName());
+        return false;
+    }
+    const std::string src = r.source.toStdString(), format = r.format.toStdString(), out = r.out.toStdString();
+    const bool pad = r.padExperts, lintOnly = r.lintOnly;
+    const bool started = m_runner->start(QStringLiteral("export"), [src, format, out, pad, lintOnly](const JobControl& c) {
+        auto o = std::make_shared<const bridge::HfExportOutput>(
+            bridge::exportHf(src, format, out, pad, lintOnly, c.progressFn(), c.cancelFlag()));
+        return QVariant::fromValue(HfExportOutputPtr(o));
+    });
+    if (!started) {
+        if (error) *error = tr("The job runner is busy");
+        return false;
+    }
+    m_exportRunning = true;
+    exportDialog()->setBusy(true);
+    log(lintOnly ? tr("Checking the %1 export of %2").arg(r.format, r.source)
+                 : tr("Exporting %1 as %2 into %3").arg(r.source, r.format, r.out));
+    return true;
 }
 
 }  // namespace den2moe::ui

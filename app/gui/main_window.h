@@ -28,6 +28,9 @@ class RoutingView;
 
 /// An immutable conversion result (the Experts step), shared by the views.
 using ConversionOutputPtr = std::shared_ptr<const bridge::ConversionOutput>;
+using HfExportOutputPtr = std::shared_ptr<const bridge::HfExportOutput>;
+class ExportDialog;
+struct ExportRequest;
 class ClusterModel;
 class ClusterPanel;
 class ProjectPanel;
@@ -101,6 +104,13 @@ public:
     /// Opens a converted folder for the routing view (no evaluation).
     bool loadConvertedModel(const QString& dir, QString* error = nullptr);
     ConversionPanel* conversionPanel() const { return m_conversionPanel; }
+    /// The "Export to Hugging Face…" dialog (created on first use; the source defaults to the model
+    /// shown in the routing view).
+    ExportDialog* exportDialog();
+    /// Runs an export (or a lint-only check) on the JobRunner; the result goes to the dialog and
+    /// exportFinished(). False (with the reason) when it cannot start.
+    bool startExport(const ExportRequest& request, QString* error = nullptr);
+    HfExportOutputPtr exportResult() const { return m_export; }
     RoutingView* routingView() const { return m_routing; }
     ExpertLoadView* expertLoadView() const { return m_expertLoad; }
     QTabWidget* tabs() const { return m_tabs; }
@@ -111,6 +121,7 @@ public:
 Q_SIGNALS:
     void miningFinished();
     void conversionFinished();
+    void exportFinished();
     void jobFailed(const QString& message, const QString& hint);
     void jobCancelled();
 
@@ -153,6 +164,9 @@ private:
     den2moe::Project m_project;
     MiningResultPtr m_mining;
     ConversionOutputPtr m_conversion;
+    HfExportOutputPtr m_export;
+    ExportDialog* m_exportDialog = nullptr;
+    bool m_exportRunning = false;
     PipelineStep m_runningStep = PipelineStep::Mining;
     StepState m_stateBeforeRun = StepState::NotRun;
     QTabWidget* m_tabs = nullptr;
@@ -188,3 +202,4 @@ private:
 }  // namespace den2moe::ui
 
 Q_DECLARE_METATYPE(den2moe::ui::ConversionOutputPtr)
+Q_DECLARE_METATYPE(den2moe::ui::HfExportOutputPtr)

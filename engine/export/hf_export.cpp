@@ -29,6 +29,7 @@
 #include "io/safetensors.h"
 #include "io/tensor_names.h"
 #include "model/llama.h"
+#include "model/loaded_model.h"
 #include "model/moe.h"
 
 #ifndef D2M_VERSION
@@ -1031,6 +1032,59 @@ ExportResult export_hf(const LlamaModel& m, const std::string& format, const std
     res.bytes = total;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
+}
+
+namespace {
+
+// A few sentences of ordinary prose: the probe that measures what dropped biases change.
+constexpr const char* kProbeText =
+    "Once upon a time, there was a little girl named Lily. She liked to play in the park with her friends. "
+    "The stock market fell sharply on Monday as investors worried about interest rates. "
+    "Question: What is 12 times 7? Answer: 84. Photosynthesis converts light energy into chemical energy.";
+
+/// The dtype the checkpoint stores its embedding in ("" when it cannot be read).
+std::string stored_embedding_dtype(const std::string& dir) {
+    std::vector<std::string> candidates = {(fs::path(dir) / "model.safetensors").string()};
+    try {
+        std::ifstream idx(fs::path(dir) / "model.safetensors.index.json");
+        if (idx.good()) {
+            const json j = json::parse(idx);
+            const auto& wm = j.at("weight_map");
+            if (wm.contains("model.embed_tokens.weight"))
+                candidates.insert(candidates.begin(),
+                                  (fs::path(dir) / wm["model.embed_tokens.weight"].get<std::string>()).string());
+        }
+    } catch (const std::exception&) {
+    }
+    for (const auto& path : candidates) {
+        try {
+            std::error_code ec;
+            if (!fs::exists(path, ec)) continue;
+            SafetensorsReader r = SafetensorsReader::open(path);
+            if (r.has("model.embed_tokens.weight")) return st_dtype_name(r.info("model.embed_tokens.weight").dtype);
+        } catch (const Error&) {
+        }
+    }
+    return "";
+}
+
+}  // namespace
+
+PreparedExport prepare_export(const std::string& moe_dir, const std::string& format, ExportOptions opt,
+                              const std::string& want, const std::string& tokenizer_override) {
+    D2M_CHECK(want == "keep" || want == "fp32" || want == "bf16" || want == "fp16", InvalidInput,
+              "export: unknown dtype '", want, "'", Hint{"use keep, fp32, bf16 or fp16"});
+    PreparedExport p;
+    p.stored_dtype = stored_embedding_dtype(moe_dir);
+    const bool load_bf16 = p.stored_dtype == "BF16" && (want == "keep" || want == "bf16");
+    opt.dtype = want != "keep" ? want : p.stored_dtype == "BF16" ? "bf16" : p.stored_dtype == "F16" ? "fp16" : "fp32";
+    LoadedModel lm = load_model(moe_dir, load_bf16 ? ComputeDType::BF16 : ComputeDType::F32, tokenizer_override);
+    std::vector<int> ids = lm.tokenizer->encode(kProbeText, true, false);
+    opt.probe_ids = at::tensor(ids, at::kLong).unsqueeze(0);
+    p.model = lm.model;
+    p.lint = lint_export(*p.model, format, opt);
+    p.options = opt;
+    return p;
 }
 
 }  // namespace den2moe

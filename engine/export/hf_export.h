@@ -16,6 +16,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -84,5 +85,20 @@ ExportResult export_hf(const LlamaModel& moe, const std::string& format, const s
                        const ExportOptions& opt, RunContext& ctx);
 ExportResult export_hf(const LlamaModel& moe, const std::string& format, const std::string& out_dir,
                        const ExportOptions& opt = {});
+
+/// A converted folder loaded for export and linted: what `den2moe export` and the app's export
+/// dialog both start from.
+struct PreparedExport {
+    std::shared_ptr<LlamaModel> model;
+    ExportOptions options;  ///< `dtype` resolved; probe_ids set (a few sentences of ordinary prose)
+    ExportLint lint;
+    std::string stored_dtype;  ///< what the folder stores ("BF16", "F32", ...; "" unknown)
+};
+/// Load `moe_dir` (a native folder or an earlier export) for `format`: dtype "keep" = the stored
+/// dtype (a bf16 checkpoint is loaded as bf16, so the copy is bitwise), else fp32 | bf16 | fp16;
+/// the dropped-bias probe runs on prose encoded with the folder's tokenizer (or
+/// `tokenizer_override`). Throws Error for a bad folder or an unknown format / dtype.
+PreparedExport prepare_export(const std::string& moe_dir, const std::string& format, ExportOptions opt,
+                              const std::string& dtype = "keep", const std::string& tokenizer_override = {});
 
 }  // namespace den2moe

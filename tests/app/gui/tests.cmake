@@ -29,3 +29,7 @@ endif()
 if(TARGET tst_moe_views AND TARGET den2moe)
   add_dependencies(tst_moe_views den2moe)
 endif()
+# The export dialog test converts a small model with the CLI first.
+if(TARGET tst_export_dialog AND TARGET den2moe)
+  add_dependencies(tst_export_dialog den2moe)
+endif()

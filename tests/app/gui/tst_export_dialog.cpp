@@ -1,0 +1,128 @@
+// The "Export to Hugging Face…" dialog: its defaults and requests, its result display, and an
+// export through the main window's JobRunner (bridge::exportHf, the engine calls of `den2moe
+// export`) whose Mixtral folder routes every token to the same experts as the converted source.
+#include "engine_bridge.h"
+#include "export_dialog.h"
+#include "main_window.h"
+
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+
+using namespace den2moe;
+using namespace den2moe::ui;
+
+Q_DECLARE_METATYPE(den2moe::ui::ExportRequest)
+
+class TestExportDialog : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() {
+        qRegisterMetaType<den2moe::ui::ExportRequest>();
+        QVERIFY(m_tmp.isValid());
+        m_src = m_tmp.path() + QStringLiteral("/moe");
+        const QString cli = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe");
+        QVERIFY2(QFile::exists(cli), "the den2moe CLI is built beside the app");
+        QProcess proc;
+        proc.start(cli, {QStringLiteral("convert"), QStringLiteral(D2M_SOURCE_DIR "/projects/demo.den2moe.json"),
+                         QStringLiteral("--recipe"), QStringLiteral("random"), QStringLiteral("--experts"),
+                         QStringLiteral("4"), QStringLiteral("--top-k"), QStringLiteral("2"), QStringLiteral("--dtype"),
+                         QStringLiteral("fp32"), QStringLiteral("--no-eval"), QStringLiteral("--quiet"),
+                         QStringLiteral("--out"), m_src});
+        QVERIFY(proc.waitForFinished(120000));
+        QVERIFY2(proc.exitCode() == 0, proc.readAllStandardError().constData());
+    }
+
+    void defaultsAndRequests() {
+        ExportDialog d;
+        d.setSource(QStringLiteral("/x/model"));
+        QCOMPARE(d.out(), QStringLiteral("/x/model-mixtral"));
+        d.setFormat(QStringLiteral("qwen2moe"));
+        QCOMPARE(d.out(), QStringLiteral("/x/model-qwen2moe"));
+        QSignalSpy spy(&d, &ExportDialog::requested);
+        d.findChild<QPushButton*>(QStringLiteral("exportCheck"))->click();
+        QCOMPARE(spy.count(), 1);
+        const ExportRequest r = spy.at(0).at(0).value<ExportRequest>();
+        QVERIFY(r.lintOnly);
+        QCOMPARE(r.format, QStringLiteral("qwen2moe"));
+        QCOMPARE(r.source, QStringLiteral("/x/model"));
+        d.setOut(QStringLiteral("/y/out"));
+        d.setFormat(QStringLiteral("mixtral"));
+        QCOMPARE(d.out(), QStringLiteral("/y/out"));  // an explicit folder stays
+        d.findChild<QPushButton*>(QStringLiteral("exportRun"))->click();
+        QCOMPARE(spy.count(), 2);
+        QVERIFY(!spy.at(1).at(0).value<ExportRequest>().lintOnly);
+
+        bridge::HfExportOutput bad;
+        bad.format = "mixtral";
+        bad.errors = 1;
+        bad.report = "error   shared-expert: ...";
+        d.showResult(bad);
+        QVERIFY(d.summaryText().contains(QStringLiteral("cannot carry")));
+        QCOMPARE(d.reportText(), QStringLiteral("error   shared-expert: ..."));
+    }
+
+    void exportsThroughTheWindow() {
+        MainWindow w;
+        w.setInteractive(false);
+        ExportDialog* d = w.exportDialog();
+        d->setSource(m_src);
+        QSignalSpy done(&w, &MainWindow::exportFinished);
+        d->findChild<QPushButton*>(QStringLiteral("exportCheck"))->click();
+        QVERIFY(done.wait(60000));
+        HfExportOutputPtr lint = w.exportResult();
+        QVERIFY(lint && lint->lint_only);
+        QCOMPARE(lint->errors, 0);
+        QVERIFY(lint->out_dir.empty());
+        QVERIFY(d->reportText().contains(QStringLiteral("export lint (mixtral)")));
+
+        const QString out = m_tmp.path() + QStringLiteral("/mixtral");
+        d->setOut(out);
+        d->findChild<QPushButton*>(QStringLiteral("exportRun"))->click();
+        QVERIFY(done.wait(60000));
+        HfExportOutputPtr x = w.exportResult();
+        QVERIFY(x && !x->lint_only);
+        QCOMPARE(QString::fromStdString(x->out_dir), out);
+        QVERIFY(d->summaryText().contains(QStringLiteral("Exported")));
+        QFile cfg(out + QStringLiteral("/config.json"));
+        QVERIFY(cfg.open(QIODevice::ReadOnly));
+        QVERIFY(cfg.readAll().contains("MixtralForCausalLM"));
+        // the export routes every token like the source
+        const std::string text = "Tom has 3 apples and buys 5 more.";
+        const RoutingTrace a = bridge::traceRouting(*bridge::loadMoeModel(m_src.toStdString()), text);
+        const RoutingTrace b = bridge::traceRouting(*bridge::loadMoeModel(out.toStdString()), text);
+        QCOMPARE(a.pieces.size(), b.pieces.size());
+        QCOMPARE(a.picks.size(), b.picks.size());
+        for (size_t l = 0; l < a.picks.size(); ++l) {
+            for (size_t t = 0; t < a.picks[l].size(); ++t) {
+                QCOMPARE(a.picks[l][t].size(), b.picks[l][t].size());
+                for (size_t j = 0; j < a.picks[l][t].size(); ++j) {
+                    QCOMPARE(a.picks[l][t][j].expert, b.picks[l][t][j].expert);
+                    QVERIFY(std::abs(a.picks[l][t][j].weight - b.picks[l][t][j].weight) < 1e-5);
+                }
+            }
+        }
+
+        // a folder that is not a model: the dialog says what failed, nothing is written
+        d->setSource(m_tmp.path() + QStringLiteral("/missing"));
+        d->setOut(m_tmp.path() + QStringLiteral("/never"));
+        QSignalSpy failed(&w, &MainWindow::jobFailed);
+        d->findChild<QPushButton*>(QStringLiteral("exportRun"))->click();
+        QVERIFY(failed.wait(60000));
+        QVERIFY(d->summaryText().contains(QStringLiteral("Failed")));
+        QVERIFY(!QDir(m_tmp.path() + QStringLiteral("/never")).exists());
+    }
+
+private:
+    QTemporaryDir m_tmp;
+    QString m_src;
+};
+
+QTEST_MAIN(TestExportDialog)
+#include "tst_export_dialog.moc"
