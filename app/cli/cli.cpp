@@ -16,6 +16,21 @@
 
 namespace den2moe::cli {
 
+namespace {
+
+// Options that never take a value: `--lint-only DIR` must leave DIR a positional argument.
+bool is_switch(const std::string& name) {
+    static const char* const kSwitches[] = {"help",      "version",     "quiet",  "verbose",       "json",
+                                            "no-eval",   "no-cache",    "strict", "refuse-biases", "lint-only",
+                                            "pad-experts", "dense-router", "ignore-eos"};
+    for (const char* s : kSwitches) {
+        if (name == s) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 Args::Args(int argc, char** argv, int first) {
     for (int i = first; i < argc; ++i) {
         std::string a = argv[i];
@@ -25,7 +40,7 @@ Args::Args(int argc, char** argv, int first) {
             if (eq != std::string::npos) {
                 value = name.substr(eq + 1);
                 name = name.substr(0, eq);
-            } else if (i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-')) {
+            } else if (!is_switch(name) && i + 1 < argc && !(argv[i + 1][0] == '-' && argv[i + 1][1] == '-')) {
                 value = argv[++i];
             }
             opts_.emplace(name, value);
