@@ -63,7 +63,7 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     if (router_.gate == RouterSpec::Gate::Den2MoEE) {
         at::Tensor p = at::softmax(r.logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
         if (router_.dense || router_.top_k >= K) {
-            r.idx = at::arange(E, at::kLong).expand({N, E});
+            r.idx = at::arange(E, r.logits.options().dtype(at::kLong)).expand({N, E});
             r.gates = p.narrow(1, 0, E);  // every routed expert; null experts output nothing
         } else {
             at::Tensor score = p;
@@ -81,7 +81,7 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
         return r;
     }
     if (router_.dense || router_.top_k >= E) {
-        r.idx = at::arange(E, at::kLong).expand({N, E});
+        r.idx = at::arange(E, r.logits.options().dtype(at::kLong)).expand({N, E});
         r.gates = at::softmax(r.logits / router_.temperature, -1);
     } else if (router_.norm_topk) {  // softmax over the selected logits = softmax(all) renormalised
         auto top = r.logits.topk(router_.top_k, -1);
@@ -103,7 +103,7 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
 
 at::Tensor MoeFfn::Routing::dense_weights(int64_t E) const {
     const int64_t N = idx.size(0);
-    at::Tensor w = at::zeros({N, E + 1}, at::kFloat).scatter_(1, idx, gates);
+    at::Tensor w = at::zeros({N, E + 1}, gates.options()).scatter_(1, idx, gates);
     return w.narrow(1, 0, E).contiguous();
 }
 
@@ -165,8 +165,8 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
     // sort last and stay zero. Gathers only: libtorch's index_add_ on rows is a per-row loop.
     const int64_t k = r.idx.size(1), P = N * k;
     at::Tensor ex = r.idx.reshape({-1});
-    at::Tensor order = k == 1 && E == 1 ? at::arange(P, at::kLong) : std::get<1>(ex.sort(/*stable=*/true, 0, false));
-    at::Tensor counts = at::bincount(ex, {}, E + 1);
+    at::Tensor order = k == 1 && E == 1 ? at::arange(P, ex.options()) : std::get<1>(ex.sort(/*stable=*/true, 0, false));
+    at::Tensor counts = at::bincount(ex, {}, E + 1).cpu();  // host counts (a no-op on CPU)
     const int64_t* cnt = counts.data_ptr<int64_t>();
     std::vector<int64_t> first(static_cast<size_t>(E) + 2, 0);
     for (int64_t e = 0; e <= E; ++e) first[e + 1] = first[e] + cnt[e];
@@ -178,7 +178,7 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
     auto run_expert = [&](int64_t e) {
         if (cnt[e] > 0) experts_[e]->forward_into(xs.narrow(0, first[e], cnt[e]), y.narrow(0, first[e], cnt[e]));
     };
-    if (expert_parallel() && E > 1 && at::get_num_threads() > 1 && !at::in_parallel_region()) {
+    if (x.is_cpu() && expert_parallel() && E > 1 && at::get_num_threads() > 1 && !at::in_parallel_region()) {
         // Experts side by side, each on one thread (its GEMMs run single-threaded inside the
         // parallel region): one fork/join for the whole block instead of one per small GEMM and
         // elementwise op. Chunks are contiguous expert ranges with about equal token counts.
