@@ -58,7 +58,9 @@ MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec
 // slot Den2MoEE's null expert took), gates [N, k] float, `unit_gates` when every gate is exactly 1.
 MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     Routing r;
-    r.logits = at::linear(x, w_logits_).to(at::kFloat);  // [N, E + n_null]
+    // W·xᵀ, then transposed: with few output columns OpenBLAS is faster in this orientation
+    // (0.19 vs 0.31 ms for [2048, 256] x [256, 8] on 2 threads)
+    r.logits = at::mm(w_logits_, x.t()).t().contiguous().to(at::kFloat);  // [N, E + n_null]
     const int64_t N = x.size(0), E = n_experts(), K = r.logits.size(1);
     if (router_.gate == RouterSpec::Gate::Den2MoEE) {
         at::Tensor p = at::softmax(r.logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
@@ -164,14 +166,40 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
     // brings the slots back to token order, summed over k. Slots of no expert (Den2MoEE's null)
     // sort last and stay zero. Gathers only: libtorch's index_add_ on rows is a per-row loop.
     const int64_t k = r.idx.size(1), P = N * k;
-    at::Tensor ex = r.idx.reshape({-1});
-    at::Tensor order = k == 1 && E == 1 ? at::arange(P, ex.options()) : std::get<1>(ex.sort(/*stable=*/true, 0, false));
-    at::Tensor counts = at::bincount(ex, {}, E + 1).cpu();  // host counts (a no-op on CPU)
-    const int64_t* cnt = counts.data_ptr<int64_t>();
-    std::vector<int64_t> first(static_cast<size_t>(E) + 2, 0);
-    for (int64_t e = 0; e <= E; ++e) first[e + 1] = first[e] + cnt[e];
+    at::Tensor ex = r.idx.reshape({-1}).contiguous();
+    std::vector<int64_t> cnt(static_cast<size_t>(E) + 1, 0), first(static_cast<size_t>(E) + 2, 0);
+    at::Tensor order, inv, tok;
+    if (ex.is_cpu()) {
+        // a counting sort on the host: slot order grouped by expert (stable), its inverse and the
+        // token of every slot, in two passes over P indices
+        const int64_t* e = ex.data_ptr<int64_t>();
+        for (int64_t p = 0; p < P; ++p) ++cnt[e[p]];
+        for (int64_t j = 0; j <= E; ++j) first[j + 1] = first[j] + cnt[j];
+        order = at::empty({P}, ex.options());
+        inv = at::empty({P}, ex.options());
+        tok = at::empty({first[E]}, ex.options());
+        int64_t* o = order.data_ptr<int64_t>();
+        int64_t* iv = inv.data_ptr<int64_t>();
+        int64_t* tk = tok.data_ptr<int64_t>();
+        std::vector<int64_t> pos(first.begin(), first.end() - 1);
+        for (int64_t p = 0; p < P; ++p) {
+            const int64_t q = pos[e[p]]++;
+            o[q] = p;
+            iv[p] = q;
+            if (e[p] < E) tk[q] = p / k;
+        }
+    } else {
+        order = std::get<1>(ex.sort(/*stable=*/true, 0, false));
+        at::Tensor counts = at::bincount(ex, {}, E + 1).cpu();
+        const int64_t* c = counts.data_ptr<int64_t>();
+        for (int64_t j = 0; j <= E; ++j) {
+            cnt[j] = c[j];
+            first[j + 1] = first[j] + c[j];
+        }
+        inv = at::empty_like(order).scatter_(0, order, at::arange(P, order.options()));
+        tok = at::div(order.narrow(0, 0, first[E]), k, "floor");
+    }
     const int64_t P_real = first[E];
-    at::Tensor tok = k == 1 ? order.narrow(0, 0, P_real) : at::div(order.narrow(0, 0, P_real), k, "floor");
     at::Tensor xs = xf.index_select(0, tok);  // [P_real, D], grouped by expert
     at::Tensor y = at::empty({P, D}, x.options());
     if (P_real < P) y.narrow(0, P_real, P - P_real).zero_();
@@ -199,7 +227,6 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         for (int64_t e = 0; e < E; ++e) run_expert(e);
     }
     if (!r.unit_gates) y.mul_(r.gates.reshape({-1}).index_select(0, order).to(x.scalar_type()).unsqueeze(1));
-    at::Tensor inv = at::empty_like(order).scatter_(0, order, at::arange(P, order.options()));
     at::Tensor yt = y.index_select(0, inv).view({N, k, D});  // token-major
     at::Tensor routed = k == 1 ? yt.select(1, 0) : yt.sum(1);
     if (!shared_) return routed.view(shape);
