@@ -44,12 +44,26 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     m_router = new QComboBox(this);
     m_router->setObjectName(QStringLiteral("routerInit"));
     m_router->addItems({QStringLiteral("centroid"), QStringLiteral("random")});
+    m_sharedRatio = new QDoubleSpinBox(this);
+    m_sharedRatio->setObjectName(QStringLiteral("sharedRatio"));
+    m_sharedRatio->setRange(0.0, 0.875);
+    m_sharedRatio->setSingleStep(0.125);
+    m_sharedRatio->setDecimals(3);
+    m_sharedRatio->setValue(0.25);
+    m_sharedRatio->setToolTip(tr("Den2MoEE: the share of the K neuron clusters (the broadest) merged into the always-on shared expert"));
+    m_nullExperts = new QSpinBox(this);
+    m_nullExperts->setObjectName(QStringLiteral("nullExperts"));
+    m_nullExperts->setRange(0, 8);
+    m_nullExperts->setValue(1);
+    m_nullExperts->setToolTip(tr("Den2MoEE: zero-output experts in the routing pool (adaptive compute)"));
     auto* form = new QFormLayout;
     form->addRow(tr("Recipe"), m_recipe);
     form->addRow(tr("Experts (random, upcycle; clusters for den2moee)"), m_experts);
     form->addRow(tr("Top-k"), m_topK);
     form->addRow(tr("Pruning ratio (dive, flap)"), m_ratio);
     form->addRow(tr("Router init (dive)"), m_router);
+    form->addRow(tr("Shared ratio (den2moee)"), m_sharedRatio);
+    form->addRow(tr("Null experts (den2moee)"), m_nullExperts);
 
     m_planTable = new QTableWidget(0, 3, this);
     m_planTable->setObjectName(QStringLiteral("planTable"));
@@ -89,8 +103,8 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     lay->addLayout(right, 2);
 
     for (QComboBox* c : {m_recipe, m_router}) connect(c, &QComboBox::currentIndexChanged, this, [this] { updatePlan(); });
-    for (QSpinBox* s : {m_experts, m_topK}) connect(s, &QSpinBox::valueChanged, this, [this] { updatePlan(); });
-    connect(m_ratio, &QDoubleSpinBox::valueChanged, this, [this] { updatePlan(); });
+    for (QSpinBox* s : {m_experts, m_topK, m_nullExperts}) connect(s, &QSpinBox::valueChanged, this, [this] { updatePlan(); });
+    for (QDoubleSpinBox* d : {m_ratio, m_sharedRatio}) connect(d, &QDoubleSpinBox::valueChanged, this, [this] { updatePlan(); });
     connect(m_run, &QPushButton::clicked, this, &ConversionPanel::runRequested);
     updatePlan();
 }
@@ -114,6 +128,8 @@ ConvertSettings ConversionPanel::settings() const {
     s.top_k = m_topK->value();
     s.ratio = m_ratio->value();
     s.router_init = m_router->currentText().toStdString();
+    s.shared_ratio = m_sharedRatio->value();
+    s.null_experts = m_nullExperts->value();
     return s;
 }
 
@@ -123,6 +139,8 @@ void ConversionPanel::setSettings(const ConvertSettings& s) {
     m_topK->setValue(int(s.top_k));
     m_ratio->setValue(s.ratio);
     m_router->setCurrentText(QString::fromStdString(s.router_init));
+    m_sharedRatio->setValue(s.shared_ratio);
+    m_nullExperts->setValue(int(s.null_experts));
     updatePlan();
 }
 
@@ -132,6 +150,8 @@ void ConversionPanel::updatePlan() {
     m_experts->setEnabled(s.recipe == "random" || s.recipe == "upcycle" || s.recipe == "den2moee");
     m_ratio->setEnabled(dive || s.recipe == "flap");
     m_router->setEnabled(dive);
+    m_sharedRatio->setEnabled(s.recipe == "den2moee");
+    m_nullExperts->setEnabled(s.recipe == "den2moee");
     m_topK->setEnabled(s.recipe != "flap");
     if (!m_hasConfig) {
         LlamaConfig none;

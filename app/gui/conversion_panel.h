@@ -45,6 +45,8 @@ private:
     QSpinBox* m_topK = nullptr;
     QDoubleSpinBox* m_ratio = nullptr;
     QComboBox* m_router = nullptr;
+    QDoubleSpinBox* m_sharedRatio = nullptr;  ///< den2moee
+    QSpinBox* m_nullExperts = nullptr;        ///< den2moee
     QTableWidget* m_planTable = nullptr;
     QTableWidget* m_resultTable = nullptr;
     QLabel* m_summary = nullptr;

@@ -120,6 +120,27 @@ private Q_SLOTS:
         QCOMPARE(flap.total_params, trunk + 6 * (3 * 256 * 384 + 256));
         QCOMPARE(flap.active_params, flap.total_params);
         QVERIFY(!planConversion(c, {}, s).error.isEmpty());  // dive without clusters
+
+        // Den2MoEE, K = 8 clusters of 96: 2 shared (one 192-wide MLP) + 6 routed + 1 null, top-2
+        ConvertSettings d2e{"den2moee", 8, 2, 0.5, 42, "random"};
+        ConversionPlan dp = planConversion(c, pc, d2e);
+        QVERIFY2(dp.error.isEmpty(), qPrintable(dp.error));
+        QCOMPARE(dp.n_experts, 6);
+        QCOMPARE(dp.experts.size(), size_t(7));
+        QCOMPARE(dp.experts[0].expert, -1);  // the shared expert first
+        QCOMPARE(dp.experts[0].width, int64_t(192));
+        QCOMPARE(dp.experts[6].width, int64_t(96));
+        // every neuron is kept: total = router (6 + 1 rows) + the whole dense FFN
+        QCOMPARE(dp.total_params, trunk + 6 * (7 * 256 + 3 * 256 * 768));
+        // active = router + shared 192 + two routed 96 = 384 channels, DIVE's active width
+        QCOMPARE(dp.active_params, trunk + 6 * (7 * 256 + 3 * 256 * 384));
+        d2e.shared_ratio = 0.0;  // no shared expert, 8 routed
+        QCOMPARE(planConversion(c, pc, d2e).n_experts, 8);
+        d2e.top_k = 10;  // more than 8 routed + 1 null
+        QVERIFY(!planConversion(c, pc, d2e).error.isEmpty());
+        d2e.top_k = 2;
+        d2e.n_experts = 7;  // 768 % 7 != 0
+        QVERIFY(!planConversion(c, pc, d2e).error.isEmpty());
     }
 
     void routingAdaptersMatchTheTrace() {
