@@ -89,23 +89,26 @@ void translateErrors(const std::function<void()>& fn) {
     }
 }
 
+/// An engine call with a RunContext wired to the GUI: progress forwarded, the cancel flag checked
+/// before the call and forwarded into the context while it runs, errors translated.
+static void withEngineContext(const ProgressFn& progress, const CancelFlag& cancel,
+                              const std::function<void(RunContext&)>& fn) {
+    translateErrors([&] {
+        RunContext ctx;
+        if (cancel && cancel->load()) throw Cancelled();
+        ctx.on_progress = [&](const Progress& p) {
+            if (cancel && cancel->load()) ctx.cancel.cancel();
+            if (progress) progress(ProgressInfo{p.stage, p.step, p.total, p.message, p.elapsed_s, p.eta_s});
+        };
+        CancelForwarder forwarder(cancel, ctx.cancel);
+        fn(ctx);
+    });
+}
+
 MiningResult runMining(const Project& project, const MiningOptions& options, ProgressFn progress,
                        CancelFlag cancel) {
     MiningResult result;
-    translateErrors([&] {
-        RunContext ctx;
-        if (cancel && cancel->load()) {
-            throw Cancelled();
-        }
-        ctx.on_progress = [&](const Progress& p) {
-            if (cancel && cancel->load()) {
-                ctx.cancel.cancel();
-            }
-            if (progress) {
-                progress(ProgressInfo{p.stage, p.step, p.total, p.message, p.elapsed_s, p.eta_s});
-            }
-        };
-        CancelForwarder forwarder(cancel, ctx.cancel);
+    withEngineContext(progress, cancel, [&](RunContext& ctx) {
         result = run_mining(project, options, ctx);
         if (cancel && cancel->load()) {
             throw Cancelled();  // cancelled after the last check: the result is not wanted
@@ -224,14 +227,7 @@ ConversionOutput runConversion(const Project& project, const ProjectClusters& cl
                                const ConvertSettings& settings, const std::string& outDir, bool evaluate,
                                ProgressFn progress, CancelFlag cancel) {
     ConversionOutput out;
-    translateErrors([&] {
-        RunContext ctx;
-        if (cancel && cancel->load()) throw Cancelled();
-        ctx.on_progress = [&](const Progress& pr) {
-            if (cancel && cancel->load()) ctx.cancel.cancel();
-            if (progress) progress(ProgressInfo{pr.stage, pr.step, pr.total, pr.message, pr.elapsed_s, pr.eta_s});
-        };
-        CancelForwarder forwarder(cancel, ctx.cancel);
+    withEngineContext(progress, cancel, [&](RunContext& ctx) {
         // the one engine call the CLI's `convert` makes too
         ConversionRun run = run_conversion(project, clusters, settings, outDir, evaluate, ctx);
         const ConvertResult& r = run.result;
@@ -261,14 +257,7 @@ HfExportOutput exportHf(const std::string& moeDir, const std::string& format, co
     out.source = moeDir;
     out.format = format;
     out.lint_only = lintOnly;
-    translateErrors([&] {
-        RunContext ctx;
-        if (cancel && cancel->load()) throw Cancelled();
-        ctx.on_progress = [&](const Progress& pr) {
-            if (cancel && cancel->load()) ctx.cancel.cancel();
-            if (progress) progress(ProgressInfo{pr.stage, pr.step, pr.total, pr.message, pr.elapsed_s, pr.eta_s});
-        };
-        CancelForwarder forwarder(cancel, ctx.cancel);
+    withEngineContext(progress, cancel, [&](RunContext& ctx) {
         ctx.report("lint", 0, 1, "loading " + moeDir);
         ExportOptions opt;
         opt.pad_experts = padExperts;
