@@ -52,6 +52,12 @@ int main(int argc, char** argv) {
         else if (a == "--no-python") no_python = true;
     }
     init_runtime(threads);
+    const BlasKernels& blas = select_blas_kernels();
+    std::printf("BLAS: %s %s (%s)\n", blas.library.c_str(), blas.active.c_str(), blas.reason.c_str());
+    // PyTorch eager runs with the BLAS core its environment gives it and, when the engine switched
+    // cores, once more on the engine's core (the same GEMM kernels on both sides).
+    const bool switched = !blas.active.empty() && blas.active != blas.detected;
+    const std::string env_core = blas.detected.empty() ? "default" : blas.detected;
     const std::string model_dir = shared + "/models/demo-llama-7m";
     const int64_t seq = 256;
     const std::vector<int64_t> batches = {1, 4, 8, 16};
@@ -60,7 +66,7 @@ int main(int argc, char** argv) {
     std::printf("GEMM ceiling (torch mm 1024^3, %d threads): fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n", threads, ceil32,
                 ceil16);
 
-    struct Row { std::string dtype; int64_t batch; double ours, theirs, gflops, ceiling; };
+    struct Row { std::string dtype; int64_t batch; double ours, theirs, theirs_same, gflops, ceiling; };
     std::vector<Row> rows;
     for (const char* dt : {"fp32", "bf16"}) {
         LoadedModel lm = load_model(model_dir, parse_compute_dtype(dt));
@@ -72,35 +78,42 @@ int main(int argc, char** argv) {
             at::Tensor ids = at::randint(3, c.vocab_size, {b, seq}, at::kLong);
             double s = den2moe::bench::median_seconds([&] { at::log_softmax(lm.model->forward(ids), -1); }, reps);
             double tps = b * seq / s;
-            double theirs = 0;
-            if (!no_python) {
-                std::string cmd = "/usr/bin/python3 " + src + "/tests/reference/llama_reference.py bench --model " +
-                                  model_dir + " --threads " + std::to_string(threads) + " --batch " +
-                                  std::to_string(b) + " --seq " + std::to_string(seq) + " --dtype " + dt +
-                                  " --reps " + std::to_string(reps) + " 2>/dev/null";
+            auto eager = [&](const std::string& core_env) -> double {
+                if (no_python) return 0;
+                std::string cmd = core_env + "/usr/bin/python3 " + src +
+                                  "/tests/reference/llama_reference.py bench --model " + model_dir + " --threads " +
+                                  std::to_string(threads) + " --batch " + std::to_string(b) + " --seq " +
+                                  std::to_string(seq) + " --dtype " + dt + " --reps " + std::to_string(reps) +
+                                  " 2>/dev/null";
                 std::string out = run_capture(cmd);
                 try {
-                    theirs = nlohmann::json::parse(out.substr(out.find('{'))).at("tokens_per_s").get<double>();
+                    return nlohmann::json::parse(out.substr(out.find('{'))).at("tokens_per_s").get<double>();
                 } catch (...) {
-                    theirs = 0;
+                    return 0;
                 }
-            }
+            };
+            const double theirs = eager("");
+            const double theirs_same = switched ? eager("OPENBLAS_CORETYPE=" + blas.active + " ") : theirs;
             double gf = flops_tok * tps / 1e9;
-            rows.push_back({dt, b, tps, theirs, gf, std::string(dt) == "fp32" ? ceil32 : ceil16});
-            std::printf("%s batch %2lld x %lld: engine %8.0f tok/s | pytorch eager %8.0f tok/s | ratio %.2fx | "
-                        "%.0f GFLOP/s = %.0f%% of GEMM ceiling\n",
-                        dt, (long long)b, (long long)seq, tps, theirs, theirs > 0 ? tps / theirs : 0.0, gf,
-                        100.0 * gf / rows.back().ceiling);
+            rows.push_back({dt, b, tps, theirs, theirs_same, gf, std::string(dt) == "fp32" ? ceil32 : ceil16});
+            std::printf("%s batch %2lld x %lld: engine %8.0f tok/s | pytorch eager (%s) %8.0f tok/s, ratio %.2fx | "
+                        "eager (%s) %8.0f tok/s, ratio %.2fx | %.0f GFLOP/s = %.0f%% of GEMM ceiling\n",
+                        dt, (long long)b, (long long)seq, tps, env_core.c_str(), theirs,
+                        theirs > 0 ? tps / theirs : 0.0, blas.active.c_str(), theirs_same,
+                        theirs_same > 0 ? tps / theirs_same : 0.0, gf, 100.0 * gf / rows.back().ceiling);
             std::fflush(stdout);
         }
     }
     if (markdown) {
-        std::printf("\n| dtype | batch x seq | engine tok/s | PyTorch eager tok/s | ratio | achieved GFLOP/s | %% of GEMM ceiling |\n");
-        std::printf("|---|---|---|---|---|---|---|\n");
+        std::printf("\n| dtype | batch x seq | engine tok/s | PyTorch eager tok/s (%s) | ratio | eager tok/s (%s) | "
+                    "ratio | achieved GFLOP/s | %% of GEMM ceiling |\n",
+                    env_core.c_str(), blas.active.c_str());
+        std::printf("|---|---|---|---|---|---|---|---|---|\n");
         for (const auto& r : rows)
-            std::printf("| %s | %lld x %lld | %.0f | %.0f | %.2fx | %.0f | %.0f%% |\n", r.dtype.c_str(),
+            std::printf("| %s | %lld x %lld | %.0f | %.0f | %.2fx | %.0f | %.2fx | %.0f | %.0f%% |\n", r.dtype.c_str(),
                         (long long)r.batch, (long long)seq, r.ours, r.theirs, r.theirs > 0 ? r.ours / r.theirs : 0.0,
-                        r.gflops, 100.0 * r.gflops / r.ceiling);
+                        r.theirs_same, r.theirs_same > 0 ? r.ours / r.theirs_same : 0.0, r.gflops,
+                        100.0 * r.gflops / r.ceiling);
     }
     return 0;
 }

@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
         }
     }
     init_runtime(threads);
+    std::printf("BLAS: %s %s (%s)\n", select_blas_kernels().library.c_str(), select_blas_kernels().active.c_str(),
+                select_blas_kernels().reason.c_str());
     Project p = load_project(project);
     if (samples > 0) p.calib.n_samples = samples;
     if (eval_windows > 0) p.eval.n_windows = eval_windows;

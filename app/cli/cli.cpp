@@ -148,6 +148,11 @@ int main(int argc, char** argv) {
     }
     if (std::string(argv[1]) == "--version") {
         std::printf("den2moe %s\n", D2M_VERSION);
+        const int threads = init_runtime(0);
+        const BlasKernels& blas = select_blas_kernels();
+        std::printf("runtime: %d threads; BLAS %s %s (%s)\n", threads,
+                    blas.library.empty() ? "(not OpenBLAS)" : blas.library.c_str(), blas.active.c_str(),
+                    blas.reason.c_str());
         return 0;
     }
     const std::string name = argv[1];

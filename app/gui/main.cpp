@@ -2,6 +2,8 @@
 #include "headless.h"
 #include "main_window.h"
 
+#include "core/runtime.h"  // Qt-free and torch-free
+
 #include <QApplication>
 #include <QFileInfo>
 #include <QSettings>
@@ -30,6 +32,7 @@ void chooseHeadlessPlatform(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     chooseHeadlessPlatform(argc, argv);
+    den2moe::init_runtime();  // threads ($D2M_THREADS or all cores), BLAS kernels, allocator
     QApplication app(argc, argv);
     QCoreApplication::setOrganizationName(QStringLiteral("Den2MoE"));
     QCoreApplication::setApplicationName(QStringLiteral("Den2MoE Studio"));

@@ -4,13 +4,93 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
 #include <thread>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+#if defined(__unix__)
+#include <dlfcn.h>
+#endif
 
 namespace den2moe {
+
+namespace {
+bool cpu_has_avx512() {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return false;
+#endif
+}
+
+BlasKernels do_select_blas_kernels() {
+    BlasKernels k;
+#if defined(__unix__)
+    using corename_fn = char* (*)();
+    using void_fn = void (*)();
+    // OpenBLAS is loaded (as a dependency of libtorch) into the global namespace.
+    auto corename = reinterpret_cast<corename_fn>(dlsym(RTLD_DEFAULT, "gotoblas_corename"));
+    auto dyn_init = reinterpret_cast<void_fn>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init"));
+    auto dyn_quit = reinterpret_cast<void_fn>(dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"));
+    if (!corename || !dyn_init || !dyn_quit) {
+        k.reason = "BLAS is not a DYNAMIC_ARCH OpenBLAS: left as it is";
+        return k;
+    }
+    k.library = "OpenBLAS";
+    k.detected = k.active = corename() ? corename() : "";
+    const char* env_core = std::getenv("OPENBLAS_CORETYPE");
+    const std::string forced = env_core ? env_core : "";
+    const char* mode = std::getenv("D2M_BLAS_CORE");
+    if (mode && std::strcmp(mode, "keep") == 0) {
+        k.reason = "D2M_BLAS_CORE=keep: OpenBLAS core left as it is";
+        return k;
+    }
+    const bool avx2_core = k.detected == "Haswell" || k.detected == "Zen" || k.detected == "Excavator";
+    if (!avx2_core) {
+        k.reason = "OpenBLAS uses " + k.detected + (forced.empty() ? " (its own choice)" : " (OPENBLAS_CORETYPE)") +
+                   ": left as it is";
+        return k;
+    }
+    if (!cpu_has_avx512()) {
+        k.reason = "CPU has no AVX-512: " + k.detected + " is the right core";
+        return k;
+    }
+    // gotoblas_dynamic_init() reads OPENBLAS_CORETYPE and is a no-op while a core is set. The
+    // variable is restored afterwards: child processes (the Python oracles) see what the user set.
+    setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+    dyn_quit();
+    dyn_init();
+    if (forced.empty()) unsetenv("OPENBLAS_CORETYPE");
+    else setenv("OPENBLAS_CORETYPE", forced.c_str(), 1);
+    const char* now = corename();
+    k.active = now ? now : "";
+    if (k.active == "SkylakeX") {
+        k.reason = "CPU has AVX-512 but OpenBLAS was on " + k.detected +
+                   (forced.empty() ? " (its fallback for CPUs it does not know)"
+                                   : " (OPENBLAS_CORETYPE=" + forced + ")") +
+                   ": switched to SkylakeX; D2M_BLAS_CORE=keep leaves it";
+    } else {
+        k.reason = "switch to SkylakeX failed, OpenBLAS reports " + k.active;
+    }
+#else
+    k.reason = "not a Unix build: BLAS left as it is";
+#endif
+    return k;
+}
+}  // namespace
+
+const BlasKernels& select_blas_kernels() {
+    static std::once_flag once;
+    static BlasKernels result;
+    std::call_once(once, [] { result = do_select_blas_kernels(); });
+    return result;
+}
 
 void tune_allocator() {
     if (std::getenv("D2M_NO_MALLOPT")) return;
@@ -24,6 +104,7 @@ void tune_allocator() {
 
 int init_runtime(int threads) {
     tune_allocator();
+    select_blas_kernels();
     int n = threads;
     if (n <= 0) {
         if (const char* e = std::getenv("D2M_THREADS")) n = std::atoi(e);
