@@ -4,6 +4,7 @@
 // ≥ 85 % of it. Experts here are random halves of the dense FFN with a random router (routing is
 // balanced on average); speed does not depend on which channels an expert keeps.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include "bench_util.h"
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
         else if (a == "--no-synthetic") synthetic = false;
     }
     init_runtime(threads);
+    std::printf("BLAS: %s %s (%s)\n", select_blas_kernels().library.c_str(), select_blas_kernels().active.c_str(),
+                select_blas_kernels().reason.c_str());
     if (markdown) {
         std::printf("| dtype | tokens | dense FFN | MoE FFN (top-1 of 8 × 50 %%) | FFN speed-up (ideal 2×) | experts' GEMMs alone | dense tok/s | MoE tok/s | end-to-end |\n");
         std::printf("|---|---|---|---|---|---|---|---|---|\n");
@@ -70,22 +73,30 @@ int main(int argc, char** argv) {
         auto moe = m.with_ffns(ffns);
         const int64_t B = 8, T = 256;
         at::Tensor x = at::randn({B, T, D}).to(m.scalar_type());
-        const double t_dense = den2moe::bench::median_seconds([&] { m.dense_ffn(2).forward(x, 2, {}); }, reps);
-        const double t_moe = den2moe::bench::median_seconds([&] { moe->ffn(2).forward(x, 2, {}); }, reps);
-        // the floor: the 8 experts' SwiGLU GEMMs alone on equal slices of the tokens (no routing)
+        // the floor: the 8 experts' SwiGLU GEMMs alone on equal slices of the tokens (no routing), run
+        // as the MoE block runs them (each expert's slice on one thread, GEMMs single-threaded)
         const auto& mb = dynamic_cast<const MoeFfn&>(moe->ffn(2));
         at::Tensor xf = x.reshape({-1, D});
         const int64_t slice = xf.size(0) / E;
-        const double t_exp = den2moe::bench::median_seconds([&] {
-            for (int64_t e = 0; e < E; ++e) mb.expert(e).forward(xf.narrow(0, e * slice, slice), 2, {});
-        }, reps);
+        at::Tensor yf = at::empty_like(xf);
+        auto experts_alone = [&] {
+            at::parallel_for(0, E, 1, [&](int64_t b, int64_t e) {
+                for (int64_t j = b; j < e; ++j)
+                    mb.expert(j).forward_rows(xf.narrow(0, j * slice, slice), yf.narrow(0, j * slice, slice));
+            });
+        };
+        const auto med = den2moe::bench::interleaved_medians(
+            reps, [&] { m.dense_ffn(2).forward(x, 2, {}); }, [&] { moe->ffn(2).forward(x, 2, {}); }, experts_alone);
+        const double t_dense = med[0], t_moe = med[1], t_exp = med[2];
         std::vector<int> stream(B * T * 4);
         for (size_t i = 0; i < stream.size(); ++i) stream[i] = 3 + (int)((i * 2654435761u) % 4000);
         PplOptions po;
         po.seq = T;
         po.batch = B;
-        const double e_dense = den2moe::bench::median_seconds([&] { perplexity(m, stream, po, null_context()); }, std::max(3, reps / 3));
-        const double e_moe = den2moe::bench::median_seconds([&] { perplexity(*moe, stream, po, null_context()); }, std::max(3, reps / 3));
+        const auto e2e = den2moe::bench::interleaved_medians(
+            std::max(3, reps / 3), [&] { perplexity(m, stream, po, null_context()); },
+            [&] { perplexity(*moe, stream, po, null_context()); });
+        const double e_dense = e2e[0], e_moe = e2e[1];
         const double tps_d = stream.size() / e_dense, tps_m = stream.size() / e_moe;
         const char* name = dt == ComputeDType::F32 ? "fp32" : "bf16";
         if (markdown) {
@@ -117,8 +128,9 @@ int main(int argc, char** argv) {
             MoeFfn moe(ex, rs, nullptr, st);
             at::Tensor x = at::randn({1, N, D}).to(st);
             const int r = std::max(3, reps / 2);
-            const double td = den2moe::bench::median_seconds([&] { dense.forward(x, 0, {}); }, r);
-            const double tm = den2moe::bench::median_seconds([&] { moe.forward(x, 0, {}); }, r);
+            const auto tt = den2moe::bench::interleaved_medians(r, [&] { dense.forward(x, 0, {}); },
+                                                                [&] { moe.forward(x, 0, {}); });
+            const double td = tt[0], tm = tt[1];
             const char* name = st == at::kFloat ? "fp32" : "bf16";
             if (markdown) {
                 std::printf("| %s, synthetic D %lld F %lld | %lld | %.2f ms | %.2f ms | %.2f× (%.0f %% of ideal) | | | | |\n", name,

@@ -21,3 +21,31 @@ double median_seconds(F&& f, int reps) {
 }
 
 }  // namespace den2moe::bench
+
+namespace den2moe::bench {
+
+/// Medians of several functions measured in interleaved rounds (f0, f1, ..., f0, f1, ...): on a
+/// shared machine, load that comes and goes hits every candidate alike, so their ratio is steadier
+/// than that of medians taken one after the other.
+template <typename... F>
+std::vector<double> interleaved_medians(int reps, F&&... fs) {
+    std::vector<std::vector<double>> t(sizeof...(F));
+    auto time_one = [](auto& f) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    (fs(), ...);  // warm-up
+    for (int r = 0; r < reps; ++r) {
+        size_t i = 0;
+        ((t[i++].push_back(time_one(fs))), ...);
+    }
+    std::vector<double> med;
+    for (auto& v : t) {
+        std::sort(v.begin(), v.end());
+        med.push_back(v[v.size() / 2]);
+    }
+    return med;
+}
+
+}  // namespace den2moe::bench

@@ -10,8 +10,12 @@
 #endif
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <limits>
 
 #include "core/error.h"
@@ -61,7 +65,34 @@ SwiGluFfn::SwiGluFfn(const at::Tensor& gate, const at::Tensor& up, const at::Ten
 at::Tensor SwiGluFfn::gate() const { return w_gate_up_.narrow(0, 0, n_ff_); }
 at::Tensor SwiGluFfn::up() const { return w_gate_up_.narrow(0, n_ff_, n_ff_); }
 
+bool use_row_parallel(const at::Tensor& x, int64_t rows) {
+    static const bool on = [] {
+        const char* v = std::getenv("D2M_FFN_ROW_PARALLEL");
+        return !(v && std::string(v) == "0");
+    }();
+    if (!on || !x.is_cpu() || at::in_parallel_region()) return false;
+    if (at::GradMode::is_enabled() && x.requires_grad()) return false;
+    const int64_t nt = at::get_num_threads();
+    return nt > 1 && rows >= nt * kRowParallelMinRows;
+}
+
 at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) const {
+    const int64_t D = x.size(-1);
+    const int64_t N = x.numel() / std::max<int64_t>(D, 1);
+    const bool want_act = fc.observers && fc.observers->wants(site::kFfnAct, il);
+    if (!want_act && use_row_parallel(x, N) &&
+        !(at::GradMode::is_enabled() && w_gate_up_.requires_grad())) {
+        at::Tensor xf = x.reshape({N, D}).contiguous();
+        at::Tensor out = at::empty({N, D}, x.options());
+        const int64_t nt = at::get_num_threads();
+        at::parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
+            for (int64_t t = b; t < e; ++t) {
+                const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
+                if (r1 > r0) forward_rows(xf.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0));
+            }
+        });
+        return out.view(x.sizes());
+    }
     at::Tensor gu = at::linear(x, w_gate_up_);                          // [B, T, 2F]
     at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));  // [B, T, F]
     static const at::Tensor kNone;
@@ -74,6 +105,16 @@ void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
     at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
     at::mm_out(out, act, w_down_.t());
     if (b_down_.defined()) out.add_(b_down_);
+}
+
+void SwiGluFfn::forward_rows(const at::Tensor& x, at::Tensor out) const {
+    // equal blocks of about kRowBlock rows (281 rows: one block, not 256 + 25; 400: 200 + 200)
+    const int64_t n = x.size(0);
+    const int64_t nb = std::max<int64_t>(1, (n + kRowBlock / 2) / kRowBlock);
+    for (int64_t b = 0; b < nb; ++b) {
+        const int64_t r0 = n * b / nb, r1 = n * (b + 1) / nb;
+        if (r1 > r0) forward_into(x.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0));
+    }
 }
 
 void SwiGluFfn::named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const {

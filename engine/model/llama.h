@@ -54,6 +54,11 @@ public:
     /// x [n, D] -> writes [n, D] into `out` (a contiguous slice of a larger buffer; no hooks). The MoE
     /// block runs its experts into one buffer this way.
     void forward_into(const at::Tensor& x, at::Tensor out) const;
+    /// forward_into over equal blocks of about kRowBlock rows: the block's [rows, 2F] gate/up output stays
+    /// in cache for the SwiGLU and down_proj. Runs on the calling thread only (meant for one thread
+    /// of a row-parallel region, where GEMMs are single-threaded).
+    void forward_rows(const at::Tensor& x, at::Tensor out) const;
+    static constexpr int64_t kRowBlock = 256;
     void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const override;
     std::string kind() const override { return "swiglu"; }
     int64_t n_params() const override;
@@ -69,6 +74,16 @@ private:
     at::Tensor w_down_;     // [D, F]
     at::Tensor b_down_;     // [D] or undefined
 };
+
+/// CPU inference of FFNs by rows: a block of `rows` rows is split into one contiguous share per thread,
+/// and each thread runs single-threaded GEMMs over its share (SwiGluFfn::forward_rows). On small
+/// models this beats letting the GEMM library split every GEMM over the threads: one fork/join per
+/// FFN instead of one per GEMM and elementwise op, and every intermediate stays in that core's cache
+/// (demo-llama-7m: docs/benchmarks.md). True when the caller should take this path: a CPU tensor, no
+/// autograd, more than one thread, not already in a parallel region, at least kRowParallelMinRows rows per
+/// thread, and $D2M_FFN_ROW_PARALLEL not 0.
+bool use_row_parallel(const at::Tensor& x, int64_t rows);
+constexpr int64_t kRowParallelMinRows = 64;
 
 /// Per-layer key/value cache for incremental decoding.
 struct KVCache {

@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 
@@ -58,10 +60,14 @@ MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec
 // slot Den2MoEE's null expert took), gates [N, k] float, `unit_gates` when every gate is exactly 1.
 MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     Routing r;
-    // W·xᵀ, then transposed: with few output columns OpenBLAS is faster in this orientation
-    // (0.19 vs 0.31 ms for [2048, 256] x [256, 8] on 2 threads)
-    r.logits = at::mm(w_logits_, x.t()).t().contiguous().to(at::kFloat);  // [N, E + n_null]
-    const int64_t N = x.size(0), E = n_experts(), K = r.logits.size(1);
+    const int64_t N = x.size(0), E = n_experts(), K = w_logits_.size(0);
+    if (x.is_cpu() && router_.gate == RouterSpec::Gate::Softmax && !router_.dense && router_.top_k < E &&
+        router_.top_k <= 8) {
+        route_topk_host(x, r);
+        return r;
+    }
+    // x·Wᵀ, as route_topk_host computes it (the same logits bit for bit on either path)
+    r.logits = at::mm(x, w_logits_.t()).to(at::kFloat);  // [N, E + n_null]
     if (router_.gate == RouterSpec::Gate::Den2MoEE) {
         at::Tensor p = at::softmax(r.logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
         if (router_.dense || router_.top_k >= K) {
@@ -101,6 +107,60 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     }
     if (router_.routed_scale != 1.0) r.gates = r.gates * router_.routed_scale;
     return r;
+}
+
+// The Softmax gate on the CPU: logits and top-k per block of tokens, the blocks side by side on the
+// threads (a [2048, 256] x [256, 8] GEMM takes 0.12 ms on one thread and 0.26 ms split by OpenBLAS
+// over two). The top-k is one pass per token on the host: what the ATen branches of route_sparse
+// compute (topk, then the softmax over the selected logits or the softmax(all) values at them)
+// without their per-op overhead on [N, E] tensors this small. Ties go to the lower expert index.
+void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
+    const int64_t N = x.size(0), K = w_logits_.size(0), k = router_.top_k;
+    r.logits = at::empty({N, K}, x.options().dtype(at::kFloat));
+    r.idx = at::empty({N, k}, x.options().dtype(at::kLong));
+    r.gates = at::empty({N, k}, x.options().dtype(at::kFloat));
+    float* l = r.logits.data_ptr<float>();
+    int64_t* idx = r.idx.data_ptr<int64_t>();
+    float* g = r.gates.data_ptr<float>();
+    const double inv_t = 1.0 / router_.temperature, scale = router_.routed_scale;
+    const bool norm = router_.norm_topk;
+    r.unit_gates = norm && k == 1 && scale == 1.0;
+    auto rows = [&](int64_t n0, int64_t n1) {
+        if (n1 <= n0) return;
+        r.logits.narrow(0, n0, n1 - n0).copy_(at::mm(x.narrow(0, n0, n1 - n0), w_logits_.t()));
+        for (int64_t n = n0; n < n1; ++n) {
+            const float* row = l + n * K;
+            int64_t sel[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t j = 0; j < k; ++j) {  // selection: k passes over K entries (k, K small)
+                int64_t best = -1;
+                for (int64_t e = 0; e < K; ++e) {
+                    bool taken = false;
+                    for (int64_t q = 0; q < j; ++q) taken = taken || sel[q] == e;
+                    if (!taken && (best < 0 || row[e] > row[best])) best = e;
+                }
+                sel[j] = best;
+            }
+            const double m = row[sel[0]];  // the row maximum
+            double z = 0;
+            if (norm) {
+                for (int64_t j = 0; j < k; ++j) z += std::exp((row[sel[j]] - m) * inv_t);
+            } else {
+                for (int64_t e = 0; e < K; ++e) z += std::exp((row[e] - m) * inv_t);
+            }
+            for (int64_t j = 0; j < k; ++j) {
+                idx[n * k + j] = sel[j];
+                g[n * k + j] = static_cast<float>(std::exp((row[sel[j]] - m) * inv_t) / z * scale);
+            }
+        }
+    };
+    if (use_row_parallel(x, N)) {
+        const int64_t nt = at::get_num_threads();
+        at::parallel_for(0, nt, 1, [&](int64_t b, int64_t end) {
+            for (int64_t t = b; t < end; ++t) rows(N * t / nt, N * (t + 1) / nt);
+        });
+    } else {
+        rows(0, N);
+    }
 }
 
 at::Tensor MoeFfn::Routing::dense_weights(int64_t E) const {
@@ -200,31 +260,63 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         tok = at::div(order.narrow(0, 0, first[E]), k, "floor");
     }
     const int64_t P_real = first[E];
-    at::Tensor xs = xf.index_select(0, tok);  // [P_real, D], grouped by expert
-    at::Tensor y = at::empty({P, D}, x.options());
-    if (P_real < P) y.narrow(0, P_real, P - P_real).zero_();
-    auto run_expert = [&](int64_t e) {
-        if (cnt[e] > 0) experts_[e]->forward_into(xs.narrow(0, first[e], cnt[e]), y.narrow(0, first[e], cnt[e]));
-    };
-    if (x.is_cpu() && expert_parallel() && E > 1 && at::get_num_threads() > 1 && !at::in_parallel_region()) {
-        // Experts side by side, each on one thread (its GEMMs run single-threaded inside the
-        // parallel region): one fork/join for the whole block instead of one per small GEMM and
-        // elementwise op. Chunks are contiguous expert ranges with about equal token counts.
-        const int64_t nt = std::min<int64_t>(at::get_num_threads(), E);
-        std::vector<int64_t> cut(static_cast<size_t>(nt) + 1, E);
-        cut[0] = 0;
-        for (int64_t t = 1, e = 0; t < nt; ++t) {
-            const int64_t target = P_real * t / nt;
-            while (e < E && first[e] < target) ++e;
-            cut[t] = std::max(cut[t - 1], e);
-        }
+    if (x.is_cpu() && expert_parallel() && use_row_parallel(xf, P_real)) {
+        // Row-parallel: the expert-sorted slots are cut into one equal share per thread (a share may
+        // end inside an expert: that expert then runs on both threads). Each thread copies its
+        // tokens' rows together, runs its experts' GEMMs single-threaded over blocks of rows
+        // (forward_rows), applies the gates and, for top-1, writes the rows straight to their tokens.
+        // One fork/join per block, exact balance whatever the router does, and a block's
+        // intermediates stay in its core's cache.
+        at::Tensor xc = xf.contiguous();
+        const int64_t nt = at::get_num_threads();
+        const size_t row_bytes = static_cast<size_t>(D) * xc.element_size();
+        const char* xp = static_cast<const char*>(xc.data_ptr());
+        const int64_t* tk = tok.data_ptr<int64_t>();
+        at::Tensor gs;  // gates in slot order, compute dtype
+        if (!r.unit_gates) gs = r.gates.reshape({-1}).index_select(0, order.narrow(0, 0, P_real)).to(x.scalar_type());
+        at::Tensor routed = k == 1 ? at::empty({N, D}, x.options()) : at::empty({P, D}, x.options());
+        char* rp = static_cast<char*>(routed.data_ptr());
+        // the gathered rows and (top-1) the expert outputs, one buffer each, taken here (the main
+        // thread's heap) rather than per segment inside the region
+        at::Tensor xs_all = at::empty({P_real, D}, xc.options());
+        at::Tensor ys_all = k == 1 ? at::empty({P_real, D}, xc.options()) : at::Tensor();
         at::parallel_for(0, nt, 1, [&](int64_t b, int64_t end) {
             for (int64_t t = b; t < end; ++t) {
-                for (int64_t e = cut[t]; e < cut[t + 1]; ++e) run_expert(e);
+                const int64_t s0 = P_real * t / nt, s1 = P_real * (t + 1) / nt;
+                for (int64_t e = 0; e < E; ++e) {
+                    const int64_t lo = std::max(s0, first[e]), hi = std::min(s1, first[e + 1]);
+                    if (hi <= lo) continue;
+                    const int64_t n = hi - lo;
+                    at::Tensor xs = xs_all.narrow(0, lo, n);
+                    char* xsp = static_cast<char*>(xs.data_ptr());
+                    for (int64_t i = 0; i < n; ++i) std::memcpy(xsp + i * row_bytes, xp + tk[lo + i] * row_bytes, row_bytes);
+                    at::Tensor ys = k == 1 ? ys_all.narrow(0, lo, n) : routed.narrow(0, lo, n);
+                    experts_[e]->forward_rows(xs, ys);
+                    if (gs.defined()) ys.mul_(gs.narrow(0, lo, n).unsqueeze(1));
+                    if (k == 1) {
+                        const char* ysp = static_cast<const char*>(ys.data_ptr());
+                        for (int64_t i = 0; i < n; ++i) std::memcpy(rp + tk[lo + i] * row_bytes, ysp + i * row_bytes, row_bytes);
+                    }
+                }
             }
         });
-    } else {
-        for (int64_t e = 0; e < E; ++e) run_expert(e);
+        if (k == 1) {
+            // tokens whose one slot went to no expert (a Den2MoEE null expert) output zero
+            const int64_t* o = order.data_ptr<int64_t>();
+            for (int64_t q = P_real; q < P; ++q) std::memset(rp + o[q] * row_bytes, 0, row_bytes);
+        } else {
+            if (P_real < P) routed.narrow(0, P_real, P - P_real).zero_();
+            routed = routed.index_select(0, inv).view({N, k, D}).sum(1);
+        }
+        if (!shared_) return routed.view(shape);
+        return out.add_(routed).view(shape);
+    }
+    at::Tensor y = at::empty({P, D}, x.options());
+    if (P_real < P) y.narrow(0, P_real, P - P_real).zero_();
+    {
+        at::Tensor xs = xf.index_select(0, tok);  // [P_real, D], grouped by expert
+        for (int64_t e = 0; e < E; ++e)
+            if (cnt[e] > 0) experts_[e]->forward_into(xs.narrow(0, first[e], cnt[e]), y.narrow(0, first[e], cnt[e]));
     }
     if (!r.unit_gates) y.mul_(r.gates.reshape({-1}).index_select(0, order).to(x.scalar_type()).unsqueeze(1));
     at::Tensor yt = y.index_select(0, inv).view({N, k, D});  // token-major

@@ -78,6 +78,7 @@ private:
         at::Tensor dense_weights(int64_t E) const;  ///< [N, E]
     };
     Routing route_sparse(const at::Tensor& x) const;
+    void route_topk_host(const at::Tensor& x, Routing& r) const;  ///< Softmax gate on the CPU, top_k <= 8
 
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;

@@ -237,8 +237,12 @@ TEST(qwen2moe_round_trip_is_exact) {
     CHECK_EQ(back.format, "hf-qwen2moe");
     CHECK_EQ(back.model->ffn(2).kind(), "swiglu");
     double d = max_abs(back.model->forward(ids), ref);
-    std::printf("qwen2moe round trip (emulated shared gate, folded prior/scale): max |dlogit| = %.3e\n", d);
-    CHECK(d <= 1e-5);
+    const double ref_max = ref.abs().max().item<double>();
+    std::printf("qwen2moe round trip (emulated shared gate, folded prior/scale): max |dlogit| = %.3e, "
+                "relative to the largest logit %.1e\n", d, d / ref_max);
+    // Not bit for bit: the native Den2MoEE gate takes ATen's float softmax, the loaded Qwen2-MoE block
+    // the Softmax gate's host top-k (exp in double); both round to float, so ~1e-7 of the gates.
+    CHECK(d <= 2e-6 * ref_max);
 
     // a real sigmoid gate on the shared expert, renormalised top-k, Softmax gate
     MoeSpec s2;
