@@ -44,12 +44,16 @@ int main(int argc, char** argv) {
     std::string src = std::getenv("D2M_SOURCE_DIR") ? std::getenv("D2M_SOURCE_DIR") : ".";
     int threads = 2, reps = 5;
     bool markdown = false, no_python = false;
+    std::string only_dtype;  // --dtype fp32|bf16: one dtype only
+    int64_t only_batch = 0;  // --batch B: one batch size only
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
         else if (a == "--markdown") markdown = true;
         else if (a == "--no-python") no_python = true;
+        else if (a == "--dtype" && i + 1 < argc) only_dtype = argv[++i];
+        else if (a == "--batch" && i + 1 < argc) only_batch = std::atoll(argv[++i]);
     }
     init_runtime(threads);
     const BlasKernels& blas = select_blas_kernels();
@@ -69,12 +73,14 @@ int main(int argc, char** argv) {
     struct Row { std::string dtype; int64_t batch; double ours, theirs, theirs_same, gflops, ceiling; };
     std::vector<Row> rows;
     for (const char* dt : {"fp32", "bf16"}) {
+        if (!only_dtype.empty() && only_dtype != dt) continue;
         LoadedModel lm = load_model(model_dir, parse_compute_dtype(dt));
         const auto& c = lm.model->config();
         // FLOPs per token: 2 x (matmul params) + attention (QK^T and AV over ~seq/2 keys on average)
         const double mm_params = double(lm.model->n_params() - c.vocab_size * c.n_embd);  // embedding is a lookup
         const double flops_tok = 2.0 * mm_params + 2.0 * 2.0 * c.n_layer * c.q_dim() * (seq / 2.0);
         for (int64_t b : batches) {
+            if (only_batch > 0 && b != only_batch) continue;
             at::Tensor ids = at::randint(3, c.vocab_size, {b, seq}, at::kLong);
             double s = den2moe::bench::median_seconds([&] { at::log_softmax(lm.model->forward(ids), -1); }, reps);
             double tps = b * seq / s;

@@ -76,6 +76,27 @@ bool use_row_parallel(const at::Tensor& x, int64_t rows) {
     return nt > 1 && rows >= nt * kRowParallelMinRows;
 }
 
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    const int64_t K = x.size(-1);
+    const int64_t N = x.numel() / std::max<int64_t>(K, 1);
+    if (!use_row_parallel(x, N) || (at::GradMode::is_enabled() && w.requires_grad())) return at::linear(x, w, b);
+    at::Tensor xf = x.reshape({N, K}).contiguous();
+    at::Tensor out = at::empty({N, w.size(0)}, x.options());
+    const int64_t nt = at::get_num_threads();
+    at::parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
+            if (r1 <= r0) continue;
+            at::Tensor o = out.narrow(0, r0, r1 - r0);
+            at::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
+            if (b.defined()) o.add_(b);
+        }
+    });
+    std::vector<int64_t> shape = x.sizes().vec();
+    shape.back() = w.size(0);
+    return out.view(shape);
+}
+
 at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) const {
     const int64_t D = x.size(-1);
     const int64_t N = x.numel() / std::max<int64_t>(D, 1);
@@ -326,7 +347,7 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         const Layer& L = layers_[il];
         emit(obs, site::kLayerInp, il, x, token_mask);
         at::Tensor h = rms_norm(x, L.attn_norm, cfg_.rms_norm_eps);
-        at::Tensor qkv = at::linear(h, L.w_qkv);                                    // [B, T, (H+2Hkv) Dh]
+        at::Tensor qkv = linear_rows(h, L.w_qkv);                                   // [B, T, (H+2Hkv) Dh]
         at::Tensor q = qkv.narrow(-1, 0, H * Dh).view({B, T, H, Dh});
         at::Tensor k = qkv.narrow(-1, H * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
         at::Tensor v = qkv.narrow(-1, (H + Hkv) * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
@@ -342,20 +363,41 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         }
         // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]
         at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});
+        at::Tensor o;  // [B, Hkv, rep*T, Dh]
 #ifdef D2M_HAVE_KERNELS
-        // fused scale + causal/key mask + softmax, in place, in the compute dtype (kernels/)
-        at::Tensor att4 = at::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
-        kernels::causal_softmax_(att4, scale, past, key_ok);
+        if (use_row_parallel(qg, B * Hkv * kRowParallelMinRows)) {
+            // (batch, kv head) pairs side by side on the threads: scores, fused softmax and
+            // probabilities·V of one pair stay in its core's cache, and none of these small GEMMs
+            // is split by the BLAS (whose thread hand-offs cost more than they save at this size)
+            o = at::empty({B, Hkv, rep * T, Dh}, qg.options());
+            at::Tensor att_all = at::empty({B, Hkv, rep * T, Tk}, qg.options());
+            at::parallel_for(0, B * Hkv, 1, [&](int64_t i0, int64_t i1) {
+                for (int64_t i = i0; i < i1; ++i) {
+                    const int64_t b = i / Hkv, g = i % Hkv;
+                    at::Tensor sc = att_all.select(0, b).select(0, g);  // [rep*T, Tk]
+                    at::mm_out(sc, qg.select(0, b).select(0, g), kt.select(0, b).select(0, g).t());
+                    at::Tensor sc4 = sc.view({1, rep, T, Tk});
+                    kernels::causal_softmax_(sc4, scale, past, key_ok.defined() ? key_ok.narrow(0, b, 1) : key_ok);
+                    at::Tensor ob = o.select(0, b).select(0, g);
+                    at::mm_out(ob, sc, vt.select(0, b).select(0, g));
+                }
+            });
+        } else {
+            // fused scale + causal/key mask + softmax, in place, in the compute dtype (kernels/)
+            at::Tensor att4 = at::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
+            kernels::causal_softmax_(att4, scale, past, key_ok);
+            o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                          // [B, Hkv, rep*T, Dh]
+        }
 #else
         at::Tensor att = at::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
         at::Tensor att4 = att.view({B, H, T, Tk});
         if (st != at::kFloat) att4 = att4.to(at::kFloat);
         if (any_blocked) att4.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
         att4 = at::softmax(att4, -1).to(st);
+        o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                      // [B, Hkv, rep*T, Dh]
 #endif
-        at::Tensor o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);           // [B, Hkv, rep*T, Dh]
         o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});   // [B, T, H Dh]
-        at::Tensor attn_out = at::linear(o, L.w_o);                                  // [B, T, D]
+        at::Tensor attn_out = linear_rows(o, L.w_o);                                 // [B, T, D]
         emit(obs, site::kAttnOut, il, attn_out, token_mask);
         x = x + attn_out;
         at::Tensor hf = rms_norm(x, L.ffn_norm, cfg_.rms_norm_eps);                 // [B, T, D]
@@ -378,7 +420,7 @@ at::Tensor LlamaModel::hidden_states(const at::Tensor& ids, const at::Tensor& at
 }
 
 at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {
-    return at::linear(hidden.to(scalar_type()), w_out_).to(at::kFloat);
+    return linear_rows(hidden.to(scalar_type()), w_out_).to(at::kFloat);
 }
 
 at::Tensor LlamaModel::forward(const at::Tensor& ids, const at::Tensor& attention_mask,

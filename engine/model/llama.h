@@ -85,6 +85,10 @@ private:
 bool use_row_parallel(const at::Tensor& x, int64_t rows);
 constexpr int64_t kRowParallelMinRows = 64;
 
+/// at::linear(x, w, b) by rows when use_row_parallel(x, rows) holds (each thread an at::mm_out over
+/// its share), else at::linear itself. The attention projections and the vocabulary projection.
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = at::Tensor());
+
 /// Per-layer key/value cache for incremental decoding.
 struct KVCache {
     std::vector<at::Tensor> k, v;  ///< per layer [B, Hkv, capacity, Dh]
