@@ -14,6 +14,8 @@
 #include <mutex>
 #include <set>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -23,15 +25,21 @@ using namespace den2moe;
 
 namespace {
 
+// The CPU's AVX-512 subsets as the kernel reports them (/proc/cpuinfo), independent of the
+// compiler builtins the runtime asks.
 bool cpu_has_avx512() {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("avx512vl");
-#else
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("flags", 0) != 0) continue;
+        std::istringstream words(line.substr(line.find(':') + 1));
+        std::set<std::string> flags;
+        for (std::string w; words >> w;) flags.insert(w);
+        for (const char* f : {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"})
+            if (!flags.count(f)) return false;
+        return true;
+    }
     return false;
-#endif
 }
 
 // sgemm against a float64 reference: odd and small sizes (OpenBLAS's small-matrix and edge
