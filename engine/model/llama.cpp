@@ -7,6 +7,7 @@
 
 #ifdef D2M_HAVE_KERNELS
 #include "causal_softmax.h"
+#include "norm_rope.h"
 #endif
 
 #include <ATen/ATen.h>
@@ -37,7 +38,21 @@ static at::ScalarType to_scalar(ComputeDType d) {
     return d == ComputeDType::BF16 ? at::kBFloat16 : at::kFloat;
 }
 
+// The fused CPU kernels (kernels/norm_rope.h) serve inference; autograd and other devices take ATen.
+static bool fused_cpu_ok(const at::Tensor& x) {
+#ifdef D2M_HAVE_KERNELS
+    return x.is_cpu() && x.is_contiguous() && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+           !(at::GradMode::is_enabled() && x.requires_grad());
+#else
+    (void)x;
+    return false;
+#endif
+}
+
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+#ifdef D2M_HAVE_KERNELS
+    if (fused_cpu_ok(x) && !(at::GradMode::is_enabled() && w.requires_grad())) return kernels::rms_norm(x, w, eps);
+#endif
     // out of place: x.to(kFloat) is x itself when x is already float32
     at::Tensor xf = x.to(at::kFloat);
     at::Tensor r = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps));
@@ -348,11 +363,18 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         emit(obs, site::kLayerInp, il, x, token_mask);
         at::Tensor h = rms_norm(x, L.attn_norm, cfg_.rms_norm_eps);
         at::Tensor qkv = linear_rows(h, L.w_qkv);                                   // [B, T, (H+2Hkv) Dh]
+        const bool rope_in_place = fused_cpu_ok(qkv);
+#ifdef D2M_HAVE_KERNELS
+        // q and k heads rotated in place in the qkv buffer, one pass (kernels/norm_rope.h)
+        if (rope_in_place) kernels::rope_(qkv, H + Hkv, Dh, cos, sin, cfg_.rope_style != RopeStyle::HalfSplit);
+#endif
         at::Tensor q = qkv.narrow(-1, 0, H * Dh).view({B, T, H, Dh});
         at::Tensor k = qkv.narrow(-1, H * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
         at::Tensor v = qkv.narrow(-1, (H + Hkv) * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
-        q = apply_rope(q.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);          // [B, T, H, Dh]
-        k = apply_rope(k.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);          // [B, T, Hkv, Dh]
+        if (!rope_in_place) {
+            q = apply_rope(q.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);      // [B, T, H, Dh]
+            k = apply_rope(k.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);      // [B, T, Hkv, Dh]
+        }
         at::Tensor kt = k.permute({0, 2, 1, 3});                                     // [B, Hkv, T, Dh]
         at::Tensor vt = v.permute({0, 2, 1, 3});
         if (cache) {

@@ -175,6 +175,27 @@ void MoeFfn::route(const at::Tensor& x, at::Tensor* weights, at::Tensor* logits_
     if (logits_out) *logits_out = r.logits;
 }
 
+// Row copies between token order and expert order: gather dst[i] = src[idx[i]], scatter
+// dst[idx[i]] = src[i]. The scattered side's rows are prefetched a few rows ahead (reads for a
+// gather, writes for a scatter): with rows spread over a 2 MB activation the copy is otherwise bound
+// by one cache miss after another.
+static void copy_rows(char* dst, const char* src, const int64_t* idx, int64_t n, size_t row_bytes, bool gather) {
+    constexpr int64_t kAhead = 4;
+    for (int64_t i = 0; i < n; ++i) {
+#if defined(__GNUC__)
+        if (i + kAhead < n) {
+            const char* p = gather ? src + idx[i + kAhead] * row_bytes : dst + idx[i + kAhead] * row_bytes;
+            for (size_t off = 0; off < row_bytes; off += 64) {
+                if (gather) __builtin_prefetch(p + off, 0, 3);
+                else __builtin_prefetch(p + off, 1, 3);
+            }
+        }
+#endif
+        if (gather) std::memcpy(dst + i * row_bytes, src + idx[i] * row_bytes, row_bytes);
+        else std::memcpy(dst + idx[i] * row_bytes, src + i * row_bytes, row_bytes);
+    }
+}
+
 at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) const {
     const auto shape = x.sizes().vec();
     const int64_t D = x.size(-1);
@@ -289,13 +310,13 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
                     const int64_t n = hi - lo;
                     at::Tensor xs = xs_all.narrow(0, lo, n);
                     char* xsp = static_cast<char*>(xs.data_ptr());
-                    for (int64_t i = 0; i < n; ++i) std::memcpy(xsp + i * row_bytes, xp + tk[lo + i] * row_bytes, row_bytes);
+                    copy_rows(xsp, xp, tk + lo, n, row_bytes, /*gather=*/true);
                     at::Tensor ys = k == 1 ? ys_all.narrow(0, lo, n) : routed.narrow(0, lo, n);
                     experts_[e]->forward_rows(xs, ys);
                     if (gs.defined()) ys.mul_(gs.narrow(0, lo, n).unsqueeze(1));
                     if (k == 1) {
                         const char* ysp = static_cast<const char*>(ys.data_ptr());
-                        for (int64_t i = 0; i < n; ++i) std::memcpy(rp + tk[lo + i] * row_bytes, ysp + i * row_bytes, row_bytes);
+                        copy_rows(rp, ysp, tk + lo, n, row_bytes, /*gather=*/false);
                     }
                 }
             }

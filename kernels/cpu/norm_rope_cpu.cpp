@@ -1,0 +1,154 @@
+// CPU kernels of norm_rope.h. Rows are split over torch's intra-op threads (a parallel_for per
+// call); the row loops are plain float loops the compiler vectorises.
+#include "norm_rope.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace den2moe::kernels {
+
+namespace {
+
+inline float bf16_to_float(uint16_t b) {
+    uint32_t u = static_cast<uint32_t>(b) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+inline uint16_t float_to_bf16(float f) {  // round to nearest even (inputs are finite)
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+
+template <typename T>
+inline float load(const T* p, int64_t j) {
+    if constexpr (std::is_same_v<T, float>) return p[j];
+    else return bf16_to_float(p[j]);
+}
+
+template <typename T>
+inline void store(T* p, int64_t j, float v) {
+    if constexpr (std::is_same_v<T, float>) p[j] = v;
+    else p[j] = float_to_bf16(v);
+}
+
+void check_cpu_dtype(const at::Tensor& t, const char* what) {
+    if (!t.device().is_cpu() || !t.is_contiguous() ||
+        (t.scalar_type() != at::kFloat && t.scalar_type() != at::kBFloat16)) {
+        throw std::invalid_argument(std::string(what) + ": expected a contiguous CPU float32 or bfloat16 tensor");
+    }
+}
+
+template <typename T>
+void rms_rows(const T* x, T* out, const float* w, int64_t rows, int64_t D, float eps) {
+    at::parallel_for(0, rows, 64, [&](int64_t r0, int64_t r1) {
+        std::vector<float> buf(static_cast<size_t>(D));
+        float* xf = buf.data();
+        for (int64_t r = r0; r < r1; ++r) {
+            const T* xr = x + r * D;
+            for (int64_t j = 0; j < D; ++j) xf[j] = load(xr, j);
+            float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+            for (int64_t j = 0; j < D; ++j) ss += xf[j] * xf[j];
+            const float inv = 1.0f / std::sqrt(ss / static_cast<float>(D) + eps);
+            T* o = out + r * D;
+            for (int64_t j = 0; j < D; ++j) store(o, j, xf[j] * inv * w[j]);
+        }
+    });
+}
+
+template <typename T>
+void rope_rows(T* data, int64_t rows, int64_t C, int64_t n_rot, int64_t Dh, const float* cs, const float* sn,
+               bool interleaved) {
+    const int64_t half = Dh / 2;
+    at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            T* row = data + r * C;
+            const float* c = cs + r * half;
+            const float* s = sn + r * half;
+            for (int64_t h = 0; h < n_rot; ++h) {
+                T* x = row + h * Dh;
+                for (int64_t j = 0; j < half; ++j) {
+                    const int64_t a = interleaved ? 2 * j : j, b = interleaved ? 2 * j + 1 : j + half;
+                    const float x0 = load(x, a), x1 = load(x, b);
+                    store(x, a, x0 * c[j] - x1 * s[j]);
+                    store(x, b, x1 * c[j] + x0 * s[j]);
+                }
+            }
+        }
+    });
+}
+
+}  // namespace
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps) {
+    check_cpu_dtype(x, "rms_norm");
+    const int64_t D = x.size(-1);
+    if (w.numel() != D) throw std::invalid_argument("rms_norm: weight must have the last dimension's size");
+    at::Tensor wf = w.to(at::kFloat).contiguous();
+    at::Tensor out = at::empty_like(x);
+    const int64_t rows = x.numel() / D;
+    if (x.scalar_type() == at::kFloat) {
+        rms_rows(x.data_ptr<float>(), out.data_ptr<float>(), wf.data_ptr<float>(), rows, D, static_cast<float>(eps));
+    } else {
+        rms_rows(reinterpret_cast<const uint16_t*>(x.data_ptr()), reinterpret_cast<uint16_t*>(out.data_ptr()),
+                 wf.data_ptr<float>(), rows, D, static_cast<float>(eps));
+    }
+    return out;
+}
+
+at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& w, double eps) {
+    at::Tensor xf = x.to(at::kFloat);
+    at::Tensor r = at::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true).add_(eps));
+    return (xf * r).mul_(w.to(at::kFloat)).to(x.scalar_type());
+}
+
+void rope_(at::Tensor& qkv, int64_t n_rot, int64_t head_dim, const at::Tensor& cos, const at::Tensor& sin,
+           bool interleaved) {
+    check_cpu_dtype(qkv, "rope_");
+    if (qkv.dim() != 3 || head_dim % 2 != 0 || n_rot * head_dim > qkv.size(2)) {
+        throw std::invalid_argument("rope_: qkv must be [B, T, C] with n_rot * head_dim <= C, head_dim even");
+    }
+    const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2), half = head_dim / 2;
+    for (const at::Tensor* a : {&cos, &sin}) {
+        if (a->scalar_type() != at::kFloat || !a->is_contiguous() || a->numel() != B * T * half) {
+            throw std::invalid_argument("rope_: cos/sin must be contiguous float32 [B, T, 1, head_dim/2]");
+        }
+    }
+    if (qkv.scalar_type() == at::kFloat) {
+        rope_rows(qkv.data_ptr<float>(), B * T, C, n_rot, head_dim, cos.data_ptr<float>(), sin.data_ptr<float>(),
+                  interleaved);
+    } else {
+        rope_rows(reinterpret_cast<uint16_t*>(qkv.data_ptr()), B * T, C, n_rot, head_dim, cos.data_ptr<float>(),
+                  sin.data_ptr<float>(), interleaved);
+    }
+}
+
+at::Tensor rope_reference(const at::Tensor& qkv, int64_t n_rot, int64_t head_dim, const at::Tensor& cos,
+                          const at::Tensor& sin, bool interleaved) {
+    const int64_t B = qkv.size(0), T = qkv.size(1), half = head_dim / 2;
+    at::Tensor out = qkv.clone();
+    at::Tensor x = qkv.narrow(-1, 0, n_rot * head_dim).view({B, T, n_rot, head_dim}).to(at::kFloat);
+    at::Tensor rot;
+    if (!interleaved) {
+        at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+        rot = at::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, -1);
+    } else {
+        at::Tensor xp = x.unflatten(-1, {half, 2});
+        at::Tensor x0 = xp.select(-1, 0), x1 = xp.select(-1, 1);
+        rot = at::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
+    }
+    out.narrow(-1, 0, n_rot * head_dim).copy_(rot.reshape({B, T, n_rot * head_dim}));
+    return out;
+}
+
+}  // namespace den2moe::kernels
