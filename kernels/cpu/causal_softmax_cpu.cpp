@@ -4,6 +4,8 @@
 // libmvec vector exp; nothing here depends on infinities or NaN: hidden keys are never read).
 #include "causal_softmax.h"
 
+#include "bf16_bits.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/BFloat16.h>
@@ -18,19 +20,8 @@ namespace den2moe::kernels {
 
 namespace {
 
-inline float bf16_to_float(uint16_t b) {
-    uint32_t u = static_cast<uint32_t>(b) << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-inline uint16_t float_to_bf16(float f) {  // round to nearest even (inputs are finite)
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return static_cast<uint16_t>(u >> 16);
-}
+using detail::bf16_to_float;
+using detail::float_to_bf16;
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 // AVX2 and baseline clones, picked at load time (glibc ifunc): 8-lane libmvec expf where available

@@ -2,6 +2,8 @@
 // call); the row loops are plain float loops the compiler vectorises.
 #include "norm_rope.h"
 
+#include "bf16_bits.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -15,19 +17,8 @@ namespace den2moe::kernels {
 
 namespace {
 
-inline float bf16_to_float(uint16_t b) {
-    uint32_t u = static_cast<uint32_t>(b) << 16;
-    float f;
-    std::memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-inline uint16_t float_to_bf16(float f) {  // round to nearest even (inputs are finite)
-    uint32_t u;
-    std::memcpy(&u, &f, sizeof u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return static_cast<uint16_t>(u >> 16);
-}
+using detail::bf16_to_float;
+using detail::float_to_bf16;
 
 template <typename T>
 inline float load(const T* p, int64_t j) {
