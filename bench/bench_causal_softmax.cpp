@@ -26,9 +26,7 @@ int main(int argc, char** argv) {
         else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
         else if (a == "--markdown") markdown = true;
     }
-    den2moe::init_runtime(threads);
-    std::printf("BLAS: %s %s (%s)\n", den2moe::select_blas_kernels().library.c_str(), den2moe::select_blas_kernels().active.c_str(),
-                den2moe::select_blas_kernels().reason.c_str());
+    den2moe::bench::init_bench_runtime(threads);
     if (markdown) std::printf("| dtype | shape | ATen chain | fused kernel | speed-up |\n|---|---|---|---|---|\n");
     for (auto dt : {at::kFloat, at::kBFloat16}) {
         for (int64_t B : {1, 8}) {

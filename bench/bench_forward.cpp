@@ -55,9 +55,8 @@ int main(int argc, char** argv) {
         else if (a == "--dtype" && i + 1 < argc) only_dtype = argv[++i];
         else if (a == "--batch" && i + 1 < argc) only_batch = std::atoll(argv[++i]);
     }
-    init_runtime(threads);
+    den2moe::bench::init_bench_runtime(threads);
     const BlasKernels& blas = select_blas_kernels();
-    std::printf("BLAS: %s %s (%s)\n", blas.library.c_str(), blas.active.c_str(), blas.reason.c_str());
     // PyTorch eager runs with the BLAS core its environment gives it and, when the engine switched
     // cores, once more on the engine's core (the same GEMM kernels on both sides).
     const bool switched = !blas.active.empty() && blas.active != blas.detected;

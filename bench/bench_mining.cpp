@@ -7,6 +7,8 @@
 // --eval-windows N --reps R (reference repetitions).
 #include <ATen/ATen.h>
 
+#include "bench_util.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -48,9 +50,7 @@ int main(int argc, char** argv) {
             return 1;
         }
     }
-    init_runtime(threads);
-    std::printf("BLAS: %s %s (%s)\n", select_blas_kernels().library.c_str(), select_blas_kernels().active.c_str(),
-                select_blas_kernels().reason.c_str());
+    den2moe::bench::init_bench_runtime(threads);
     Project p = load_project(project);
     if (samples > 0) p.calib.n_samples = samples;
     if (eval_windows > 0) p.eval.n_windows = eval_windows;

@@ -39,9 +39,7 @@ int main(int argc, char** argv) {
         else if (a == "--markdown") markdown = true;
         else if (a == "--no-synthetic") synthetic = false;
     }
-    init_runtime(threads);
-    std::printf("BLAS: %s %s (%s)\n", select_blas_kernels().library.c_str(), select_blas_kernels().active.c_str(),
-                select_blas_kernels().reason.c_str());
+    den2moe::bench::init_bench_runtime(threads);
     if (markdown) {
         std::printf("| dtype | tokens | dense FFN | MoE FFN (top-1 of 8 × 50 %%) | FFN speed-up (ideal 2×) | experts' GEMMs alone | dense tok/s | MoE tok/s | end-to-end |\n");
         std::printf("|---|---|---|---|---|---|---|---|---|\n");

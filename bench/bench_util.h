@@ -2,8 +2,11 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <vector>
+
+#include "core/runtime.h"
 
 namespace den2moe::bench {
 
@@ -46,6 +49,18 @@ std::vector<double> interleaved_medians(int reps, F&&... fs) {
         med.push_back(v[v.size() / 2]);
     }
     return med;
+}
+
+}  // namespace den2moe::bench
+
+namespace den2moe::bench {
+
+/// init_runtime(threads), then one line saying which BLAS kernels the numbers below come from.
+inline int init_bench_runtime(int threads) {
+    const int n = init_runtime(threads);
+    const BlasKernels& b = select_blas_kernels();
+    std::printf("BLAS: %s %s (%s)\n", b.library.c_str(), b.active.c_str(), b.reason.c_str());
+    return n;
 }
 
 }  // namespace den2moe::bench
