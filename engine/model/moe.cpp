@@ -12,6 +12,10 @@
 #include "core/error.h"
 #include "core/run_context.h"
 
+#ifdef D2M_HAVE_KERNELS
+#include "router.h"
+#endif
+
 namespace den2moe {
 
 MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec router,
@@ -51,7 +55,9 @@ MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec
         router_.null_weight = router_.null_weight.to(dtype).contiguous();
         w = at::cat({w, router_.null_weight.to(at::kFloat)}, 0);
     }
-    w_logits_ = w.to(dtype).contiguous();
+    // rounded to the model's dtype as the weights are stored, then kept in float32: the logits are
+    // float32 sums of the tokens' products with it on every path (router kernel, ATen, GPU)
+    w_logits_ = w.to(dtype).to(at::kFloat).contiguous();
     if (router_.select_bias.defined()) router_.select_bias = router_.select_bias.to(at::kFloat).reshape({E}).contiguous();
     if (router_.shared_gate.defined()) router_.shared_gate = router_.shared_gate.to(dtype).reshape({1, D}).contiguous();
 }
@@ -66,8 +72,8 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
         route_topk_host(x, r);
         return r;
     }
-    // x·Wᵀ, as route_topk_host computes it (the same logits bit for bit on either path)
-    r.logits = at::mm(x, w_logits_.t()).to(at::kFloat);  // [N, E + n_null]
+    r.logits = at::empty({N, K}, x.options().dtype(at::kFloat));  // [N, E + n_null]
+    logits_into(x, r.logits);  // as route_topk_host computes them: the same bits on either path
     if (router_.gate == RouterSpec::Gate::Den2MoEE) {
         at::Tensor p = at::softmax(r.logits, -1);  // no temperature (DEN2MOEE.md §1.3 step 3)
         if (router_.dense || router_.top_k >= K) {
@@ -109,9 +115,8 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     return r;
 }
 
-// The Softmax gate on the CPU: logits and top-k per block of tokens, the blocks side by side on the
-// threads (a [2048, 256] x [256, 8] GEMM takes 0.12 ms on one thread and 0.26 ms split by OpenBLAS
-// over two). The top-k is one pass per token on the host: what the ATen branches of route_sparse
+// The Softmax gate on the CPU: logits (logits_into) and top-k per block of tokens, the blocks side
+// by side on the threads. The top-k is one pass per token on the host: what the ATen branches of route_sparse
 // compute (topk, then the softmax over the selected logits or the softmax(all) values at them)
 // without their per-op overhead on [N, E] tensors this small. Ties go to the lower expert index.
 void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
@@ -127,7 +132,8 @@ void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
     r.unit_gates = norm && k == 1 && scale == 1.0;
     auto rows = [&](int64_t n0, int64_t n1) {
         if (n1 <= n0) return;
-        r.logits.narrow(0, n0, n1 - n0).copy_(at::mm(x.narrow(0, n0, n1 - n0), w_logits_.t()));
+        at::Tensor ln = r.logits.narrow(0, n0, n1 - n0);
+        logits_into(x.narrow(0, n0, n1 - n0), ln);
         for (int64_t n = n0; n < n1; ++n) {
             const float* row = l + n * K;
             int64_t sel[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -140,16 +146,22 @@ void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
                 }
                 sel[j] = best;
             }
+            if (norm && k == 1) {  // exp(0) / exp(0): the gate is the routed scale, no exp needed
+                idx[n] = sel[0];
+                g[n] = static_cast<float>(scale);
+                continue;
+            }
             const double m = row[sel[0]];  // the row maximum
-            double z = 0;
+            double ex[8], z = 0;
+            for (int64_t j = 0; j < k; ++j) ex[j] = std::exp((row[sel[j]] - m) * inv_t);
             if (norm) {
-                for (int64_t j = 0; j < k; ++j) z += std::exp((row[sel[j]] - m) * inv_t);
+                for (int64_t j = 0; j < k; ++j) z += ex[j];
             } else {
                 for (int64_t e = 0; e < K; ++e) z += std::exp((row[e] - m) * inv_t);
             }
             for (int64_t j = 0; j < k; ++j) {
                 idx[n * k + j] = sel[j];
-                g[n * k + j] = static_cast<float>(std::exp((row[sel[j]] - m) * inv_t) / z * scale);
+                g[n * k + j] = static_cast<float>(ex[j] / z * scale);
             }
         }
     };
@@ -161,6 +173,19 @@ void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
     } else {
         rows(0, N);
     }
+}
+
+// Router logits in float32 for rows x [n, D] into out [n, K] (contiguous). On the CPU, for up to 16
+// logits per token, the router kernel (kernels/router.h; 3-6x ATen's mm on the demo shapes,
+// bench_router); inside a parallel region it runs on the calling thread.
+void MoeFfn::logits_into(const at::Tensor& x, at::Tensor& out) const {
+#ifdef D2M_HAVE_KERNELS
+    if (x.is_cpu() && w_logits_.size(0) <= 16 && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16)) {
+        kernels::router_logits(x.contiguous(), w_logits_, out);
+        return;
+    }
+#endif
+    at::mm_out(out, x.to(at::kFloat), w_logits_.t());
 }
 
 at::Tensor MoeFfn::Routing::dense_weights(int64_t E) const {

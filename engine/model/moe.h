@@ -79,10 +79,11 @@ private:
     };
     Routing route_sparse(const at::Tensor& x) const;
     void route_topk_host(const at::Tensor& x, Routing& r) const;  ///< Softmax gate on the CPU, top_k <= 8
+    void logits_into(const at::Tensor& x, at::Tensor& out) const;  ///< float32 router logits of rows x
 
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;
-    at::Tensor w_logits_;  // [E + N, D]: weight + α·prior, then the null rows (what one linear computes)
+    at::Tensor w_logits_;  // [E + N, D] float32: weight + α·prior, then the null rows (what one linear computes)
     std::shared_ptr<const SwiGluFfn> shared_;
 };
 
