@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <numeric>
 #include <cmath>
 #include <cstring>
 #include <cstdlib>
@@ -67,8 +68,7 @@ MoeFfn::MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec
 MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     Routing r;
     const int64_t N = x.size(0), E = n_experts(), K = w_logits_.size(0);
-    if (x.is_cpu() && router_.gate == RouterSpec::Gate::Softmax && !router_.dense && router_.top_k < E &&
-        router_.top_k <= 8) {
+    if (host_routable(x)) {
         route_topk_host(x, r);
         return r;
     }
@@ -115,63 +115,75 @@ MoeFfn::Routing MoeFfn::route_sparse(const at::Tensor& x) const {
     return r;
 }
 
-// The Softmax gate on the CPU: logits (logits_into) and top-k per block of tokens, the blocks side
-// by side on the threads. The top-k is one pass per token on the host: what the ATen branches of route_sparse
+// The Softmax gate on the CPU: logits and top-k per block of tokens, the blocks side by side on the
+// threads. The top-k is one pass per token on the host: what the ATen branches of route_sparse
 // compute (topk, then the softmax over the selected logits or the softmax(all) values at them)
 // without their per-op overhead on [N, E] tensors this small. Ties go to the lower expert index.
-void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
+bool MoeFfn::host_routable(const at::Tensor& x) const {
+    return x.is_cpu() && router_.gate == RouterSpec::Gate::Softmax && !router_.dense && router_.top_k < n_experts() &&
+           router_.top_k <= 8;
+}
+
+void MoeFfn::host_routing_alloc(const at::Tensor& x, Routing& r) const {
     const int64_t N = x.size(0), K = w_logits_.size(0), k = router_.top_k;
     r.logits = at::empty({N, K}, x.options().dtype(at::kFloat));
     r.idx = at::empty({N, k}, x.options().dtype(at::kLong));
     r.gates = at::empty({N, k}, x.options().dtype(at::kFloat));
-    float* l = r.logits.data_ptr<float>();
-    int64_t* idx = r.idx.data_ptr<int64_t>();
-    float* g = r.gates.data_ptr<float>();
+    r.unit_gates = router_.norm_topk && k == 1 && router_.routed_scale == 1.0;
+}
+
+void MoeFfn::route_rows(const at::Tensor& x, Routing& r, int64_t n0, int64_t n1) const {
+    if (n1 <= n0) return;
+    const int64_t K = w_logits_.size(0), k = router_.top_k;
     const double inv_t = 1.0 / router_.temperature, scale = router_.routed_scale;
     const bool norm = router_.norm_topk;
-    r.unit_gates = norm && k == 1 && scale == 1.0;
-    auto rows = [&](int64_t n0, int64_t n1) {
-        if (n1 <= n0) return;
-        at::Tensor ln = r.logits.narrow(0, n0, n1 - n0);
-        logits_into(x.narrow(0, n0, n1 - n0), ln);
-        for (int64_t n = n0; n < n1; ++n) {
-            const float* row = l + n * K;
-            int64_t sel[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int64_t j = 0; j < k; ++j) {  // selection: k passes over K entries (k, K small)
-                int64_t best = -1;
-                for (int64_t e = 0; e < K; ++e) {
-                    bool taken = false;
-                    for (int64_t q = 0; q < j; ++q) taken = taken || sel[q] == e;
-                    if (!taken && (best < 0 || row[e] > row[best])) best = e;
-                }
-                sel[j] = best;
+    at::Tensor ln = r.logits.narrow(0, n0, n1 - n0);
+    logits_into(x.narrow(0, n0, n1 - n0), ln);
+    const float* l = r.logits.data_ptr<float>();
+    int64_t* idx = r.idx.data_ptr<int64_t>();
+    float* g = r.gates.data_ptr<float>();
+    for (int64_t n = n0; n < n1; ++n) {
+        const float* row = l + n * K;
+        int64_t sel[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int64_t j = 0; j < k; ++j) {  // selection: k passes over K entries (k, K small)
+            int64_t best = -1;
+            for (int64_t e = 0; e < K; ++e) {
+                bool taken = false;
+                for (int64_t q = 0; q < j; ++q) taken = taken || sel[q] == e;
+                if (!taken && (best < 0 || row[e] > row[best])) best = e;
             }
-            if (norm && k == 1) {  // exp(0) / exp(0): the gate is the routed scale, no exp needed
-                idx[n] = sel[0];
-                g[n] = static_cast<float>(scale);
-                continue;
-            }
-            const double m = row[sel[0]];  // the row maximum
-            double ex[8], z = 0;
-            for (int64_t j = 0; j < k; ++j) ex[j] = std::exp((row[sel[j]] - m) * inv_t);
-            if (norm) {
-                for (int64_t j = 0; j < k; ++j) z += ex[j];
-            } else {
-                for (int64_t e = 0; e < K; ++e) z += std::exp((row[e] - m) * inv_t);
-            }
-            for (int64_t j = 0; j < k; ++j) {
-                idx[n * k + j] = sel[j];
-                g[n * k + j] = static_cast<float>(ex[j] / z * scale);
-            }
+            sel[j] = best;
         }
-    };
+        if (norm && k == 1) {  // exp(0) / exp(0): the gate is the routed scale, no exp needed
+            idx[n] = sel[0];
+            g[n] = static_cast<float>(scale);
+            continue;
+        }
+        const double m = row[sel[0]];  // the row maximum
+        double ex[8], z = 0;
+        for (int64_t j = 0; j < k; ++j) ex[j] = std::exp((row[sel[j]] - m) * inv_t);
+        if (norm) {
+            for (int64_t j = 0; j < k; ++j) z += ex[j];
+        } else {
+            for (int64_t e = 0; e < K; ++e) z += std::exp((row[e] - m) * inv_t);
+        }
+        for (int64_t j = 0; j < k; ++j) {
+            idx[n * k + j] = sel[j];
+            g[n * k + j] = static_cast<float>(ex[j] / z * scale);
+        }
+    }
+}
+
+void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
+    const int64_t N = x.size(0);
+    host_routing_alloc(x, r);
     if (use_row_parallel(x, N)) {
         const int64_t nt = at::get_num_threads();
         at::parallel_for(0, nt, 1, [&](int64_t b, int64_t end) {
-            for (int64_t t = b; t < end; ++t) rows(N * t / nt, N * (t + 1) / nt);
+            for (int64_t t = b; t < end; ++t) route_rows(x, r, N * t / nt, N * (t + 1) / nt);
         });
     } else {
-        rows(0, N);
+        route_rows(x, r, 0, N);
     }
 }
 
@@ -218,6 +230,96 @@ static void copy_rows(char* dst, const char* src, const int64_t* idx, int64_t n,
 #endif
         if (gather) std::memcpy(dst + i * row_bytes, src + idx[i] * row_bytes, row_bytes);
         else std::memcpy(dst + idx[i] * row_bytes, src + i * row_bytes, row_bytes);
+    }
+}
+
+// Thread shares of the expert-sorted slots, planned on a cost model of forward_rows: a piece of n
+// slots runs as max(1, round(n / kRowBlock)) GEMM blocks and costs n + kBlockCost slot-equivalents
+// per block (the weights are packed again for every GEMM call and short blocks use the kernel
+// worse: on the demo experts one block of 64 rows costs 5.0 us a row, of 256 rows 3.8 us a row,
+// i.e. about 110 us, 30 rows, fixed per block). Whole experts first, the costliest first, each to
+// the cheapest thread (LPT); then, while the costliest thread is more than one block's fixed cost
+// over the cheapest, it hands slots cut from the end of its biggest piece to the cheapest thread
+// (the receiver pays one more block).
+namespace {
+constexpr double kBlockCost = 32.0;
+constexpr int64_t kMinMove = 8;  // slots: smaller hand-overs are not worth a GEMM call
+
+double piece_cost(int64_t n) {
+    if (n <= 0) return 0.0;
+    const int64_t blocks = std::max<int64_t>(1, (n + SwiGluFfn::kRowBlock / 2) / SwiGluFfn::kRowBlock);
+    return static_cast<double>(n) + kBlockCost * static_cast<double>(blocks);
+}
+}  // namespace
+
+std::vector<std::vector<SlotPiece>> moe_thread_shares(const std::vector<int64_t>& first, int nt, int64_t min_move) {
+    const int64_t E = static_cast<int64_t>(first.size()) - 1;
+    std::vector<std::vector<SlotPiece>> shares(static_cast<size_t>(std::max(nt, 1)));
+    if (E <= 0) return shares;
+    std::vector<double> cost(shares.size(), 0.0);
+    std::vector<int64_t> by_size(static_cast<size_t>(E));
+    std::iota(by_size.begin(), by_size.end(), 0);
+    std::stable_sort(by_size.begin(), by_size.end(), [&](int64_t a, int64_t b) {
+        return first[a + 1] - first[a] > first[b + 1] - first[b];
+    });
+    for (int64_t e : by_size) {
+        const int64_t n = first[e + 1] - first[e];
+        if (n == 0) continue;
+        const size_t t = static_cast<size_t>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+        shares[t].push_back({e, first[e], first[e + 1]});
+        cost[t] += piece_cost(n);
+    }
+    for (int moves = 0; moves < 2 * nt; ++moves) {
+        const size_t t = static_cast<size_t>(std::max_element(cost.begin(), cost.end()) - cost.begin());
+        const size_t u = static_cast<size_t>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+        // move m slots: t sheds m, u gains m + one block's fixed cost; even them out
+        const int64_t m = static_cast<int64_t>((cost[t] - cost[u] - kBlockCost) / 2.0);
+        if (t == u || m < std::max<int64_t>(min_move, 1)) break;
+        auto big = std::max_element(shares[t].begin(), shares[t].end(),
+                                    [](const SlotPiece& a, const SlotPiece& b) { return a.hi - a.lo < b.hi - b.lo; });
+        const int64_t n = std::min(m, big->hi - big->lo);
+        const double before = piece_cost(big->hi - big->lo);
+        // the receiver extends a piece of its own that the cut touches (the same expert), if any:
+        // cut from the front when it ends where the donor's piece begins, else from the end
+        auto before_it = std::find_if(shares[u].begin(), shares[u].end(),
+                                      [&](const SlotPiece& p) { return p.e == big->e && p.hi == big->lo; });
+        auto after_it = std::find_if(shares[u].begin(), shares[u].end(),
+                                     [&](const SlotPiece& p) { return p.e == big->e && p.lo == big->hi; });
+        if (before_it != shares[u].end()) {
+            cost[u] += piece_cost(before_it->hi - before_it->lo + n) - piece_cost(before_it->hi - before_it->lo);
+            before_it->hi += n;
+            big->lo += n;
+        } else if (after_it != shares[u].end()) {
+            cost[u] += piece_cost(after_it->hi - after_it->lo + n) - piece_cost(after_it->hi - after_it->lo);
+            after_it->lo -= n;
+            big->hi -= n;
+        } else {
+            shares[u].push_back({big->e, big->hi - n, big->hi});
+            cost[u] += piece_cost(n);
+            big->hi -= n;
+        }
+        cost[t] += piece_cost(big->hi - big->lo) - before;
+        if (big->hi == big->lo) shares[t].erase(big);
+    }
+    for (auto& s : shares)  // slot order within a thread
+        std::sort(s.begin(), s.end(), [](const SlotPiece& a, const SlotPiece& b) { return a.lo < b.lo; });
+    return shares;
+}
+
+// The experts on one thread's share of the expert-sorted slots: per piece, gather the slots' token
+// rows, run the expert's GEMMs single-threaded over blocks of rows (forward_rows), apply the gates
+// and, for top-1, write the rows straight to their tokens.
+void MoeFfn::run_slots(const Dispatch& d, const std::vector<SlotPiece>& share) const {
+    char* rp = static_cast<char*>(d.routed.data_ptr());
+    for (const SlotPiece& pc : share) {
+        const int64_t lo = pc.lo, n = pc.hi - pc.lo;
+        if (n <= 0) continue;
+        at::Tensor xs = d.xs.narrow(0, lo, n);
+        copy_rows(static_cast<char*>(xs.data_ptr()), d.x, d.tok + lo, n, d.row_bytes, /*gather=*/true);
+        at::Tensor ys = d.k == 1 ? d.ys.narrow(0, lo, n) : d.routed.narrow(0, lo, n);
+        experts_[pc.e]->forward_rows(xs, ys);
+        if (d.gates.defined()) ys.mul_(d.gates.narrow(0, lo, n).unsqueeze(1));
+        if (d.k == 1) copy_rows(rp, static_cast<const char*>(ys.data_ptr()), d.tok + lo, n, d.row_bytes, /*gather=*/false);
     }
 }
 
@@ -322,29 +424,19 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         if (!r.unit_gates) gs = r.gates.reshape({-1}).index_select(0, order.narrow(0, 0, P_real)).to(x.scalar_type());
         at::Tensor routed = k == 1 ? at::empty({N, D}, x.options()) : at::empty({P, D}, x.options());
         char* rp = static_cast<char*>(routed.data_ptr());
-        // the gathered rows and (top-1) the expert outputs, one buffer each, taken here (the main
-        // thread's heap) rather than per segment inside the region
-        at::Tensor xs_all = at::empty({P_real, D}, xc.options());
-        at::Tensor ys_all = k == 1 ? at::empty({P_real, D}, xc.options()) : at::Tensor();
+        Dispatch d;
+        d.tok = tk;
+        d.xs = at::empty({P_real, D}, xc.options());
+        d.ys = k == 1 ? at::empty({P_real, D}, xc.options()) : at::Tensor();
+        d.routed = routed;
+        d.gates = gs;
+        d.x = xp;
+        d.row_bytes = row_bytes;
+        d.k = k;
+        const auto shares = moe_thread_shares(std::vector<int64_t>(first.begin(), first.end() - 1),
+                                              static_cast<int>(nt), kMinMove);
         at::parallel_for(0, nt, 1, [&](int64_t b, int64_t end) {
-            for (int64_t t = b; t < end; ++t) {
-                const int64_t s0 = P_real * t / nt, s1 = P_real * (t + 1) / nt;
-                for (int64_t e = 0; e < E; ++e) {
-                    const int64_t lo = std::max(s0, first[e]), hi = std::min(s1, first[e + 1]);
-                    if (hi <= lo) continue;
-                    const int64_t n = hi - lo;
-                    at::Tensor xs = xs_all.narrow(0, lo, n);
-                    char* xsp = static_cast<char*>(xs.data_ptr());
-                    copy_rows(xsp, xp, tk + lo, n, row_bytes, /*gather=*/true);
-                    at::Tensor ys = k == 1 ? ys_all.narrow(0, lo, n) : routed.narrow(0, lo, n);
-                    experts_[e]->forward_rows(xs, ys);
-                    if (gs.defined()) ys.mul_(gs.narrow(0, lo, n).unsqueeze(1));
-                    if (k == 1) {
-                        const char* ysp = static_cast<const char*>(ys.data_ptr());
-                        copy_rows(rp, ysp, tk + lo, n, row_bytes, /*gather=*/false);
-                    }
-                }
-            }
+            for (int64_t t = b; t < end; ++t) run_slots(d, shares[static_cast<size_t>(t)]);
         });
         if (k == 1) {
             // tokens whose one slot went to no expert (a Den2MoEE null expert) output zero

@@ -43,6 +43,20 @@ struct RouterSpec {
     int64_t n_null() const { return null_weight.defined() ? null_weight.size(0) : 0; }
 };
 
+/// Slots [lo, hi) of the expert-sorted slot buffer, all of expert e.
+struct SlotPiece {
+    int64_t e, lo, hi;
+};
+
+/// How the row-parallel CPU path shares the experts' work among `nt` threads, on a cost model of
+/// SwiGluFfn::forward_rows (a piece of n slots costs n plus a fixed cost per GEMM block of rows).
+/// `first` [E + 1]: expert e's slots are [first[e], first[e + 1]). Whole experts go to threads
+/// costliest first, each to the cheapest thread (LPT); then, while the costliest thread is over the
+/// cheapest by more than one block's fixed cost plus 2 * `min_move` slots, it hands slots cut from
+/// its biggest piece to the cheapest (at most 2 * nt hand-overs). Every slot is in exactly one piece;
+/// a thread's pieces are in slot order.
+std::vector<std::vector<SlotPiece>> moe_thread_shares(const std::vector<int64_t>& first, int nt, int64_t min_move);
+
 class MoeFfn : public FeedForward {
 public:
     MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec router,
@@ -78,8 +92,23 @@ private:
         at::Tensor dense_weights(int64_t E) const;  ///< [N, E]
     };
     Routing route_sparse(const at::Tensor& x) const;
-    void route_topk_host(const at::Tensor& x, Routing& r) const;  ///< Softmax gate on the CPU, top_k <= 8
+    bool host_routable(const at::Tensor& x) const;  ///< Softmax gate on the CPU, top_k <= 8
+    void route_topk_host(const at::Tensor& x, Routing& r) const;
+    void host_routing_alloc(const at::Tensor& x, Routing& r) const;
+    void route_rows(const at::Tensor& x, Routing& r, int64_t n0, int64_t n1) const;  ///< tokens [n0, n1)
     void logits_into(const at::Tensor& x, at::Tensor& out) const;  ///< float32 router logits of rows x
+    /// Expert-sorted slot buffers of the row-parallel CPU path, shared by its threads.
+    struct Dispatch {
+        const int64_t* tok = nullptr;  ///< the token of each slot
+        at::Tensor xs;                 ///< [P, D] token rows in slot order
+        at::Tensor ys;                 ///< [P, D] expert outputs (top-1; k > 1 writes to routed)
+        at::Tensor routed;             ///< [N, D] by token (top-1) or [P, D] by slot
+        at::Tensor gates;              ///< [P] in slot order, compute dtype; undefined when all are 1
+        const char* x = nullptr;       ///< token rows to gather from
+        size_t row_bytes = 0;
+        int64_t k = 1;
+    };
+    void run_slots(const Dispatch& d, const std::vector<SlotPiece>& share) const;
 
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;

@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 
 #include "support/check.h"
@@ -163,6 +165,110 @@ TEST(cpu_router_and_row_parallel_dispatch_match_references) {
         }
     }
     at::set_num_threads(2);
+}
+
+// The thread planner of the row-parallel path: every slot in exactly one piece of its own expert,
+// a thread's pieces in slot order, whole experts where they balance, and skewed loads evened out
+// (a cut expert's two pieces are both still whole GEMM blocks of work).
+namespace {
+std::vector<int64_t> check_shares(const std::vector<int64_t>& first, int nt,
+                                  const std::vector<std::vector<SlotPiece>>& shares) {
+    const int64_t E = static_cast<int64_t>(first.size()) - 1, P = first.back();
+    CHECK_EQ(static_cast<int>(shares.size()), nt);
+    std::vector<SlotPiece> all;
+    std::vector<int64_t> load;
+    for (const auto& s : shares) {
+        int64_t n = 0;
+        for (size_t i = 0; i < s.size(); ++i) {
+            CHECK(s[i].hi > s[i].lo);  // no empty pieces
+            CHECK(s[i].e >= 0 && s[i].e < E);
+            CHECK(s[i].lo >= first[s[i].e] && s[i].hi <= first[s[i].e + 1]);  // inside its expert
+            if (i > 0) CHECK(s[i - 1].hi <= s[i].lo);                          // slot order
+            n += s[i].hi - s[i].lo;
+            all.push_back(s[i]);
+        }
+        load.push_back(n);
+    }
+    std::sort(all.begin(), all.end(), [](const SlotPiece& a, const SlotPiece& b) { return a.lo < b.lo; });
+    int64_t at_slot = 0;
+    for (const SlotPiece& p : all) {  // the pieces tile [0, P) exactly
+        CHECK_EQ(p.lo, at_slot);
+        at_slot = p.hi;
+    }
+    CHECK_EQ(at_slot, P);
+    return load;
+}
+std::vector<int64_t> firsts(const std::vector<int64_t>& counts) {
+    std::vector<int64_t> f{0};
+    for (int64_t c : counts) f.push_back(f.back() + c);
+    return f;
+}
+}  // namespace
+
+TEST(thread_planner_covers_every_slot_and_balances) {
+    // balanced experts stay whole: 4 x 300 slots on 2 threads -> 2 experts each, no cuts
+    {
+        auto f = firsts({300, 300, 300, 300});
+        auto sh = moe_thread_shares(f, 2, 8);
+        auto load = check_shares(f, 2, sh);
+        CHECK_EQ(sh[0].size(), size_t{2});
+        CHECK_EQ(sh[1].size(), size_t{2});
+        CHECK_EQ(load[0], 600);
+        CHECK_EQ(load[1], 600);
+    }
+    // one thread: every non-empty expert whole, in slot order; empty experts give no piece
+    {
+        auto f = firsts({10, 0, 500, 3, 0});
+        auto sh = moe_thread_shares(f, 1, 8);
+        check_shares(f, 1, sh);
+        CHECK_EQ(sh[0].size(), size_t{3});
+        CHECK_EQ(sh[0][1].e, 2);
+    }
+    // skewed (one expert holds 90 %): LPT alone would give 1800 vs 200 slots; the hand-overs cut
+    // the big expert so the threads' costs (n + 32 per 256-row block) differ by less than one
+    // block's fixed cost plus 2 * min_move slots. By hand: LPT gives 1800 slots (cost 1800 + 7 * 32
+    // = 2024) vs 200 in 3 pieces (296). Move 1 hands m = (2024 - 296 - 32) / 2 = 848 slots of
+    // expert 0 over: 952 slots (cost 952 + 4 * 32 = 1080) vs 1048 (848 + 3 * 32 + 296 = 1240).
+    // Move 2 gives m = (1240 - 1080 - 32) / 2 = 64 back, joined to thread 0's piece: 1016 (1144)
+    // vs 984 (1176); then (1176 - 1144 - 32) / 2 = 0 stops.
+    {
+        auto f = firsts({1800, 80, 70, 50});
+        auto sh = moe_thread_shares(f, 2, 8);
+        auto load = check_shares(f, 2, sh);
+        std::printf("skewed 1800/80/70/50 on 2 threads: %lld | %lld slots\n", (long long)load[0], (long long)load[1]);
+        CHECK_EQ(load[0], 1016);
+        CHECK_EQ(load[1], 984);
+        CHECK_EQ(sh[0].size(), size_t{1});  // expert 0's slots [0, 1016)
+        CHECK_EQ(sh[1].size(), size_t{4});  // [1016, 1800) and experts 1-3 whole
+    }
+    // nothing to share: an empty routing, or no experts
+    {
+        auto sh = moe_thread_shares(firsts({0, 0, 0}), 2, 8);
+        CHECK(sh.size() == 2 && sh[0].empty() && sh[1].empty());
+        CHECK(moe_thread_shares({0}, 3, 8).size() == 3);
+    }
+    // random counts, 1..4 threads: invariants, and no thread above the even share by more than
+    // a block's fixed cost in slots (32) plus min_move and the cost of its extra blocks
+    at::manual_seed(11);
+    for (int trial = 0; trial < 200; ++trial) {
+        const int64_t E = 1 + trial % 16;
+        const int nt = 1 + trial % 4;
+        std::vector<int64_t> counts;
+        for (int64_t e = 0; e < E; ++e) {
+            const int64_t c = at::randint(0, trial % 3 == 0 ? 4000 : 600, {1}, at::kLong).item<int64_t>();
+            counts.push_back(trial % 5 == 0 && e > 0 ? c / 50 : c);  // every 5th: one dominant expert
+        }
+        auto f = firsts(counts);
+        auto sh = moe_thread_shares(f, nt, 8);
+        auto load = check_shares(f, nt, sh);
+        const int64_t P = f.back();
+        const int64_t mx = *std::max_element(load.begin(), load.end());
+        const int64_t biggest = *std::max_element(counts.begin(), counts.end());
+        const int64_t bound = (P + nt - 1) / nt + 32 * (E + 1) + 8;
+        if (mx > bound) std::printf("trial %d: E %lld nt %d P %lld max load %lld > %lld (biggest %lld)\n", trial,
+                                    (long long)E, nt, (long long)P, (long long)mx, (long long)bound, (long long)biggest);
+        CHECK(mx <= bound);
+    }
 }
 
 TEST(router_hooks_carry_the_routing) {
