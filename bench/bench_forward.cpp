@@ -65,7 +65,15 @@ int main(int argc, char** argv) {
     const int64_t seq = 256;
     const std::vector<int64_t> batches = {1, 4, 8, 16};
 
-    const double ceil32 = gemm_ceiling_gflops(at::kFloat), ceil16 = gemm_ceiling_gflops(at::kBFloat16);
+    // bf16 only where libtorch's bf16 GEMMs are fast (AVX-512) unless --dtype bf16 asks for it:
+    // elsewhere they run on reference kernels, 50x slower than fp32
+    if (only_dtype.empty() && !cpu_bf16_matmul_is_fast()) {
+        only_dtype = "fp32";
+        std::fprintf(stderr, "bench_forward: bf16 skipped: this CPU has no AVX-512, libtorch's bf16 GEMMs run on "
+                             "reference kernels here (--dtype bf16 runs it)\n");
+    }
+    const double ceil32 = gemm_ceiling_gflops(at::kFloat);
+    const double ceil16 = only_dtype == "fp32" ? 0.0 : gemm_ceiling_gflops(at::kBFloat16);
     std::printf("GEMM ceiling (torch mm 1024^3, %d threads): fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n", threads, ceil32,
                 ceil16);
 

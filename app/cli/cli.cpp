@@ -124,6 +124,10 @@ void setup_threads(const Args& a) {
     init_runtime(a.has("threads") ? static_cast<int>(a.get_int("threads", 0)) : 0);
 }
 
+void print_warnings(const std::vector<std::string>& warnings) {
+    for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+}
+
 }  // namespace den2moe::cli
 
 using namespace den2moe;

@@ -37,6 +37,8 @@ private:
 void attach_progress(RunContext& ctx, bool quiet);
 /// Threads for torch: --threads N, else $D2M_THREADS, else the machine's cores.
 void setup_threads(const Args& a);
+/// A loaded model's warnings on stderr, one "warning: ..." line each.
+void print_warnings(const std::vector<std::string>& warnings);
 
 struct Command {
     const char* name;

@@ -100,6 +100,7 @@ int cmd_route(const Args& a, RunContext&) {
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "route: expected one MODEL argument (a converted MoE folder)");
     D2M_CHECK(a.has("text"), InvalidInput, "route: --text TEXT is required");
     LoadedModel lm = load_model(a.positionals()[0], parse_compute_dtype(a.get("dtype", "fp32")), a.get("tokenizer"));
+    if (!a.has("quiet")) print_warnings(lm.warnings);
     RoutingTrace tr = trace_routing(*lm.model, *lm.tokenizer, a.get("text"));
     json layers = json::array();
     for (size_t l = 0; l < tr.moe_layers.size(); ++l) {

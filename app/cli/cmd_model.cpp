@@ -78,6 +78,7 @@ int cmd_generate(const Args& a, RunContext& ctx) {
     a.allow({"prompt", "n", "dtype", "tokenizer", "json", "out", "ignore-eos"});
     const std::string path = model_arg(a, "generate");
     LoadedModel lm = load_model(path, parse_compute_dtype(a.get("dtype", "fp32")), a.get("tokenizer"));
+    print_warnings(lm.warnings);
     const Tokenizer& tok = *lm.tokenizer;
     std::vector<int> prompt = tok.encode(a.get("prompt"), /*add_bos=*/true, /*add_eos=*/false);
     GenerateOptions go;
@@ -121,6 +122,7 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     po.batch = a.get_int("batch", 8);
     const std::string dtype = a.get("dtype", "fp32");
     LoadedModel lm = load_model(path, parse_compute_dtype(dtype), a.get("tokenizer"));
+    print_warnings(lm.warnings);
     auto table = perplexity_table(*lm.model, *lm.tokenizer, domains, po, ctx);
     json rows = json::array();
     for (const auto& d : table)

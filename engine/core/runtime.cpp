@@ -102,6 +102,14 @@ void tune_allocator() {
 #endif
 }
 
+bool cpu_bf16_matmul_is_fast() {
+#if defined(__x86_64__) || defined(__i386__)
+    return cpu_has_avx512();
+#else
+    return true;
+#endif
+}
+
 int init_runtime(int threads) {
     tune_allocator();
     select_blas_kernels();

@@ -96,6 +96,13 @@ TEST(blas_kernels_match_the_cpu) {
     check_sgemm_against_double();
 }
 
+// libtorch's CPU bf16 GEMMs are fast only where oneDNN takes them (AVX-512); elsewhere load_model
+// warns that bf16 compute runs on reference kernels (tests/engine/model/test_llama_logits.cpp).
+TEST(bf16_gemm_speed_check_follows_the_cpu) {
+    CHECK_EQ(cpu_bf16_matmul_is_fast(), cpu_has_avx512());
+    std::fprintf(stderr, "bf16 GEMMs fast here: %s\n", cpu_bf16_matmul_is_fast() ? "yes" : "no");
+}
+
 TEST(worker_threads_get_the_thread_count) {
     // 3, not the 2 that OMP_NUM_THREADS gives every new thread in the test environment: the worker
     // (the GUI's engine thread) only sees 3 if torch's per-thread lazy init carries the count over.

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/run_context.h"
+#include "core/runtime.h"
 #include "io/safetensors.h"
 #include "model/loaded_model.h"
 #include "support/check.h"
@@ -70,6 +71,18 @@ TEST(bf16_logits_match_reference) {
     CHECK(err_bf16 <= 0.25);
     CHECK(err_fp32 <= 0.5);
     CHECK(agree_frac >= 0.95);
+}
+
+// bf16 compute where libtorch's bf16 GEMMs run on reference kernels (no AVX-512) is 50x slower
+// than fp32: load_model says so, and only then.
+TEST(bf16_load_warns_where_bf16_gemms_are_slow) {
+    auto has_bf16_warning = [](const LoadedModel& lm) {
+        for (const auto& w : lm.warnings)
+            if (w.find("bf16 compute") != std::string::npos) return true;
+        return false;
+    };
+    CHECK_EQ(has_bf16_warning(load_model(demo_dir(), ComputeDType::BF16)), !cpu_bf16_matmul_is_fast());
+    CHECK(!has_bf16_warning(load_model(demo_dir(), ComputeDType::F32)));
 }
 
 TEST(kv_cache_equals_full_pass) {
