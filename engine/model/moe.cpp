@@ -409,12 +409,12 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
     }
     const int64_t P_real = first[E];
     if (x.is_cpu() && expert_parallel() && use_row_parallel(xf, P_real)) {
-        // Row-parallel: the expert-sorted slots are cut into one equal share per thread (a share may
-        // end inside an expert: that expert then runs on both threads). Each thread copies its
-        // tokens' rows together, runs its experts' GEMMs single-threaded over blocks of rows
-        // (forward_rows), applies the gates and, for top-1, writes the rows straight to their tokens.
-        // One fork/join per block, exact balance whatever the router does, and a block's
-        // intermediates stay in its core's cache.
+        // Row-parallel: moe_thread_shares plans each thread's share of the expert-sorted slots on a
+        // cost model of the GEMMs (whole experts where they balance; a skewed expert is cut, and
+        // then runs on two threads). Each thread copies its tokens' rows together, runs its
+        // experts' GEMMs single-threaded over blocks of rows (forward_rows), applies the gates and,
+        // for top-1, writes the rows straight to their tokens. One fork/join per block, and a
+        // block's intermediates stay in its core's cache.
         at::Tensor xc = xf.contiguous();
         const int64_t nt = at::get_num_threads();
         const size_t row_bytes = static_cast<size_t>(D) * xc.element_size();
