@@ -12,14 +12,9 @@
 #include "norm_rope.h"
 
 int main(int argc, char** argv) {
-    int threads = 2, reps = 51;
-    bool markdown = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-        else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
-        else if (a == "--markdown") markdown = true;
-    }
+    const auto args = den2moe::bench::parse_bench_args(argc, argv, 51);
+    const int threads = args.threads, reps = args.reps;
+    const bool markdown = args.markdown;
     den2moe::bench::init_bench_runtime(threads);
     namespace k = den2moe::kernels;
     if (markdown) std::printf("| op | dtype | shape | ATen chain | fused kernel | speed-up |\n|---|---|---|---|---|---|\n");

@@ -11,14 +11,9 @@
 #include "router.h"
 
 int main(int argc, char** argv) {
-    int threads = 2, reps = 101;
-    bool markdown = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-        else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
-        else if (a == "--markdown") markdown = true;
-    }
+    const auto args = den2moe::bench::parse_bench_args(argc, argv, 101);
+    const int threads = args.threads, reps = args.reps;
+    const bool markdown = args.markdown;
     den2moe::bench::init_bench_runtime(threads);
     namespace k = den2moe::kernels;
     std::printf("router kernel path: %s\n", k::router_logits_isa());

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "core/runtime.h"
@@ -54,6 +56,24 @@ std::vector<double> interleaved_medians(int reps, F&&... fs) {
 }  // namespace den2moe::bench
 
 namespace den2moe::bench {
+
+/// The options every kernel bench takes: --threads N (default 2), --reps N, --markdown.
+struct BenchArgs {
+    int threads = 2;
+    int reps = 0;
+    bool markdown = false;
+};
+inline BenchArgs parse_bench_args(int argc, char** argv, int default_reps) {
+    BenchArgs b;
+    b.reps = default_reps;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--threads" && i + 1 < argc) b.threads = std::atoi(argv[++i]);
+        else if (a == "--reps" && i + 1 < argc) b.reps = std::atoi(argv[++i]);
+        else if (a == "--markdown") b.markdown = true;
+    }
+    return b;
+}
 
 /// init_runtime(threads), then one line saying which BLAS kernels the numbers below come from.
 inline int init_bench_runtime(int threads) {
