@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/runtime.h"
+#include "model/gemm.h"
 #include "model/loaded_model.h"
 
 using namespace den2moe;
@@ -26,7 +27,7 @@ using clk = std::chrono::steady_clock;
 static double gemm_ceiling_gflops(at::ScalarType st) {
     const int64_t n = 1024;
     at::Tensor a = at::randn({n, n}).to(st), b = at::randn({n, n}).to(st), c = at::empty({n, n}, st);
-    double s = den2moe::bench::median_seconds([&] { at::mm_out(c, a, b); }, 10);
+    double s = den2moe::bench::median_seconds([&] { den2moe::gemm::mm_out(c, a, b); }, 10);
     return 2.0 * n * n * n / s / 1e9;
 }
 
@@ -65,16 +66,18 @@ int main(int argc, char** argv) {
     const int64_t seq = 256;
     const std::vector<int64_t> batches = {1, 4, 8, 16};
 
-    // bf16 only where libtorch's bf16 GEMMs are fast (AVX-512) unless --dtype bf16 asks for it:
-    // elsewhere they run on reference kernels, 50x slower than fp32
-    if (only_dtype.empty() && !cpu_bf16_matmul_is_fast()) {
+    // bf16 against PyTorch eager only where libtorch's bf16 GEMMs are fast (AVX-512): elsewhere the
+    // eager reference runs its reference kernels, 50x slower than fp32 (the engine widens to float32,
+    // model/gemm.h). --dtype bf16 or --no-python runs it anyway.
+    if (only_dtype.empty() && !no_python && !cpu_bf16_matmul_is_fast()) {
         only_dtype = "fp32";
-        std::fprintf(stderr, "bench_forward: bf16 skipped: this CPU has no AVX-512, libtorch's bf16 GEMMs run on "
-                             "reference kernels here (--dtype bf16 runs it)\n");
+        std::fprintf(stderr, "bench_forward: bf16 skipped: PyTorch eager's bf16 GEMMs run on reference kernels on "
+                             "this CPU (no AVX-512); --dtype bf16 or --no-python runs it\n");
     }
     const double ceil32 = gemm_ceiling_gflops(at::kFloat);
     const double ceil16 = only_dtype == "fp32" ? 0.0 : gemm_ceiling_gflops(at::kBFloat16);
-    std::printf("GEMM ceiling (torch mm 1024^3, %d threads): fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n", threads, ceil32,
+    std::printf("GEMM ceiling (mm 1024^3 as the engine runs it, bf16 %s, %d threads): fp32 %.0f GFLOP/s, bf16 %.0f GFLOP/s\n",
+                den2moe::gemm::bf16_mode_name(den2moe::gemm::bf16_mode()), threads, ceil32,
                 ceil16);
 
     struct Row { std::string dtype; int64_t batch; double ours, theirs, theirs_same, gflops, ceiling; };

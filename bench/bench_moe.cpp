@@ -22,6 +22,7 @@
 #include "core/run_context.h"
 #include "core/runtime.h"
 #include "eval/perplexity.h"
+#include "model/gemm.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "model/moe.h"
@@ -70,22 +71,15 @@ int main(int argc, char** argv) {
     std::string shared = std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared";
     int threads = 2, reps = 11;
     bool markdown = false;
-    bool synthetic = true;
-    bool bf16_anyway = false;  // also a Llama-like FFN size (D 1024, F 2816) with random weights
+    bool synthetic = true;  // also a Llama-like FFN size (D 1024, F 2816) with random weights
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
         else if (a == "--reps" && i + 1 < argc) reps = std::atoi(argv[++i]);
         else if (a == "--markdown") markdown = true;
         else if (a == "--no-synthetic") synthetic = false;
-        else if (a == "--bf16-anyway") bf16_anyway = true;
     }
-    // bf16 rows only where libtorch's bf16 GEMMs are fast (AVX-512): elsewhere they run on its
-    // reference kernels (50x slower than fp32), which measures those kernels, not the dispatch
-    const bool bf16 = bf16_anyway || den2moe::cpu_bf16_matmul_is_fast();
-    if (!bf16)
-        std::fprintf(stderr, "bench_moe: bf16 rows skipped: this CPU has no AVX-512, libtorch's bf16 GEMMs run on "
-                             "reference kernels here (--bf16-anyway runs them)\n");
+    std::printf("bf16 GEMMs: %s\n", den2moe::gemm::bf16_mode_name(den2moe::gemm::bf16_mode()));
     den2moe::bench::init_bench_runtime(threads);
     if (markdown) {
         std::printf("| dtype | tokens | dense FFN alone | MoE FFN alone (top-1 of 8 × 50 %%) | speed-up alone (ideal 2×) "
@@ -94,7 +88,6 @@ int main(int argc, char** argv) {
         std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     }
     for (ComputeDType dt : {ComputeDType::F32, ComputeDType::BF16}) {
-        if (dt == ComputeDType::BF16 && !bf16) continue;
         LoadedModel lm = load_model(shared + "/models/demo-llama-7m", dt);
         const LlamaModel& m = *lm.model;
         const int64_t F = m.config().n_ff, D = m.config().n_embd, E = 8;
@@ -189,7 +182,6 @@ int main(int argc, char** argv) {
     if (synthetic) {  // a Llama-like FFN size, random weights: the dispatch's cost where GEMMs are larger
         const int64_t D = 1024, F = 2816, E = 8, N = 2048;
         for (at::ScalarType st : {at::kFloat, at::kBFloat16}) {
-            if (st == at::kBFloat16 && !bf16) continue;
             at::manual_seed(2);
             at::Tensor g = at::randn({F, D}) * 0.03, u = at::randn({F, D}) * 0.03, dn = at::randn({D, F}) * 0.02;
             SwiGluFfn dense(g, u, dn, at::Tensor(), st);

@@ -4,6 +4,7 @@
 // KV head with H/Hkv query heads by reshaping q to [B, Hkv, rep*T, Dh] (no K/V copies).
 // Hook sites are emitted only when an observer wants them (ObserverSet::wants).
 #include "model/llama.h"
+#include "model/gemm.h"
 
 #ifdef D2M_HAVE_KERNELS
 #include "causal_softmax.h"
@@ -94,7 +95,7 @@ bool use_row_parallel(const at::Tensor& x, int64_t rows) {
 at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
     const int64_t K = x.size(-1);
     const int64_t N = x.numel() / std::max<int64_t>(K, 1);
-    if (!use_row_parallel(x, N) || (at::GradMode::is_enabled() && w.requires_grad())) return at::linear(x, w, b);
+    if (!use_row_parallel(x, N) || (at::GradMode::is_enabled() && w.requires_grad())) return gemm::linear(x, w, b);
     at::Tensor xf = x.reshape({N, K}).contiguous();
     at::Tensor out = at::empty({N, w.size(0)}, x.options());
     const int64_t nt = at::get_num_threads();
@@ -103,7 +104,7 @@ at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tenso
             const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
             if (r1 <= r0) continue;
             at::Tensor o = out.narrow(0, r0, r1 - r0);
-            at::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
+            gemm::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
             if (b.defined()) o.add_(b);
         }
     });
@@ -129,17 +130,17 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
         });
         return out.view(x.sizes());
     }
-    at::Tensor gu = at::linear(x, w_gate_up_);                          // [B, T, 2F]
+    at::Tensor gu = gemm::linear(x, w_gate_up_);                          // [B, T, 2F]
     at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));  // [B, T, F]
     static const at::Tensor kNone;
     emit(fc.observers, site::kFfnAct, il, act, fc.token_mask ? *fc.token_mask : kNone);
-    return at::linear(act, w_down_, b_down_);                           // [B, T, D]
+    return gemm::linear(act, w_down_, b_down_);                           // [B, T, D]
 }
 
 void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
-    at::Tensor gu = at::mm(x, w_gate_up_.t());  // [n, 2F]
+    at::Tensor gu = gemm::mm(x, w_gate_up_.t());  // [n, 2F]
     at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
-    at::mm_out(out, act, w_down_.t());
+    gemm::mm_out(out, act, w_down_.t());
     if (b_down_.defined()) out.add_(b_down_);
 }
 
@@ -397,26 +398,26 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
                 for (int64_t i = i0; i < i1; ++i) {
                     const int64_t b = i / Hkv, g = i % Hkv;
                     at::Tensor sc = att_all.select(0, b).select(0, g);  // [rep*T, Tk]
-                    at::mm_out(sc, qg.select(0, b).select(0, g), kt.select(0, b).select(0, g).t());
+                    gemm::mm_out(sc, qg.select(0, b).select(0, g), kt.select(0, b).select(0, g).t());
                     at::Tensor sc4 = sc.view({1, rep, T, Tk});
                     kernels::causal_softmax_(sc4, scale, past, key_ok.defined() ? key_ok.narrow(0, b, 1) : key_ok);
                     at::Tensor ob = o.select(0, b).select(0, g);
-                    at::mm_out(ob, sc, vt.select(0, b).select(0, g));
+                    gemm::mm_out(ob, sc, vt.select(0, b).select(0, g));
                 }
             });
         } else {
             // fused scale + causal/key mask + softmax, in place, in the compute dtype (kernels/)
-            at::Tensor att4 = at::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
+            at::Tensor att4 = gemm::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
             kernels::causal_softmax_(att4, scale, past, key_ok);
-            o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                          // [B, Hkv, rep*T, Dh]
+            o = gemm::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                          // [B, Hkv, rep*T, Dh]
         }
 #else
-        at::Tensor att = at::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
+        at::Tensor att = gemm::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
         at::Tensor att4 = att.view({B, H, T, Tk});
         if (st != at::kFloat) att4 = att4.to(at::kFloat);
         if (any_blocked) att4.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
         att4 = at::softmax(att4, -1).to(st);
-        o = at::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                      // [B, Hkv, rep*T, Dh]
+        o = gemm::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                      // [B, Hkv, rep*T, Dh]
 #endif
         o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});   // [B, T, H Dh]
         at::Tensor attn_out = linear_rows(o, L.w_o);                                 // [B, T, D]

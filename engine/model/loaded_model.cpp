@@ -4,15 +4,13 @@
 #include <ATen/ATen.h>
 
 #include "core/error.h"
-#include "core/runtime.h"
 #include "io/model_files.h"
 #include "model/hf_moe_io.h"
 #include "model/moe_io.h"
 
 namespace den2moe {
 
-namespace {
-LoadedModel load_model_as_stored(const std::string& path, ComputeDType dtype, const std::string& tokenizer_override) {
+LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::string& tokenizer_override) {
     if (is_moe_native(path)) {  // a converted model (den2moe native MoE format)
         LoadedModel out;
         out.format = "den2moe-moe";
@@ -57,17 +55,6 @@ LoadedModel load_model_as_stored(const std::string& path, ComputeDType dtype, co
               out.tokenizer_path, " has ", out.tokenizer->vocab_size(), " pieces but the model's vocabulary is ",
               files.config.vocab_size, Hint{"is the tokenizer from the same checkpoint?"});
     out.model = LlamaModel::from_files(files, dtype);
-    return out;
-}
-}  // namespace
-
-LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::string& tokenizer_override) {
-    LoadedModel out = load_model_as_stored(path, dtype, tokenizer_override);
-    if (dtype == ComputeDType::BF16 && !cpu_bf16_matmul_is_fast())
-        out.warnings.push_back(
-            "bf16 compute on a CPU without AVX-512: libtorch runs bf16 matrix products on its scalar reference "
-            "kernels here, about 50x slower than fp32 (1.1 vs 57 GFLOP/s measured on 2 AVX2 cores); use fp32 "
-            "(--dtype fp32): bf16 weights load into fp32 exactly");
     return out;
 }
 

@@ -1,4 +1,5 @@
 #include "model/moe.h"
+#include "model/gemm.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -344,7 +345,7 @@ at::Tensor MoeFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) co
         fc.observers->emit(site::kRouterProbs, il, w.view(s), mask);
     }
     at::Tensor out = shared_ ? shared_->forward(xf, il, FfnContext{}) : at::Tensor();
-    if (shared_ && router_.shared_gate.defined()) out.mul_(at::sigmoid(at::linear(xf, router_.shared_gate)));
+    if (shared_ && router_.shared_gate.defined()) out.mul_(at::sigmoid(gemm::linear(xf, router_.shared_gate)));
     if (legacy_dispatch()) {
         // the previous dispatch (kept for bench_moe's comparison): nonzero pairs, per-expert index_add_
         if (!w.defined()) w = r.dense_weights(E);

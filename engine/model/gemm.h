@@ -1,0 +1,30 @@
+// The forward pass's matrix products, one place that decides how bf16 ones run on the CPU.
+//
+// libtorch sends CPU bf16 GEMMs to oneDNN only on CPUs with AVX-512; elsewhere they run on its scalar
+// reference loops, about 50x slower than fp32 (1.1 vs 57 GFLOP/s on 2 Zen 1 cores, docs/benchmarks.md).
+// There the products below widen their bf16 operands to float32 (exact), multiply in float32 and round
+// the product to bf16 once: what oneDNN's bf16 GEMM computes (float32 accumulation, bf16 result), up to
+// the order of the sums. Everything else (fp32, CUDA, AVX-512 CPUs) goes straight to ATen.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace den2moe::gemm {
+
+enum class Bf16Mode {
+    Native,   ///< ATen's bf16 kernels
+    Float32,  ///< widen to float32, multiply, round to bf16
+};
+
+/// The mode in use: set_bf16_mode() if called, else $D2M_BF16_GEMM ("native" | "float32"), else
+/// Float32 where cpu_bf16_matmul_is_fast() is false (core/runtime.h), Native elsewhere.
+Bf16Mode bf16_mode();
+void set_bf16_mode(Bf16Mode m);  ///< process-wide (tests, benches)
+const char* bf16_mode_name(Bf16Mode m);
+
+at::Tensor mm(const at::Tensor& a, const at::Tensor& b);
+void mm_out(at::Tensor& out, const at::Tensor& a, const at::Tensor& b);  ///< out may be a view
+at::Tensor matmul(const at::Tensor& a, const at::Tensor& b);
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
+
+}  // namespace den2moe::gemm
