@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/runtime.h"
+#include "model/gemm.h"
 #include "core/run_context.h"
 
 namespace den2moe::cli {
@@ -157,6 +158,9 @@ int main(int argc, char** argv) {
         std::printf("runtime: %d threads; BLAS %s %s (%s)\n", threads,
                     blas.library.empty() ? "(not OpenBLAS)" : blas.library.c_str(), blas.active.c_str(),
                     blas.reason.c_str());
+        std::printf("bf16 GEMMs: %s\n", gemm::bf16_mode() == gemm::Bf16Mode::Native
+                                            ? "native (libtorch's bf16 kernels)"
+                                            : "widened to float32 and rounded once (this CPU has no fast bf16 GEMM)");
         return 0;
     }
     const std::string name = argv[1];
