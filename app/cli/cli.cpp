@@ -12,8 +12,8 @@
 
 #include "core/error.h"
 #include "core/runtime.h"
-#include "model/gemm.h"
 #include "core/run_context.h"
+#include "model/gemm.h"
 
 namespace den2moe::cli {
 

@@ -39,8 +39,8 @@ const BlasKernels& select_blas_kernels();
 /// Whether libtorch's CPU bfloat16 matrix products run on fast kernels on this CPU. libtorch sends
 /// bf16 GEMMs to oneDNN only on CPUs with AVX-512 (F, BW, VL, DQ); elsewhere they run on its scalar
 /// reference loops: 1.1 GFLOP/s against 57 GFLOP/s fp32 on 2 Zen 1 (AVX2) cores, libtorch 1.13
-/// (docs/benchmarks.md). load_model warns when bf16 compute is asked for where this is false.
-/// Non-x86 CPUs: true (not measured; no warning).
+/// (docs/benchmarks.md). Where this is false the engine widens bf16 products to float32
+/// (model/gemm.h). Non-x86 CPUs: true (not measured).
 bool cpu_bf16_matmul_is_fast();
 
 }  // namespace den2moe

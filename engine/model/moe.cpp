@@ -125,14 +125,6 @@ bool MoeFfn::host_routable(const at::Tensor& x) const {
            router_.top_k <= 8;
 }
 
-void MoeFfn::host_routing_alloc(const at::Tensor& x, Routing& r) const {
-    const int64_t N = x.size(0), K = w_logits_.size(0), k = router_.top_k;
-    r.logits = at::empty({N, K}, x.options().dtype(at::kFloat));
-    r.idx = at::empty({N, k}, x.options().dtype(at::kLong));
-    r.gates = at::empty({N, k}, x.options().dtype(at::kFloat));
-    r.unit_gates = router_.norm_topk && k == 1 && router_.routed_scale == 1.0;
-}
-
 void MoeFfn::route_rows(const at::Tensor& x, Routing& r, int64_t n0, int64_t n1) const {
     if (n1 <= n0) return;
     const int64_t K = w_logits_.size(0), k = router_.top_k;
@@ -176,8 +168,11 @@ void MoeFfn::route_rows(const at::Tensor& x, Routing& r, int64_t n0, int64_t n1)
 }
 
 void MoeFfn::route_topk_host(const at::Tensor& x, Routing& r) const {
-    const int64_t N = x.size(0);
-    host_routing_alloc(x, r);
+    const int64_t N = x.size(0), K = w_logits_.size(0), k = router_.top_k;
+    r.logits = at::empty({N, K}, x.options().dtype(at::kFloat));
+    r.idx = at::empty({N, k}, x.options().dtype(at::kLong));
+    r.gates = at::empty({N, k}, x.options().dtype(at::kFloat));
+    r.unit_gates = router_.norm_topk && k == 1 && router_.routed_scale == 1.0;
     if (use_row_parallel(x, N)) {
         const int64_t nt = at::get_num_threads();
         at::parallel_for(0, nt, 1, [&](int64_t b, int64_t end) {

@@ -94,7 +94,6 @@ private:
     Routing route_sparse(const at::Tensor& x) const;
     bool host_routable(const at::Tensor& x) const;  ///< Softmax gate on the CPU, top_k <= 8
     void route_topk_host(const at::Tensor& x, Routing& r) const;
-    void host_routing_alloc(const at::Tensor& x, Routing& r) const;
     void route_rows(const at::Tensor& x, Routing& r, int64_t n0, int64_t n1) const;  ///< tokens [n0, n1)
     void logits_into(const at::Tensor& x, at::Tensor& out) const;  ///< float32 router logits of rows x
     /// Expert-sorted slot buffers of the row-parallel CPU path, shared by its threads.

@@ -96,8 +96,8 @@ TEST(blas_kernels_match_the_cpu) {
     check_sgemm_against_double();
 }
 
-// libtorch's CPU bf16 GEMMs are fast only where oneDNN takes them (AVX-512); elsewhere load_model
-// warns that bf16 compute runs on reference kernels (tests/engine/model/test_llama_logits.cpp).
+// libtorch's CPU bf16 GEMMs are fast only where oneDNN takes them (AVX-512); elsewhere the engine
+// widens bf16 products to float32 (model/gemm.h, tests/engine/model/test_gemm.cpp).
 TEST(bf16_gemm_speed_check_follows_the_cpu) {
     CHECK_EQ(cpu_bf16_matmul_is_fast(), cpu_has_avx512());
     std::fprintf(stderr, "bf16 GEMMs fast here: %s\n", cpu_bf16_matmul_is_fast() ? "yes" : "no");
