@@ -154,12 +154,11 @@ int main(int argc, char** argv) {
                 ffn_m.push_back(clock_m);
             });
         const double e_dense = e2e[0], e_moe = e2e[1];
-        auto median = [](const std::vector<double>& all) {  // all[0] is the warm-up call
-            std::vector<double> v(all.size() > 1 ? all.begin() + 1 : all.begin(), all.end());
-            std::sort(v.begin(), v.end());
-            return v.empty() ? 0.0 : v[v.size() / 2];
+        auto after_warmup = [](const std::vector<double>& all) {  // all[0] is the warm-up call
+            return std::vector<double>(all.size() > 1 ? all.begin() + 1 : all.begin(), all.end());
         };
-        const double f_dense = median(ffn_d), f_moe = median(ffn_m);  // all layers, one perplexity run
+        // all layers, one perplexity run
+        const double f_dense = bench::median(after_warmup(ffn_d)), f_moe = bench::median(after_warmup(ffn_m));
         const double tps_d = stream.size() / e_dense, tps_m = stream.size() / e_moe;
         const char* name = dt == ComputeDType::F32 ? "fp32" : "bf16";
         if (calls_d != calls_m) std::fprintf(stderr, "bench_moe: %lld vs %lld FFN calls\n", (long long)calls_d, (long long)calls_m);

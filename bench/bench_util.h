@@ -6,11 +6,19 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/runtime.h"
 
 namespace den2moe::bench {
+
+/// The median of v (the upper one of an even count); 0 for an empty v.
+inline double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
 
 template <typename F>
 double median_seconds(F&& f, int reps) {
@@ -21,8 +29,7 @@ double median_seconds(F&& f, int reps) {
         f();
         t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
+    return median(std::move(t));
 }
 
 }  // namespace den2moe::bench
@@ -46,10 +53,7 @@ std::vector<double> interleaved_medians(int reps, F&&... fs) {
         ((t[i++].push_back(time_one(fs))), ...);
     }
     std::vector<double> med;
-    for (auto& v : t) {
-        std::sort(v.begin(), v.end());
-        med.push_back(v[v.size() / 2]);
-    }
+    for (auto& v : t) med.push_back(median(std::move(v)));
     return med;
 }
 
