@@ -125,6 +125,29 @@ void setup_threads(const Args& a) {
     init_runtime(a.has("threads") ? static_cast<int>(a.get_int("threads", 0)) : 0);
 }
 
+std::string settings_help(const std::vector<FieldInfo>& fields) {
+    std::string out;
+    for (const auto& f : fields) {
+        std::string lhs = "  --" + f.flag;
+        if (f.type == FieldType::Int) lhs += " N";
+        else if (f.type == FieldType::Real) lhs += " X";
+        else if (f.type == FieldType::Text) lhs += " TEXT";
+        else if (f.type == FieldType::Choice) {
+            std::string c;
+            for (const auto& x : f.choices) c += (c.empty() ? "" : "|") + x;
+            lhs += " " + c;
+        }
+        std::string rhs = f.help + " (default " + (f.default_text.empty() ? "none" : f.default_text);
+        if ((f.type == FieldType::Int || f.type == FieldType::Real) && f.range_text() != "any value")
+            rhs += "; " + f.range_text();
+        rhs += ")";
+        if (f.type == FieldType::Bool) lhs += " / --no-" + f.flag;
+        out += lhs + (lhs.size() < 30 ? std::string(30 - lhs.size(), ' ') : std::string("\n") + std::string(30, ' ')) +
+               rhs + "\n";
+    }
+    return out;
+}
+
 void print_warnings(const std::vector<std::string>& warnings) {
     for (const auto& w : warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 }

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/settings.h"
+
 namespace den2moe {
 class RunContext;
 }
@@ -32,6 +34,33 @@ private:
     std::vector<std::string> pos_;
     std::multimap<std::string, std::string> opts_;
 };
+
+/// Apply the options of `a` that name a field of `schema` (its flag; a Bool field as a switch:
+/// `--flag` = true, `--no-flag` = false, or `--flag=false`) onto `s`, each checked by the schema.
+/// The settings' defaults live in the struct (and the project file), never here.
+template <class S>
+void apply_settings(const Schema<S>& schema, S& s, const Args& a) {
+    for (const auto& f : schema.fields()) {
+        if (f.type == FieldType::Bool) {
+            if (a.has(f.flag)) schema.set_text(s, f.key, a.get(f.flag));
+            if (a.has("no-" + f.flag)) schema.set_text(s, f.key, "false");
+        } else if (a.has(f.flag)) {
+            schema.set_text(s, f.key, a.get(f.flag));
+        }
+    }
+}
+/// The option names `apply_settings` reads from `schema` (for Args::allow).
+template <class S>
+std::vector<std::string> settings_flags(const Schema<S>& schema) {
+    std::vector<std::string> out;
+    for (const auto& f : schema.fields()) {
+        out.push_back(f.flag);
+        if (f.type == FieldType::Bool) out.push_back("no-" + f.flag);
+    }
+    return out;
+}
+/// --help lines for a schema: "  --top-k N   experts per token (default 1; 1 <= x <= 64)".
+std::string settings_help(const std::vector<FieldInfo>& fields);
 
 /// Progress on stderr (one updating line with stage, step/total, ETA) unless --quiet.
 void attach_progress(RunContext& ctx, bool quiet);

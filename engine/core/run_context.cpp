@@ -1,4 +1,4 @@
-// RunContext implementation: observer registry, cancel check, progress with ETA.
+// RunContext implementation: cancel check, progress with ETA and metrics.
 #include "core/run_context.h"
 
 #include <algorithm>
@@ -7,41 +7,25 @@
 
 namespace den2moe {
 
-int ObserverSet::add(std::string site, Fn fn, int layer) {
-    int id = next_id_++;
-    entries_.push_back(Entry{id, std::move(site), layer, std::move(fn)});
-    return id;
-}
-
-void ObserverSet::remove(int id) {
-    entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
-                                  [id](const Entry& e) { return e.id == id; }),
-                   entries_.end());
-}
-
-void ObserverSet::clear() { entries_.clear(); }
-
-bool ObserverSet::wants(const char* site, int layer) const {
-    for (const auto& e : entries_) {
-        if (e.site == site && (e.layer < 0 || e.layer == layer)) return true;
-    }
-    return false;
-}
-
-void ObserverSet::emit(const char* site, int layer, const at::Tensor& t,
-                       const at::Tensor& token_mask) const {
-    HookEvent ev{site, layer, t, token_mask};
-    for (const auto& e : entries_) {
-        if (e.site == site && (e.layer < 0 || e.layer == layer)) e.fn(ev);
-    }
-}
-
 void RunContext::check_cancelled() const {
     if (cancel.cancelled()) throw Cancelled();
 }
 
-void RunContext::report(const std::string& stage, int64_t step, int64_t total,
-                        const std::string& message) {
+double Progress::metric(const std::string& name, double def) const {
+    for (const auto& m : metrics) {
+        if (m.name == name) return m.value;
+    }
+    return def;
+}
+
+RunContext RunContext::quiet() const {
+    RunContext q;
+    q.cancel = cancel;
+    return q;
+}
+
+void RunContext::report(const std::string& stage, int64_t step, int64_t total, const std::string& message,
+                        std::vector<Metric> metrics) {
     auto now = std::chrono::steady_clock::now();
     if (stage != stage_ || step < stage_first_step_) {
         stage_ = stage;
@@ -54,6 +38,7 @@ void RunContext::report(const std::string& stage, int64_t step, int64_t total,
     p.step = step;
     p.total = total;
     p.message = message;
+    p.metrics = std::move(metrics);
     p.elapsed_s = std::chrono::duration<double>(now - stage_start_).count();
     int64_t done = step - stage_first_step_;
     if (total > 0 && done > 0) p.eta_s = p.elapsed_s / double(done) * double(total - step);

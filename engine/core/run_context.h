@@ -1,78 +1,21 @@
-// RunContext: what every long engine job takes — a cancel token, a progress sink, and observers on
-// named tensors (hook sites). The CLI and the GUI drive jobs through the same object.
-// Cancel is cooperative: loops call check_cancelled() at safe points (between batches/layers);
+// RunContext: what every long engine job takes — a cancel token and a progress sink whose reports
+// carry named metrics (loss, lr, tokens_per_s, ...). Torch-free and Qt-free, so the GUI shares the
+// cancel token directly with the job it runs. Observers on named tensors are not part of it: they
+// travel with the forward pass (core/observers.h, ForwardOptions::observers).
+// Cancel is cooperative: loops call check_cancelled() at safe points (between batches/layers/steps);
 // it throws den2moe::Cancelled, which is not an Error.
 #pragma once
 
-#include <ATen/core/Tensor.h>
-
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace den2moe {
-
-/// Named hook sites of the forward pass. A site plus a layer index names one tensor.
-namespace site {
-constexpr const char* kLayerInp = "layer_inp";         ///< residual stream entering layer il   [B, T, D]
-constexpr const char* kAttnOut = "attn_out";           ///< output of o_proj                     [B, T, D]
-constexpr const char* kFfnInp = "ffn_inp";             ///< post-attention RMSNorm output = FFN input [B, T, D]
-constexpr const char* kFfnAct = "ffn_act";             ///< silu(gate(x)) * up(x) = down_proj input [B, T, F]
-constexpr const char* kFfnOut = "ffn_out";             ///< FFN (or MoE block) output            [B, T, D]
-constexpr const char* kLayerOut = "layer_out";         ///< residual stream leaving layer il     [B, T, D]
-constexpr const char* kFinalHidden = "final_hidden";   ///< after the final RMSNorm (layer = -1)  [B, T, D]
-constexpr const char* kRouterLogits = "router_logits"; ///< MoE router logits                    [B, T, E]
-constexpr const char* kRouterProbs = "router_probs";   ///< MoE routing weights after top-k      [B, T, E]
-}  // namespace site
-
-/// One observed tensor. `token_mask` is [B, T] bool (true = real token) or undefined when no padding.
-struct HookEvent {
-    const char* site;
-    int layer;  ///< -1 for model-level sites
-    const at::Tensor& tensor;
-    const at::Tensor& token_mask;
-};
-
-class ObserverSet {
-public:
-    using Fn = std::function<void(const HookEvent&)>;
-    /// Subscribe to `site` at `layer` (-1 = every layer). Returns an id for remove().
-    int add(std::string site, Fn fn, int layer = -1);
-    void remove(int id);
-    void clear();
-    bool empty() const { return entries_.empty(); }
-    /// Cheap test so the forward pass materialises nothing nobody observes.
-    bool wants(const char* site, int layer) const;
-    void emit(const char* site, int layer, const at::Tensor& t, const at::Tensor& token_mask) const;
-
-private:
-    struct Entry {
-        int id;
-        std::string site;
-        int layer;
-        Fn fn;
-    };
-    std::vector<Entry> entries_;
-    int next_id_ = 1;
-};
-
-/// RAII subscription: removes the observer when it goes out of scope.
-class ScopedObserver {
-public:
-    ScopedObserver(ObserverSet& set, std::string site, ObserverSet::Fn fn, int layer = -1)
-        : set_(&set), id_(set.add(std::move(site), std::move(fn), layer)) {}
-    ~ScopedObserver() { if (set_) set_->remove(id_); }
-    ScopedObserver(const ScopedObserver&) = delete;
-    ScopedObserver& operator=(const ScopedObserver&) = delete;
-
-private:
-    ObserverSet* set_;
-    int id_;
-};
 
 class CancelToken {
 public:
@@ -87,13 +30,22 @@ private:
     std::shared_ptr<std::atomic<bool>> flag_;
 };
 
+/// A named number reported with progress ("loss", "lr", "tokens_per_s", "held_out_loss", ...).
+struct Metric {
+    std::string name;
+    double value = 0;
+};
+
 struct Progress {
-    std::string stage;      ///< e.g. "statistics", "evaluation"
+    std::string stage;      ///< e.g. "statistics", "evaluation", "train"
     int64_t step = 0;       ///< units done in this stage
     int64_t total = 0;      ///< units in this stage (0 = unknown)
     std::string message;    ///< free text, e.g. the domain name
     double elapsed_s = 0;   ///< since the stage began
     double eta_s = -1;      ///< estimated seconds left in the stage, -1 = unknown
+    std::vector<Metric> metrics;  ///< this report's numbers, in the order the step gives them
+    /// The value of metric `name`, or `def` when absent.
+    double metric(const std::string& name, double def = 0) const;
 };
 
 class RunContext {
@@ -102,12 +54,15 @@ public:
 
     CancelToken cancel;
     ProgressFn on_progress;
-    ObserverSet observers;
 
     /// Throws Cancelled if the token was tripped.
     void check_cancelled() const;
     /// Report progress; ETA is derived from the time since this stage's first report.
-    void report(const std::string& stage, int64_t step, int64_t total, const std::string& message = {});
+    void report(const std::string& stage, int64_t step, int64_t total, const std::string& message = {},
+                std::vector<Metric> metrics = {});
+    /// A context sharing this one's cancel token and no progress sink (for inner jobs whose
+    /// per-batch reports would drown the outer ones).
+    RunContext quiet() const;
 
 private:
     std::string stage_;
