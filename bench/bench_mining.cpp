@@ -21,6 +21,7 @@
 #include "core/runtime.h"
 #include "eval/perplexity.h"
 #include "mining/mining.h"
+#include "pipeline/mining.h"
 #include "model/loaded_model.h"
 #include "project/project.h"
 

@@ -1,12 +1,17 @@
-// Shared pieces of the den2moe CLI: argument parsing, progress printing, exit codes.
-// Commands are thin: parse arguments, call one engine function, print/write its result.
+// The den2moe CLI: one thin command per pipeline step. A command parses its options (steps' options come
+// from app/frontend, generated from the engine's settings schemas), calls one engine function and
+// prints or writes its result. Parsing, the progress printer and the exit codes are app/frontend's,
+// shared with den2moe-studio's headless form.
 #pragma once
 
-#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "args.h"
+#include "console.h"
 #include "core/settings.h"
+#include "steps.h"
 
 namespace den2moe {
 class RunContext;
@@ -14,70 +19,43 @@ class RunContext;
 
 namespace den2moe::cli {
 
-enum ExitCode { kOk = 0, kUserError = 1, kInternalError = 2, kCancelled = 130 };
+using frontend::Args;
+using frontend::ExitCode;
+using frontend::kCancelled;
+using frontend::kInternalError;
+using frontend::kOk;
+using frontend::kUserError;
 
-/// --name value / --name=value / --flag, plus positionals. Unknown options are errors.
-class Args {
-public:
-    Args(int argc, char** argv, int first);
-    const std::vector<std::string>& positionals() const { return pos_; }
-    bool has(const std::string& name) const;
-    std::string get(const std::string& name, const std::string& def = {}) const;
-    std::vector<std::string> get_all(const std::string& name) const;
-    long long get_int(const std::string& name, long long def) const;
-    double get_double(const std::string& name, double def) const;
-    /// Throw if an option outside `known` was given (names without dashes).
-    void allow(const std::vector<std::string>& known) const;
-    bool help() const { return has("help"); }
-
-private:
-    std::vector<std::string> pos_;
-    std::multimap<std::string, std::string> opts_;
-};
-
-/// Apply the options of `a` that name a field of `schema` (its flag; a Bool field as a switch:
-/// `--flag` = true, `--no-flag` = false, or `--flag=false`) onto `s`, each checked by the schema.
-/// The settings' defaults live in the struct (and the project file), never here.
+/// Apply the options of `a` that name fields of `schema` onto `s` (frontend::apply_schema).
 template <class S>
 void apply_settings(const Schema<S>& schema, S& s, const Args& a) {
-    for (const auto& f : schema.fields()) {
-        if (f.type == FieldType::Bool) {
-            if (a.has(f.flag)) schema.set_text(s, f.key, a.get(f.flag));
-            if (a.has("no-" + f.flag)) schema.set_text(s, f.key, "false");
-        } else if (a.has(f.flag)) {
-            schema.set_text(s, f.key, a.get(f.flag));
-        }
-    }
+    frontend::apply_schema(schema, s, a);
 }
-/// The option names `apply_settings` reads from `schema` (for Args::allow).
+/// The option names of `schema` (for Args::allow), Bool fields also as --no-FLAG.
 template <class S>
 std::vector<std::string> settings_flags(const Schema<S>& schema) {
-    std::vector<std::string> out;
-    for (const auto& f : schema.fields()) {
-        out.push_back(f.flag);
-        if (f.type == FieldType::Bool) out.push_back("no-" + f.flag);
-    }
-    return out;
+    return frontend::flags_of(frontend::schema_options(schema));
 }
-/// --help lines for a schema: "  --top-k N   experts per token (default 1; 1 <= x <= 64)".
+/// --help lines for a schema's fields.
 std::string settings_help(const std::vector<FieldInfo>& fields);
 
-/// Progress on stderr (one updating line with stage, step/total, ETA) unless --quiet.
-void attach_progress(RunContext& ctx, bool quiet);
 /// Threads for torch: --threads N, else $D2M_THREADS, else the machine's cores.
 void setup_threads(const Args& a);
 /// A loaded model's warnings on stderr, one "warning: ..." line each.
 void print_warnings(const std::vector<std::string>& warnings);
+/// Write `text` to --out (atomically) and/or stdout (--json).
+void emit_json_text(const Args& a, const std::string& text);
 
 struct Command {
     const char* name;
     const char* summary;
-    const char* usage;  ///< full --help text
+    const char* usage;  ///< the synopsis and description of --help; the options follow, generated
+    std::vector<frontend::OptionInfo> (*options)();  ///< every option the command takes
     int (*run)(const Args&, RunContext&);
 };
 const std::vector<Command>& commands();
 
-// command implementations (cmd_*.cpp)
+// command implementations (cmd_*.cpp) and their options
 int cmd_info(const Args&, RunContext&);
 int cmd_generate(const Args&, RunContext&);
 int cmd_ppl(const Args&, RunContext&);
@@ -86,5 +64,13 @@ int cmd_cluster(const Args&, RunContext&);
 int cmd_convert(const Args&, RunContext&);
 int cmd_route(const Args&, RunContext&);
 int cmd_export(const Args&, RunContext&);
+std::vector<frontend::OptionInfo> info_options();
+std::vector<frontend::OptionInfo> generate_options();
+std::vector<frontend::OptionInfo> ppl_options();
+std::vector<frontend::OptionInfo> mine_options();
+std::vector<frontend::OptionInfo> cluster_options();
+std::vector<frontend::OptionInfo> convert_options();
+std::vector<frontend::OptionInfo> route_options();
+std::vector<frontend::OptionInfo> export_cmd_options();
 
 }  // namespace den2moe::cli

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "calib/stats_cache.h"
 #include "convert/convert.h"
+#include "pipeline/conversion.h"
 #include "core/error.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
@@ -23,53 +24,24 @@ namespace den2moe::cli {
 
 using nlohmann::json;
 
-static ProjectClusters read_clusters(const std::string& path) {
-    std::ifstream in(path);
-    D2M_CHECK(in.good(), Io, "cannot open clusters file ", path, Hint{"a clusters.json written by `den2moe mine`"});
-    json j;
-    try {
-        j = json::parse(in);
-    } catch (const json::exception& e) {
-        D2M_FAIL(InvalidInput, "clusters file ", path, " is not valid JSON: ", e.what());
-    }
-    D2M_CHECK(j.contains("members") && j["members"].is_array(), InvalidInput, "clusters file ", path,
-              ": expected a \"members\" array of domain-name arrays");
-    ProjectClusters pc;
-    pc.members = j["members"].get<std::vector<std::vector<std::string>>>();
-    if (j.contains("names")) pc.names = j["names"].get<std::vector<std::string>>();
-    while (pc.names.size() < pc.members.size()) pc.names.push_back("C" + std::to_string(pc.names.size() + 1));
-    pc.manual = j.value("manual", false);
-    return pc;
+std::vector<frontend::OptionInfo> convert_options() {
+    return frontend::join_options({frontend::conversion_options(),
+                                   {{"json", "", "print eval.json's document on stdout instead of the tables", true}}});
 }
 
 int cmd_convert(const Args& a, RunContext& ctx) {
-    a.allow({"recipe", "experts", "top-k", "ratio", "clusters", "out", "seed", "dtype", "no-eval", "json", "quiet",
-             "threads", "router-init", "shared-ratio", "null-experts", "prior-scale", "dense-router"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "convert: expected one PROJECT argument, got ",
               a.positionals().size());
-    D2M_CHECK(a.has("out"), InvalidInput, "convert: --out DIR is required");
-    Project p = load_project(a.positionals()[0]);
-    if (a.has("dtype")) p.dtype = a.get("dtype");
-    ConvertSettings s;
-    s.recipe = a.get("recipe", "dive");
-    s.n_experts = a.get_int("experts", 8);
-    s.top_k = a.get_int("top-k", s.recipe == "den2moee" ? 2 : 1);
-    s.ratio = a.get_double("ratio", p.prune.ratio);
-    s.seed = static_cast<uint64_t>(a.get_int("seed", 42));
-    s.router_init = a.get("router-init", "random");
-    s.shared_ratio = a.get_double("shared-ratio", s.shared_ratio);
-    s.null_experts = a.get_int("null-experts", s.null_experts);
-    s.prior_scale = a.get_double("prior-scale", s.prior_scale);
-    s.router_dense = a.has("dense-router");
-    ProjectClusters clusters = a.has("clusters") ? read_clusters(a.get("clusters")) : p.clusters;
-
-    ConversionRun run = run_conversion(p, clusters, s, a.get("out"), !a.has("no-eval"), ctx);
+    const frontend::ConversionJob job = frontend::conversion_job(load_project(a.positionals()[0]), a);
+    const ConvertSettings& s = job.settings;
+    ConversionRun run = run_conversion(job.project, job.clusters, s, job.out_dir, ctx);
     const ConvertResult& r = run.result;
-    std::fprintf(stderr, "converted (%s) in %.1f s; statistics cache: %lld hit, %lld computed\n", s.recipe.c_str(),
-                 r.seconds, (long long)r.stats_cache_hits, (long long)r.stats_cache_misses);
+    std::fprintf(stderr, "converted (%s) into %s in %.1f s; statistics cache: %lld hit, %lld computed\n",
+                 recipe_name(s.recipe), run.out_dir.c_str(), r.seconds, (long long)r.stats_cache_hits,
+                 (long long)r.stats_cache_misses);
     const json& j = run.eval;
     if (!a.has("json") && !run.ppl.empty()) {
-        std::printf("%-18s %10s %10s\n", "domain", "dense", s.recipe.c_str());
+        std::printf("%-18s %10s %10s\n", "domain", "dense", recipe_name(s.recipe));
         for (const auto& row : run.ppl) std::printf("%-18s %10.3f %10.3f\n", row.domain.c_str(), row.dense, row.converted);
     }
     const ExpertLoad& el = run.load;
@@ -95,8 +67,15 @@ int cmd_convert(const Args& a, RunContext& ctx) {
 
 namespace den2moe::cli {
 
+std::vector<frontend::OptionInfo> route_options() {
+    return {{"text", "TEXT", "the text to route (required; encoded with BOS)", false},
+            {"dtype", "fp32|bf16", "compute dtype (default fp32)", false},
+            {"tokenizer", "PATH", "tokenizer file (default: the folder's)", false},
+            {"json", "", "print the routing as JSON", true},
+            {"out", "FILE", "also write the JSON to FILE", false}};
+}
+
 int cmd_route(const Args& a, RunContext&) {
-    a.allow({"text", "tokenizer", "dtype", "json", "out", "quiet", "threads"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "route: expected one MODEL argument (a converted MoE folder)");
     D2M_CHECK(a.has("text"), InvalidInput, "route: --text TEXT is required");
     LoadedModel lm = load_model(a.positionals()[0], parse_compute_dtype(a.get("dtype", "fp32")), a.get("tokenizer"));

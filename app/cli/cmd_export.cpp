@@ -15,23 +15,21 @@ namespace den2moe::cli {
 using nlohmann::json;
 
 
+std::vector<frontend::OptionInfo> export_cmd_options() {
+    return frontend::join_options({frontend::export_options(),
+                                   {{"json", "", "print the lint report (and the export's files) as JSON", true}}});
+}
+
 int cmd_export(const Args& a, RunContext& ctx) {
-    a.allow({"format", "out", "dtype", "pad-experts", "strict", "lint-only", "shard-size", "tp", "refuse-biases",
-             "tokenizer", "json", "quiet", "threads"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "export: expected one MOE_DIR argument, got ",
               a.positionals().size(), Hint{"den2moe export MOE_DIR --format mixtral --out DIR"});
-    D2M_CHECK(a.has("format"), InvalidInput, "export: --format mixtral|qwen2moe is required");
     D2M_CHECK(a.has("out") || a.has("lint-only"), InvalidInput, "export: --out DIR is required (or --lint-only)");
     const std::string path = a.positionals()[0];
-    const std::string format = a.get("format");
-
+    const ExportSettings settings = frontend::export_settings(ExportSettings{}, a);
+    const std::string format = settings.format;
     ExportOptions opt;
-    opt.pad_experts = a.has("pad-experts");
-    opt.strict = a.has("strict");
-    opt.refuse_biases = a.has("refuse-biases");
-    opt.shard_size = a.get_int("shard-size", opt.shard_size);
-    opt.tensor_parallel = a.get_int("tp", 1);
-    PreparedExport prep = prepare_export(path, format, opt, a.get("dtype", "keep"), a.get("tokenizer"));
+    static_cast<ExportSettings&>(opt) = settings;
+    PreparedExport prep = prepare_export(path, format, opt, settings.dtype, a.get("tokenizer"));
     const ExportLint& lint = prep.lint;
     opt = prep.options;
     json doc = {{"model", path}, {"format", format}, {"lint", lint.to_json()}};

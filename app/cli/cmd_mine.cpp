@@ -11,21 +11,12 @@
 #include "core/error.h"
 #include "core/run_context.h"
 #include "mining/mining.h"
+#include "pipeline/mining.h"
 #include "project/project.h"
 
 namespace den2moe::cli {
 
 using nlohmann::json;
-
-static std::vector<std::string> split_csv(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-        if (!item.empty()) out.push_back(item);
-    }
-    return out;
-}
 
 static void print_clusters(const MiningResult& r, int64_t k) {
     ProjectClusters pc = clusters_from_labels(r, mining_clusters_k(r, k));
@@ -49,48 +40,20 @@ static void print_matrix(const MiningResult& r, const std::vector<double>& m, co
     }
 }
 
+std::vector<frontend::OptionInfo> mine_options() {
+    return frontend::join_options({{{"out", "DIR", "the output folder (required)", false},
+                                    {"json", "", "print clusters.json on stdout instead of the tables", true}},
+                                   frontend::mining_options()});
+}
+
 int cmd_mine(const Args& a, RunContext& ctx) {
-    a.allow({"out", "domains", "ratio", "clusters", "linkage", "correlate", "samples", "seq", "eval-windows",
-             "eval-seq", "batch", "dtype", "structure", "metric", "seed", "no-cache", "cache-dir", "json", "quiet",
-             "threads"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "mine: expected one PROJECT argument, got ",
               a.positionals().size(), Hint{"den2moe mine projects/demo.den2moe.json --out out/mining"});
     D2M_CHECK(a.has("out"), InvalidInput, "mine: --out DIR is required", Hint{"e.g. --out out/mining"});
-    Project p = load_project(a.positionals()[0]);
-    if (a.has("ratio")) p.prune.ratio = a.get_double("ratio", p.prune.ratio);
-    if (a.has("linkage")) p.cluster.linkage = a.get("linkage");
-    if (a.has("correlate")) p.cluster.correlate = a.get("correlate");
-    if (a.has("samples")) p.calib.n_samples = a.get_int("samples", p.calib.n_samples);
-    if (a.has("seq")) p.calib.seq_len = a.get_int("seq", p.calib.seq_len);
-    if (a.has("seed")) p.calib.seed = static_cast<uint64_t>(a.get_int("seed", 42));
-    if (a.has("eval-windows")) p.eval.n_windows = a.get_int("eval-windows", p.eval.n_windows);
-    if (a.has("eval-seq")) p.eval.seq_len = a.get_int("eval-seq", p.eval.seq_len);
-    if (a.has("batch")) p.eval.batch = a.get_int("batch", p.eval.batch);
-    if (a.has("dtype")) p.dtype = a.get("dtype");
-    if (a.has("structure")) p.prune.structure = a.get("structure");
-    if (a.has("metric")) p.prune.metric = a.get("metric");
-    if (a.has("cache-dir")) p.cache_dir = a.get("cache-dir");
-    const int64_t k = a.get_int("clusters", p.cluster.k);
-
-    MiningOptions mo;
-    if (a.has("domains")) mo.only_domains = split_csv(a.get("domains"));
-    mo.use_cache = !a.has("no-cache");
-    // validate what this run uses (only the selected domains)
-    Project check = p;
-    if (!mo.only_domains.empty()) {
-        for (auto& d : check.domains) {
-            d.enabled = std::find(mo.only_domains.begin(), mo.only_domains.end(), d.name) != mo.only_domains.end();
-        }
-    }
-    auto problems = validate_project(check);
-    if (!problems.empty()) {
-        std::string all;
-        for (const auto& s : problems) all += "\n  - " + s;
-        D2M_FAIL(InvalidInput, "project ", p.file, " is not ready to mine:", all);
-    }
-
-    MiningResult r = run_mining(p, mo, ctx);
-    write_mining_outputs(r, a.get("out"), k);
+    const frontend::MiningJob job = frontend::mining_job(load_project(a.positionals()[0]), a);
+    const int64_t k = job.project.cluster.k;
+    MiningResult r = run_mining(job.project, job.options, ctx);
+    write_mining_outputs(r, a.get("out"), std::min<int64_t>(k, r.n));
     if (a.has("json")) {
         std::fputs(clusters_json(r, std::min<int64_t>(k, r.n)).c_str(), stdout);
         return kOk;
@@ -109,18 +72,28 @@ int cmd_mine(const Args& a, RunContext& ctx) {
     return kOk;
 }
 
+std::vector<frontend::OptionInfo> cluster_options() {
+    return frontend::join_options({{{"height", "H", "cut at this height instead of K clusters", false},
+                                    {"json", "", "print clusters.json on stdout", true}},
+                                   frontend::schema_options(cluster_schema())});
+}
+
 int cmd_cluster(const Args& a, RunContext&) {
-    a.allow({"clusters", "linkage", "correlate", "height", "json", "quiet", "threads"});
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "cluster: expected one DIR argument (a `mine --out` folder), got ",
               a.positionals().size());
     const std::string dir = a.positionals()[0];
     MiningResult r = load_mining_result(dir);
-    const std::string method = a.get("linkage", r.linkage_method);
-    const std::string correlate = a.get("correlate", r.correlate);
-    if (method != r.linkage_method || correlate != r.correlate) recompute_affinity(r, correlate, method);
-    int64_t k = a.get_int("clusters", 8);
+    ClusterSettings cs;  // the folder's own linkage and correlation, the flags on top
+    cs.linkage = r.linkage_method;
+    cs.correlate = r.correlate;
+    frontend::apply_schema(cluster_schema(), cs, a);
+    if (cs.linkage != r.linkage_method || cs.correlate != r.correlate) recompute_affinity(r, cs.correlate, cs.linkage);
+    int64_t k = cs.k;
+    D2M_CHECK(k <= r.n, InvalidInput, "cluster: --clusters ", k, " is more than the ", r.n, " domains of ", dir);
     if (a.has("height")) {
-        std::vector<int> labels = mining_clusters_height(r, a.get_double("height", 0.0));
+        const double h = a.get_double("height", 0.0);
+        D2M_CHECK(h >= 0, InvalidInput, "cluster: --height must be >= 0, got ", h);
+        std::vector<int> labels = mining_clusters_height(r, h);
         int mx = 0;
         for (int l : labels) mx = std::max(mx, l + 1);
         k = mx;

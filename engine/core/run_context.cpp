@@ -21,6 +21,7 @@ double Progress::metric(const std::string& name, double def) const {
 RunContext RunContext::quiet() const {
     RunContext q;
     q.cancel = cancel;
+    q.client = client;
     return q;
 }
 

@@ -54,6 +54,8 @@ public:
 
     CancelToken cancel;
     ProgressFn on_progress;
+    /// Who runs the job ("den2moe", "den2moe-studio"), recorded in provenance files.
+    std::string client = "den2moe";
 
     /// Throws Cancelled if the token was tripped.
     void check_cancelled() const;

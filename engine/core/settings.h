@@ -79,7 +79,7 @@ public:
                       [m, f](S& s, const std::string& text) {
                           s.*m = static_cast<I>(parse_int_text(text, "--" + f.flag));
                       },
-                      [m](const S& s) { return static_cast<double>(s.*m); }});
+                      [m](const S& s) { return static_cast<double>(s.*m); }, nullptr});
         return *this;
     }
     Schema& real(const std::string& key, double S::*m, const std::string& help, double lo = -INFINITY,
@@ -96,7 +96,7 @@ public:
                           s.*m = j.get<double>();
                       },
                       [m, f](S& s, const std::string& text) { s.*m = parse_real_text(text, "--" + f.flag); },
-                      [m](const S& s) { return s.*m; }});
+                      [m](const S& s) { return s.*m; }, nullptr});
         return *this;
     }
     Schema& flag(const std::string& key, bool S::*m, const std::string& help, const std::string& flag = {}) {
@@ -108,7 +108,7 @@ public:
                           s.*m = j.get<bool>();
                       },
                       [m, f](S& s, const std::string& text) { s.*m = parse_bool_text(text, "--" + f.flag); },
-                      nullptr});
+                      nullptr, nullptr});
         return *this;
     }
     Schema& text(const std::string& key, std::string S::*m, const std::string& help, const std::string& flag = {}) {
@@ -119,7 +119,7 @@ public:
                           if (!j.is_string()) type_error(where, key, "a string", j);
                           s.*m = j.get<std::string>();
                       },
-                      [m](S& s, const std::string& text) { s.*m = text; }, nullptr});
+                      [m](S& s, const std::string& text) { s.*m = text; }, nullptr, nullptr});
         return *this;
     }
     /// A string member restricted to `choices` (checked by validate(), set_text() and read_json()).

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "model/llama.h"
@@ -58,10 +59,9 @@ RoutingTrace trace_routing(const LlamaModel& model, const Tokenizer& tok, const 
 }
 
 ExpertLoad expert_load(const LlamaModel& model, const Tokenizer& tok, const std::vector<std::string>& names,
-                       const std::vector<std::vector<std::string>>& files, int64_t max_tokens, int64_t seq,
-                       int64_t batch) {
-    D2M_CHECK(names.size() == files.size() && !names.empty(), InvalidInput, "expert load: ", names.size(),
-              " domain names for ", files.size(), " file lists");
+                       const std::vector<CorpusSpec>& corpora, int64_t max_tokens, int64_t seq, int64_t batch) {
+    D2M_CHECK(names.size() == corpora.size() && !names.empty(), InvalidInput, "expert load: ", names.size(),
+              " domain names for ", corpora.size(), " corpora");
     ExpertLoad out;
     out.domains = names;
     std::map<int, at::Tensor> counts;  // layer -> [E] selections
@@ -77,7 +77,7 @@ ExpertLoad expert_load(const LlamaModel& model, const Tokenizer& tok, const std:
     fo.last_only = true;
     for (size_t d = 0; d < names.size(); ++d) {
         counts.clear();
-        std::vector<int> stream = tokenize_stream(tok, read_records(CorpusSpec{files[d], "", "", 0}), max_tokens);
+        std::vector<int> stream = tokenize_stream(tok, read_records(corpora[d]), max_tokens);
         const int64_t nw = static_cast<int64_t>(stream.size()) / seq;
         D2M_CHECK(nw >= 1, InvalidInput, "expert load: domain '", names[d], "' has fewer than ", seq, " tokens");
         at::Tensor ids = at::tensor(std::vector<int64_t>(stream.begin(), stream.begin() + nw * seq), at::kLong).view({nw, seq});

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "data/corpus.h"
+
 namespace den2moe {
 
 class LlamaModel;
@@ -41,9 +43,9 @@ struct ExpertLoad {
 
 /// One forward pass per batch of `seq`-token windows over each domain's first `max_tokens` evaluation
 /// tokens (BOS text EOS records, as perplexity reads them), counting router_probs selections.
+/// `corpora[d]` is domain d's text exactly as mining reads it (files, format, template).
 ExpertLoad expert_load(const LlamaModel& model, const Tokenizer& tok, const std::vector<std::string>& names,
-                       const std::vector<std::vector<std::string>>& files, int64_t max_tokens, int64_t seq,
-                       int64_t batch);
+                       const std::vector<CorpusSpec>& corpora, int64_t max_tokens, int64_t seq, int64_t batch);
 
 /// Encode `text` (with BOS), run one forward pass and collect the routing of every MoE layer.
 /// Throws Error(Incompatible) when the model has no MoE layer.

@@ -22,6 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "export/export_settings.h"
+
 namespace den2moe {
 
 class LlamaModel;
@@ -47,16 +49,8 @@ struct ExportLint {
     std::string to_text() const;  ///< human-readable report, one block per finding
 };
 
-struct ExportOptions {
-    std::string dtype = "keep";      ///< keep (the model's dtype in memory) | fp32 | bf16 | fp16
-    bool pad_experts = false;        ///< zero-pad unequal experts (and shared / dense FFNs) to the widest: exact
-    bool strict = false;             ///< warnings become errors
-    bool refuse_biases = false;      ///< FLAP down_proj biases are an error instead of a dropped warning
-    int64_t shard_size = 2000000000; ///< bytes per safetensors shard; one model.safetensors when all fits
-    int64_t tensor_parallel = 1;     ///< largest vLLM tensor-parallel size planned (width % 128·TP check)
-    /// Qwen2-MoE always runs a shared expert: a model without one gets an all-zero shared expert of
-    /// this width (adds exactly zero; den2moe drops it again on import).
-    int64_t zero_shared_width = 256;
+/// The export step's settings (export_settings.h) plus what the job derives for one model.
+struct ExportOptions : ExportSettings {
     /// Tokenizer files, provenance.json and generation_config.json are taken from here, then from the
     /// dense source model named in its provenance.json; "" = the model's own source folder.
     std::string source_dir;

@@ -1,34 +1,18 @@
-// Domain-affinity mining: statistics (cached) -> pruned model per domain -> N×N PPL -> affinity ->
-// linkage. Shared work is done once: the model is loaded once, each domain's statistics once (and
-// reused from the disk cache), each evaluation set tokenised once; a pruned model shares the dense
-// trunk (only its FFNs are new tensors).
+// Domain-affinity mining's math and files: normalisation, correlation, linkage, flat clusters, and the
+// output folder (the job that computes the perplexity matrix is pipeline/mining.cpp).
 #include "mining/mining.h"
-#include "mining/domain_stats.h"
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
-
-#include <chrono>
-#include <functional>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
-#include "calib/ffn_stats.h"
-#include "calib/stats_cache.h"
 #include "cluster/linkage.h"
 #include "core/error.h"
-#include "core/run_context.h"
-#include "data/corpus.h"
-#include "eval/perplexity.h"
 #include "io/safetensors.h"
-#include "model/llama.h"
-#include "model/loaded_model.h"
-#include "prune/prune.h"
-#include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -36,9 +20,6 @@ using nlohmann::json;
 namespace den2moe {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 Linkage to_linkage(const MiningResult& r) {
     Linkage z;
@@ -53,12 +34,6 @@ Linkage to_linkage(const MiningResult& r) {
     }
     return z;
 }
-
-// A forwarding context: shares the caller's cancel flag but keeps inner progress to itself.
-struct QuietContext {
-    RunContext ctx;
-    explicit QuietContext(const RunContext& outer) { ctx.cancel = outer.cancel; }
-};
 
 }  // namespace
 
@@ -141,226 +116,6 @@ ProjectClusters clusters_from_labels(const MiningResult& r, const std::vector<in
     }
     return pc;
 }
-
-DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& doms,
-                                 const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
-                                 bool use_cache, RunContext& ctx, bool need_abs) {
-    const int64_t n = static_cast<int64_t>(doms.size());
-    const std::string dtype = compute_dtype_name(model.compute_dtype());
-    StatsCache cache(project_cache_dir(project));
-    DomainStatsRun out;
-    out.stats.resize(static_cast<size_t>(n));
-    const int64_t batch = std::max<int64_t>(1, project.eval.batch);
-    const int64_t ns = project.calib.n_samples;
-    for (int64_t i = 0; i < n; ++i) {
-        ctx.check_cancelled();
-        const ProjectDomain& d = *doms[i];
-        CorpusSpec spec{domain_calib_files(project, d), d.format, d.text_template, 0};
-        StatsKeyParts kp{model_hash, spec.files, d.format, d.text_template, ns, project.calib.seq_len,
-                         project.calib.seed, dtype};
-        const std::string key = stats_key(kp);
-        std::optional<FfnStats> hit;
-        if (use_cache) hit = cache.load(key);
-        if (hit && need_abs && (hit->layers.empty() || !hit->layers[0].has_abs())) hit.reset();
-        if (hit) {
-            out.stats[i] = std::move(*hit);
-            ++out.hits;
-        } else {
-            ++out.misses;
-            try {
-                at::Tensor windows = sample_calibration_windows(tok, spec, ns, project.calib.seq_len, project.calib.seed);
-                QuietContext q(ctx);
-                q.ctx.on_progress = [&](const Progress& p) {
-                    ctx.report("statistics", i * ns + p.step, n * ns, d.name);
-                };
-                out.stats[i] = collect_ffn_stats(model, windows, batch, q.ctx, d.name);
-                out.tokens += windows.numel();
-            } catch (const Error& e) {
-                throw e.with_context("calibration domain '" + d.name + "'");
-            }
-            if (use_cache) {
-                cache.store(key, out.stats[i], "domain " + d.name + " of " + model.source);
-                out.stats[i].key = key;
-            }
-        }
-        ctx.report("statistics", (i + 1) * ns, n * ns, d.name);
-    }
-    return out;
-}
-
-MiningResult run_mining(const Project& project, const MiningOptions& opt, RunContext& ctx) {
-    const auto t_start = Clock::now();
-    MiningResult res;
-    if (opt.threads > 0) at::set_num_threads(opt.threads);
-
-    // ---- which domains
-    std::vector<const ProjectDomain*> doms;
-    std::set<std::string> wanted(opt.only_domains.begin(), opt.only_domains.end());
-    for (const auto& w : wanted) {
-        D2M_CHECK(project.find_domain(w) >= 0, InvalidInput, "mining: domain '", w, "' is not in the project",
-                  Hint{"domains in the project: see `den2moe mine --help` or the project file"});
-    }
-    for (const auto& d : project.domains) {
-        if ((wanted.empty() && d.enabled) || wanted.count(d.name)) doms.push_back(&d);
-    }
-    const int64_t n = static_cast<int64_t>(doms.size());
-    D2M_CHECK(n >= 2, InvalidInput, "mining needs at least 2 domains, found ", n,
-              Hint{"enable more domains in the project or pass more names to --domains"});
-    for (const auto* d : doms) res.domains.push_back(d->name);
-    res.n = n;
-
-    // ---- model
-    ctx.report("load", 0, 1, "model");
-    auto t0 = Clock::now();
-    D2M_CHECK(!project.model.empty(), InvalidInput, "project ", project.file, ": no model given");
-    res.model = resolve_project_path(project, project.model);
-    const ComputeDType dtype = parse_compute_dtype(project.dtype);
-    LoadedModel lm = load_model(res.model, dtype,
-                                project.tokenizer.empty() ? std::string() : resolve_project_path(project, project.tokenizer));
-    const LlamaModel& model = *lm.model;
-    const Tokenizer& tok = *lm.tokenizer;
-    res.model_hash = hash_model(res.model, lm.tokenizer_path);
-    res.ratio = project.prune.ratio;
-    res.structure = project.prune.structure;
-    res.metric = project.prune.metric;
-    res.calib_samples = project.calib.n_samples;
-    res.calib_seq = project.calib.seq_len;
-    res.seed = project.calib.seed;
-    res.eval_windows = project.eval.n_windows;
-    res.eval_seq = project.eval.seq_len;
-    res.dtype = compute_dtype_name(dtype);
-    const int64_t ctx_len = model.config().max_position_embeddings;
-    D2M_CHECK(project.eval.seq_len <= ctx_len, InvalidInput, "evaluation.seq_len ", project.eval.seq_len,
-              " exceeds the model's context of ", ctx_len, " tokens (", res.model, ")",
-              Hint{"use evaluation windows of at most max_position_embeddings tokens"});
-    D2M_CHECK(project.calib.seq_len <= ctx_len, InvalidInput, "calibration.seq_len ", project.calib.seq_len,
-              " exceeds the model's context of ", ctx_len, " tokens (", res.model, ")",
-              Hint{"use calibration windows of at most max_position_embeddings tokens"});
-    parse_prune_metric(project.prune.metric);       // fail early on bad settings
-    parse_linkage_method(project.cluster.linkage);
-    ctx.report("load", 1, 1, "model");
-    res.timings.load_s = since(t0);
-
-    // ---- statistics, one entry per domain (cache first)
-    t0 = Clock::now();
-    DomainStatsRun dsr = domain_statistics(project, doms, model, tok, res.model_hash, opt.use_cache, ctx);
-    std::vector<FfnStats>& stats = dsr.stats;
-    res.stats_cache_hits = dsr.hits;
-    res.stats_cache_misses = dsr.misses;
-    res.timings.stats_tokens = dsr.tokens;
-    const int64_t batch = std::max<int64_t>(1, project.eval.batch);
-    res.timings.statistics_s = since(t0);
-
-    // ---- evaluation: every cell P[i][j] is cached too, keyed by what it depends on (the row's
-    // statistics key and pruning settings, the evaluation data, settings and model), so a rerun, a
-    // domain subset or an added domain evaluates only the missing cells.
-    const int64_t eval_tokens = project.eval.n_windows * project.eval.seq_len;
-    const bool cell_cache = opt.use_cache;
-    const std::string cells_path = project_cache_dir(project) + "/ppl-cells.json";
-    json cells = json::object();
-    if (cell_cache) {
-        try {
-            if (fs::exists(cells_path)) cells = json::parse(read_file_maybe_gz(cells_path));
-            if (!cells.is_object()) cells = json::object();
-        } catch (const std::exception&) {
-            cells = json::object();  // damaged: start afresh
-        }
-    }
-    std::vector<std::string> eval_keys(static_cast<size_t>(n));
-    for (int64_t j = 0; j < n; ++j) {
-        const ProjectDomain& d = *doms[j];
-        std::string k = "pplcell-v1|" + res.model_hash + "|" + d.format + "|" + d.text_template;
-        for (const auto& f : domain_eval_files(project, d)) k += "|" + hash_file(f);
-        k += "|seq=" + std::to_string(project.eval.seq_len) + "|n=" + std::to_string(project.eval.n_windows) +
-             "|dtype=" + res.dtype;
-        eval_keys[j] = hash_string(k);
-    }
-    const std::string prune_key = "ratio=" + std::to_string(project.prune.ratio) + "|" + project.prune.structure +
-                                  "|" + project.prune.metric + "|bias=" + std::to_string(project.prune.bias_compensation);
-    auto cell_key = [&](const std::string& row, int64_t j) { return hash_string(row + "|" + eval_keys[j]); };
-
-    // evaluation sets, tokenised once (and only when some cell needs them)
-    std::vector<std::vector<int>> eval_streams(static_cast<size_t>(n));
-    auto stream_of = [&](int64_t j) -> const std::vector<int>& {
-        if (eval_streams[j].empty()) {
-            const ProjectDomain& d = *doms[j];
-            try {
-                CorpusSpec spec{domain_eval_files(project, d), d.format, d.text_template, 0};
-                eval_streams[j] = tokenize_stream(tok, read_records(spec), eval_tokens);
-            } catch (const Error& e) {
-                throw e.with_context("evaluation domain '" + d.name + "'");
-            }
-            D2M_CHECK(static_cast<int64_t>(eval_streams[j].size()) >= project.eval.seq_len, InvalidInput,
-                      "evaluation domain '", d.name, "' has ", eval_streams[j].size(),
-                      " tokens, fewer than one window of ", project.eval.seq_len,
-                      Hint{"lower evaluation.seq_len or add text"});
-        }
-        return eval_streams[j];
-    };
-
-    PplOptions po;
-    po.seq = project.eval.seq_len;
-    po.batch = batch;
-    res.ppl.assign(static_cast<size_t>(n * n), NAN);
-    res.dense_ppl.assign(static_cast<size_t>(n), NAN);
-    const int64_t total_evals = n * n + n;
-    int64_t done = 0;
-    double prune_s = 0, eval_s = 0;
-    // row: "dense" or a statistics key; make_model builds the row's model only if a cell is missing
-    auto eval_row = [&](const std::string& row, const std::function<std::shared_ptr<const LlamaModel>()>& make_model,
-                        double* out, const std::string& label) {
-        std::shared_ptr<const LlamaModel> m;
-        for (int64_t j = 0; j < n; ++j) {
-            ctx.check_cancelled();
-            const std::string key = row.empty() ? std::string() : cell_key(row, j);
-            auto it = key.empty() ? cells.end() : cells.find(key);
-            if (it != cells.end() && it->is_number()) {
-                out[j] = it->get<double>();
-                ++res.ppl_cache_hits;
-            } else {
-                if (!m) m = make_model();
-                auto te = Clock::now();
-                QuietContext q(ctx);
-                PplResult pr = perplexity(*m, stream_of(j), po, q.ctx);
-                out[j] = pr.ppl();
-                res.timings.eval_tokens += pr.n_tokens;
-                eval_s += since(te);
-                if (!key.empty()) cells[key] = out[j];
-            }
-            ctx.report("evaluation", ++done, total_evals, label + " → " + res.domains[j]);
-        }
-        if (cell_cache && m) write_file_atomic(cells_path, cells.dump() + "\n");  // keep finished rows
-    };
-    ctx.report("evaluation", 0, total_evals, "dense");
-    const std::shared_ptr<const LlamaModel> dense_model = lm.model;
-    eval_row(cell_cache ? std::string("dense") : std::string(), [&] { return dense_model; }, res.dense_ppl.data(),
-             "dense");
-    for (int64_t i = 0; i < n; ++i) {
-        ctx.check_cancelled();
-        const std::string row = cell_cache && !stats[i].key.empty() ? stats[i].key + "|" + prune_key : std::string();
-        auto make = [&]() -> std::shared_ptr<const LlamaModel> {
-            auto tp = Clock::now();
-            std::shared_ptr<LlamaModel> pruned = prune_model(model, stats[i], project.prune);
-            prune_s += since(tp);
-            return pruned;
-        };
-        eval_row(row, make, res.ppl.data() + i * n, "pruned(" + res.domains[i] + ")");
-    }
-    res.timings.pruning_s = prune_s;
-    res.timings.evaluation_s = eval_s;
-
-    // ---- affinity + linkage
-    t0 = Clock::now();
-    ctx.report("clustering", 0, 1);
-    recompute_affinity(res, project.cluster.correlate, project.cluster.linkage);
-    ctx.report("clustering", 1, 1);
-    res.timings.clustering_s = since(t0);
-    res.timings.total_s = since(t_start);
-    return res;
-}
-
-// ---------------------------------------------------------------------------------------------
-// output folder
 
 namespace {
 
@@ -490,6 +245,46 @@ MiningResult load_mining_result(const std::string& dir) {
         D2M_FAIL(InvalidInput, "mining result ", path, ": ", e.what());
     }
     return r;
+}
+
+ProjectClusters read_clusters_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    D2M_CHECK(in.good(), Io, "cannot open the clusters file ", path,
+              Hint{"a clusters.json written by `den2moe mine` or `den2moe cluster`"});
+    json j;
+    try {
+        j = json::parse(in);
+    } catch (const json::exception& e) {
+        D2M_FAIL(InvalidInput, "clusters file ", path, " is not valid JSON: ", e.what());
+    }
+    D2M_CHECK(j.is_object() && j.contains("members") && j["members"].is_array() && !j["members"].empty(),
+              InvalidInput, "clusters file ", path, ": expected a \"members\" array of domain-name arrays");
+    ProjectClusters pc;
+    for (size_t c = 0; c < j["members"].size(); ++c) {
+        const json& m = j["members"][c];
+        D2M_CHECK(m.is_array(), InvalidInput, "clusters file ", path, ": members[", c, "] must be an array of domain names, found ",
+                  m.type_name());
+        std::vector<std::string> names;
+        for (const auto& d : m) {
+            D2M_CHECK(d.is_string(), InvalidInput, "clusters file ", path, ": members[", c,
+                      "] must hold domain names (strings), found ", d.dump());
+            names.push_back(d.get<std::string>());
+        }
+        pc.members.push_back(std::move(names));
+    }
+    if (j.contains("names") && j["names"].is_array()) {
+        for (const auto& n : j["names"]) {
+            D2M_CHECK(n.is_string(), InvalidInput, "clusters file ", path, ": names must be strings, found ", n.dump());
+            pc.names.push_back(n.get<std::string>());
+        }
+    }
+    while (pc.names.size() < pc.members.size()) pc.names.push_back("C" + std::to_string(pc.names.size() + 1));
+    pc.names.resize(pc.members.size());
+    if (j.contains("manual")) {
+        D2M_CHECK(j["manual"].is_boolean(), InvalidInput, "clusters file ", path, ": manual must be true or false");
+        pc.manual = j["manual"].get<bool>();
+    }
+    return pc;
 }
 
 }  // namespace den2moe

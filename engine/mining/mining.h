@@ -1,10 +1,11 @@
-// Domain-affinity mining (DIVE's D.A.M.): FLAP statistics per domain (cached), one pruned model per
-// calibration domain, the N×N perplexity matrix P[i][j] (pruned with i, evaluated on j), the
-// column-min normalisation S[i][j] = min_k P[k][j] / P[i][j], Pearson correlation of the rows of S
-// (or its columns), distance 1 − r and a scipy-compatible linkage.
+// Domain-affinity mining (DIVE's D.A.M.), the math and the files: the N×N perplexity matrix P[i][j]
+// (pruned with i, evaluated on j), the column-min normalisation S[i][j] = min_k P[k][j] / P[i][j],
+// Pearson correlation of the rows of S (or its columns), distance 1 − r, a scipy-compatible linkage,
+// flat clusters, and the output folder. The job that computes P (statistics, pruning, evaluation) is
+// pipeline/mining.h's run_mining().
 //
-// Plain std types only (no torch, no Qt): the GUI includes this header; run_mining() itself is in
-// mining.cpp. Results are immutable values handed back to the caller.
+// Plain std types only (no torch, no Qt): the GUI includes this header. Results are immutable values
+// handed back to the caller.
 #pragma once
 
 #include <cstdint>
@@ -14,8 +15,6 @@
 #include "project/project.h"
 
 namespace den2moe {
-
-class RunContext;
 
 /// A scipy-layout linkage matrix: (n−1) rows of {a, b, height, size}.
 struct LinkageRows {
@@ -55,17 +54,6 @@ struct MiningResult {
     MiningTimings timings;
 };
 
-struct MiningOptions {
-    std::vector<std::string> only_domains;  ///< subset by name (empty = all enabled domains)
-    bool use_cache = true;                  ///< statistics and perplexity cells from/to the project's cache
-    int threads = 0;                        ///< 0 = leave torch's setting alone
-};
-
-/// Run the whole mining. Progress stages: "load", "statistics", "pruning", "evaluation",
-/// "clustering". Cancellation throws Cancelled between batches; the statistics cache stays valid
-/// (entries are written atomically, one per domain, as soon as they are complete).
-MiningResult run_mining(const Project& project, const MiningOptions& opt, RunContext& ctx);
-
 /// Recompute normalisation / correlation / linkage from `ppl` (after a subset or settings change).
 /// Throws Error(InvalidInput) when a row of S is constant (correlation undefined).
 void recompute_affinity(MiningResult& r, const std::string& correlate, const std::string& linkage_method);
@@ -83,5 +71,8 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
 MiningResult load_mining_result(const std::string& dir);
 /// clusters.json text for a cut at K (labels, members, the height interval that gives K).
 std::string clusters_json(const MiningResult& r, int64_t k);
+/// Read a clusters.json ({"members": [[domain, ...], ...], "names": [...], "manual": bool}), as written
+/// by clusters_json() or edited by hand. Throws Error(InvalidInput / Io) naming the file and key.
+ProjectClusters read_clusters_file(const std::string& path);
 
 }  // namespace den2moe

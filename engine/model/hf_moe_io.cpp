@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/shapes.h"
+#include "io/checked_tensors.h"
 #include "io/hf_config.h"
 #include "io/safetensors.h"
 #include "io/tensor_names.h"
@@ -95,15 +96,6 @@ struct MoeKeys {
         return out;
     }
 };
-
-const char* dtype_label(StDType t) {
-    switch (t) {
-        case StDType::F32: return "float32";
-        case StDType::F16: return "float16";
-        case StDType::BF16: return "bfloat16";
-        default: return st_dtype_name(t);
-    }
-}
 
 }  // namespace
 
@@ -185,28 +177,12 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
     const std::string container = fs::exists(fs::path(out.dir) / "model.safetensors.index.json")
                                       ? (fs::path(out.dir) / "model.safetensors.index.json").string()
                                       : (fs::path(out.dir) / "model.safetensors").string();
-    std::set<std::string> used;
-    auto fetch = [&](const std::string& name, const Shape& shape, int il) -> at::Tensor {
-        if (!r.has(name)) {
-            const std::string where = il >= 0 ? str(" (layer ", il, " of ", L, ")") : std::string();
-            D2M_FAIL(Incompatible, "Tensor ", name, where, " is missing from ", container,
-                     Hint{str("config.json describes a ", arch, " with ", L, " layers",
-                              any_sparse ? str(" and ", E, " experts") : std::string(),
-                              "; is the checkpoint complete (all shards present) and config.json from the same "
-                              "checkpoint?")});
-        }
-        const TensorInfo& ti = r.info(name);
-        D2M_CHECK(ti.dtype == StDType::F32 || ti.dtype == StDType::F16 || ti.dtype == StDType::BF16, Incompatible,
-                  "Tensor ", name, " in ", r.describe_source(name), " has dtype ", dtype_label(ti.dtype),
-                  "; weights must be float32, float16 or bfloat16",
-                  Hint{"quantized checkpoints (GPTQ, AWQ, bitsandbytes) must be de-quantized first"});
-        D2M_CHECK(ti.shape == shape, Incompatible, "Tensor ", name, " has shape ", shape_str(ti.shape),
-                  "; config.json implies ", shape_str(shape), " (tensor in ", r.describe_source(name), ")",
-                  Hint{"Is config.json from the same checkpoint?"});
-        used.insert(name);
-        at::Tensor t = r.get(name);
-        out.stored_dtypes[name] = c10::toString(t.scalar_type());
-        return t;
+    CheckedTensors checked(r, container,
+                           str("config.json describes a ", arch, " with ", L, " layers",
+                               any_sparse ? str(" and ", E, " experts") : std::string()),
+                           "config.json");
+    auto fetch = [&](const std::string& name, const Shape& shape, int il) {
+        return checked.fetch(name, shape, il, static_cast<int>(L));
     };
 
     std::map<std::string, at::Tensor> trunk;
@@ -215,7 +191,7 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
     if (!cfg.tie_word_embeddings) {
         trunk[names::lm_head()] = fetch(names::lm_head(), {V, D}, -1);
     } else if (r.has(names::lm_head())) {
-        used.insert(names::lm_head());  // Transformers ties it to the embedding, ignoring the stored copy
+        checked.mark_used(names::lm_head());  // Transformers ties it to the embedding, ignoring the stored copy
         out.warnings.push_back(str("tie_word_embeddings = true: the stored ", names::lm_head(),
                                    " is ignored (the embedding is the output layer)"));
     }
@@ -270,11 +246,12 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
         trunk[names::down_proj(il)] = b.down[0];
     }
     for (const auto& n : r.names()) {
-        if (!used.count(n))
+        if (!checked.used().count(n))
             out.warnings.push_back(str("Unused tensor ", n, " in ", r.describe_source(n), " is not part of a ", arch,
                                        " checkpoint; it is ignored"));
     }
 
+    out.stored_dtypes = checked.stored_dtypes();
     auto m = LlamaModel::from_tensors(cfg, trunk, dtype);
     const at::ScalarType st = m->scalar_type();
     std::vector<std::shared_ptr<const FeedForward>> ffns;

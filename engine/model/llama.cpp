@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "io/model_files.h"
 #include "io/tensor_names.h"
@@ -265,6 +266,12 @@ std::map<std::string, at::Tensor> LlamaModel::named_tensors() const {
 int64_t LlamaModel::n_params() const {
     int64_t n = 0;
     for (auto& kv : named_tensors()) n += kv.second.numel();
+    return n;
+}
+
+int64_t LlamaModel::n_active_params() const {
+    int64_t n = n_params();
+    for (const auto& layer : layers_) n += layer.ffn->n_active_params() - layer.ffn->n_params();
     return n;
 }
 

@@ -1,6 +1,6 @@
 // LlamaModel: the production forward pass of a Llama-style decoder (RMSNorm, RoPE in both pairings,
 // grouped-query attention, SwiGLU FFN), batched with padding masks, fp32 or bf16 compute, a KV
-// cache for generation, and named hook sites (core/run_context.h) that calibration statistics,
+// cache for generation, and named hook sites (core/observers.h) that calibration statistics,
 // routing traces and embeddings observe instead of copying the forward pass.
 // Weights live in plain ATen tensors (q/k/v and gate/up fused for fewer, larger GEMMs);
 // named_tensors() exposes them under Hugging Face keys (views of the fused storage).
@@ -130,7 +130,9 @@ public:
     KVCache new_cache(int64_t batch, int64_t capacity) const;
 
     std::map<std::string, at::Tensor> named_tensors() const;  ///< HF keys -> tensors (views)
-    int64_t n_params() const;
+    int64_t n_params() const;  ///< every stored tensor (named_tensors())
+    /// What one token's forward pass reads: the trunk plus each FFN's n_active_params().
+    int64_t n_active_params() const;
     const FeedForward& ffn(int il) const { return *layers_.at(il).ffn; }
     std::shared_ptr<const FeedForward> ffn_ptr(int il) const { return layers_.at(il).ffn; }
     /// Replace layer il's FFN. Use on a copy from with_ffns() to keep the original intact.

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 
 #ifdef D2M_HAVE_KERNELS
@@ -487,10 +488,11 @@ void MoeFfn::named_tensors(const std::string& prefix, std::map<std::string, at::
     if (shared_) shared_->named_tensors(prefix + "shared_expert.", out);
 }
 
-int64_t MoeFfn::n_params() const {
-    int64_t n = w_logits_.numel();
-    for (const auto& e : experts_) n += e->n_params();
-    if (shared_) n += shared_->n_params();
+int64_t MoeFfn::n_params() const {  // every stored tensor, as named_tensors() lists them
+    std::map<std::string, at::Tensor> t;
+    named_tensors("", t);
+    int64_t n = 0;
+    for (const auto& kv : t) n += kv.second.numel();
     return n;
 }
 
@@ -503,6 +505,7 @@ int64_t MoeFfn::n_active_params() const {
     const int64_t k = router_.dense ? n_experts() : std::min(router_.top_k, n_experts());
     for (int64_t i = 0; i < k; ++i) n += sizes[static_cast<size_t>(i)];
     if (shared_) n += shared_->n_params();
+    if (router_.shared_gate.defined()) n += router_.shared_gate.numel();
     return n;
 }
 

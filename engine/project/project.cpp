@@ -112,8 +112,17 @@ void migrate(json& j, int from, const std::string& file) {
         move("num_clusters", "clustering", "k");
         from = 2;
     }
+    if (from == 2) {
+        // Version 3 stores every step's settings. Version 2 had no conversion section: its experts
+        // were pruned at the mining ratio, which becomes the conversion's own ratio.
+        if (!j.contains("conversion") && j.contains("pruning") && j["pruning"].is_object() &&
+            j["pruning"].contains("ratio")) {
+            j["conversion"]["ratio"] = j["pruning"]["ratio"];
+        }
+        from = 3;
+    }
     D2M_CHECK(from == Project::kFormatVersion, InvalidInput, "project ", file, ": cannot migrate format_version ",
-              from, Hint{"this build reads format versions 1..2"});
+              from, Hint{str("this build reads format versions 1..", Project::kFormatVersion)});
 }
 
 }  // namespace
@@ -180,6 +189,12 @@ std::vector<std::string> domain_calib_files(const Project& p, const ProjectDomai
 std::vector<std::string> domain_eval_files(const Project& p, const ProjectDomain& d) {
     return domain_files(p, d, d.eval_files, d.eval_split);
 }
+CorpusSpec domain_calib_corpus(const Project& p, const ProjectDomain& d) {
+    return CorpusSpec{domain_calib_files(p, d), d.format, d.text_template, 0};
+}
+CorpusSpec domain_eval_corpus(const Project& p, const ProjectDomain& d) {
+    return CorpusSpec{domain_eval_files(p, d), d.format, d.text_template, 0};
+}
 
 Project parse_project(const std::string& text, const std::string& file) {
     json j;
@@ -232,27 +247,24 @@ Project parse_project(const std::string& text, const std::string& file) {
             p.domains.push_back(std::move(d));
         }
     }
-    json empty = json::object();
-    const json& c = j.contains("calibration") ? j["calibration"] : empty;
-    p.calib.n_samples = r.get<int64_t>(c, "samples", p.calib.n_samples, "calibration.");
-    p.calib.seq_len = r.get<int64_t>(c, "seq_len", p.calib.seq_len, "calibration.");
-    p.calib.seed = r.get<uint64_t>(c, "seed", p.calib.seed, "calibration.");
-    const json& e = j.contains("evaluation") ? j["evaluation"] : empty;
-    p.eval.seq_len = r.get<int64_t>(e, "seq_len", p.eval.seq_len, "evaluation.");
-    p.eval.n_windows = r.get<int64_t>(e, "windows", p.eval.n_windows, "evaluation.");
-    p.eval.batch = r.get<int64_t>(e, "batch", p.eval.batch, "evaluation.");
-    const json& pr = j.contains("pruning") ? j["pruning"] : empty;
-    p.prune.ratio = r.get<double>(pr, "ratio", p.prune.ratio, "pruning.");
-    p.prune.structure = r.get<std::string>(pr, "structure", p.prune.structure, "pruning.");
-    p.prune.metric = r.get<std::string>(pr, "metric", p.prune.metric, "pruning.");
-    p.prune.bias_compensation = r.get<bool>(pr, "bias_compensation", true, "pruning.");
-    const json& cl = j.contains("clustering") ? j["clustering"] : empty;
-    p.cluster.linkage = r.get<std::string>(cl, "linkage", p.cluster.linkage, "clustering.");
-    p.cluster.correlate = r.get<std::string>(cl, "correlate", p.cluster.correlate, "clustering.");
-    p.cluster.k = r.get<int64_t>(cl, "k", p.cluster.k, "clustering.");
-    if (cl.contains("cut_height") && !cl["cut_height"].is_null()) {
-        p.cluster.cut_height = r.get<double>(cl, "cut_height", 0.0, "clustering.");
+    // every step's section through its schema: types, ranges and unknown keys are checked here
+    const std::string where = str("project ", file, ": ");
+    auto section = [&](const char* key) -> const json& {
+        static const json kNull;
+        auto it = j.find(key);
+        return it == j.end() ? kNull : *it;
+    };
+    calib_schema().read_json(p.calib, section("calibration"), where + "calibration.");
+    eval_schema().read_json(p.eval, section("evaluation"), where + "evaluation.");
+    prune_schema().read_json(p.prune, section("pruning"), where + "pruning.");
+    json cl = section("clustering").is_object() ? section("clustering") : json::object();
+    if (cl.contains("cut_height")) {
+        if (!cl["cut_height"].is_null()) p.cluster.cut_height = r.get<double>(cl, "cut_height", 0.0, "clustering.");
+        cl.erase("cut_height");
     }
+    cluster_schema().read_json(p.cluster, cl, where + "clustering.");
+    convert_schema().read_json(p.convert, section("conversion"), where + "conversion.");
+    export_schema().read_json(p.hf_export, section("export"), where + "export.");
     if (j.contains("clusters") && j["clusters"].is_object()) {
         const json& cj = j["clusters"];
         p.clusters.manual = r.get<bool>(cj, "manual", false, "clusters.");
@@ -299,14 +311,13 @@ std::string project_to_json(const Project& p) {
         doms.push_back(dj);
     }
     j["domains"] = doms;
-    j["calibration"] = {{"samples", p.calib.n_samples}, {"seq_len", p.calib.seq_len}, {"seed", p.calib.seed}};
-    j["evaluation"] = {{"seq_len", p.eval.seq_len}, {"windows", p.eval.n_windows}, {"batch", p.eval.batch}};
-    j["pruning"] = {{"ratio", p.prune.ratio},
-                    {"structure", p.prune.structure},
-                    {"metric", p.prune.metric},
-                    {"bias_compensation", p.prune.bias_compensation}};
-    j["clustering"] = {{"linkage", p.cluster.linkage}, {"correlate", p.cluster.correlate}, {"k", p.cluster.k}};
+    j["calibration"] = calib_schema().to_json(p.calib);
+    j["evaluation"] = eval_schema().to_json(p.eval);
+    j["pruning"] = prune_schema().to_json(p.prune);
+    j["clustering"] = cluster_schema().to_json(p.cluster);
     if (p.cluster.cut_height) j["clustering"]["cut_height"] = *p.cluster.cut_height;
+    j["conversion"] = convert_schema().to_json(p.convert);
+    j["export"] = export_schema().to_json(p.hf_export);
     if (!p.clusters.empty()) {
         j["clusters"] = {{"manual", p.clusters.manual}, {"names", p.clusters.names}, {"members", p.clusters.members}};
     }
@@ -364,22 +375,12 @@ std::vector<std::string> validate_project(const Project& p) {
         }
     }
     if (enabled < 2) add(str("domains: mining needs at least 2 enabled domains, found ", enabled));
-    if (!(p.prune.ratio > 0.0 && p.prune.ratio < 1.0)) add(str("pruning.ratio must be in (0, 1), found ", p.prune.ratio));
-    if (p.prune.structure != "uniform" && p.prune.structure != "adaptive")
-        add(str("pruning.structure must be uniform or adaptive, found '", p.prune.structure, "'"));
-    if (p.prune.metric != "wifv" && p.prune.metric != "ifv" && p.prune.metric != "wifn")
-        add(str("pruning.metric must be wifv, ifv or wifn, found '", p.prune.metric, "'"));
-    if (p.calib.n_samples < 1) add(str("calibration.samples must be >= 1, found ", p.calib.n_samples));
-    if (p.calib.seq_len < 2) add(str("calibration.seq_len must be >= 2, found ", p.calib.seq_len));
-    if (p.eval.seq_len < 2) add(str("evaluation.seq_len must be >= 2, found ", p.eval.seq_len));
-    if (p.eval.n_windows < 1) add(str("evaluation.windows must be >= 1, found ", p.eval.n_windows));
     if (p.dtype != "bf16" && p.dtype != "fp32") add(str("dtype must be bf16 or fp32, found '", p.dtype, "'"));
-    const std::set<std::string> methods{"single", "complete", "average", "ward"};
-    if (!methods.count(p.cluster.linkage))
-        add(str("clustering.linkage must be single, complete, average or ward, found '", p.cluster.linkage, "'"));
-    if (p.cluster.correlate != "rows" && p.cluster.correlate != "columns")
-        add(str("clustering.correlate must be rows or columns, found '", p.cluster.correlate, "'"));
-    if (p.cluster.k < 1) add(str("clustering.k must be >= 1, found ", p.cluster.k));
+    for (auto&& v : {calib_schema().problems(p.calib, "calibration."), eval_schema().problems(p.eval, "evaluation."),
+                     prune_schema().problems(p.prune, "pruning."), cluster_schema().problems(p.cluster, "clustering."),
+                     convert_schema().problems(p.convert, "conversion."), export_schema().problems(p.hf_export, "export.")}) {
+        problems.insert(problems.end(), v.begin(), v.end());
+    }
     for (const auto& members : p.clusters.members) {
         for (const auto& m : members) {
             if (p.find_domain(m) < 0) add(str("clusters: domain '", m, "' is not in the project"));

@@ -1,6 +1,7 @@
 // A Den2MoE project: the model, the calibration/evaluation domains and every setting of the
-// pipeline, stored as JSON (`*.den2moe.json`) with a `format_version` and migrations from older
-// versions. Plain std types only (no torch, no Qt): the GUI includes this header directly.
+// pipeline (each step's settings struct, one section per step: calibration, evaluation, pruning,
+// clustering, conversion, export), stored as JSON (`*.den2moe.json`) with a `format_version` and
+// migrations from older versions. Plain std types only (no torch, no Qt): the GUI includes this header directly.
 //
 // Paths inside the file are relative to the project file's folder, or start with `$SHARED`, which
 // resolves to $D2M_SHARED_DIR, else to `../shared` beside the checkout (found by walking up from
@@ -11,6 +12,11 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "convert/convert_settings.h"
+#include "data/corpus.h"
+#include "export/export_settings.h"
+#include "project/settings.h"
 
 namespace den2moe {
 
@@ -28,32 +34,6 @@ struct ProjectDomain {
     bool enabled = true;
 };
 
-struct CalibSettings {
-    int64_t n_samples = 128;  ///< calibration windows per domain
-    int64_t seq_len = 256;    ///< tokens per window
-    uint64_t seed = 42;
-};
-
-struct EvalSettings {
-    int64_t seq_len = 256;   ///< non-overlapping windows (DIVE protocol)
-    int64_t n_windows = 32;  ///< evaluation windows per domain (tokens = n_windows * seq_len)
-    int64_t batch = 8;
-};
-
-struct PruneSettings {
-    double ratio = 0.5;                 ///< fraction of FFN channels removed
-    std::string structure = "uniform";  ///< "uniform" (DIVE, UL-UM) | "adaptive" (FLAP AL-AM, MLP only)
-    std::string metric = "wifv";        ///< "wifv" | "ifv" | "wifn"
-    bool bias_compensation = true;
-};
-
-struct ClusterSettings {
-    std::string linkage = "average";  ///< single | complete | average | ward
-    std::string correlate = "rows";   ///< Pearson between rows (calibration profiles) or "columns"
-    int64_t k = 8;                    ///< clusters for the cut
-    std::optional<double> cut_height; ///< a height cut instead of K (set by dragging the line)
-};
-
 /// A cluster assignment: for each cluster the names of its domains. `manual` marks an assignment
 /// the user edited by hand (kept instead of re-deriving it from the dendrogram cut).
 struct ProjectClusters {
@@ -63,8 +43,11 @@ struct ProjectClusters {
     bool empty() const { return members.empty(); }
 };
 
+/// Every step's settings live in the project (one section each), so the CLI and the app read the same
+/// values; CLI flags and GUI widgets override fields of these structs, and the app saves what the user
+/// changed.
 struct Project {
-    static constexpr int kFormatVersion = 2;
+    static constexpr int kFormatVersion = 3;
 
     std::string name = "untitled";
     std::string file;       ///< absolute path of the project file ("" = never saved)
@@ -76,6 +59,8 @@ struct Project {
     EvalSettings eval;
     PruneSettings prune;
     ClusterSettings cluster;
+    ConvertSettings convert;
+    ExportSettings hf_export;
     ProjectClusters clusters;
     std::string cache_dir;  ///< "" = <project dir>/.den2moe-cache
     std::string notes;
@@ -112,6 +97,10 @@ std::string project_cache_dir(const Project& p);
 /// Throws Error(InvalidInput) naming the domain when a split has no file.
 std::vector<std::string> domain_calib_files(const Project& p, const ProjectDomain& d);
 std::vector<std::string> domain_eval_files(const Project& p, const ProjectDomain& d);
+/// The one way a domain's text is read (mining, conversion, expert load, training): its calibration
+/// or evaluation files with the domain's format and text template.
+CorpusSpec domain_calib_corpus(const Project& p, const ProjectDomain& d);
+CorpusSpec domain_eval_corpus(const Project& p, const ProjectDomain& d);
 
 /// A project over a domain root (a folder with domains.json or domain sub-folders).
 Project make_project(const std::string& model, const std::string& domains_root);

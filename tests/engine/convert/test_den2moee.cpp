@@ -13,6 +13,7 @@
 #include "support/demo_project.h"
 
 #include "convert/convert.h"
+#include "model/moe_io.h"
 #include "convert/den2moee.h"
 #include "core/run_context.h"
 #include "model/llama.h"
@@ -212,7 +213,7 @@ TEST(den2moee_converts_the_demo_model_exactly) {
     LoadedModel lm = load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", ComputeDType::F32);
     Project p = tiny_project();
     ConvertSettings s;
-    s.recipe = "den2moee";
+    s.recipe = Recipe::Den2MoEE;
     s.n_experts = 8;
     s.top_k = 2;
     ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, "h", {}, s, null_context());
@@ -266,7 +267,7 @@ TEST(den2moee_converts_the_demo_model_exactly) {
     CHECK((sparse - ref).abs().max().item<double>() > 1e-3);
     // native round trip: identical logits
     const std::string dir = d2m_test::tmp_dir() + "/d2e";
-    save_moe_native(r, dir, lm.tokenizer_path);
+    save_moe_native(*r.model, r.moe_config, r.provenance, dir, lm.tokenizer_path);
     LoadedModel back = load_model(dir, ComputeDType::F32);
     CHECK((back.model->forward(ids) - sparse).abs().max().item<double>() == 0.0);
     // a rerun takes every statistic from the cache (the entries now hold the magnitudes)

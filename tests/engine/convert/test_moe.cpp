@@ -14,6 +14,7 @@
 
 #include "calib/stats_cache.h"
 #include "convert/convert.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
@@ -42,7 +43,7 @@ TEST(upcycled_moe_equals_dense) {
     at::Tensor ref = lm.model->forward(ids);
     for (int64_t k : {1, 2, 4}) {
         ConvertSettings s;
-        s.recipe = "upcycle";
+        s.recipe = Recipe::Upcycle;
         s.n_experts = 4;
         s.top_k = k;
         ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, "h", {}, s, null_context());
@@ -275,7 +276,7 @@ TEST(router_hooks_carry_the_routing) {
     LoadedModel lm = demo();
     Project p = tiny_project();
     ConvertSettings s;
-    s.recipe = "random";
+    s.recipe = Recipe::Random;
     s.n_experts = 8;
     s.top_k = 2;
     ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, "h", {}, s, null_context());
@@ -307,7 +308,7 @@ TEST(dive_builds_one_pruned_expert_per_cluster_from_cache) {
     cl.members = {{"gsm8k", "mmlu_stem"}, {"wiki", "stories", "news"}};
     cl.manual = true;
     ConvertSettings s;
-    s.recipe = "dive";
+    s.recipe = Recipe::Dive;
     s.top_k = 1;
     s.ratio = 0.5;
     ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, "h", cl, s, null_context());
@@ -331,27 +332,26 @@ TEST(dive_builds_one_pruned_expert_per_cluster_from_cache) {
     CHECK_EQ(again.stats_cache_hits, 5);
     // saved natively
     const std::string dir = d2m_test::tmp_dir() + "/moe";
-    save_moe_native(again, dir);
+    save_moe_native(*again.model, again.moe_config, again.provenance, dir);
     CHECK(fs::exists(dir + "/model.safetensors") && fs::exists(dir + "/moe_config.json") &&
           fs::exists(dir + "/provenance.json"));
     // ... and read back: identical logits
-    save_moe_native(again, dir, lm.tokenizer_path);
+    save_moe_native(*again.model, again.moe_config, again.provenance, dir, lm.tokenizer_path);
     LoadedModel back = load_model(dir, ComputeDType::F32);
     CHECK_EQ(back.format, "den2moe-moe");
     CHECK(fs::exists(dir + "/tokenizer.model"));
     CHECK(at::equal(back.model->forward(ids), again.model->forward(ids)));
     // flap at the same active width: a dense model with 384-wide FFNs
-    s.recipe = "flap";
+    s.recipe = Recipe::Flap;
     ConvertResult f = convert_model(p, lm.model, *lm.tokenizer, "h", {}, s, null_context());
     CHECK_EQ(f.model->dense_ffn(0).width(), 384);
     CHECK_EQ(f.stats_cache_misses, 18 - 5);
     // errors
     ProjectClusters bad = cl;
     bad.members[1].push_back("gsm8k");
-    s.recipe = "dive";
+    s.recipe = Recipe::Dive;
     CHECK_THROWS_WITH(convert_model(p, lm.model, *lm.tokenizer, "h", bad, s, null_context()), "is in two clusters");
-    s.recipe = "den2moe";
-    CHECK_THROWS_WITH(convert_model(p, lm.model, *lm.tokenizer, "h", cl, s, null_context()), "unknown recipe");
+    CHECK_THROWS_WITH(parse_recipe("den2moe"), "unknown recipe");
 }
 
 D2M_TEST_MAIN()

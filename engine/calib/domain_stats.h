@@ -1,4 +1,5 @@
-// Per-domain FLAP statistics through the disk cache: what mining, conversion and every rerun share.
+// Per-domain FLAP statistics through the disk cache: what mining, conversion and every rerun share,
+// and the merge of several domains' statistics into one calibration set (a DIVE cluster).
 #pragma once
 
 #include <string>
@@ -26,5 +27,8 @@ struct DomainStatsRun {
 DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& domains,
                                  const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
                                  bool use_cache, RunContext& ctx, bool need_abs = false);
+
+/// The statistics of the union of the parts' calibration tokens (Chan's merge, per layer).
+FfnStats merge_stats(const std::vector<const FfnStats*>& parts);
 
 }  // namespace den2moe

@@ -17,6 +17,7 @@
 #include "data/corpus.h"
 #include "eval/perplexity.h"
 #include "mining/mining.h"
+#include "pipeline/mining.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "project/project.h"

@@ -1,0 +1,72 @@
+// The command table of `den2moe`: name, one-line summary, --help text (the options are listed from
+// each command's option list, generated from the engine's settings where a step has them).
+#include "cli.h"
+
+namespace den2moe::cli {
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> cmds = {
+        {"info", "describe a checkpoint (config, parameters, tokenizer)",
+         "usage: den2moe info MODEL [options]\n\n"
+         "MODEL is a Hugging Face folder (config.json + safetensors), a converted MoE folder or a llama2.c .bin.",
+         info_options, cmd_info},
+        {"generate", "greedy continuation of a prompt",
+         "usage: den2moe generate MODEL [--prompt TEXT] [-n N] [options]\n\n"
+         "Greedy decoding with a KV cache. The prompt is encoded with BOS; -n is the number of new tokens.\n"
+         "Generation stops at BOS (like llama2.c run.c) and, for Hugging Face checkpoints, at EOS.",
+         generate_options, cmd_generate},
+        {"ppl", "perplexity per evaluation domain",
+         "usage: den2moe ppl MODEL --data PATH [--data PATH...] [options]\n\n"
+         "Records are joined as BOS text EOS; the stream is cut into non-overlapping windows of --seq tokens\n"
+         "(DIVE/FLAP protocol; --stride < seq slides instead). --max-tokens limits each domain's stream.",
+         ppl_options, cmd_ppl},
+        {"mine", "domain-affinity mining: FLAP statistics, pruned models, N x N PPL, linkage",
+         "usage: den2moe mine PROJECT --out DIR [options]\n\n"
+         "For each domain i: FLAP statistics of every FFN (down_proj input) on its calibration split, cached\n"
+         "on disk; prune with them (DIVE: uniform ratio, WIFV, bias compensation); perplexity on every domain j's\n"
+         "evaluation split -> P[i][j]. Then S[i][j] = min_k P[k][j] / P[i][j], Pearson correlation of S's rows,\n"
+         "distance 1 - r and hierarchical clustering. Options override the project's settings for this run\n"
+         "(defaults shown are the settings' own; the project file may set others).\n"
+         "Writes ppl_matrix.csv, normalized.csv, correlation.csv, linkage.json, clusters.json, mining.json.\n"
+         "Ctrl-C stops cleanly; finished domains' statistics stay cached.",
+         mine_options, cmd_mine},
+        {"cluster", "re-cut / re-link a finished mining folder (no recomputation)",
+         "usage: den2moe cluster DIR [options]\n\n"
+         "Reads DIR/mining.json, recomputes the linkage when --linkage/--correlate differ, cuts at K clusters\n"
+         "(scipy fcluster maxclust) or at height H (criterion distance), rewrites linkage.json and clusters.json.",
+         cluster_options, cmd_cluster},
+        {"convert", "build an MoE model from the dense one (DIVE, Den2MoEE and baselines)",
+         "usage: den2moe convert PROJECT [--recipe R] [--clusters FILE] [--out DIR] [options]\n\n"
+         "Recipes (the settings each uses are listed by `den2moe convert --help`; --recipe first sets the\n"
+         "recipe's own defaults, e.g. top-k 2 for den2moee, then the other options apply):\n"
+         "  dive         one expert per cluster (clusters from FILE, e.g. a mining folder's clusters.json, or the\n"
+         "               project's saved assignment), FLAP-pruned with the cluster's cached calibration statistics\n"
+         "  den2moee     no pruning: neurons split by balanced spherical k-means of their domain profiles into\n"
+         "               --experts clusters; the broadest (--shared-ratio) form one shared MLP, plus null experts\n"
+         "  dive-random  dive with clusters of the same sizes drawn at random (the ablation)\n"
+         "  random       LLaMA-MoE's random neuron split into --experts\n"
+         "  upcycle      --experts copies of the dense FFN\n"
+         "  flap         one FLAP-pruned dense FFN at the experts' active width\n"
+         "Routers (dive): centroid (each expert's mean FFN input over its domains' calibration tokens, minus the\n"
+         "mean over experts, divided by the pooled variance) or random (DIVE's init). Writes DIR/model.safetensors,\n"
+         "moe_config.json, provenance.json and (with --eval) eval.json with the per-domain perplexity of dense vs\n"
+         "converted; the folder appears whole or not at all.",
+         convert_options, cmd_convert},
+        {"route", "which expert each token goes to, layer by layer",
+         "usage: den2moe route MOE_DIR --text TEXT [options]\n\n"
+         "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"
+         "selected experts and weights (JSON: ids, pieces, per layer tokens[[{expert, weight}]] and load).",
+         route_options, cmd_route},
+        {"export", "write a converted MoE as a Hugging Face Mixtral / Qwen2-MoE folder",
+         "usage: den2moe export MOE_DIR --out DIR [--format mixtral|qwen2moe] [options]\n\n"
+         "Lints the model against the target format first (errors: not representable; warnings: dropped or\n"
+         "approximated; info: rewritten exactly) and exits 1 on errors; --strict turns warnings into errors.\n"
+         "--pad-experts zero-pads unequal experts to the widest (exact). Writes config.json, safetensors\n"
+         "(sharded above --shard-size, with model.safetensors.index.json), tokenizer files,\n"
+         "generation_config.json and den2moe_provenance.json, atomically. See docs/export.md.",
+         export_cmd_options, cmd_export},
+    };
+    return cmds;
+}
+
+}  // namespace den2moe::cli
