@@ -51,6 +51,7 @@ int cmd_mine(const Args& a, RunContext& ctx) {
               a.positionals().size(), Hint{"den2moe mine projects/demo.den2moe.json --out out/mining"});
     D2M_CHECK(a.has("out"), InvalidInput, "mine: --out DIR is required", Hint{"e.g. --out out/mining"});
     const frontend::MiningJob job = frontend::mining_job(load_project(a.positionals()[0]), a);
+    print_warnings(job.warnings);
     const int64_t k = job.project.cluster.k;
     MiningResult r = run_mining(job.project, job.options, ctx);
     write_mining_outputs(r, a.get("out"), std::min<int64_t>(k, r.n));

@@ -80,11 +80,7 @@ std::vector<OptionInfo> project_options() {
 }
 
 void apply_project_options(Project& p, const Args& a) {
-    if (a.has("dtype")) {
-        const std::string d = a.get("dtype");
-        D2M_CHECK(d == "bf16" || d == "fp32", InvalidInput, "--dtype must be bf16 or fp32, got '", d, "'");
-        p.dtype = d;
-    }
+    if (a.has("dtype")) p.dtype = a.get("dtype");  // checked with the project by validate_mining / _conversion_job
     if (a.has("cache-dir")) {
         const std::string dir = a.get("cache-dir");
         D2M_CHECK(!dir.empty(), InvalidInput, "--cache-dir needs a folder");
@@ -120,6 +116,13 @@ MiningJob mining_job(Project project, const Args& a) {
     }
     job.options.use_cache = !a.has("no-cache");
     validate_mining(project, job.options);
+    const int64_t n = job.options.only_domains.empty() ? static_cast<int64_t>(project.domain_names().size())
+                                                       : static_cast<int64_t>(job.options.only_domains.size());
+    if (project.cluster.k > n) {
+        job.warnings.push_back(str("the dendrogram is cut at ", n, " clusters: ", project.cluster.k,
+                                   " (clustering.k) is more than the ", n, " domains mined"));
+        project.cluster.k = n;
+    }
     job.project = std::move(project);
     return job;
 }

@@ -66,6 +66,7 @@ std::vector<OptionInfo> mining_options();
 struct MiningJob {
     Project project;  ///< with the overrides applied
     MiningOptions options;
+    std::vector<std::string> warnings;  ///< e.g. a cut at more clusters than domains (lowered to the count)
 };
 /// Apply the mining options of `a` to `project`; validate_mining() before returning.
 MiningJob mining_job(Project project, const Args& a);

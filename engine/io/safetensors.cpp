@@ -372,6 +372,13 @@ SafetensorsReader SafetensorsReader::open(const std::string& path) {
             D2M_CHECK(it.value().is_string(), InvalidInput, "Safetensors index ", index_path,
                       ": the shard of tensor ", it.key(), " is not a file name");
             const std::string f = it.value().get<std::string>();
+            // a shard is a file of the checkpoint's own folder: no path may lead out of it
+            D2M_CHECK(!f.empty() && f != "." && f != ".." && f.find('/') == std::string::npos &&
+                          f.find('\\') == std::string::npos,
+                      InvalidInput, "Safetensors index ", index_path, ": the shard of tensor ", it.key(), " is '", f,
+                      "', expected a file name inside the checkpoint's folder",
+                      Hint{"an index lists shard files by name (model-00001-of-00002.safetensors); is the index "
+                           "file from this checkpoint?"});
             weight_map[it.key()] = f;
             if (std::find(shard_files.begin(), shard_files.end(), f) == shard_files.end())
                 shard_files.push_back(f);

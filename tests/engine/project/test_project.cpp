@@ -100,15 +100,40 @@ TEST(format_version_1_is_migrated) {
     CHECK_EQ(p.prune.ratio, 0.25);
     CHECK_EQ(p.cluster.linkage, "ward");
     CHECK_EQ(p.cluster.k, 3);
-    // and is written back at the current version
-    CHECK(project_to_json(p).find("\"format_version\": 2") != std::string::npos);
+    // and is written back at the current version, the conversion pruning at the mining ratio as before
+    CHECK(project_to_json(p).find("\"format_version\": 3") != std::string::npos);
+    CHECK_EQ(p.convert.ratio, 0.25);
+}
+
+TEST(format_version_2_gets_every_steps_settings) {
+    const char* v2 = R"({"format_version": 2, "model": "m", "domains": [{"name": "a", "dir": "da"}],
+                         "pruning": {"ratio": 0.75}})";
+    Project p = parse_project(v2, "/tmp/v2.den2moe.json");
+    CHECK_EQ(p.prune.ratio, 0.75);
+    CHECK_EQ(p.convert.ratio, 0.75);  // v2 converted at the mining ratio
+    CHECK(p.convert.recipe == Recipe::Dive);
+    CHECK_EQ(p.hf_export.format, "mixtral");
+    // every section round-trips through the file with its schema
+    p.convert.top_k = 2;
+    p.convert.router_init = "random";
+    p.hf_export.pad_experts = true;
+    p.calib.n_samples = 9;
+    Project back = parse_project(project_to_json(p), "/tmp/v3.den2moe.json");
+    CHECK_EQ(back.convert.top_k, 2);
+    CHECK_EQ(back.convert.router_init, "random");
+    CHECK(back.hf_export.pad_experts);
+    CHECK_EQ(back.calib.n_samples, 9);
+    CHECK_EQ(project_to_json(back), project_to_json(p));
+    // a typo in a section is an error naming it, not a silently ignored key
+    CHECK_THROWS_WITH(parse_project(R"({"format_version": 3, "conversion": {"top-k": 2}})", "p.json"),
+                      "project p.json: conversion.top-k is not a setting of conversion");
 }
 
 TEST(errors_name_the_file_and_the_key) {
     CHECK_THROWS_WITH(parse_project("{\"model\": 1,}", "p.json"), "project p.json is not valid JSON");
     CHECK_THROWS_WITH(parse_project("{\"format_version\": 2, \"model\": 5}", "p.json"), "key 'model' has the wrong type");
     CHECK_THROWS_WITH(parse_project("{\"format_version\": 2, \"calibration\": {\"samples\": \"many\"}}", "p.json"),
-                      "key 'calibration.samples'");
+                      "project p.json: calibration.samples must be an integer, found string \"many\"");
     CHECK_THROWS_WITH(parse_project("{\"format_version\": 9}", "p.json"), "format_version 9 is not supported");
     CHECK_THROWS_WITH(parse_project("{\"format_version\": 2, \"domains\": [{\"dir\": \"x\"}]}", "p.json"),
                       "domains[0].name is missing");
@@ -128,7 +153,7 @@ TEST(validation_lists_every_problem) {
     for (const auto& s : problems) all += s + "\n";
     std::printf("%s", all.c_str());
     CHECK(all.find("no-such-model does not exist") != std::string::npos);
-    CHECK(all.find("pruning.ratio must be in (0, 1), found 1.5") != std::string::npos);
+    CHECK(all.find("pruning.ratio = 1.5 is out of range (expected 0 < x < 1)") != std::string::npos);
     CHECK(all.find("clustering.linkage must be") != std::string::npos);
     CHECK(all.find("domain 'wiki': no train file in") != std::string::npos);
     CHECK(all.find("domain 'gsm8k': the name is used twice") != std::string::npos);
