@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "cli.h"
+#include "text_out.h"
+#include "core/json_text.h"
 #include "core/error.h"
 #include "core/run_context.h"
 #include "data/domains.h"
@@ -14,6 +16,7 @@
 #include "io/safetensors.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace den2moe::cli {
 
@@ -26,7 +29,7 @@ static std::string model_arg(const Args& a, const char* cmd) {
 }
 
 static void emit_json(const Args& a, const json& j) {
-    std::string text = j.dump(1) + "\n";
+    std::string text = dump_json(j, 1) + "\n";
     if (a.has("out")) write_file_atomic(a.get("out"), text);
     if (a.has("json")) std::fputs(text.c_str(), stdout);
 }
@@ -86,25 +89,31 @@ int cmd_generate(const Args& a, RunContext& ctx) {
     // llama2.c's run.c stops only at BOS; Hugging Face checkpoints stop at EOS too
     go.stop_at_eos = lm.format != "llama2c" && !a.has("ignore-eos");
     const bool stream = !a.has("json");
-    std::string text;
-    for (size_t i = 1; i < prompt.size(); ++i) text += tok.decode_piece(prompt[i - 1], prompt[i]);
-    if (stream) {
-        std::fputs(text.c_str(), stdout);
+    // the stream prints each token's bytes as they come, held while a character is incomplete and
+    // repaired with the tokenizer's rule, so it reads exactly like decode_text() of the same ids
+    text::Utf8Stream shown(tok.repair());
+    auto print = [&](const std::string& s) {
+        if (!stream || s.empty()) return;
+        std::fputs(s.c_str(), stdout);
         std::fflush(stdout);
-    }
+    };
+    for (size_t i = 1; i < prompt.size(); ++i) print(shown.push(tok.decode_piece(prompt[i - 1], prompt[i])));
     RunContext quiet;  // per-token progress would interleave with the text
     quiet.cancel = ctx.cancel;
     std::vector<int> out = generate_greedy(*lm.model, prompt, go, quiet, [&](int prev, int next) {
-        std::string piece = tok.decode_piece(prev, next);
-        text += piece;
-        if (stream) {
-            std::fputs(piece.c_str(), stdout);
-            std::fflush(stdout);
-        }
+        print(shown.push(tok.decode_piece(prev, next)));
         return true;
     });
+    print(shown.finish());
     if (stream) std::fputs("\n", stdout);
-    emit_json(a, json{{"prompt", a.get("prompt")}, {"prompt_ids", prompt}, {"ids", out}, {"text", text}});
+    std::vector<int> all = prompt;
+    all.insert(all.end(), out.begin(), out.end());
+    emit_json(a, json{{"prompt", a.get("prompt")},
+                      {"prompt_ids", prompt},
+                      {"ids", out},
+                      {"text", decode_text(tok, all)},
+                      {"tokens", tokens_json(out, vocab_pieces(tok, out),
+                                             token_bytes(tok, out, prompt.empty() ? -1 : prompt.back()), tok.repair())}});
     return kOk;
 }
 
@@ -152,7 +161,10 @@ const std::vector<Command>& commands() {
          "usage: den2moe generate MODEL [--prompt TEXT] [-n N] [--dtype fp32|bf16] [--tokenizer PATH]\n"
          "                        [--ignore-eos] [--json] [--out FILE.json]\n\n"
          "Greedy decoding with a KV cache. The prompt is encoded with BOS; -n is the number of new tokens\n"
-         "(default 64). Generation stops at BOS (like llama2.c run.c) and, for Hugging Face checkpoints, at EOS.",
+         "(default 64). Generation stops at BOS (like llama2.c run.c) and, for Hugging Face checkpoints, at EOS.\n"
+         "The printed text equals the tokenizer's decode of the ids (a character split over tokens is printed\n"
+         "once complete; bad bytes become U+FFFD as the tokenizer's own decode makes them). JSON: prompt,\n"
+         "prompt_ids, ids (new), text (decode of prompt + new), tokens [{id, piece, text, hex}] (new).",
          cmd_generate},
         {"ppl", "perplexity per evaluation domain",
          "usage: den2moe ppl MODEL --data PATH [--data PATH...] [--seq 256] [--stride S] [--max-tokens N]\n"
@@ -202,7 +214,11 @@ const std::vector<Command>& commands() {
         {"route", "which expert each token goes to, layer by layer",
          "usage: den2moe route MOE_DIR --text TEXT [--dtype fp32|bf16] [--tokenizer PATH] [--json] [--out FILE]\n\n"
          "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"
-         "selected experts and weights (JSON: ids, pieces, per layer tokens[[{expert, weight}]] and load).",
+         "selected experts and weights. The table has one row per token; tokens that make one character or\n"
+         "grapheme cluster share a span, whose text stands on its first row (a lone byte shows as <0xNN>).\n"
+         "JSON: text, ids, pieces, tokens [{id, piece, text, hex}], spans [{tokens: [first, last), text, hex}],\n"
+         "per layer tokens[[{expert, weight}]] and load. Text fields are valid UTF-8 (the tokenizer's own\n"
+         "replacement of bad bytes); hex holds the bytes of a token or span that is not valid UTF-8 alone.",
          cmd_route},
         {"export", "write a converted MoE as a Hugging Face Mixtral / Qwen2-MoE folder",
          "usage: den2moe export MOE_DIR --format mixtral|qwen2moe --out DIR [--dtype keep|fp32|bf16|fp16]\n"

@@ -16,6 +16,7 @@
 #include "calib/ffn_stats.h"
 #include "calib/stats_cache.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
@@ -358,8 +359,8 @@ void save_moe_native(const ConvertResult& r, const std::string& dir, const std::
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (auto& kv : all) tensors.emplace_back(kv.first, kv.second.contiguous());
     save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}, {"den2moe", "moe-v1"}});
-    write_file_atomic((fs::path(dir) / "moe_config.json").string(), r.moe_config.dump(2) + "\n");
-    write_file_atomic((fs::path(dir) / "provenance.json").string(), r.provenance.dump(2) + "\n");
+    write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(r.moe_config, 2) + "\n");
+    write_file_atomic((fs::path(dir) / "provenance.json").string(), dump_json(r.provenance, 2) + "\n");
     if (!tokenizer_path.empty()) {
         const fs::path dst = fs::path(dir) / fs::path(tokenizer_path).filename();
         const fs::path tmp = dst.string() + ".tmp";
@@ -433,7 +434,7 @@ ConversionRun run_conversion(const Project& p, const ProjectClusters& clusters, 
             j["expert_load"] = {{"domains", run.load.domains}, {"moe_layers", run.load.moe_layers},
                                 {"n_experts", run.load.n_experts}, {"share", run.load.share}};
         }
-        write_file_atomic((fs::path(out_dir) / "eval.json").string(), j.dump(1) + "\n");
+        write_file_atomic((fs::path(out_dir) / "eval.json").string(), dump_json(j, 1) + "\n");
     }
     run.eval = j;
     return run;

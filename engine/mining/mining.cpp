@@ -21,6 +21,7 @@
 #include "calib/stats_cache.h"
 #include "cluster/linkage.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
@@ -329,7 +330,7 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
             }
             ctx.report("evaluation", ++done, total_evals, label + " → " + res.domains[j]);
         }
-        if (cell_cache && m) write_file_atomic(cells_path, cells.dump() + "\n");  // keep finished rows
+        if (cell_cache && m) write_file_atomic(cells_path, dump_json(cells) + "\n");  // keep finished rows
     };
     ctx.report("evaluation", 0, total_evals, "dense");
     const std::shared_ptr<const LlamaModel> dense_model = lm.model;
@@ -410,7 +411,7 @@ std::string clusters_json(const MiningResult& r, int64_t k) {
     }
     j["names"] = pc.names;
     j["members"] = pc.members;
-    return j.dump(2) + "\n";
+    return dump_json(j, 2) + "\n";
 }
 
 void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t k) {
@@ -421,7 +422,7 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
     put("ppl_matrix.csv", csv_matrix(r, r.ppl));
     put("normalized.csv", csv_matrix(r, r.normalized));
     put("correlation.csv", csv_matrix(r, r.correlation));
-    put("linkage.json", linkage_json(r).dump(2) + "\n");
+    put("linkage.json", dump_json(linkage_json(r), 2) + "\n");
     put("clusters.json", clusters_json(r, std::min<int64_t>(k, r.n)));
     json m;
     m["format"] = "den2moe-mining-v1";
@@ -441,7 +442,7 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
     m["timings"] = {{"load_s", t.load_s},         {"statistics_s", t.statistics_s}, {"pruning_s", t.pruning_s},
                     {"evaluation_s", t.evaluation_s}, {"clustering_s", t.clustering_s}, {"total_s", t.total_s},
                     {"stats_tokens", t.stats_tokens}, {"eval_tokens", t.eval_tokens}};
-    put("mining.json", m.dump(1) + "\n");
+    put("mining.json", dump_json(m, 1) + "\n");
 }
 
 MiningResult load_mining_result(const std::string& dir) {
