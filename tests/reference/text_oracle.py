@@ -8,7 +8,10 @@ Independent references for the engine's core/text.h and the tokenizers' decode:
   per_byte     byte strings spelled as sentencepiece byte pieces (<0xNN>) and sentencepiece's decode of
                them (its own replacement rule: one U+FFFD per bad byte)
   graphemes    every line of tests/data/multilingual.jsonl with its extended grapheme cluster
-               boundaries in UTF-8 byte offsets from the `regex` module's \\X (its own Unicode tables)
+               boundaries in UTF-8 byte offsets from the `regex` module's \\X (its own Unicode 15.0
+               tables), plus rule GB9c of Unicode 15.1 (no break inside an Indic conjunct: consonant,
+               virama, consonant in Devanagari, Bengali, Gujarati, Oriya, Telugu, Malayalam), which
+               ICU 72 already applies and regex 2022.10 predates
   models       per tokenizer.model: for every corpus line the ids and decode of sp.encode, and seeded
                random id sequences (byte pieces that end inside characters, control ids, <unk>,
                prefixes of real encodings cut anywhere) with sp.decode
@@ -20,6 +23,8 @@ import argparse
 import json
 import os
 import random
+
+import unicodedata
 
 import regex
 import sentencepiece as spm
@@ -47,12 +52,45 @@ def random_bytes(rng, n):
     return out
 
 
+# Unicode 15.1 GB9c: \p{InCB=Consonant} [\p{InCB=Extend}\p{InCB=Linker}]* \p{InCB=Linker}
+# [\p{InCB=Extend}\p{InCB=Linker}]* x \p{InCB=Consonant}, with InCB from the character names here
+INCB_SCRIPTS = ('DEVANAGARI', 'BENGALI', 'GUJARATI', 'ORIYA', 'TELUGU', 'MALAYALAM')
+INCB_LINKERS = {0x094D, 0x09CD, 0x0ACD, 0x0B4D, 0x0C4D, 0x0D4D}
+INDEPENDENT_VOWELS = {'A', 'AA', 'I', 'II', 'U', 'UU', 'VOCALIC R', 'VOCALIC RR', 'VOCALIC L', 'VOCALIC LL',
+                      'CANDRA E', 'SHORT E', 'E', 'AI', 'CANDRA O', 'SHORT O', 'O', 'AU', 'OE', 'OOE', 'AW', 'UE',
+                      'UUE', 'CANDRA A'}
+
+
+def incb_consonant(c):
+    name = unicodedata.name(c, '')
+    for script in INCB_SCRIPTS:
+        if name.startswith(script + ' LETTER '):
+            return name[len(script) + 8:] not in INDEPENDENT_VOWELS
+    return False
+
+
+def incb_extend_or_linker(c):
+    return c == '\u200d' or unicodedata.category(c) in ('Mn', 'Me') or ord(c) in INCB_LINKERS
+
+
+def ends_in_conjunct_linker(g):
+    i, linker = len(g) - 1, False
+    while i >= 0 and incb_extend_or_linker(g[i]):
+        linker |= ord(g[i]) in INCB_LINKERS
+        i -= 1
+    return linker and i >= 0 and incb_consonant(g[i])
+
+
 def grapheme_breaks(text):
-    b = [0]
-    pos = 0
+    clusters = []
     for g in regex.findall(r'\X', text):
-        pos += len(g.encode('utf-8'))
-        b.append(pos)
+        if clusters and incb_consonant(g[0]) and ends_in_conjunct_linker(clusters[-1]):
+            clusters[-1] += g  # GB9c
+        else:
+            clusters.append(g)
+    b = [0]
+    for g in clusters:
+        b.append(b[-1] + len(g.encode('utf-8')))
     return b
 
 

@@ -181,7 +181,7 @@ TEST(invalid_utf8_is_an_error_naming_file_line_and_bytes) {
     bool nul = false;
     for (const auto& r : recs) nul |= r.find('\0') != std::string::npos;
     CHECK(nul);  // a NUL inside a JSON string is text, kept
-    CHECK_EQ(read_records(write_file("bom.txt", "\xEF\xBB\xBFcaf\xC3\xA9\n"))[0], std::string("caf\xC3\xA9"));
+    CHECK_EQ(read_records(write_file("bom.txt", "\xEF\xBB\xBF" "caf\xC3\xA9\n"))[0], std::string("caf\xC3\xA9"));
 }
 
 TEST(tokenize_stream_layout) {
