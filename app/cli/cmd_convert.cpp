@@ -73,7 +73,9 @@ int cmd_convert(const Args& a, RunContext& ctx) {
     const json& j = run.eval;
     if (!a.has("json") && !run.ppl.empty()) {
         std::printf("%-18s %10s %10s\n", "domain", "dense", s.recipe.c_str());
-        for (const auto& row : run.ppl) std::printf("%-18s %10.3f %10.3f\n", row.domain.c_str(), row.dense, row.converted);
+        for (const auto& row : run.ppl) {
+            std::printf("%s %10.3f %10.3f\n", text::pad_cell(row.domain, 18).c_str(), row.dense, row.converted);
+        }
     }
     const ExpertLoad& el = run.load;
     if (!a.has("json") && el.n_experts > 0) {
@@ -81,7 +83,7 @@ int cmd_convert(const Args& a, RunContext& ctx) {
         for (int e = 0; e < el.n_experts; ++e) std::printf("   e%-3d", e);
         std::printf("\n");
         for (size_t d = 0; d < el.domains.size(); ++d) {
-            std::printf("%-18s", el.domains[d].c_str());
+            std::printf("%s", text::pad_cell(el.domains[d], 18).c_str());
             for (int e = 0; e < el.n_experts; ++e) {
                 double sum = 0;
                 for (size_t l = 0; l < el.moe_layers.size(); ++l) sum += el.at(d, l, e);

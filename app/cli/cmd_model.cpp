@@ -145,7 +145,7 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     if (!a.has("json")) {
         std::printf("%-18s %10s %9s %8s %10s\n", "domain", "tokens", "windows", "nll", "ppl");
         for (const auto& d : table)
-            std::printf("%-18s %10lld %9lld %8.4f %10.3f\n", d.name.c_str(), (long long)d.result.n_tokens,
+            std::printf("%s %10lld %9lld %8.4f %10.3f\n", text::pad_cell(d.name, 18).c_str(), (long long)d.result.n_tokens,
                         (long long)d.result.n_windows, d.result.mean_nll(), d.result.ppl());
     }
     return kOk;

@@ -428,6 +428,24 @@ std::string fit_width(std::string_view s, int width) {
     return out;
 }
 
+std::string csv_field(std::string_view bytes) {
+    std::string t = repair(bytes);
+    if (t.find_first_of(",\"\n\r") == std::string::npos) return t;
+    std::string out = "\"";
+    for (char c : t) {
+        if (c == '"') out.push_back('"');
+        out.push_back(c);
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string pad_cell(std::string_view bytes, int width) {
+    std::string out = display(bytes);
+    for (int w = display_width(out); w < width; ++w) out.push_back(' ');
+    return out;
+}
+
 bool has_rtl(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
         const size_t n = sequence_length(s, i);

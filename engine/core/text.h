@@ -97,6 +97,12 @@ int display_width(std::string_view s);
 /// `s` cut at a grapheme boundary to at most `width` columns (ending in "…" when cut), then padded
 /// with spaces to exactly `width` columns.
 std::string fit_width(std::string_view s, int width);
+/// A CSV field (RFC 4180) of text: valid UTF-8 (repair, maximal subparts), quoted when it holds a
+/// comma, a quote or a line break.
+std::string csv_field(std::string_view bytes);
+/// The display form of `bytes` (a table label: domain name, path) padded with spaces to `width`
+/// terminal cells; a longer label is kept whole.
+std::string pad_cell(std::string_view bytes, int width);
 /// True when `s` holds a strong right-to-left character (Hebrew, Arabic, ...).
 bool has_rtl(std::string_view s);
 /// `s` between U+2068 FIRST STRONG ISOLATE and U+2069 POP DIRECTIONAL ISOLATE when it holds

@@ -22,6 +22,7 @@
 #include "cluster/linkage.h"
 #include "core/error.h"
 #include "core/json_text.h"
+#include "core/text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
@@ -367,11 +368,11 @@ namespace {
 
 std::string csv_matrix(const MiningResult& r, const std::vector<double>& m) {
     std::string s = "domain";
-    for (const auto& d : r.domains) s += "," + d;
+    for (const auto& d : r.domains) s += "," + text::csv_field(d);
     s += "\n";
     char buf[64];
     for (int64_t i = 0; i < r.n; ++i) {
-        s += r.domains[i];
+        s += text::csv_field(r.domains[i]);
         for (int64_t j = 0; j < r.n; ++j) {
             std::snprintf(buf, sizeof(buf), ",%.17g", m[i * r.n + j]);
             s += buf;

@@ -31,7 +31,6 @@
 
 using namespace den2moe;
 using namespace den2moe::ui;
-namespace text = den2moe::text;
 
 namespace {
 

@@ -282,6 +282,15 @@ TEST(terminal_widths) {
     CHECK_EQ(text::isolate_rtl("\xD7\xA9"), std::string("\xE2\x81\xA8\xD7\xA9\xE2\x81\xA9"));
 }
 
+TEST(csv_fields_and_table_cells) {
+    CHECK_EQ(text::csv_field("wiki"), std::string("wiki"));
+    CHECK_EQ(text::csv_field("a,b \"c\""), std::string("\"a,b \"\"c\"\"\""));
+    CHECK_EQ(text::csv_field("caf\xE9"), "caf" + kFFFD);
+    CHECK_EQ(text::pad_cell("\xE5\x8C\x97", 4), std::string("\xE5\x8C\x97  "));  // 2 cells + 2 spaces
+    CHECK_EQ(text::pad_cell("toolong", 3), std::string("toolong"));
+    CHECK_EQ(text::pad_cell("a\nb", 5), std::string("a\\nb "));
+}
+
 TEST(dump_json_never_throws_on_bytes) {
     nlohmann::json j = {{"piece", "\xE2\x80"}, {"ok", "caf\xC3\xA9"}, {"list", {"\xFF", 3}}};
     j["\xC3"] = "key";
