@@ -184,7 +184,7 @@ QString routingTooltip(const RoutingTrace& t, int token, const bridge::MoeModelI
     for (const auto& span : routing_spans(t)) {
         if (static_cast<size_t>(token) < span.first || static_cast<size_t>(token) >= span.last) continue;
         if (span.last - span.first > 1) {
-            lines << QObject::tr("token %1 of %2 of '%3'")
+            lines << QStringLiteral("token %1 of %2 of '%3'")
                          .arg(token - int(span.first) + 1)
                          .arg(int(span.last - span.first))
                          .arg(displayPiece(span.bytes, t.repair).toHtmlEscaped());

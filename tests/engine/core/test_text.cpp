@@ -7,6 +7,7 @@
 #include "core/text.h"
 
 #include "support/check.h"
+#include "support/text_oracle.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,23 +20,7 @@ using text::Repair;
 
 namespace {
 
-std::string oracle_path() {
-    if (const char* p = std::getenv("D2M_TEXT_ORACLE"); p && *p) return p;
-    const char* build = std::getenv("D2M_BUILD_DIR");
-    return std::string(build ? build : ".") + "/oracle/text_oracle.json";
-}
-
-const nlohmann::json& oracle() {
-    static const nlohmann::json j = [] {
-        std::ifstream in(oracle_path());
-        if (!in) {
-            throw std::runtime_error("oracle file " + oracle_path() +
-                                     " not found: run the text_oracle CTest fixture (tests/reference/text_oracle.py)");
-        }
-        return nlohmann::json::parse(in);
-    }();
-    return j;
-}
+const nlohmann::json& oracle() { return d2m_test::text_oracle(); }
 
 std::string unhex(const std::string& h) {
     std::string out;
