@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include "cli.h"
+#include "text_out.h"
 #include "calib/stats_cache.h"
 #include "convert/convert.h"
 #include "pipeline/conversion.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
@@ -19,6 +21,7 @@
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "project/project.h"
+#include "tokenizer/tokenizer.h"
 
 namespace den2moe::cli {
 
@@ -42,7 +45,9 @@ int cmd_convert(const Args& a, RunContext& ctx) {
     const json& j = run.eval;
     if (!a.has("json") && !run.ppl.empty()) {
         std::printf("%-18s %10s %10s\n", "domain", "dense", recipe_name(s.recipe));
-        for (const auto& row : run.ppl) std::printf("%-18s %10.3f %10.3f\n", row.domain.c_str(), row.dense, row.converted);
+        for (const auto& row : run.ppl) {
+            std::printf("%s %10.3f %10.3f\n", text::pad_cell(row.domain, 18).c_str(), row.dense, row.converted);
+        }
     }
     const ExpertLoad& el = run.load;
     if (!a.has("json") && el.n_experts > 0) {
@@ -50,7 +55,7 @@ int cmd_convert(const Args& a, RunContext& ctx) {
         for (int e = 0; e < el.n_experts; ++e) std::printf("   e%-3d", e);
         std::printf("\n");
         for (size_t d = 0; d < el.domains.size(); ++d) {
-            std::printf("%-18s", el.domains[d].c_str());
+            std::printf("%s", text::pad_cell(el.domains[d], 18).c_str());
             for (int e = 0; e < el.n_experts; ++e) {
                 double sum = 0;
                 for (size_t l = 0; l < el.moe_layers.size(); ++l) sum += el.at(d, l, e);
@@ -59,7 +64,7 @@ int cmd_convert(const Args& a, RunContext& ctx) {
             std::printf("\n");
         }
     }
-    if (a.has("json")) std::fputs((j.dump(1) + "\n").c_str(), stdout);
+    if (a.has("json")) std::fputs((dump_json(j, 1) + "\n").c_str(), stdout);
     return kOk;
 }
 
@@ -91,27 +96,48 @@ int cmd_route(const Args& a, RunContext&) {
         }
         layers.push_back({{"layer", tr.moe_layers[l]}, {"tokens", toks}, {"load", tr.load[l]}});
     }
-    json j = {{"model", a.positionals()[0]}, {"ids", tr.ids}, {"pieces", tr.pieces}, {"n_experts", tr.n_experts},
+    json pieces = json::array();
+    for (const auto& p : tr.pieces) pieces.push_back(text::repair(p, tr.repair));
+    json j = {{"model", a.positionals()[0]},
+              {"text", decode_text(*lm.tokenizer, tr.ids)},
+              {"ids", tr.ids},
+              {"pieces", pieces},
+              {"tokens", tokens_json(tr.ids, tr.vocab, tr.pieces, tr.repair)},
+              {"spans", spans_json(tr.spans)},
+              {"n_experts", tr.n_experts},
               {"layers", layers}};
-    if (a.has("out")) write_file_atomic(a.get("out"), j.dump(1) + "\n");
+    const std::string doc = dump_json(j, 1) + "\n";
+    if (a.has("out")) write_file_atomic(a.get("out"), doc);
     if (a.has("json")) {
-        std::fputs((j.dump(1) + "\n").c_str(), stdout);
+        std::fputs(doc.c_str(), stdout);
         return kOk;
     }
-    std::printf("%-16s", "token");
+    // one row per token; a span's text (one grapheme cluster or more) on its first token's row
+    auto cell = [](const std::string& shown, int width) {
+        std::string visible;
+        for (char c : shown) visible += c == ' ' ? std::string("\xE2\x90\xA3") : std::string(1, c);  // ␣
+        std::string fitted = text::fit_width(visible, width);
+        while (!fitted.empty() && fitted.back() == ' ') fitted.pop_back();
+        const int pad = width - text::display_width(fitted);
+        return text::isolate_rtl(fitted) + std::string(static_cast<size_t>(std::max(pad, 0)), ' ');
+    };
+    std::printf("%s %s %-7s", cell("text", 12).c_str(), cell("piece", 14).c_str(), "id");
     for (int l : tr.moe_layers) std::printf(" L%-8d", l);
     std::printf("\n");
-    for (size_t t = 0; t < tr.ids.size(); ++t) {
-        std::string piece = tr.pieces[t];
-        for (auto& c : piece) {
-            if (c == '\n') c = ' ';
+    for (const auto& span : tr.spans) {
+        for (size_t t = span.first; t < span.last; ++t) {
+            std::string shown;
+            if (t == span.first) {
+                shown = span.bytes.empty() ? text::repair(tr.vocab[t], tr.repair) : text::display(span.bytes, tr.repair);
+            }
+            std::printf("%s %s %-7d", cell(shown, 12).c_str(),
+                        cell(text::display(tr.vocab[t], tr.repair), 14).c_str(), tr.ids[t]);
+            for (size_t l = 0; l < tr.moe_layers.size(); ++l) {
+                const auto& re = tr.picks[l][t].front();
+                std::printf(" e%-2d %4.2f ", re.expert, re.weight);
+            }
+            std::printf("\n");
         }
-        std::printf("%-16.16s", piece.c_str());
-        for (size_t l = 0; l < tr.moe_layers.size(); ++l) {
-            const auto& re = tr.picks[l][t].front();
-            std::printf(" e%-2d %4.2f ", re.expert, re.weight);
-        }
-        std::printf("\n");
     }
     return kOk;
 }

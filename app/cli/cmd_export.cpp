@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "export/hf_export.h"
 
@@ -35,7 +36,7 @@ int cmd_export(const Args& a, RunContext& ctx) {
     json doc = {{"model", path}, {"format", format}, {"lint", lint.to_json()}};
     if (!a.has("json")) std::fputs(lint.to_text().c_str(), stdout);
     if (lint.has_errors() || a.has("lint-only")) {
-        if (a.has("json")) std::fputs((doc.dump(1) + "\n").c_str(), stdout);
+        if (a.has("json")) std::fputs((dump_json(doc, 1) + "\n").c_str(), stdout);
         if (lint.has_errors() && !a.has("json"))
             std::fprintf(stderr, "export refused: %lld lint error(s); nothing was written\n",
                          (long long)lint.count(LintSeverity::Error));
@@ -46,7 +47,7 @@ int cmd_export(const Args& a, RunContext& ctx) {
                      {"tensors", r.n_tensors},    {"bytes", r.bytes},   {"seconds", r.seconds},
                      {"dtype", opt.dtype}};
     if (a.has("json")) {
-        std::fputs((doc.dump(1) + "\n").c_str(), stdout);
+        std::fputs((dump_json(doc, 1) + "\n").c_str(), stdout);
     } else {
         std::printf("\nexported %s -> %s (%s, %lld tensors, %.1f MB in %lld shard%s, %.2f s)\n", path.c_str(),
                     r.out_dir.c_str(), opt.dtype.c_str(), (long long)r.n_tensors, r.bytes / 1e6,

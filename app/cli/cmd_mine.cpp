@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli.h"
+#include "core/text.h"
 #include "core/error.h"
 #include "core/run_context.h"
 #include "mining/mining.h"
@@ -25,16 +26,20 @@ static void print_clusters(const MiningResult& r, int64_t k) {
     for (size_t c = 0; c < pc.members.size(); ++c) {
         std::string line;
         for (const auto& m : pc.members[c]) line += (line.empty() ? "" : ", ") + m;
-        std::printf("  %-4s %s\n", pc.names[c].c_str(), line.c_str());
+        std::printf("  %s %s\n", text::pad_cell(pc.names[c], 4).c_str(), text::display(line).c_str());
     }
 }
 
 static void print_matrix(const MiningResult& r, const std::vector<double>& m, const char* title, const char* fmt) {
     std::printf("%s\n%-16s", title, "");
-    for (int64_t j = 0; j < r.n; ++j) std::printf(" %7.7s", r.domains[j].c_str());
+    for (int64_t j = 0; j < r.n; ++j) {  // right-aligned in 7 terminal cells, cut at a character
+        std::string name = text::fit_width(text::display(r.domains[j]), 7);
+        const size_t pad = name.size() - name.find_last_not_of(' ') - 1;
+        std::printf(" %s%s", std::string(pad, ' ').c_str(), name.substr(0, name.size() - pad).c_str());
+    }
     std::printf("\n");
     for (int64_t i = 0; i < r.n; ++i) {
-        std::printf("%-16.16s", r.domains[i].c_str());
+        std::printf("%s", text::fit_width(text::display(r.domains[i]), 16).c_str());
         for (int64_t j = 0; j < r.n; ++j) std::printf(fmt, m[i * r.n + j]);
         std::printf("\n");
     }

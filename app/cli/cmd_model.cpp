@@ -6,6 +6,8 @@
 #include <iostream>
 
 #include "cli.h"
+#include "text_out.h"
+#include "core/json_text.h"
 #include "core/error.h"
 #include "core/run_context.h"
 #include "data/domains.h"
@@ -14,6 +16,7 @@
 #include "io/safetensors.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
+#include "tokenizer/tokenizer.h"
 
 namespace den2moe::cli {
 
@@ -25,7 +28,7 @@ static std::string model_arg(const Args& a, const char* cmd) {
     return a.positionals()[0];
 }
 
-static void emit_json(const Args& a, const json& j) { emit_json_text(a, j.dump(1) + "\n"); }
+static void emit_json(const Args& a, const json& j) { emit_json_text(a, dump_json(j, 1) + "\n"); }
 
 std::vector<frontend::OptionInfo> info_options() {
     return {{"tokenizer", "PATH", "tokenizer file (default: found beside the model)", false},
@@ -111,25 +114,31 @@ int cmd_generate(const Args& a, RunContext& ctx) {
     // llama2.c's run.c stops only at BOS; Hugging Face checkpoints stop at EOS too
     go.stop_at_eos = lm.format != "llama2c" && !a.has("ignore-eos");
     const bool stream = !a.has("json");
-    std::string text;
-    for (size_t i = 1; i < prompt.size(); ++i) text += tok.decode_piece(prompt[i - 1], prompt[i]);
-    if (stream) {
-        std::fputs(text.c_str(), stdout);
+    // the stream prints each token's bytes as they come, held while a character is incomplete and
+    // repaired with the tokenizer's rule, so it reads exactly like decode_text() of the same ids
+    text::Utf8Stream shown(tok.repair());
+    auto print = [&](const std::string& s) {
+        if (!stream || s.empty()) return;
+        std::fputs(s.c_str(), stdout);
         std::fflush(stdout);
-    }
+    };
+    for (size_t i = 1; i < prompt.size(); ++i) print(shown.push(tok.decode_piece(prompt[i - 1], prompt[i])));
     RunContext quiet;  // per-token progress would interleave with the text
     quiet.cancel = ctx.cancel;
     std::vector<int> out = generate_greedy(*lm.model, prompt, go, quiet, [&](int prev, int next) {
-        std::string piece = tok.decode_piece(prev, next);
-        text += piece;
-        if (stream) {
-            std::fputs(piece.c_str(), stdout);
-            std::fflush(stdout);
-        }
+        print(shown.push(tok.decode_piece(prev, next)));
         return true;
     });
+    print(shown.finish());
     if (stream) std::fputs("\n", stdout);
-    emit_json(a, json{{"prompt", a.get("prompt")}, {"prompt_ids", prompt}, {"ids", out}, {"text", text}});
+    std::vector<int> all = prompt;
+    all.insert(all.end(), out.begin(), out.end());
+    emit_json(a, json{{"prompt", a.get("prompt")},
+                      {"prompt_ids", prompt},
+                      {"ids", out},
+                      {"text", decode_text(tok, all)},
+                      {"tokens", tokens_json(out, vocab_pieces(tok, out),
+                                             token_bytes(tok, out, prompt.empty() ? -1 : prompt.back()), tok.repair())}});
     return kOk;
 }
 
@@ -165,7 +174,7 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     if (!a.has("json")) {
         std::printf("%-18s %10s %9s %8s %10s\n", "domain", "tokens", "windows", "nll", "ppl");
         for (const auto& d : table)
-            std::printf("%-18s %10lld %9lld %8.4f %10.3f\n", d.name.c_str(), (long long)d.result.n_tokens,
+            std::printf("%s %10lld %9lld %8.4f %10.3f\n", text::pad_cell(d.name, 18).c_str(), (long long)d.result.n_tokens,
                         (long long)d.result.n_windows, d.result.mean_nll(), d.result.ppl());
     }
     return kOk;

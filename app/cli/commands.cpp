@@ -13,7 +13,10 @@ const std::vector<Command>& commands() {
         {"generate", "greedy continuation of a prompt",
          "usage: den2moe generate MODEL [--prompt TEXT] [-n N] [options]\n\n"
          "Greedy decoding with a KV cache. The prompt is encoded with BOS; -n is the number of new tokens.\n"
-         "Generation stops at BOS (like llama2.c run.c) and, for Hugging Face checkpoints, at EOS.",
+         "Generation stops at BOS (like llama2.c run.c) and, for Hugging Face checkpoints, at EOS.\n"
+         "The printed text equals the tokenizer's decode of the ids (a character split over tokens is printed\n"
+         "once complete; bad bytes become U+FFFD as the tokenizer's own decode makes them). JSON: prompt,\n"
+         "prompt_ids, ids (new), text (decode of prompt + new), tokens [{id, piece, text, hex}] (new).",
          generate_options, cmd_generate},
         {"ppl", "perplexity per evaluation domain",
          "usage: den2moe ppl MODEL --data PATH [--data PATH...] [options]\n\n"
@@ -55,7 +58,11 @@ const std::vector<Command>& commands() {
         {"route", "which expert each token goes to, layer by layer",
          "usage: den2moe route MOE_DIR --text TEXT [options]\n\n"
          "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"
-         "selected experts and weights (JSON: ids, pieces, per layer tokens[[{expert, weight}]] and load).",
+         "selected experts and weights. The table has one row per token; tokens that make one character or\n"
+         "grapheme cluster share a span, whose text stands on its first row (a lone byte shows as <0xNN>).\n"
+         "JSON: text, ids, pieces, tokens [{id, piece, text, hex}], spans [{tokens: [first, last), text, hex}],\n"
+         "per layer tokens[[{expert, weight}]] and load. Text fields are valid UTF-8 (the tokenizer's own\n"
+         "replacement of bad bytes); hex holds the bytes of a token or span that is not valid UTF-8 alone.",
          route_options, cmd_route},
         {"export", "write a converted MoE as a Hugging Face Mixtral / Qwen2-MoE folder",
          "usage: den2moe export MOE_DIR --out DIR [--format mixtral|qwen2moe] [options]\n\n"

@@ -1,3 +1,7 @@
+// Pure adapters of the conversion and routing views. The routing functions apply the engine's text
+// policy (core/text.h): chips are grapheme spans with a stripe per token, tooltips and CSV carry each
+// token's bytes as the tokenizer's repaired text plus hex, so the app, its CSV and its images group
+// tokens exactly as `den2moe route` does.
 #include "moe_adapters.h"
 
 #include <algorithm>
@@ -125,27 +129,40 @@ QString expertLabel(const bridge::MoeModelInfo& info, int e) {
     return s;
 }
 
-QString displayPiece(const std::string& piece) {
-    QString s = QString::fromStdString(piece);
+QString displayPiece(const std::string& piece, text::Repair how) {
+    QString s = QString::fromStdString(text::display(piece, how));
     s.replace(QChar(0x2581), QLatin1Char(' '));
-    s.replace(QLatin1Char('\n'), QStringLiteral("\\n"));
-    s.replace(QLatin1Char('\t'), QStringLiteral("\\t"));
     return s;
 }
 
 std::vector<RoutingChip> routingChips(const RoutingTrace& t, int layer) {
     std::vector<RoutingChip> chips;
-    for (size_t i = 0; i < t.pieces.size(); ++i) {
+    const bool haveLayer = layer >= 0 && static_cast<size_t>(layer) < t.picks.size();
+    for (const auto& span : routing_spans(t)) {
         RoutingChip c;
-        c.text = displayPiece(t.pieces[i]);
-        if (c.text.isEmpty()) c.text = i == 0 ? QStringLiteral("<s>") : QStringLiteral("\u2205");  // BOS, empty
-        if (layer >= 0 && static_cast<size_t>(layer) < t.picks.size() && i < t.picks[size_t(layer)].size() &&
-            !t.picks[size_t(layer)][i].empty()) {
-            c.expert = t.picks[size_t(layer)][i].front().expert;
-            c.weight = t.picks[size_t(layer)][i].front().weight;
+        c.firstToken = static_cast<int>(span.first);
+        c.lastToken = static_cast<int>(span.last);
+        c.text = displayPiece(span.bytes, t.repair);
+        if (c.text.isEmpty()) {  // BOS, EOS, a prefix space stripped after BOS: the vocabulary piece
+            c.text = span.first < t.vocab.size() ? displayPiece(t.vocab[span.first], t.repair)
+                     : span.first == 0          ? QStringLiteral("<s>")
+                                                : QStringLiteral("\u2205");
         }
-        c.color = expertColor(c.expert, t.n_experts);
-        chips.push_back(c);
+        for (size_t i = span.first; i < span.last; ++i) {
+            int e = -1;
+            float w = 0;
+            if (haveLayer && i < t.picks[size_t(layer)].size() && !t.picks[size_t(layer)][i].empty()) {
+                e = t.picks[size_t(layer)][i].front().expert;
+                w = t.picks[size_t(layer)][i].front().weight;
+            }
+            c.experts.push_back(e);
+            c.weights.push_back(w);
+            c.colors.push_back(expertColor(e, t.n_experts));
+        }
+        c.expert = c.experts.front();
+        c.weight = c.weights.front();
+        c.color = c.colors.front();
+        chips.push_back(std::move(c));
     }
     return chips;
 }
@@ -162,8 +179,17 @@ QString routingTooltip(const RoutingTrace& t, int token, const bridge::MoeModelI
     if (token < 0 || static_cast<size_t>(token) >= t.pieces.size()) return {};
     QStringList lines;
     lines << QStringLiteral("<b>'%1'</b> (id %2)")
-                 .arg(displayPiece(t.pieces[size_t(token)]).toHtmlEscaped())
+                 .arg(displayPiece(t.pieces[size_t(token)], t.repair).toHtmlEscaped())
                  .arg(token < static_cast<int>(t.ids.size()) ? t.ids[size_t(token)] : -1);
+    for (const auto& span : routing_spans(t)) {
+        if (static_cast<size_t>(token) < span.first || static_cast<size_t>(token) >= span.last) continue;
+        if (span.last - span.first > 1) {
+            lines << QStringLiteral("token %1 of %2 of '%3'")
+                         .arg(token - int(span.first) + 1)
+                         .arg(int(span.last - span.first))
+                         .arg(displayPiece(span.bytes, t.repair).toHtmlEscaped());
+        }
+    }
     for (size_t l = 0; l < t.picks.size(); ++l) {
         if (static_cast<size_t>(token) >= t.picks[l].size()) continue;
         QStringList experts;
@@ -185,17 +211,31 @@ static QString csvField(QString s) {
 }
 
 QString routingCsv(const RoutingTrace& t) {
-    QString out = QStringLiteral("token,piece,layer,rank,expert,weight\n");
+    const auto spans = routing_spans(t);
+    std::vector<size_t> spanOf(t.pieces.size(), 0);
+    for (size_t s = 0; s < spans.size(); ++s) {
+        for (size_t i = spans[s].first; i < spans[s].last && i < spanOf.size(); ++i) spanOf[i] = s;
+    }
+    QString out = QStringLiteral("token,piece,layer,rank,expert,weight,id,span,span_text,hex\n");
     for (size_t l = 0; l < t.picks.size(); ++l) {
         for (size_t i = 0; i < t.picks[l].size(); ++i) {
+            const std::string bytes = i < t.pieces.size() ? t.pieces[i] : std::string();
+            const QString piece = csvField(QString::fromStdString(text::repair(bytes, t.repair)));
+            const size_t s = i < spanOf.size() ? spanOf[i] : 0;
+            const QString spanText = s < spans.size() ? csvField(QString::fromStdString(spans[s].text)) : QString();
+            const QString hex = text::is_valid_utf8(bytes) ? QString() : QString::fromStdString(text::hex(bytes));
             for (size_t r = 0; r < t.picks[l][i].size(); ++r) {
-                out += QStringLiteral("%1,%2,%3,%4,%5,%6\n")
+                out += QStringLiteral("%1,%2,%3,%4,%5,%6,%7,%8,%9,%10\n")
                            .arg(i)
-                           .arg(csvField(i < t.pieces.size() ? QString::fromStdString(t.pieces[i]) : QString()))
+                           .arg(piece)
                            .arg(l < t.moe_layers.size() ? t.moe_layers[l] : int(l))
                            .arg(r)
                            .arg(t.picks[l][i][r].expert)
-                           .arg(double(t.picks[l][i][r].weight), 0, 'g', 6);
+                           .arg(double(t.picks[l][i][r].weight), 0, 'g', 6)
+                           .arg(i < t.ids.size() ? t.ids[i] : -1)
+                           .arg(s)
+                           .arg(spanText)
+                           .arg(hex);
             }
         }
     }

@@ -20,6 +20,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QPainter>
+#include <QPainterPath>
 #include <QPointer>
 #include <QPdfWriter>
 #include <QScrollArea>
@@ -40,6 +41,8 @@ constexpr int kGap = 4;
 constexpr int kCellW = 14;
 constexpr int kCellH = 14;
 constexpr int kLabelW = 34;
+constexpr int kStripeH = 7;     // a multi-token chip's per-token stripes
+constexpr int kMinStripeW = 9;  // narrowest stripe
 
 QColor textOn(const QColor& bg) { return bg.lightnessF() > 0.6 ? Qt::black : Qt::white; }
 }  // namespace
@@ -154,24 +157,54 @@ int RoutingCanvas::paintAll(QPainter& p, int width, bool record) {
     p.drawText(QRect(kMargin, y, width - 2 * kMargin, fm.height()), Qt::AlignLeft,
                tr("Tokens by top-1 expert at layer %1").arg(layerShown));
     y += fm.height() + kGap;
-    // chips, flowing
+    // chips, flowing: one per span (the tokens of one grapheme cluster or more), a stripe per token
     const auto chips = routingChips(t, m_layer);
+    if (record) m_chipRects = QVector<QRect>(int(t.pieces.size()));
     int x = kMargin;
-    for (size_t i = 0; i < chips.size(); ++i) {
-        QString text = chips[i].text;
+    for (const RoutingChip& chip : chips) {
+        QString text = chip.text;
         if (text.trimmed().isEmpty()) text = QString(text).replace(QLatin1Char(' '), QChar(0x2423));
-        const int w = fm.horizontalAdvance(text) + 10;
+        const int k = std::max(1, chip.tokenCount());
+        const int w = std::max(fm.horizontalAdvance(text) + 10, k * kMinStripeW);
         if (x + w > width - kMargin && x > kMargin) {
             x = kMargin;
             y += kChipH + kGap;
         }
         const QRect r(x, y, w, kChipH);
-        p.setPen(Qt::NoPen);
-        p.setBrush(chips[i].color);
-        p.drawRoundedRect(r, 5, 5);
-        p.setPen(textOn(chips[i].color));
-        p.drawText(r, Qt::AlignCenter, text);
-        if (record) m_chipRects.push_back(r);
+        if (k == 1) {
+            p.setPen(Qt::NoPen);
+            p.setBrush(chip.color);
+            p.drawRoundedRect(r, 5, 5);
+            p.setPen(textOn(chip.color));
+            p.drawText(r, Qt::AlignCenter, text);
+        } else {
+            // the span's text on a light chip; along its bottom one stripe per token, in logical order
+            QPainterPath shape;
+            shape.addRoundedRect(QRectF(r), 5, 5);
+            p.setPen(Qt::NoPen);
+            p.setBrush(QColor(0xf2, 0xf2, 0xf2));
+            p.drawPath(shape);
+            p.save();
+            p.setClipPath(shape);
+            for (int i = 0; i < k; ++i) {
+                const int x0 = r.left() + r.width() * i / k, x1 = r.left() + r.width() * (i + 1) / k;
+                p.fillRect(QRect(x0 + (i > 0 ? 1 : 0), r.bottom() - kStripeH + 1, x1 - x0 - (i > 0 ? 1 : 0), kStripeH),
+                           chip.colors[size_t(i)]);
+            }
+            p.restore();
+            p.setPen(QPen(QColor(0x9a, 0x9a, 0x9a), 1));
+            p.setBrush(Qt::NoBrush);
+            p.drawPath(shape);
+            p.setPen(Qt::black);
+            p.drawText(QRect(r.left(), r.top(), r.width(), r.height() - kStripeH), Qt::AlignCenter, text);
+        }
+        if (record) {
+            for (int i = 0; i < k; ++i) {  // a token's hit box: its column of the chip
+                const int x0 = r.left() + r.width() * i / k, x1 = r.left() + r.width() * (i + 1) / k;
+                const int token = chip.firstToken + i;
+                if (token >= 0 && token < m_chipRects.size()) m_chipRects[token] = QRect(x0, r.top(), x1 - x0, r.height());
+            }
+        }
         x += w + kGap;
     }
     y += kChipH + 2 * kGap + kGap;
@@ -245,7 +278,7 @@ void RoutingCanvas::paintEvent(QPaintEvent*) {
 
 int RoutingCanvas::tokenAt(const QPoint& pos) const {
     for (int i = 0; i < m_chipRects.size(); ++i) {
-        if (m_chipRects[i].contains(pos)) return i;
+        if (m_chipRects[i].isValid() && m_chipRects[i].contains(pos)) return i;
     }
     for (const auto& row : m_cellRects) {
         for (int i = 0; i < row.size(); ++i) {

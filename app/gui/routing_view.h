@@ -3,7 +3,9 @@
 // never the JobRunner's conversion slot). At most one trace runs at a time; a text that changes while
 // one runs is traced once it returns (coalesced), and a result whose sequence number is not the
 // latest request's is dropped, so the last text always wins.
-// Shows: tokens as chips coloured by their top-1 expert at the selected layer, a legend naming each
+// Shows: tokens as chips coloured by their top-1 expert at the selected layer (the tokens of one
+// grapheme cluster, e.g. the byte pieces of 北, share one chip with a stripe per token; a lone byte
+// shows as <0xNN>; chips stay in logical order, right-to-left text shaped inside its chip), a legend naming each
 // expert by its cluster's domains, a layer × token heat strip (top-1 expert), and a tooltip with the
 // top-k experts and weights at every layer. Export: PNG/SVG/PDF (by suffix) and CSV.
 // Comparison: an optional second model ("Compare with…"); every settled text is then traced by both
@@ -48,6 +50,7 @@ public:
     QSize sizeHint() const override;
     /// Token under a point (chip or heat-strip cell), -1 if none.
     int tokenAt(const QPoint& pos) const;
+    /// The hit box of `token`: its chip, or its column of a multi-token chip.
     QRect chipRect(int token) const;
     QString toolTipFor(int token) const;
 

@@ -8,6 +8,7 @@
 #include "convert/plan.h"
 #include "convert/recipe.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "io/hf_config.h"
 #include "model/llama.h"

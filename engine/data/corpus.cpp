@@ -3,10 +3,14 @@
 // literal braces); default: the "text" field (jsonl, csv) or the whole line (txt: one record per
 // line, blank lines skipped). CSV is RFC 4180 (quoted fields may hold commas, "" and newlines) with a
 // header row naming the fields. Records with empty text are skipped; none at all is "empty corpus".
-// Every error names the file and, where there is one, the 1-based line.
+// Every error names the file and, where there is one, the 1-based line. Text policy: corpora are
+// UTF-8 (a UTF-8 BOM is skipped); a file with bytes that are not valid UTF-8 (Latin-1, UTF-16, a
+// cut multi-byte character) is an error naming the file, line, column and bytes, never silently
+// replaced, so statistics and perplexities are always computed on the text the user meant.
 #include "data/corpus.h"
 
 #include "core/error.h"
+#include "core/text.h"
 #include "tokenizer/tokenizer.h"
 
 #include <nlohmann/json.hpp>
@@ -113,6 +117,29 @@ void for_each_line(const std::string& data, Fn&& fn) {
 
 bool is_blank(std::string_view s) {
     return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; });
+}
+
+/// Throws Error(InvalidInput) naming the file, the 1-based line and byte column, the bad bytes and
+/// the text before them when `data` (one whole file, BOM removed) is not valid UTF-8.
+void check_utf8(const std::string& path, const std::string& data) {
+    if (data.size() >= 2 && ((data[0] == '\xFF' && data[1] == '\xFE') || (data[0] == '\xFE' && data[1] == '\xFF'))) {
+        D2M_FAIL(InvalidInput, path, " is UTF-16 (it starts with the byte-order mark ", text::hex(data.substr(0, 2)),
+                 "); corpora are read as UTF-8",
+                 Hint{"convert it: iconv -f UTF-16 -t UTF-8 " + path + " > out.txt"});
+    }
+    const size_t bad = text::first_invalid(data);
+    if (bad == std::string::npos) return;
+    const size_t line_start = bad == 0 ? 0 : data.rfind('\n', bad - 1) + 1;  // npos + 1 == 0
+    const int64_t line_no = 1 + std::count(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(line_start), '\n');
+    const size_t n_bad = text::maximal_subpart_length(data, bad);
+    const size_t ctx = std::min<size_t>(bad - line_start, 40);
+    std::string before = data.substr(bad - ctx, ctx);
+    while (!before.empty() && !text::is_valid_utf8(before)) before.erase(0, 1);  // cut at a character
+    D2M_FAIL(InvalidInput, "invalid UTF-8 on line ", line_no, " of ", path, " at byte ", bad - line_start + 1,
+             " of the line: bytes ", text::hex(data.substr(bad, std::max<size_t>(n_bad, 1))), " after \"",
+             text::display(before), "\"; corpora are read as UTF-8",
+             Hint{"is the file Latin-1 or another legacy encoding? convert it (iconv -f latin1 -t utf-8 " + path +
+                  " > out.txt), or drop the bad bytes (iconv -c -f utf-8 -t utf-8)"});
 }
 
 std::string json_field_text(const nlohmann::json& v) {
@@ -324,6 +351,7 @@ std::vector<std::string> read_records(const CorpusSpec& spec) {
         const std::string format = spec.format.empty() ? format_from_extension(path) : spec.format;
         std::string data = read_file_maybe_gz(path);
         if (data.size() >= 3 && std::memcmp(data.data(), "\xEF\xBB\xBF", 3) == 0) data.erase(0, 3);
+        check_utf8(path, data);
         if (format == "jsonl") {
             reader.read_jsonl(path, data);
         } else if (format == "txt") {

@@ -18,7 +18,8 @@ struct CorpusSpec {
 };
 
 /// Read every record's text. Throws Error(InvalidInput) naming the file when it is missing,
-/// unreadable, not valid JSON on line N, lacks a field, or holds no text at all ("empty corpus").
+/// unreadable, not valid UTF-8 (line, column and bytes named; UTF-16 recognised by its BOM), not
+/// valid JSON on line N, lacks a field, or holds no text at all ("empty corpus").
 std::vector<std::string> read_records(const CorpusSpec& spec);
 /// Convenience: one file, format from its extension.
 std::vector<std::string> read_records(const std::string& path);

@@ -1,3 +1,6 @@
+// Routing traces and expert load, both read at the router_probs hook site. A trace keeps each
+// token's bytes, its vocabulary piece and the grapheme spans (core/text.h) so every view groups
+// tokens the same way.
 #include "eval/routing.h"
 
 #include <ATen/ATen.h>
@@ -14,15 +17,19 @@
 
 namespace den2moe {
 
+std::vector<text::TokenSpan> routing_spans(const RoutingTrace& t) {
+    if (!t.spans.empty() || t.pieces.empty()) return t.spans;
+    return text::group_tokens(t.pieces, text::Unit::Grapheme, t.repair);
+}
+
 RoutingTrace trace_routing(const LlamaModel& model, const Tokenizer& tok, const std::string& text) {
     RoutingTrace tr;
     tr.ids = tok.encode(text, true, false);
     D2M_CHECK(!tr.ids.empty(), InvalidInput, "routing: the text encodes to no tokens");
-    int prev = -1;
-    for (int id : tr.ids) {
-        tr.pieces.push_back(tok.decode_piece(prev, id));
-        prev = id;
-    }
+    tr.pieces = token_bytes(tok, tr.ids);
+    for (int id : tr.ids) tr.vocab.push_back(tok.piece(id));
+    tr.repair = tok.repair();
+    tr.spans = token_spans(tok, tr.pieces);
     tr.n_layers = static_cast<int>(model.config().n_layer);
     std::map<int, at::Tensor> probs;
     ObserverSet obs;

@@ -3,6 +3,8 @@
 // Plain std types in the result (the GUI's routing demo shows it directly).
 #pragma once
 
+#include "core/text.h"
+
 #include <string>
 #include <vector>
 
@@ -20,7 +22,12 @@ struct RoutedExpert {
 
 struct RoutingTrace {
     std::vector<int> ids;                                  ///< tokens (BOS first)
-    std::vector<std::string> pieces;                       ///< their text pieces
+    /// The bytes each token adds to the decoded text (decode_piece; "" for BOS/EOS). Bytes, not
+    /// text: a token may end inside a UTF-8 character (show with text::display, write with repair).
+    std::vector<std::string> pieces;
+    std::vector<std::string> vocab;                        ///< vocabulary pieces ("▁two", "<0xE5>", "<s>")
+    std::vector<text::TokenSpan> spans;                    ///< tokens grouped by grapheme cluster
+    text::Repair repair = text::Repair::MaximalSubpart;    ///< the tokenizer's rule for ill-formed bytes
     int n_layers = 0, n_experts = 0;
     std::vector<int> moe_layers;                           ///< layers that route (MoE blocks)
     /// [moe layer][token] -> selected experts, heaviest first
@@ -46,6 +53,9 @@ struct ExpertLoad {
 /// `corpora[d]` is domain d's text exactly as mining reads it (files, format, template).
 ExpertLoad expert_load(const LlamaModel& model, const Tokenizer& tok, const std::vector<std::string>& names,
                        const std::vector<CorpusSpec>& corpora, int64_t max_tokens, int64_t seq, int64_t batch);
+
+/// The spans of `trace` (its `spans`, or grouped from `pieces` when a hand-made trace has none).
+std::vector<text::TokenSpan> routing_spans(const RoutingTrace& trace);
 
 /// Encode `text` (with BOS), run one forward pass and collect the routing of every MoE layer.
 /// Throws Error(Incompatible) when the model has no MoE layer.

@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/observers.h"
 #include "core/run_context.h"
 #include "core/shapes.h"
@@ -144,10 +145,10 @@ ExportResult export_hf(const LlamaModel& m, const std::string& format, const std
         nlohmann::ordered_json idx;
         idx["metadata"] = {{"total_size", total}};
         idx["weight_map"] = weight_map;  // json::object keeps keys sorted
-        write_file_atomic((tmp.path() / "model.safetensors.index.json").string(), idx.dump(2) + "\n");
+        write_file_atomic((tmp.path() / "model.safetensors.index.json").string(), dump_json(idx, 2) + "\n");
         res.files.push_back("model.safetensors.index.json");
     }
-    write_file_atomic((tmp.path() / "config.json").string(), plan.config.dump(2) + "\n");
+    write_file_atomic((tmp.path() / "config.json").string(), plan.config.dump(2)  /* ordered keys; every value is ASCII from the config */ + "\n");
     res.files.push_back("config.json");
 
     // tokenizer + generation config from the sources; provenance sidecar
@@ -163,7 +164,7 @@ ExportResult export_hf(const LlamaModel& m, const std::string& format, const std
         g["_from_model_config"] = true;
         g["bos_token_id"] = m.config().bos_token_id >= 0 ? json(m.config().bos_token_id) : json(nullptr);
         g["eos_token_id"] = m.config().eos_token_id >= 0 ? json(m.config().eos_token_id) : json(nullptr);
-        write_file_atomic((tmp.path() / "generation_config.json").string(), g.dump(2) + "\n");
+        write_file_atomic((tmp.path() / "generation_config.json").string(), dump_json(g, 2) + "\n");
         res.files.push_back("generation_config.json");
     }
     nlohmann::ordered_json prov;
@@ -193,7 +194,7 @@ ExportResult export_hf(const LlamaModel& m, const std::string& format, const std
         json dp = read_json_file(d / "den2moe_provenance.json");  // re-export of an export
         if (dp.is_object() && !prov.contains("previous_export")) prov["previous_export"] = dp;
     }
-    write_file_atomic((tmp.path() / "den2moe_provenance.json").string(), prov.dump(2) + "\n");
+    write_file_atomic((tmp.path() / "den2moe_provenance.json").string(), dump_json(prov, 2) + "\n");
     res.files.push_back("den2moe_provenance.json");
 
     // into place: replace an earlier export as a whole

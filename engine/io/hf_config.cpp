@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace den2moe {
 
@@ -261,7 +262,7 @@ std::string hf_config_to_json(const LlamaConfig& cfg) {
     j["mlp_bias"] = false;
     // HF models rotate half-split pairs; only a llama2.c-derived checkpoint needs the marker.
     if (cfg.rope_style == RopeStyle::Interleaved) j[kRopeStyleKey] = "interleaved";
-    return j.dump(2) + "\n";
+    return dump_json(j, 2) + "\n";
 }
 
 }  // namespace den2moe

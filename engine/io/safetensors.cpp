@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
 
 namespace den2moe {
 
@@ -478,7 +479,7 @@ void save_safetensors(const std::string& path,
         offset += nbytes;
         if (nbytes > 0) chunks.emplace_back(t.data_ptr(), size_t(nbytes));
     }
-    std::string text = header.dump();
+    std::string text = dump_json(header);
     text.append((8 - text.size() % 8) % 8, ' ');  // data section starts 8-byte aligned
     uint8_t len_bytes[8];
     for (int i = 0; i < 8; ++i) len_bytes[i] = uint8_t((uint64_t(text.size()) >> (8 * i)) & 0xff);

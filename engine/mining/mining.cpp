@@ -12,6 +12,8 @@
 
 #include "cluster/linkage.h"
 #include "core/error.h"
+#include "core/json_text.h"
+#include "core/text.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -121,11 +123,11 @@ namespace {
 
 std::string csv_matrix(const MiningResult& r, const std::vector<double>& m) {
     std::string s = "domain";
-    for (const auto& d : r.domains) s += "," + d;
+    for (const auto& d : r.domains) s += "," + text::csv_field(d);
     s += "\n";
     char buf[64];
     for (int64_t i = 0; i < r.n; ++i) {
-        s += r.domains[i];
+        s += text::csv_field(r.domains[i]);
         for (int64_t j = 0; j < r.n; ++j) {
             std::snprintf(buf, sizeof(buf), ",%.17g", m[i * r.n + j]);
             s += buf;
@@ -165,7 +167,7 @@ std::string clusters_json(const MiningResult& r, int64_t k) {
     }
     j["names"] = pc.names;
     j["members"] = pc.members;
-    return j.dump(2) + "\n";
+    return dump_json(j, 2) + "\n";
 }
 
 void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t k) {
@@ -176,7 +178,7 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
     put("ppl_matrix.csv", csv_matrix(r, r.ppl));
     put("normalized.csv", csv_matrix(r, r.normalized));
     put("correlation.csv", csv_matrix(r, r.correlation));
-    put("linkage.json", linkage_json(r).dump(2) + "\n");
+    put("linkage.json", dump_json(linkage_json(r), 2) + "\n");
     put("clusters.json", clusters_json(r, std::min<int64_t>(k, r.n)));
     json m;
     m["format"] = "den2moe-mining-v1";
@@ -196,7 +198,7 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
     m["timings"] = {{"load_s", t.load_s},         {"statistics_s", t.statistics_s}, {"pruning_s", t.pruning_s},
                     {"evaluation_s", t.evaluation_s}, {"clustering_s", t.clustering_s}, {"total_s", t.total_s},
                     {"stats_tokens", t.stats_tokens}, {"eval_tokens", t.eval_tokens}};
-    put("mining.json", m.dump(1) + "\n");
+    put("mining.json", dump_json(m, 1) + "\n");
 }
 
 MiningResult load_mining_result(const std::string& dir) {

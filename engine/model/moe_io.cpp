@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "io/atomic_dir.h"
 #include "io/checked_tensors.h"
 #include "io/hf_config.h"
@@ -162,8 +163,8 @@ void save_moe_native(const LlamaModel& model, const json& moe_config, const json
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (auto& kv : model.named_tensors()) tensors.emplace_back(kv.first, kv.second.contiguous());
     save_safetensors(out.file("model.safetensors"), tensors, {{"format", "pt"}, {"den2moe", "moe-v1"}});
-    write_file_atomic(out.file("moe_config.json"), moe_config.dump(2) + "\n");
-    write_file_atomic(out.file("provenance.json"), provenance.dump(2) + "\n");
+    write_file_atomic(out.file("moe_config.json"), dump_json(moe_config, 2) + "\n");
+    write_file_atomic(out.file("provenance.json"), dump_json(provenance, 2) + "\n");
     for (const auto& kv : extra_files) write_file_atomic(out.file(kv.first), kv.second);
     if (!tokenizer_path.empty()) {
         std::error_code ec;

@@ -5,6 +5,7 @@
 
 #include "calib/stats_cache.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
@@ -134,7 +135,7 @@ ConversionRun run_conversion(const Project& p, const ProjectClusters& clusters, 
     ctx.check_cancelled();
     ctx.report("save", 0, 1, out_dir);
     std::map<std::string, std::string> extra;
-    if (settings.evaluate) extra["eval.json"] = j.dump(1) + "\n";
+    if (settings.evaluate) extra["eval.json"] = dump_json(j, 1) + "\n";
     save_moe_native(*r.model, r.moe_config, r.provenance, out_dir, lm.tokenizer_path, extra);
     ctx.report("save", 1, 1, out_dir);
     return run;

@@ -21,6 +21,7 @@
 #include "calib/stats_cache.h"
 #include "cluster/linkage.h"
 #include "core/error.h"
+#include "core/json_text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "eval/perplexity.h"
@@ -202,7 +203,7 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
             }
             ctx.report("evaluation", ++done, total_evals, label + " → " + res.domains[j]);
         }
-        if (cell_cache && m) write_file_atomic(cells_path, cells.dump() + "\n");  // keep finished rows
+        if (cell_cache && m) write_file_atomic(cells_path, dump_json(cells) + "\n");  // keep finished rows
     };
     ctx.report("evaluation", 0, total_evals, "dense");
     const std::shared_ptr<const LlamaModel> dense_model = lm.model;

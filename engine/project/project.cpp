@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_text.h"
 #include "data/domains.h"
 
 namespace fs = std::filesystem;
@@ -322,7 +323,7 @@ std::string project_to_json(const Project& p) {
         j["clusters"] = {{"manual", p.clusters.manual}, {"names", p.clusters.names}, {"members", p.clusters.members}};
     }
     if (!p.notes.empty()) j["notes"] = p.notes;
-    return j.dump(2) + "\n";
+    return dump_json(j, 2) + "\n";
 }
 
 void save_project(Project& p, const std::string& path) {

@@ -98,6 +98,8 @@ public:
     int bos_id() const override { return kBos; }
     int eos_id() const override { return kEos; }
     std::string kind() const override { return "llama2c"; }
+    /// sentencepiece's decoder: one U+FFFD per byte that starts no well-formed character (this is a sentencepiece vocabulary: the Llama 2 .bin is the .model's pieces)
+    text::Repair repair() const override { return text::Repair::PerByte; }
 
 private:
     int find(const std::string& s) const {

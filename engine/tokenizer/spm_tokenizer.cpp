@@ -174,6 +174,8 @@ public:
     int bos_id() const override { return bos_; }
     int eos_id() const override { return eos_; }
     std::string kind() const override { return "sentencepiece"; }
+    /// sentencepiece's decoder: one U+FFFD per byte that starts no well-formed character
+    text::Repair repair() const override { return text::Repair::PerByte; }
 
 private:
     void check_id(int id) const {

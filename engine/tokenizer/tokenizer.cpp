@@ -1,6 +1,7 @@
 // Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin ->
 // llama2.c); spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
-// <exe dir>/../lib/den2moe (installed layout), then the build-tree path compiled in.
+// <exe dir>/../lib/den2moe (installed layout), then the build-tree path compiled in. decode_text,
+// token_bytes and token_spans apply the text policy (core/text.h) with the tokenizer's own rule.
 #include "tokenizer/tokenizer.h"
 
 #include "core/error.h"
@@ -45,6 +46,25 @@ std::string spm_shim_path() {
 #else
     return beside;  // nothing found: name the first place searched in the dlopen error
 #endif
+}
+
+std::string decode_text(const Tokenizer& tok, const std::vector<int>& ids) {
+    return text::repair(tok.decode(ids), tok.repair());
+}
+
+std::vector<std::string> token_bytes(const Tokenizer& tok, const std::vector<int>& ids, int prev) {
+    std::vector<std::string> out;
+    out.reserve(ids.size());
+    for (int id : ids) {
+        // BOS/EOS add nothing to the text (decode() drops them; run.c would print llama2.c's "\n<s>\n")
+        out.push_back(id == tok.bos_id() || id == tok.eos_id() ? std::string() : tok.decode_piece(prev, id));
+        prev = id;
+    }
+    return out;
+}
+
+std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector<std::string>& bytes) {
+    return text::group_tokens(bytes, text::Unit::Grapheme, tok.repair());
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size_hint) {

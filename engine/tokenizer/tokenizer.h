@@ -3,6 +3,8 @@
 // tokenizer.bin (encode/decode exactly as run.c does).
 #pragma once
 
+#include "core/text.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -15,21 +17,34 @@ public:
     virtual ~Tokenizer() = default;
     /// Text -> ids. `add_bos`/`add_eos` prepend/append the special ids.
     virtual std::vector<int> encode(const std::string& text, bool add_bos, bool add_eos) const = 0;
-    /// ids -> text (special ids dropped).
+    /// ids -> the tokenizer's own decode (special ids dropped). sentencepiece: its Decode (valid
+    /// UTF-8); llama2.c: run.c's bytes, which may not be valid UTF-8 (decode_text repairs them).
     virtual std::string decode(const std::vector<int>& ids) const = 0;
-    /// The text run.c prints for `id` following `prev` (streaming decode; leading space stripped
-    /// after BOS, <0xHH> pieces as raw bytes).
+    /// The bytes `id` adds to the decoded text after `prev`: what run.c prints (leading space
+    /// stripped after BOS, <0xHH> pieces as the raw byte). May end inside a UTF-8 character.
     virtual std::string decode_piece(int prev, int id) const = 0;
     virtual std::string piece(int id) const = 0;   ///< raw vocabulary piece
     virtual int vocab_size() const = 0;
     virtual int bos_id() const = 0;
     virtual int eos_id() const = 0;
     virtual std::string kind() const = 0;           ///< "sentencepiece" or "llama2c"
+    /// How this tokenizer's own decode turns bytes that are not valid UTF-8 into text (core/text.h).
+    /// Default: per maximal subpart, as Hugging Face tokenizers' byte-level decode does.
+    virtual text::Repair repair() const { return text::Repair::MaximalSubpart; }
 
     /// Load by file type: *.model -> sentencepiece, *.bin -> llama2.c (needs `vocab_size`, which
     /// the .bin does not store). Errors name the file.
     static std::unique_ptr<Tokenizer> load(const std::string& path, int vocab_size_hint = 0);
 };
+
+/// The text of `ids` as the model's tokenizer decodes it, always valid UTF-8: decode() repaired
+/// with repair() (sentencepiece's Decode already is; llama2.c's bytes get sentencepiece's rule).
+std::string decode_text(const Tokenizer& tok, const std::vector<int>& ids);
+/// Each token's bytes in the decoded text: decode_piece(previous id, id), `prev` before the first;
+/// "" for BOS and EOS.
+std::vector<std::string> token_bytes(const Tokenizer& tok, const std::vector<int>& ids, int prev = -1);
+/// Tokens grouped into spans of whole grapheme clusters; ill-formed bytes under tok.repair().
+std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector<std::string>& bytes);
 
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path);
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int vocab_size);

@@ -18,3 +18,12 @@ add_test(NAME cli_ppl_moe
          COMMAND $<TARGET_FILE:den2moe> ppl ${CMAKE_BINARY_DIR}/cli-convert --data ${D2M_SHARED_DIR}/data/domains/wiki --max-tokens 1024 --seq 128)
 set_tests_properties(cli_ppl_moe PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_convert
                      PASS_REGULAR_EXPRESSION "wiki")
+# issue 25: any text in, any text out (route/generate/ppl/info --json on every script of
+# tests/data/multilingual.jsonl, checked with python3-sentencepiece; a Latin-1 corpus exits 1)
+add_test(NAME cli_text_any_script
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/app/cli/text_cli_check.py
+                 --den2moe $<TARGET_FILE:den2moe> --moe ${CMAKE_BINARY_DIR}/cli-convert
+                 --dense ${D2M_SHARED_DIR}/models/demo-llama-7m --corpus ${CMAKE_SOURCE_DIR}/tests/data/multilingual.jsonl
+                 --tmp ${CMAKE_BINARY_DIR}/cli-text)
+set_tests_properties(cli_text_any_script PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_convert)

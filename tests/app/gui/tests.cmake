@@ -27,7 +27,7 @@ if(TARGET tst_job_runner)
 endif()
 # The routing test compares with `den2moe route --json`.
 if(TARGET tst_moe_views AND TARGET den2moe)
-  add_dependencies(tst_moe_views den2moe)
+  add_dependencies(tst_moe_views den2moe den2moe-studio)
 endif()
 # The export dialog test converts a small model with the CLI first.
 if(TARGET tst_export_dialog AND TARGET den2moe)

@@ -1,7 +1,9 @@
 // Issue 6: the conversion plan (by hand on the demo config), the routing adapters (chips, heat strip,
 // tooltips, CSV) against a hand-made trace and against `den2moe route --json`, the debounced routing
 // view (ten quick keystrokes run at most a few traces; the last text wins), the expert-load view, and
-// a screenshot of the routing view on a small conversion made here (test-output/routing-view.png).
+// a screenshot of the routing view on a small conversion made here (test-output/routing-view.png);
+// issue 25: byte tokens grouped into character spans (chips with a stripe per token, CSV, tooltips),
+// the same spans as `den2moe route --json` in five scripts, and the headless form's PNG and CSV.
 #include "app_test_support.h"
 #include "engine_bridge.h"
 #include "conversion_panel.h"
@@ -167,8 +169,10 @@ private Q_SLOTS:
         QVERIFY2(tip.contains(QStringLiteral("L0: e1 · gsm8k, mmlu_stem 0.70; e2 · python 0.30")), qPrintable(tip));
         QVERIFY2(tip.contains(QStringLiteral("L1: e0 · wiki 0.55; e1 · gsm8k, mmlu_stem 0.45")), qPrintable(tip));
         const QStringList csv = routingCsv(t).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
-        QCOMPARE(csv.size(), 1 + 2 * 4 * 2 + 2 * 2);  // the "\n" piece is quoted: its 4 rows span 2 lines
-        QCOMPARE(csv[1], QStringLiteral("0,<s>,0,0,0,0.9"));
+        // the "\n" token's piece and span text are quoted: its 4 rows span 3 lines each
+        QCOMPARE(csv.size(), 1 + 2 * 3 * 2 + 2 * 2 * 3);
+        QCOMPARE(csv[0], QStringLiteral("token,piece,layer,rank,expert,weight,id,span,span_text,hex"));
+        QCOMPARE(csv[1], QStringLiteral("0,<s>,0,0,0,0.9,1,0,<s>,"));
 
         // the view shows the same: chips in the painted canvas and a tooltip per chip
         RoutingView view;
@@ -185,6 +189,62 @@ private Q_SLOTS:
                  expertColor(0, 3).rgb());  // token 2 goes to e0 at layer index 1
         QCOMPARE(view.canvas()->tokenAt(chip.center()), 2);
         QVERIFY(view.canvas()->toolTipFor(2).contains(QStringLiteral("L1: e0")));
+    }
+
+    /// Issue 25: the tokens of one character share one chip with a stripe per token; a lone byte
+    /// shows as <0xNN>; the CSV carries the same spans, valid UTF-8 and the bytes in hex.
+    void routingGroupsBytesIntoCharacters() {
+        RoutingTrace t;
+        // <s> ▁ <0xE5><0x8C><0x97> (北) <0xE4> (a lone byte: never completed) ! — as the demo tokenizer makes them
+        t.ids = {1, 29871, 232, 143, 154, 231, 36};
+        t.pieces = {"", "", "\xE5", "\x8C", "\x97", "\xE4", "!"};
+        t.vocab = {"<s>", "\xE2\x96\x81", "<0xE5>", "<0x8C>", "<0x97>", "<0xE4>", "!"};
+        t.repair = text::Repair::PerByte;
+        t.n_layers = 1;
+        t.n_experts = 3;
+        t.moe_layers = {0};
+        t.picks = {{{{0, 1.f}}, {{1, 1.f}}, {{0, 0.9f}}, {{1, 0.8f}}, {{2, 0.7f}}, {{2, 0.6f}}, {{1, 0.5f}}}};
+        t.load = {{2.0 / 7, 3.0 / 7, 2.0 / 7}};
+        const auto chips = routingChips(t, 0);
+        QCOMPARE(chips.size(), size_t(5));
+        QCOMPARE(chips[0].text, QStringLiteral("<s>"));
+        QCOMPARE(chips[1].text, QStringLiteral(" "));  // the "▁" stripped after BOS: its vocabulary piece
+        QCOMPARE(chips[2].text, QStringLiteral("北"));
+        QCOMPARE(chips[2].firstToken, 2);
+        QCOMPARE(chips[2].tokenCount(), 3);
+        QCOMPARE(chips[2].experts, (std::vector<int>{0, 1, 2}));
+        QCOMPARE(chips[3].text, QStringLiteral("<0xE4>"));
+        QCOMPARE(chips[3].tokenCount(), 1);
+        QCOMPARE(chips[4].text, QStringLiteral("!"));
+        QVERIFY(routingTooltip(t, 3).contains(QStringLiteral("token 2 of 3 of '北'")));
+        QVERIFY(routingTooltip(t, 3).contains(QStringLiteral("'&lt;0x8C&gt;'")));
+        const QStringList csv = routingCsv(t).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(csv.size(), 1 + 7);
+        QCOMPARE(csv[3], QStringLiteral("2,\uFFFD,0,0,0,0.9,232,2,北,e5"));
+        QCOMPARE(csv[6], QStringLiteral("5,\uFFFD,0,0,2,0.6,231,3,\uFFFD,e4"));
+
+        // painted: one chip for 北 with three stripes in its tokens' colours, each token its own hit box
+        RoutingView view;
+        view.resize(600, 300);
+        view.showTrace(std::make_shared<const RoutingTrace>(t), QStringLiteral("北"));
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        QTRY_VERIFY_WITH_TIMEOUT(view.canvas()->chipRect(4).isValid(), 5000);
+        QTest::qWait(50);
+        const QImage img = view.canvas()->grab().toImage();
+        const qreal dpr = img.devicePixelRatio();
+        const QRect r2 = view.canvas()->chipRect(2), r3 = view.canvas()->chipRect(3), r4 = view.canvas()->chipRect(4);
+        QCOMPARE(r2.top(), r4.top());
+        QCOMPARE(r2.right() + 1, r3.left());  // adjacent columns of one chip
+        QCOMPARE(r3.right() + 1, r4.left());
+        for (int tok : {2, 3, 4}) {
+            const QRect r = view.canvas()->chipRect(tok);
+            QCOMPARE(QColor(img.pixel(int(r.center().x() * dpr), int((r.bottom() - 2) * dpr))).rgb(),
+                     expertColor(chips[2].experts[size_t(tok - 2)], 3).rgb());
+            QCOMPARE(view.canvas()->tokenAt(r.center()), tok);
+        }
+        QVERIFY(view.canvas()->toolTipFor(4).contains(QStringLiteral("token 3 of 3")));
+        QVERIFY(view.exportImage(outputDir() + QStringLiteral("/routing-bytes.png"), 600));
     }
 
     void expertLoadView() {
@@ -268,6 +328,73 @@ private Q_SLOTS:
                 QCOMPARE(chips[size_t(i)].expert, e);
                 QCOMPARE(chips[size_t(i)].color, expertColor(e, t.n_experts));
             }
+        }
+    }
+
+    /// The app groups the tokens of any script as `den2moe route --json` does (spans equal), and
+    /// the headless form renders Greek, Chinese, emoji and Arabic text (PNG and CSV, exit 0).
+    void routingInEveryScriptMatchesTheCli() {
+        if (!m_model) QSKIP("no conversion");
+        const QString cli = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe");
+        const QString studio = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe-studio");
+        if (!QFile::exists(cli) || !QFile::exists(studio)) QSKIP("den2moe / den2moe-studio not built in this tree");
+        const QStringList texts = {QStringLiteral("Ελληνικά γράμματα"), QStringLiteral("北京欢迎你，机器学习"),
+                                   QStringLiteral("👩‍👩‍👧‍👦 🇬🇷 👍🏽 🏳️‍🌈"), QStringLiteral("مرحبا بالعالم"),
+                                   QStringLiteral("café naïve e\u0301 zero\u200bwidth")};
+        const QStringList names = {QStringLiteral("greek"), QStringLiteral("chinese"), QStringLiteral("emoji"),
+                                   QStringLiteral("arabic"), QStringLiteral("mixed")};
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        for (int k = 0; k < texts.size(); ++k) {
+            const QString& text = texts[k];
+            const RoutingTrace t = bridge::traceRouting(*m_model, text.toStdString());
+            QProcess proc;
+            proc.start(cli, {QStringLiteral("route"), m_convDir, QStringLiteral("--text"), text, QStringLiteral("--json"),
+                             QStringLiteral("--quiet")});
+            QVERIFY(proc.waitForFinished(60000));
+            QCOMPARE(proc.exitCode(), 0);
+            QJsonParseError perr;
+            const QJsonObject j = QJsonDocument::fromJson(proc.readAllStandardOutput(), &perr).object();
+            QCOMPARE(perr.error, QJsonParseError::NoError);
+            const QJsonArray spans = j.value(QStringLiteral("spans")).toArray();
+            const auto chips = routingChips(t, 0);
+            QCOMPARE(int(chips.size()), spans.size());
+            int multi = 0;
+            for (int i = 0; i < spans.size(); ++i) {
+                const QJsonArray range = spans[i].toObject().value(QStringLiteral("tokens")).toArray();
+                QCOMPARE(chips[size_t(i)].firstToken, range[0].toInt());
+                QCOMPARE(chips[size_t(i)].lastToken, range[1].toInt());
+                multi += chips[size_t(i)].tokenCount() > 1;
+            }
+            if (k < 3) QVERIFY2(multi > 0, qPrintable(names[k]));  // byte-fallback characters grouped
+            // the headless form: PNG and CSV
+            const QString png = outputDir() + QStringLiteral("/routing-%1.png").arg(names[k]);
+            const QString csv = m_tmp.filePath(QStringLiteral("routing-%1.csv").arg(names[k]));
+            QFile::remove(png);
+            QProcess st;
+            st.setProcessEnvironment(env);
+            st.start(studio, {QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--view"), QStringLiteral("routing"),
+                              QStringLiteral("--text"), text, QStringLiteral("--screenshot"), png, QStringLiteral("--csv"),
+                              csv});
+            QVERIFY(st.waitForFinished(120000));
+            QVERIFY2(st.exitCode() == 0, st.readAllStandardError().constData());
+            QVERIFY(QImage(png).width() >= 600);
+            QFile f(csv);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QByteArray bytes = f.readAll();
+            QVERIFY(QString::fromUtf8(bytes).toUtf8() == bytes);  // valid UTF-8
+            // the same rows as the app's CSV of this trace (weights aside: another process may sum in
+            // another order); these texts hold no comma or newline, so fields split plainly
+            auto rows = [](const QString& csvText) {
+                QStringList out;
+                for (const QString& line : csvText.split(QLatin1Char('\n'), Qt::SkipEmptyParts)) {
+                    QStringList f = line.split(QLatin1Char(','));
+                    if (f.size() > 5) f[5].clear();
+                    out << f.join(QLatin1Char(','));
+                }
+                return out;
+            };
+            QCOMPARE(rows(QString::fromUtf8(bytes)), rows(routingCsv(t)));
         }
     }
 

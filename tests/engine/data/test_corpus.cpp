@@ -1,6 +1,7 @@
 // Corpus reading: the shared gsm8k jsonl.gz (1319 records), text templates over JSON fields and
 // CSV columns, RFC 4180 CSV quoting, txt lines, gzip, and error messages naming file + line; then
-// tokenize_stream's BOS text EOS layout and max_tokens truncation with the demo tokenizer.
+// tokenize_stream's BOS text EOS layout and max_tokens truncation with the demo tokenizer; files that
+// are not valid UTF-8 (Latin-1, a cut character, UTF-16) are errors naming file, line and bytes.
 #include "data/corpus.h"
 
 #include "core/error.h"
@@ -149,6 +150,38 @@ TEST(error_messages) {
     spec.text_template = "{unclosed";
     CHECK_THROWS_WITH(read_records(spec), "unclosed '{'");
     CHECK_THROWS_WITH(read_records(CorpusSpec{}), "no corpus files");
+}
+
+TEST(invalid_utf8_is_an_error_naming_file_line_and_bytes) {
+    // Latin-1 "café" on line 3 of a txt file: an error, never a silent replacement
+    const std::string txt = write_file("latin1.txt", "first line\nsecond \xC3\xA9 line\ncaf\xE9 au lait\n");
+    CHECK_THROWS_WITH(read_records(txt), "invalid UTF-8 on line 3 of " + txt + " at byte 4 of the line: bytes e9");
+    CHECK_THROWS_WITH(read_records(txt), "after \"caf\"");
+    CHECK_THROWS_WITH(read_records(txt), "iconv -f latin1");
+    try {
+        read_records(txt);
+    } catch (const den2moe::Error& e) {
+        CHECK(e.kind() == den2moe::ErrorKind::InvalidInput);  // a user error: exit 1, never 2
+    }
+    // a character cut in a gzipped jsonl (the JSON parser would only say "ill-formed")
+    const std::string gz = write_gz("cut.jsonl.gz", "{\"text\": \"ok\"}\n{\"text\": \"\xE5\x8C\x97\xE4\xBA\"}\n");
+    CHECK_THROWS_WITH(read_records(gz), "invalid UTF-8 on line 2 of " + gz + " at byte 14 of the line: bytes e4ba");
+    // a CSV field over two lines: the physical line is named
+    const std::string csv = write_file("bad.csv", "text,id\n\"two\nlines \xFF\",1\n");
+    CHECK_THROWS_WITH(read_records(csv), "invalid UTF-8 on line 3 of " + csv);
+    // UTF-16 is recognised by its byte-order mark
+    const std::string u16 = write_file("u16.txt", std::string("\xFF\xFEh\0i\0", 6));
+    CHECK_THROWS_WITH(read_records(u16), "is UTF-16");
+    CHECK_THROWS_WITH(read_records(u16), "iconv -f UTF-16 -t UTF-8");
+    // valid text of every kind reads back unchanged: the multilingual test corpus (UTF-8 BOM skipped)
+    const std::string ml = d2m_test::source_dir() + "/tests/data/multilingual.jsonl";
+    auto recs = read_records(ml);
+    CHECK(recs.size() >= 1000);
+    CHECK_EQ(recs[0], std::string("\xCE\x95\xCE\xBB\xCE\xBB\xCE\xB7\xCE\xBD\xCE\xB9\xCE\xBA\xCE\xAC \xCE\xB3\xCF\x81\xCE\xAC\xCE\xBC\xCE\xBC\xCE\xB1\xCF\x84\xCE\xB1"));
+    bool nul = false;
+    for (const auto& r : recs) nul |= r.find('\0') != std::string::npos;
+    CHECK(nul);  // a NUL inside a JSON string is text, kept
+    CHECK_EQ(read_records(write_file("bom.txt", "\xEF\xBB\xBF" "caf\xC3\xA9\n"))[0], std::string("caf\xC3\xA9"));
 }
 
 TEST(tokenize_stream_layout) {

@@ -25,3 +25,9 @@ if(TARGET test_spm_tokenizer)
   set_tests_properties(test_spm_tokenizer_bad_shim PROPERTIES LABELS engine
     ENVIRONMENT "${D2M_TEST_ENV};D2M_SPM_SHIM=${CMAKE_BINARY_DIR}/no_such_dir/libspm_shim.so;D2M_EXPECT_SHIM_FAILURE=1")
 endif()
+
+# test_text_policy: the text policy through the tokenizers, against core/tests.cmake's text_oracle
+if(TARGET test_text_policy)
+  set_tests_properties(test_text_policy PROPERTIES FIXTURES_REQUIRED text_oracle
+    ENVIRONMENT "${D2M_TEST_ENV};D2M_TEXT_ORACLE=${D2M_TEXT_ORACLE_JSON}")
+endif()
