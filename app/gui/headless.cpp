@@ -361,6 +361,9 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     const QString projectPath = o.project.isEmpty() ? MainWindow::findDemoProject() : o.project;
     D2M_CHECK(!projectPath.isEmpty(), InvalidInput, "no --project given and the demo project was not found");
     if (!w.openProject(projectPath, &error)) D2M_FAIL(InvalidInput, error.toStdString());
+    // The project as its file says: the window also cuts the project's cached mining into clusters,
+    // which `den2moe convert` would not see. Only --mining-dir / --clusters K ask for the window's cut.
+    const den2moe::Project fromFile = den2moe::load_project(QFileInfo(projectPath).absoluteFilePath().toStdString());
     if (o.clustersK > 0) {  // the cut at K, not the project's saved clusters
         den2moe::Project p = w.project();
         p.cluster.k = o.clustersK;
@@ -389,7 +392,8 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");
     if (o.run == QLatin1String("conversion")) {
         // the flags onto the project's conversion settings, validated as `den2moe convert` does
-        const frontend::ConversionJob job = frontend::conversion_job(w.project(), a);
+        const bool windowCut = !o.miningDir.isEmpty() || o.clustersK > 0;
+        const frontend::ConversionJob job = frontend::conversion_job(windowCut ? w.project() : fromFile, a);
         if (!w.startConversion(job.project, job.clusters, job.settings, job.out_dir, &error)) {
             D2M_FAIL(InvalidInput, "the conversion cannot start: ", error.toStdString());
         }

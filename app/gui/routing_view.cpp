@@ -295,7 +295,7 @@ QString routingModelTitle(const bridge::MoeModelInfo& info) {
     QString recipe = QString::fromStdString(info.recipe);
     if (recipe.isEmpty()) recipe = cfg.value(QStringLiteral("recipe")).toString();
     if (!recipe.isEmpty()) parts << recipe;
-    // provenance names the router initialisation ("centroid", "random", ...); moe_config describes it
+    // provenance names the router initialisation (its router_init); moe_config describes it in words
     const QString init = prov.value(QStringLiteral("router_init")).toString();
     const QString described = cfg.value(QStringLiteral("router")).toObject().value(QStringLiteral("init")).toString();
     if (!init.isEmpty()) {

@@ -3,7 +3,8 @@
 // of the registry by `den2moe convert` and by `den2moe-studio --run conversion` (the headless form,
 // through the window's JobRunner), each with its own statistics cache: model.safetensors must be
 // byte-identical, moe_config.json equal, provenance.json equal except its "created" time and "client"
-// (den2moe vs den2moe-studio). Then the Experts panel, given the same project, shows for every recipe
+// (den2moe vs den2moe-studio). Both refuse dive without clusters alike, even when the project's cache holds
+// a mining the window would cut. Then the Experts panel, given the same project, shows for every recipe
 // the engine's plan, and its parameter counts are those of the converted models.
 #include "app_test_support.h"
 #include "conversion_panel.h"
@@ -69,7 +70,7 @@ private Q_SLOTS:
         m_studio = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe-studio");
         QVERIFY2(QFile::exists(m_cli), qPrintable(m_cli));
         QVERIFY2(QFile::exists(m_studio), qPrintable(m_studio));
-        Project p = d2mtest::smallDemoProject({"wiki", "python", "gsm8k"}, m_tmp.filePath(QStringLiteral("unused-cache")));
+        Project p = d2mtest::smallDemoProject({"wiki", "python", "gsm8k"}, m_tmp.filePath(QStringLiteral("project-cache")));
         p.name = "parity";
         m_project = m_tmp.filePath(QStringLiteral("parity.den2moe.json"));
         save_project(p, m_project.toStdString());
@@ -130,6 +131,41 @@ private Q_SLOTS:
         }
         QVERIFY(!pa.isEmpty());
         QCOMPARE(pb, pa);
+    }
+
+    /// The same refusal from both: dive without clusters, although the project's cache holds a mining
+    /// result the window would cut into clusters (the headless form converts what the file says).
+    void diveWithoutClustersIsRefusedByBoth() {
+        const Project p = load_project(m_project.toStdString());
+        MiningResult r;
+        r.domains = p.domain_names();
+        QCOMPARE(r.domains.size(), size_t(3));
+        r.n = 3;
+        r.ppl = {10, 20, 30, 12, 15, 40, 14, 25, 18};
+        r.dense_ppl = {9, 14, 17};
+        recompute_affinity(r, "rows", "average");
+        write_mining_outputs(r, project_cache_dir(p) + "/mining", 2);
+        const QStringList common{QStringLiteral("--recipe"), QStringLiteral("dive"), QStringLiteral("--no-eval"),
+                                 QStringLiteral("--quiet"), QStringLiteral("--out"), m_tmp.filePath(QStringLiteral("never"))};
+        QString errCli, errStudio;
+        QCOMPARE(runProcess(m_cli, QStringList{QStringLiteral("convert"), m_project} + common, &errCli), 1);
+        QCOMPARE(runProcess(m_studio,
+                            QStringList{QStringLiteral("--project"), m_project, QStringLiteral("--run"),
+                                        QStringLiteral("conversion")} +
+                                common,
+                            &errStudio),
+                 1);
+        for (const QString& err : {errCli, errStudio}) {
+            QVERIFY2(err.contains(QLatin1String("the dive recipe needs a cluster assignment")), qPrintable(err));
+        }
+        QVERIFY(!QFile::exists(m_tmp.filePath(QStringLiteral("never"))));
+        // the window itself does cut the cached result (its Experts step converts the shown clusters)
+        MainWindow w;
+        w.setInteractive(false);
+        QString error;
+        QVERIFY2(w.openProject(m_project, &error), qPrintable(error));
+        QVERIFY(w.miningResult());
+        QCOMPARE(w.project().clusters.members.size(), size_t(3));  // the project's K = 8, cut at n = 3
     }
 
     /// The Experts panel on the same project: for every recipe it shows the engine's plan, and the plan's

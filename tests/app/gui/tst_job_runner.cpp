@@ -11,6 +11,9 @@
 #include "job_runner.h"
 #include "main_window.h"
 #include "pipeline_panel.h"
+#include "task_panel.h"
+
+#include <QLabel>
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -134,6 +137,10 @@ private Q_SLOTS:
         });
         QSignalSpy progress(&runner, &JobRunner::progress);
         QSignalSpy finished(&runner, &JobRunner::finished);
+        TaskPanel panel;
+        panel.attach(&runner);
+        QString shown;  // the task panel's line at the last report
+        connect(&runner, &JobRunner::progress, this, [&] { shown = panel.stageLabel()->text(); });
         auto client = std::make_shared<std::string>();
         QVERIFY(runner.start(QStringLiteral("train"), [client](den2moe::RunContext& ctx) {
             *client = ctx.client;
@@ -151,6 +158,9 @@ private Q_SLOTS:
         QCOMPARE(last[0].second, 0.0);
         QCOMPARE(last[1].first, QStringLiteral("lr"));
         QCOMPARE(last[1].second, 3e-3);
+        QVERIFY2(shown.contains(QStringLiteral("train 3/3")) && shown.contains(QStringLiteral("loss 0")) &&
+                     shown.contains(QStringLiteral("lr 0.003")),
+                 qPrintable(shown));
         // the observer saw every report, uncoalesced
         std::lock_guard<std::mutex> lock(mutex);
         QCOMPARE(observed.size(), size_t(3));
