@@ -1,7 +1,7 @@
 // The demo project end to end: a real (small) mining run through the window's JobRunner, the
 // heatmap's domain labels, the rendered screenshot (more than 10 distinct colours; saved under the
 // build tree as test-output/studio-affinity.png to look at), exports (PNG/SVG/PDF, CSV), and the
-// den2moe-studio binary's headless form (--run mining, --mining-dir, --help, errors).
+// den2moe-studio binary's headless form (--run mining, --mining-dir, --help, errors, Ctrl-C -> 130).
 #include "affinity_view.h"
 #include "app_test_support.h"
 #include "cluster_model.h"
@@ -12,12 +12,16 @@
 #include "steps.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QProcess>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <csignal>
+#include <sys/types.h>
 
 using namespace den2moe::ui;
 
@@ -214,6 +218,39 @@ private Q_SLOTS:
             run({QStringLiteral("--project"), badPath, QStringLiteral("--run"), QStringLiteral("mining")});
         QCOMPARE(code5, 1);
         QVERIFY2(err5.contains(QLatin1String("no-such-model")), qPrintable(err5));
+    }
+
+    /// Ctrl-C during a headless run stops the job at its next check and exits 130, as the CLI does;
+    /// nothing is written.
+    void headlessInterruptExits130() {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        QProcess p;
+        p.setProcessEnvironment(env);
+        const QString saved = m_tmp.filePath(QStringLiteral("never-mining"));
+        p.start(studioBinary(), {QStringLiteral("--project"), m_project, QStringLiteral("--run"), QStringLiteral("mining"),
+                                 QStringLiteral("--domains"), QStringLiteral("wiki,python,gsm8k,news,stories,pubmed"),
+                                 QStringLiteral("--samples"), QStringLiteral("16"), QStringLiteral("--seq"),
+                                 QStringLiteral("128"), QStringLiteral("--dtype"), QStringLiteral("fp32"),
+                                 QStringLiteral("--cache-dir"), m_tmp.filePath(QStringLiteral("interrupt-cache")),
+                                 QStringLiteral("--save-mining"), saved});
+        QVERIFY(p.waitForStarted(10000));
+        QString err;
+        QElapsedTimer t;
+        t.start();
+        while (!err.contains(QLatin1String("mining: [statistics]")) && t.elapsed() < 120000 &&
+               p.state() == QProcess::Running) {
+            p.waitForReadyRead(200);
+            err += QString::fromUtf8(p.readAllStandardError());
+        }
+        QVERIFY2(err.contains(QLatin1String("mining: [statistics]")), qPrintable(err));
+        ::kill(static_cast<pid_t>(p.processId()), SIGINT);
+        QVERIFY(p.waitForFinished(60000));
+        err += QString::fromUtf8(p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 130);
+        QVERIFY2(err.contains(QLatin1String("cancelled")), qPrintable(err));
+        QVERIFY(!QFileInfo::exists(saved));
     }
 
 private:
