@@ -318,7 +318,6 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
     return 0;
 }
 
-
 int runHeadlessExport(MainWindow& w, const StudioOptions& o, const frontend::Args& a, QTextStream& err) {
     den2moe::ExportSettings base;  // the project's export settings when one is given, else the defaults
     QString error;
