@@ -2,7 +2,6 @@
 // boundary (exit 1 user error, 2 internal, 130 cancelled).
 #include "cli.h"
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -35,23 +34,11 @@ void emit_json_text(const Args& a, const std::string& text) {
 
 using namespace den2moe;
 
-static std::atomic<bool>* g_cancel_flag = nullptr;
-extern "C" void d2m_on_sigint(int) {
-    if (g_cancel_flag) g_cancel_flag->store(true);
-}
-
 static void print_usage() {
     std::printf("den2moe — Den2MoE Studio command line\n\nusage: den2moe COMMAND [options]\n\ncommands:\n");
     for (const auto& c : cli::commands()) std::printf("  %-10s %s\n", c.name, c.summary);
     std::printf("\n'den2moe COMMAND --help' describes a command. Exit codes: 0 ok, 1 user error, 2 internal "
                 "error, 130 cancelled.\n");
-}
-
-static std::vector<frontend::OptionInfo> common_options() {
-    return {{"threads", "N", "torch threads (default: $D2M_THREADS, else every core)", false},
-            {"quiet", "", "no progress on stderr", true},
-            {"verbose", "", "internal errors with their full text", true},
-            {"help", "", "this text", true}};
 }
 
 int main(int argc, char** argv) {
@@ -85,7 +72,7 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) verbose = verbose || std::string(argv[i]) == "--verbose";
     return frontend::run_guarded(
         [&] {
-            const auto options = frontend::join_options({cmd->options(), common_options()});
+            const auto options = frontend::join_options({cmd->options(), frontend::common_options()});
             cli::Args args(argc, argv, 2, frontend::switches_of(options));
             if (args.help()) {
                 std::printf("%s\n\noptions:\n%s", cmd->usage, frontend::options_help(options).c_str());
@@ -97,8 +84,7 @@ int main(int argc, char** argv) {
             ctx.client = "den2moe";
             frontend::ProgressPrinter printer(stderr);
             if (!args.has("quiet")) ctx.on_progress = printer.sink();
-            g_cancel_flag = ctx.cancel.raw_flag();
-            std::signal(SIGINT, d2m_on_sigint);
+            frontend::cancel_on_interrupt(ctx.cancel.raw_flag());
             return cmd->run(args, ctx);
         },
         verbose);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <exception>
 
 #include "core/error.h"
@@ -16,6 +17,18 @@ double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
+
+namespace {
+std::atomic<std::atomic<bool>*> g_interrupt_flag{nullptr};
+void d2m_on_sigint(int) {
+    if (std::atomic<bool>* f = g_interrupt_flag.load()) f->store(true);  // lock-free stores: signal-safe
+}
+}  // namespace
+
+void cancel_on_interrupt(std::atomic<bool>* flag) {
+    g_interrupt_flag.store(flag);
+    std::signal(SIGINT, d2m_on_sigint);
+}
 
 std::string format_duration(double s) {
     if (s < 0) return "?";

@@ -4,6 +4,7 @@
 // 2 internal error, 130 cancelled). Torch-free and Qt-free.
 #pragma once
 
+#include <atomic>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -28,6 +29,10 @@ private:
     double last_line_s_ = -1e9;
     bool open_line_ = false;
 };
+
+/// Ctrl-C (SIGINT) sets `flag` (a job's CancelToken::raw_flag(): the job stops at its next check and
+/// the front end exits 130). A later call replaces the flag; nullptr detaches it.
+void cancel_on_interrupt(std::atomic<bool>* flag);
 
 /// "12s", "3m05s", "1h02m"; "?" for a negative value.
 std::string format_duration(double seconds);

@@ -73,6 +73,13 @@ std::vector<OptionInfo> join_options(std::initializer_list<std::vector<OptionInf
     return out;
 }
 
+std::vector<OptionInfo> common_options() {
+    return {{"threads", "N", "torch threads (default: $D2M_THREADS, else every core)", false},
+            {"quiet", "", "no progress on stderr", true},
+            {"verbose", "", "internal errors with their full text", true},
+            {"help", "", "this text", true}};
+}
+
 std::vector<OptionInfo> project_options() {
     return {{"dtype", "bf16|fp32", "compute dtype of statistics and evaluation (default: the project's)", false},
             {"cache-dir", "DIR", "statistics and perplexity cache folder (default: the project's, else <project>/.den2moe-cache)",

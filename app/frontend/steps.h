@@ -55,6 +55,9 @@ std::string options_help(const std::vector<OptionInfo>& options);
 /// Concatenate option lists (later duplicates of a flag are dropped).
 std::vector<OptionInfo> join_options(std::initializer_list<std::vector<OptionInfo>> lists);
 
+/// The options every command of both front ends takes: --threads N, --quiet, --verbose, --help.
+std::vector<OptionInfo> common_options();
+
 /// Options that override the project itself: --dtype, --cache-dir.
 std::vector<OptionInfo> project_options();
 void apply_project_options(Project& p, const Args& a);

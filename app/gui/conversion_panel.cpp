@@ -1,17 +1,41 @@
+// ConversionPanel: see conversion_panel.h.
 #include "conversion_panel.h"
 
-#include <QComboBox>
-#include <QDoubleSpinBox>
-#include <QFormLayout>
+#include "settings_form.h"
+
+#include "core/error.h"
+
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLocale>
 #include <QPushButton>
-#include <QSpinBox>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <cmath>
+
 namespace den2moe::ui {
+
+namespace {
+
+const QString kRecipeKey = QStringLiteral("recipe");  // convert_schema()'s key of the recipe
+
+/// What the form calls the conversion settings (display strings; the rest say their flag).
+QMap<QString, QString> settingLabels() {
+    return {{kRecipeKey, ConversionPanel::tr("Recipe")},
+            {QStringLiteral("n_experts"), ConversionPanel::tr("Experts")},
+            {QStringLiteral("top_k"), ConversionPanel::tr("Top-k")},
+            {QStringLiteral("ratio"), ConversionPanel::tr("Pruning ratio")},
+            {QStringLiteral("router_init"), ConversionPanel::tr("Router init")},
+            {QStringLiteral("shared_ratio"), ConversionPanel::tr("Shared ratio")},
+            {QStringLiteral("null_experts"), ConversionPanel::tr("Null experts")},
+            {QStringLiteral("prior_scale"), ConversionPanel::tr("Prior scale")},
+            {QStringLiteral("router_dense"), ConversionPanel::tr("Dense router")},
+            {QStringLiteral("evaluate"), ConversionPanel::tr("Evaluate after converting")}};
+}
+
+}  // namespace
 
 QString formatCount(int64_t n) {
     const double v = double(n);
@@ -23,47 +47,19 @@ QString formatCount(int64_t n) {
 
 ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     setObjectName(QStringLiteral("conversionPanel"));
-    m_recipe = new QComboBox(this);
-    m_recipe->setObjectName(QStringLiteral("recipe"));
-    m_recipe->addItems({QStringLiteral("dive"), QStringLiteral("dive-random"), QStringLiteral("random"),
-                        QStringLiteral("upcycle"), QStringLiteral("flap"), QStringLiteral("den2moee")});
-    m_experts = new QSpinBox(this);
-    m_experts->setObjectName(QStringLiteral("experts"));
-    m_experts->setRange(1, 256);
-    m_experts->setValue(8);
-    m_topK = new QSpinBox(this);
-    m_topK->setObjectName(QStringLiteral("topK"));
-    m_topK->setRange(1, 256);
-    m_topK->setValue(1);
-    m_ratio = new QDoubleSpinBox(this);
-    m_ratio->setObjectName(QStringLiteral("ratio"));
-    m_ratio->setRange(0.0, 0.95);
-    m_ratio->setSingleStep(0.05);
-    m_ratio->setDecimals(2);
-    m_ratio->setValue(0.5);
-    m_router = new QComboBox(this);
-    m_router->setObjectName(QStringLiteral("routerInit"));
-    m_router->addItems({QStringLiteral("centroid"), QStringLiteral("random")});
-    m_sharedRatio = new QDoubleSpinBox(this);
-    m_sharedRatio->setObjectName(QStringLiteral("sharedRatio"));
-    m_sharedRatio->setRange(0.0, 0.875);
-    m_sharedRatio->setSingleStep(0.125);
-    m_sharedRatio->setDecimals(3);
-    m_sharedRatio->setValue(0.25);
-    m_sharedRatio->setToolTip(tr("Den2MoEE: the share of the K neuron clusters (the broadest) merged into the always-on shared expert"));
-    m_nullExperts = new QSpinBox(this);
-    m_nullExperts->setObjectName(QStringLiteral("nullExperts"));
-    m_nullExperts->setRange(0, 8);
-    m_nullExperts->setValue(1);
-    m_nullExperts->setToolTip(tr("Den2MoEE: zero-output experts in the routing pool (adaptive compute)"));
-    auto* form = new QFormLayout;
-    form->addRow(tr("Recipe"), m_recipe);
-    form->addRow(tr("Experts (random, upcycle; clusters for den2moee)"), m_experts);
-    form->addRow(tr("Top-k"), m_topK);
-    form->addRow(tr("Pruning ratio (dive, flap)"), m_ratio);
-    form->addRow(tr("Router init (dive)"), m_router);
-    form->addRow(tr("Shared ratio (den2moee)"), m_sharedRatio);
-    form->addRow(tr("Null experts (den2moee)"), m_nullExperts);
+    m_form = new SettingsForm(this);
+    const den2moe::Schema<den2moe::ConvertSettings>& schema = den2moe::convert_schema();
+    QMap<QString, QString> recipeTitles;
+    for (const den2moe::RecipeTraits& t : den2moe::recipes()) {
+        recipeTitles.insert(QString::fromLatin1(t.name), QString::fromUtf8(t.title));
+    }
+    const QMap<QString, QString> labels = settingLabels();
+    m_form->addField(*schema.find(kRecipeKey.toStdString()), labels.value(kRecipeKey), recipeTitles);
+    m_form->addFields(schema, labels, {kRecipeKey});
+    m_recipeSummary = new QLabel(this);
+    m_recipeSummary->setObjectName(QStringLiteral("recipeSummary"));
+    m_recipeSummary->setWordWrap(true);
+    m_recipeSummary->setStyleSheet(QStringLiteral("color: gray"));
 
     m_planTable = new QTableWidget(0, 3, this);
     m_planTable->setObjectName(QStringLiteral("planTable"));
@@ -74,6 +70,7 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     m_summary = new QLabel(this);
     m_summary->setObjectName(QStringLiteral("planSummary"));
     m_summary->setTextFormat(Qt::RichText);
+    m_summary->setWordWrap(true);
     m_run = new QPushButton(tr("Convert"), this);
     m_run->setObjectName(QStringLiteral("runConversion"));
 
@@ -87,7 +84,8 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     m_resultTable->setEditTriggers(QAbstractItemView::NoEditTriggers);
 
     auto* left = new QVBoxLayout;
-    left->addLayout(form);
+    left->addWidget(m_form);
+    left->addWidget(m_recipeSummary);
     left->addWidget(m_run);
     left->addStretch(1);
     auto* mid = new QVBoxLayout;
@@ -102,77 +100,74 @@ ConversionPanel::ConversionPanel(QWidget* parent) : QWidget(parent) {
     lay->addLayout(mid, 3);
     lay->addLayout(right, 2);
 
-    for (QComboBox* c : {m_recipe, m_router}) connect(c, &QComboBox::currentIndexChanged, this, [this] { updatePlan(); });
-    for (QSpinBox* s : {m_experts, m_topK, m_nullExperts}) connect(s, &QSpinBox::valueChanged, this, [this] { updatePlan(); });
-    for (QDoubleSpinBox* d : {m_ratio, m_sharedRatio}) connect(d, &QDoubleSpinBox::valueChanged, this, [this] { updatePlan(); });
+    connect(m_form, &SettingsForm::edited, this, &ConversionPanel::onEdited);
     connect(m_run, &QPushButton::clicked, this, &ConversionPanel::runRequested);
+    showSettings();
     updatePlan();
 }
 
-void ConversionPanel::setModelConfig(const LlamaConfig* cfg, bool biasCompensation) {
+void ConversionPanel::setProject(const den2moe::Project& project, const den2moe::LlamaConfig* cfg) {
+    m_project = project;
     m_hasConfig = cfg != nullptr;
-    if (cfg) m_cfg = *cfg;
-    m_bias = biasCompensation;
+    m_cfg = cfg ? *cfg : den2moe::LlamaConfig{};
     updatePlan();
 }
 
-void ConversionPanel::setClusters(const ProjectClusters& clusters) {
-    m_clusters = clusters;
+void ConversionPanel::setSettings(const den2moe::ConvertSettings& s) {
+    m_settings = s;
+    showSettings();
     updatePlan();
 }
 
-ConvertSettings ConversionPanel::settings() const {
-    ConvertSettings s;
-    s.recipe = m_recipe->currentText().toStdString();
-    s.n_experts = m_experts->value();
-    s.top_k = m_topK->value();
-    s.ratio = m_ratio->value();
-    s.router_init = m_router->currentText().toStdString();
-    s.shared_ratio = m_sharedRatio->value();
-    s.null_experts = m_nullExperts->value();
-    return s;
+void ConversionPanel::onEdited(const QString& key, const QString& text) {
+    den2moe::ConvertSettings s = m_settings;
+    try {
+        if (key == kRecipeKey) {
+            den2moe::set_recipe(s, den2moe::parse_recipe(text.toStdString()));  // with the recipe's own defaults
+        } else {
+            den2moe::convert_schema().set_text(s, key.toStdString(), text.toStdString());
+        }
+    } catch (const den2moe::Error& e) {
+        m_summary->setText(QStringLiteral("<span style='color:#b00'>%1</span>")
+                               .arg(QString::fromStdString(e.message()).toHtmlEscaped()));
+        showSettings();  // back to what the settings are
+        return;
+    }
+    m_settings = s;
+    showSettings();
+    updatePlan();
+    Q_EMIT settingsEdited(m_settings);
 }
 
-void ConversionPanel::setSettings(const ConvertSettings& s) {
-    m_recipe->setCurrentText(QString::fromStdString(s.recipe));
-    m_experts->setValue(int(s.n_experts));
-    m_topK->setValue(int(s.top_k));
-    m_ratio->setValue(s.ratio);
-    m_router->setCurrentText(QString::fromStdString(s.router_init));
-    m_sharedRatio->setValue(s.shared_ratio);
-    m_nullExperts->setValue(int(s.null_experts));
-    updatePlan();
+void ConversionPanel::showSettings() {
+    m_form->showValues(den2moe::convert_schema(), m_settings);
+    for (const den2moe::FieldInfo& f : den2moe::convert_schema().fields()) {
+        const QString key = QString::fromStdString(f.key);
+        if (key != kRecipeKey) m_form->setFieldEnabled(key, den2moe::recipe_uses(m_settings.recipe, f.key));
+    }
+    m_recipeSummary->setText(QString::fromUtf8(den2moe::recipe_traits(m_settings.recipe).summary));
 }
 
 void ConversionPanel::updatePlan() {
-    const ConvertSettings s = settings();
-    const bool dive = s.recipe == "dive" || s.recipe == "dive-random";
-    m_experts->setEnabled(s.recipe == "random" || s.recipe == "upcycle" || s.recipe == "den2moee");
-    m_ratio->setEnabled(dive || s.recipe == "flap");
-    m_router->setEnabled(dive);
-    m_sharedRatio->setEnabled(s.recipe == "den2moee");
-    m_nullExperts->setEnabled(s.recipe == "den2moee");
-    m_topK->setEnabled(s.recipe != "flap");
-    if (!m_hasConfig) {
-        LlamaConfig none;
-        m_plan = planConversion(none, m_clusters, s, m_bias);
-    } else {
-        m_plan = planConversion(m_cfg, m_clusters, s, m_bias);
-    }
+    const den2moe::RecipeTraits& traits = den2moe::recipe_traits(m_settings.recipe);
+    m_plan = den2moe::plan_conversion(m_cfg, m_project, m_project.clusters, m_settings);
     m_planTable->setRowCount(int(m_plan.experts.size()));
     for (int r = 0; r < int(m_plan.experts.size()); ++r) {
-        const auto& e = m_plan.experts[size_t(r)];
-        const QString name = s.recipe == "flap" ? tr("dense")
-                             : e.expert < 0     ? tr("shared")
-                                                : QStringLiteral("e%1").arg(e.expert);
-        const QString domains = e.domains.isEmpty() ? tr("(all)") : e.domains.join(QStringLiteral(", "));
+        const den2moe::ExpertPlan& e = m_plan.experts[size_t(r)];
+        const QString name = !traits.makes_moe ? tr("dense") : e.expert < 0 ? tr("shared") : QStringLiteral("e%1").arg(e.expert);
+        QStringList domains;
+        for (const std::string& d : e.domains) domains << QString::fromStdString(d);
         m_planTable->setItem(r, 0, new QTableWidgetItem(name));
-        m_planTable->setItem(r, 1, new QTableWidgetItem(domains));
+        m_planTable->setItem(r, 1, new QTableWidgetItem(domains.isEmpty() ? tr("(all)") : domains.join(QStringLiteral(", "))));
         m_planTable->setItem(r, 2, new QTableWidgetItem(m_hasConfig ? QString::number(e.width) : QStringLiteral("?")));
     }
     QString text;
-    if (!m_plan.error.isEmpty()) {
-        text = QStringLiteral("<span style='color:#b00'>%1</span>").arg(m_plan.error.toHtmlEscaped());
+    QString exact;
+    if (!m_plan.ok()) {
+        text = QStringLiteral("<span style='color:#b00'>%1</span>").arg(QString::fromStdString(m_plan.errors.front()).toHtmlEscaped());
+        if (!m_plan.hints.front().empty()) {
+            text += QStringLiteral("<br><i>%1</i>").arg(QString::fromStdString(m_plan.hints.front()).toHtmlEscaped());
+        }
     } else if (m_hasConfig) {
         text = tr("<table><tr><td></td><td><b>dense</b></td><td><b>converted</b></td></tr>"
                   "<tr><td>total parameters</td><td>%1</td><td>%2</td></tr>"
@@ -181,24 +176,32 @@ void ConversionPanel::updatePlan() {
                    .arg(formatCount(m_plan.dense_params), formatCount(m_plan.total_params),
                         formatCount(m_plan.active_params), formatCount(m_plan.dense_flops),
                         formatCount(m_plan.active_flops));
+        exact = tr("parameters: dense %1, total %2, active %3; FLOPs per token: dense %4, active %5")
+                    .arg(m_plan.dense_params)
+                    .arg(m_plan.total_params)
+                    .arg(m_plan.active_params)
+                    .arg(m_plan.dense_flops)
+                    .arg(m_plan.active_flops);
     } else {
         text = tr("The model's config is unknown: no parameter counts.");
     }
     m_summary->setText(text);
-    m_run->setEnabled(!m_running && m_plan.error.isEmpty());
+    m_summary->setToolTip(exact);
+    m_run->setEnabled(!m_running && m_plan.ok());
 }
 
 void ConversionPanel::setRunning(bool running) {
     m_running = running;
-    m_run->setEnabled(!m_running && m_plan.error.isEmpty());
+    m_run->setEnabled(!m_running && m_plan.ok());
 }
 
-void ConversionPanel::setResult(const bridge::ConversionOutput& out) {
+void ConversionPanel::setResult(const ConversionOutput& out) {
+    const QString recipe = QString::fromUtf8(den2moe::recipe_traits(out.settings.recipe).title);
     m_resultLabel->setText(tr("Perplexity per domain: dense vs %1 (saved in %2; %3 s)")
-                               .arg(QString::fromStdString(out.settings.recipe), QString::fromStdString(out.dir))
+                               .arg(recipe, QString::fromStdString(out.dir))
                                .arg(out.seconds, 0, 'f', 1));
     m_resultLabel->setWordWrap(true);
-    m_resultTable->setHorizontalHeaderLabels({tr("Domain"), tr("Dense"), QString::fromStdString(out.settings.recipe)});
+    m_resultTable->setHorizontalHeaderLabels({tr("Domain"), tr("Dense"), recipe});
     m_resultTable->setRowCount(int(out.ppl.size()));
     for (int r = 0; r < int(out.ppl.size()); ++r) {
         const auto& p = out.ppl[size_t(r)];

@@ -1,63 +1,72 @@
-// ConversionPanel: the Experts step. Recipe, E, top-k, ratio, router init; the plan table computed
-// before running (per expert its domains and width, then total vs active parameters and FLOPs per
-// token, dense vs converted); Run; after a run, per-domain perplexity dense vs converted. The run
-// itself goes through the window's JobRunner (runRequested).
+// ConversionPanel: the Experts step. Its settings widgets are generated from the engine's conversion
+// schema (convert_schema(): ranges, choices, help) with the recipes of the registry (recipes(): display
+// titles); a setting that does not apply to the chosen recipe (recipe_uses) is disabled, and picking a
+// recipe applies the recipe's own defaults (set_recipe). The plan table is the engine's conversion plan
+// (plan_conversion on the project's model config: per expert its domains and width, total vs active
+// parameters and FLOPs per token, dense vs converted, and the plan's first problem). Edits are reported
+// (settingsEdited) so the window keeps them in the project; Run goes through the window's JobRunner
+// (runRequested); after a run, per-domain perplexity dense vs converted.
 #pragma once
 
-#include "engine_bridge.h"
-#include "moe_adapters.h"
+#include "step_jobs.h"
+
+#include "convert/plan.h"
+#include "io/hf_config.h"
 
 #include <QWidget>
 
-class QComboBox;
-class QDoubleSpinBox;
 class QLabel;
 class QPushButton;
-class QSpinBox;
 class QTableWidget;
 
 namespace den2moe::ui {
+
+class SettingsForm;
 
 class ConversionPanel : public QWidget {
     Q_OBJECT
 public:
     explicit ConversionPanel(QWidget* parent = nullptr);
 
-    /// The dense model's config (null: unknown, no parameter counts) and prune settings.
-    void setModelConfig(const LlamaConfig* cfg, bool biasCompensation = true);
-    void setClusters(const ProjectClusters& clusters);
-    ConvertSettings settings() const;
-    void setSettings(const ConvertSettings& s);
-    const ConversionPlan& plan() const { return m_plan; }
+    /// The project (its domains, clusters and pruning settings enter the plan) and its dense model's
+    /// config (null: unknown, no parameter counts). Does not change the shown settings.
+    void setProject(const den2moe::Project& project, const den2moe::LlamaConfig* cfg);
+    /// The shown settings (no settingsEdited()).
+    void setSettings(const den2moe::ConvertSettings& s);
+    const den2moe::ConvertSettings& settings() const { return m_settings; }
+    /// The engine's plan for the shown settings.
+    const den2moe::ConversionPlan& plan() const { return m_plan; }
+    SettingsForm* form() const { return m_form; }
     QTableWidget* planTable() const { return m_planTable; }
+    QLabel* planSummary() const { return m_summary; }
     QTableWidget* resultTable() const { return m_resultTable; }
     QPushButton* runButton() const { return m_run; }
-    void setResult(const bridge::ConversionOutput& out);
+    void setResult(const ConversionOutput& out);
     void setRunning(bool running);
 
 Q_SIGNALS:
     void runRequested();
+    /// The user changed a setting (the recipe or a field); `settings` are the panel's new settings.
+    void settingsEdited(const den2moe::ConvertSettings& settings);
 
 private:
+    void onEdited(const QString& key, const QString& text);
+    void showSettings();
     void updatePlan();
-    QComboBox* m_recipe = nullptr;
-    QSpinBox* m_experts = nullptr;
-    QSpinBox* m_topK = nullptr;
-    QDoubleSpinBox* m_ratio = nullptr;
-    QComboBox* m_router = nullptr;
-    QDoubleSpinBox* m_sharedRatio = nullptr;  ///< den2moee
-    QSpinBox* m_nullExperts = nullptr;        ///< den2moee
+
+    SettingsForm* m_form = nullptr;
     QTableWidget* m_planTable = nullptr;
     QTableWidget* m_resultTable = nullptr;
     QLabel* m_summary = nullptr;
+    QLabel* m_recipeSummary = nullptr;
     QLabel* m_resultLabel = nullptr;
     QPushButton* m_run = nullptr;
     bool m_hasConfig = false;
-    bool m_bias = true;
     bool m_running = false;
-    LlamaConfig m_cfg;
-    ProjectClusters m_clusters;
-    ConversionPlan m_plan;
+    den2moe::LlamaConfig m_cfg;
+    den2moe::Project m_project;
+    den2moe::ConvertSettings m_settings;
+    den2moe::ConversionPlan m_plan;
 };
 
 /// "12.3 M" style count.

@@ -1,11 +1,13 @@
+// ExportDialog: see export_dialog.h.
 #include "export_dialog.h"
 
-#include <QCheckBox>
-#include <QComboBox>
+#include "settings_form.h"
+
+#include "core/error.h"
+
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QFileDialog>
-#include <QFileInfo>
 #include <QFontDatabase>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -17,18 +19,39 @@
 
 namespace den2moe::ui {
 
+namespace {
+
+const QString kFormatKey = QStringLiteral("format");  // export_schema()'s key of the target format
+
+/// What the dialog calls the export settings and the formats (display strings).
+QMap<QString, QString> settingLabels() {
+    return {{kFormatKey, ExportDialog::tr("Format")},
+            {QStringLiteral("dtype"), ExportDialog::tr("Tensor dtype")},
+            {QStringLiteral("pad_experts"), ExportDialog::tr("Zero-pad unequal experts")},
+            {QStringLiteral("strict"), ExportDialog::tr("Warnings are errors")},
+            {QStringLiteral("refuse_biases"), ExportDialog::tr("Refuse expert biases")},
+            {QStringLiteral("shard_size"), ExportDialog::tr("Shard size (bytes)")},
+            {QStringLiteral("tensor_parallel"), ExportDialog::tr("Tensor-parallel size to check")},
+            {QStringLiteral("zero_shared_width"), ExportDialog::tr("Zero shared expert width")}};
+}
+
+QMap<QString, QString> formatTitles() {
+    return {{QStringLiteral("mixtral"), ExportDialog::tr("Mixtral (MixtralForCausalLM)")},
+            {QStringLiteral("qwen2moe"), ExportDialog::tr("Qwen2-MoE (Qwen2MoeForCausalLM, shared expert)")}};
+}
+
+}  // namespace
+
 ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     setObjectName(QStringLiteral("exportDialog"));
     setWindowTitle(tr("Export to Hugging Face"));
     m_source = new QLineEdit(this);
     m_source->setObjectName(QStringLiteral("exportSource"));
     auto* browseSource = new QPushButton(tr("Browse…"), this);
-    m_format = new QComboBox(this);
-    m_format->setObjectName(QStringLiteral("exportFormat"));
-    m_format->addItem(tr("Mixtral (MixtralForCausalLM)"), QStringLiteral("mixtral"));
-    m_format->addItem(tr("Qwen2-MoE (Qwen2MoeForCausalLM, shared expert)"), QStringLiteral("qwen2moe"));
-    m_pad = new QCheckBox(tr("Zero-pad unequal experts to the widest (exact)"), this);
-    m_pad->setObjectName(QStringLiteral("exportPad"));
+    m_form = new SettingsForm(this);
+    const den2moe::Schema<den2moe::ExportSettings>& schema = den2moe::export_schema();
+    m_form->addField(*schema.find(kFormatKey.toStdString()), settingLabels().value(kFormatKey), formatTitles());
+    m_form->addFields(schema, settingLabels(), {kFormatKey});
     m_out = new QLineEdit(this);
     m_out->setObjectName(QStringLiteral("exportOut"));
     auto* browseOut = new QPushButton(tr("Browse…"), this);
@@ -41,8 +64,6 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     outRow->addWidget(browseOut);
     auto* form = new QFormLayout;
     form->addRow(tr("Converted model"), srcRow);
-    form->addRow(tr("Format"), m_format);
-    form->addRow(QString(), m_pad);
     form->addRow(tr("Output folder"), outRow);
 
     m_summary = new QLabel(tr("Check lists what the format cannot carry before anything is written."), this);
@@ -52,7 +73,7 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     m_report->setObjectName(QStringLiteral("exportReport"));
     m_report->setReadOnly(true);
     m_report->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
-    m_report->setMinimumSize(640, 260);
+    m_report->setMinimumSize(640, 220);
 
     auto* buttons = new QDialogButtonBox(this);
     m_check = buttons->addButton(tr("Check"), QDialogButtonBox::ActionRole);
@@ -61,8 +82,11 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     m_export->setObjectName(QStringLiteral("exportRun"));
     buttons->addButton(QDialogButtonBox::Close);
 
+    auto* top = new QHBoxLayout;
+    top->addLayout(form, 3);
+    top->addWidget(m_form, 2);
     auto* layout = new QVBoxLayout(this);
-    layout->addLayout(form);
+    layout->addLayout(top);
     layout->addWidget(m_summary);
     layout->addWidget(m_report, 1);
     layout->addWidget(buttons);
@@ -79,11 +103,12 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
         }
     });
     connect(m_out, &QLineEdit::textEdited, this, [this] { m_outEdited = true; });
-    connect(m_format, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { updateDefaultOut(); });
+    connect(m_form, &SettingsForm::edited, this, &ExportDialog::onEdited);
     connect(m_source, &QLineEdit::textEdited, this, [this] { updateDefaultOut(); });
     connect(m_check, &QPushButton::clicked, this, [this] { Q_EMIT requested(request(true)); });
     connect(m_export, &QPushButton::clicked, this, [this] { Q_EMIT requested(request(false)); });
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    m_form->showValues(schema, m_settings);
 }
 
 void ExportDialog::setSource(const QString& dir) {
@@ -93,9 +118,38 @@ void ExportDialog::setSource(const QString& dir) {
 
 QString ExportDialog::source() const { return m_source->text(); }
 
+void ExportDialog::setSettings(const den2moe::ExportSettings& settings) {
+    m_settings = settings;
+    m_form->showValues(den2moe::export_schema(), m_settings);
+    updateDefaultOut();
+}
+
 void ExportDialog::setFormat(const QString& format) {
-    const int i = m_format->findData(format);
-    if (i >= 0) m_format->setCurrentIndex(i);
+    den2moe::ExportSettings s = m_settings;
+    try {
+        den2moe::export_schema().set_text(s, kFormatKey.toStdString(), format.toStdString());
+    } catch (const den2moe::Error&) {
+        return;
+    }
+    if (s.format == m_settings.format) return;
+    m_settings = s;
+    m_form->showValues(den2moe::export_schema(), m_settings);
+    updateDefaultOut();
+    Q_EMIT settingsEdited(m_settings);
+}
+
+void ExportDialog::onEdited(const QString& key, const QString& text) {
+    den2moe::ExportSettings s = m_settings;
+    try {
+        den2moe::export_schema().set_text(s, key.toStdString(), text.toStdString());
+    } catch (const den2moe::Error& e) {
+        showError(QString::fromStdString(e.message()));
+        m_form->showValues(den2moe::export_schema(), m_settings);
+        return;
+    }
+    m_settings = s;
+    if (key == kFormatKey) updateDefaultOut();
+    Q_EMIT settingsEdited(m_settings);
 }
 
 void ExportDialog::setOut(const QString& dir) {
@@ -107,15 +161,14 @@ QString ExportDialog::out() const { return m_out->text(); }
 
 void ExportDialog::updateDefaultOut() {
     if (m_outEdited || source().isEmpty()) return;
-    m_out->setText(source() + QLatin1Char('-') + m_format->currentData().toString());
+    m_out->setText(source() + QLatin1Char('-') + QString::fromStdString(m_settings.format));
 }
 
 ExportRequest ExportDialog::request(bool lintOnly) const {
     ExportRequest r;
     r.source = source();
-    r.format = m_format->currentData().toString();
     r.out = m_out->text();
-    r.padExperts = m_pad->isChecked();
+    r.settings = m_settings;
     r.lintOnly = lintOnly;
     return r;
 }

@@ -1,16 +1,17 @@
-// ExportDialog: "Export to Hugging Face…" — a converted folder, a target format (Mixtral /
-// Qwen2-MoE), the zero-padding option and an output folder; Check runs the export linter, Export
-// lints and writes. The dialog only collects and shows: the main window runs the request on the
-// JobRunner (bridge::exportHf, the same engine calls as `den2moe export`) and hands the result back.
+// ExportDialog: "Export to Hugging Face…" — a converted folder, the export settings (generated from
+// the engine's export_schema(): target format, dtype, zero-padding, strictness, sharding, tensor-
+// parallel check) and an output folder; Check runs the export linter, Export lints and writes. The
+// dialog only collects and shows: the main window runs the request on the JobRunner
+// (bridge::exportHf, the engine calls of `den2moe export`), keeps the settings in the project
+// (settingsEdited) and hands the result back.
 #pragma once
 
 #include <QDialog>
 #include <QString>
 
 #include "engine_bridge.h"
+#include "export/export_settings.h"
 
-class QCheckBox;
-class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
@@ -18,11 +19,13 @@ class QPushButton;
 
 namespace den2moe::ui {
 
+class SettingsForm;
+
 struct ExportRequest {
     QString source;
-    QString format;  ///< mixtral | qwen2moe
     QString out;
-    bool padExperts = false;
+    den2moe::ExportSettings settings;
+    QString tokenizer;  ///< "" = the model's own
     bool lintOnly = false;
 };
 
@@ -33,6 +36,10 @@ public:
     /// The converted folder to export; the output folder defaults to `<source>-<format>`.
     void setSource(const QString& dir);
     QString source() const;
+    /// The shown settings (no settingsEdited()).
+    void setSettings(const den2moe::ExportSettings& settings);
+    const den2moe::ExportSettings& settings() const { return m_settings; }
+    /// Picks a target format as the user would (a format the schema does not know is ignored).
     void setFormat(const QString& format);
     /// An explicit output folder (no longer follows the source / format).
     void setOut(const QString& dir);
@@ -44,21 +51,24 @@ public:
     void showError(const QString& message);
     QString reportText() const;
     QString summaryText() const;
+    SettingsForm* form() const { return m_form; }
 
 Q_SIGNALS:
     void requested(const den2moe::ui::ExportRequest& request);
+    void settingsEdited(const den2moe::ExportSettings& settings);
 
 private:
+    void onEdited(const QString& key, const QString& text);
     void updateDefaultOut();
     QLineEdit* m_source = nullptr;
-    QComboBox* m_format = nullptr;
-    QCheckBox* m_pad = nullptr;
+    SettingsForm* m_form = nullptr;
     QLineEdit* m_out = nullptr;
     QLabel* m_summary = nullptr;
     QPlainTextEdit* m_report = nullptr;
     QPushButton* m_check = nullptr;
     QPushButton* m_export = nullptr;
     bool m_outEdited = false;
+    den2moe::ExportSettings m_settings;
 };
 
 }  // namespace den2moe::ui

@@ -1,55 +1,50 @@
-// Command line of den2moe-studio and its headless form:
-//   den2moe-studio --project P --run mining --screenshot out.png [--view heatmap|dendrogram|all]
-//   den2moe-studio --project P --run conversion --recipe dive --router-init centroid [--clusters FILE]
-//                  --screenshot r.png --view routing --text "..." | --view experts [--csv data.csv]
-//   den2moe-studio --model-dir CONVERTED --view routing --text "..." --screenshot r.png
-//                  [--clusters K] [--mining-dir DIR] ...
-// runs the step through the window's JobRunner (no window shown), renders the views offscreen,
-// saves the image and exits: 0 on success, 1 with the message on stderr on an error, 2 for a usage
-// error, 130 when cancelled.
+// den2moe-studio's command line, parsed like the CLI's (app/frontend: frontend::Args, the steps' options
+// generated from the engine's settings schemas, the progress printer, the exit codes):
+//   den2moe-studio [--project P]                                    the window
+//   den2moe-studio --project P --run mining [mining options] --screenshot out.png [--view heatmap|dendrogram|all]
+//   den2moe-studio --project P --run conversion [conversion options] [--clusters FILE] --view routing --text "..."
+//                  --screenshot r.png | --view experts [--csv data.csv]
+//   den2moe-studio --run export --model-dir DIR --out DIR [export options] [--screenshot dialog.png]
+//   den2moe-studio --model-dir CONVERTED --view routing --text "..." --screenshot r.png [--clusters K] ...
+// The headless form runs the step through the window's JobRunner (no window shown) with the options'
+// meaning and the validation of `den2moe mine / convert / export` (frontend::mining_job, conversion_job,
+// export_settings), prints progress with the CLI's printer, renders the views offscreen, saves the image
+// and exits: 0 ok, 1 a user error (usage included; message on stderr), 2 internal, 130 cancelled.
 #pragma once
 
 #include "cluster_model.h"
 #include "job_runner.h"
 
+#include "args.h"
+#include "steps.h"
+
 #include <QSize>
 #include <QString>
-#include <QStringList>
+
+#include <string>
+#include <vector>
 
 class QTextStream;
 
 namespace den2moe::ui {
 
+/// The app's own options (not a step's).
 struct StudioOptions {
     QString project;     ///< --project
-    QString run;         ///< --run mining
+    QString run;         ///< --run mining|conversion|export
     QString screenshot;  ///< --screenshot out.png
-    QString view = QStringLiteral("all");  ///< heatmap | dendrogram | all
-    int clusters = 0;    ///< --clusters K (0 = the project's)
+    QString view = QStringLiteral("all");  ///< heatmap | dendrogram | all | routing | experts
+    int clustersK = 0;   ///< --clusters K (an integer: the dendrogram cut; a file is a step's clusters.json)
     QString miningDir;   ///< --mining-dir: load a finished mining folder instead of running
     QString saveMining;  ///< --save-mining: write the mining outputs there after the run
-    QStringList domains; ///< --domains a,b,c (subset for the run)
-    int calibSamples = 0, calibSeq = 0, evalWindows = 0, evalSeq = 0;  ///< overrides (0 = project's)
-    QString dtype;
     QString matrix;      ///< --matrix raw|normalized|correlation for the screenshot
     QSize size{1400, 900};
-    // issue 6: --run conversion, --view routing|experts
-    QString clustersFile;  ///< --clusters FILE (a clusters.json; a number is K)
-    QString recipe = QStringLiteral("dive");
-    QString routerInit = QStringLiteral("centroid");
-    int topK = 1;
-    bool topKGiven = false;
-    int experts = 8;
-    double ratio = -1;     ///< -1 = the project's prune.ratio
-    QString out;           ///< --out DIR: the conversion's folder ("" = <project cache>/experts/<recipe>)
-    QString format;        ///< --run export: mixtral | qwen2moe
-    bool lintOnly = false; ///< --run export --lint-only
-    QString modelDir;      ///< --model-dir: a converted folder for --view routing|experts (instead of converting)
-    QString compareDir;    ///< --compare-dir: a second converted folder shown beside --model-dir (--view routing)
-    QString text;          ///< --text for --view routing
-    int layer = 0;         ///< --layer: MoE layer index shown (routing, experts; experts: -1 = mean)
+    QString modelDir;    ///< --model-dir: a converted folder for --view routing|experts and --run export
+    QString compareDir;  ///< --compare-dir: a second converted folder shown beside --model-dir (--view routing)
+    QString text;        ///< --text for --view routing
+    int layer = 0;       ///< --layer: MoE layer index shown (routing, experts; experts: -1 = mean)
     bool layerSet = false;
-    QString csv;           ///< --csv FILE: the rendered view's data
+    QString csv;         ///< --csv FILE: the rendered view's data
     bool help = false;
     bool version = false;
 
@@ -57,19 +52,25 @@ struct StudioOptions {
     bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty(); }
 };
 
-/// Parses the arguments (argv[0] first). False with a message on a usage error.
-bool parseStudioOptions(const QStringList& arguments, StudioOptions* options, QString* error);
-QString studioHelpText();
+/// The options of den2moe-studio itself (--project, --run, --screenshot, --view, ...), common ones included.
+std::vector<frontend::OptionInfo> studioOptions();
+/// What a command line may hold: the studio's options and those of the step `run` ("" = none).
+std::vector<frontend::OptionInfo> studioOptionsFor(const std::string& run);
+/// Parses `argv[1..argc)` (after QApplication took its own options) with every option's switches.
+frontend::Args parseStudioArgs(int argc, char** argv);
+/// The studio's options of `args`, checked together with the step's (Args::allow): a usage error
+/// throws den2moe::Error (InvalidInput, exit 1).
+StudioOptions studioOptionsFrom(const frontend::Args& args);
+/// --help, generated from the option lists.
+std::string studioHelpText();
 
 /// Renders `view` ("heatmap", "dendrogram" or "all") of a mining result with `state` (empty = the
 /// cut at K) into `path` (the suffix picks PNG/SVG/PDF; "all" is PNG only), at `size`.
 bool renderMiningView(const MiningResultPtr& result, const ClusterState& state, int k, const QString& view,
                       const QString& matrix, const QString& path, const QSize& size, QString* error);
 
-/// ProjectClusters from a clusters.json ({"members": [[...]], "names": [...], "manual": bool}).
-bool readClustersFile(const QString& path, den2moe::ProjectClusters* clusters, QString* error);
-
-/// The headless run. Messages go to `err`.
-int runHeadless(const StudioOptions& options, QTextStream& err);
+/// The headless run: its exit code. Messages go to `err`; a user error may also be thrown as
+/// den2moe::Error (main maps it with frontend::run_guarded).
+int runHeadless(const StudioOptions& options, const frontend::Args& args, QTextStream& err);
 
 }  // namespace den2moe::ui

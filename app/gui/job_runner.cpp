@@ -1,11 +1,13 @@
+// JobRunner: see job_runner.h.
 #include "job_runner.h"
 
-#include "core/error.h"  // den2moe::Error / Cancelled: Qt-free and torch-free
+#include "core/error.h"
 
 #include <QMetaObject>
 #include <QThread>
 #include <QTimer>
 
+#include <mutex>
 #include <optional>
 
 namespace den2moe::ui {
@@ -14,16 +16,26 @@ namespace {
 enum Outcome { kFinished, kCancelled, kFailed };
 }
 
+QString errorText(const std::exception& e) {
+    if (const auto* err = dynamic_cast<const den2moe::Error*>(&e)) {
+        QString text = QString::fromStdString(err->message());
+        if (!err->hint().empty()) text += QStringLiteral("\nhint: ") + QString::fromStdString(err->hint());
+        return text;
+    }
+    return QString::fromLocal8Bit(e.what());
+}
+
 struct JobRunner::Shared {
-    bridge::CancelFlag cancel = std::make_shared<std::atomic<bool>>(false);
+    den2moe::RunContext ctx;  // the job's; the GUI thread only touches ctx.cancel (an atomic)
     std::mutex mutex;
-    std::optional<bridge::ProgressInfo> latest;  // written by the worker, taken by the GUI thread
+    std::optional<den2moe::Progress> latest;  // written by the worker, taken by the GUI thread
     bool deliveryQueued = false;
-    std::optional<bridge::ProgressInfo> pendingGui;  // GUI thread only: held back by the throttle
+    std::optional<den2moe::Progress> pendingGui;  // GUI thread only: held back by the throttle
 };
 
 JobRunner::JobRunner(QObject* parent) : QObject(parent) {
     qRegisterMetaType<MiningResultPtr>();
+    qRegisterMetaType<den2moe::ui::ProgressMetrics>();
     m_graceTimer = new QTimer(this);
     m_graceTimer->setSingleShot(true);
     connect(m_graceTimer, &QTimer::timeout, this, &JobRunner::reportCancelled);
@@ -34,7 +46,7 @@ JobRunner::JobRunner(QObject* parent) : QObject(parent) {
 
 JobRunner::~JobRunner() {
     if (m_thread) {
-        m_shared->cancel->store(true);
+        m_shared->ctx.cancel.cancel();
         m_thread->wait();
         delete m_thread;
     }
@@ -51,36 +63,34 @@ bool JobRunner::start(const QString& name, Job job) {
 
     std::shared_ptr<Shared> shared = m_shared;
     JobRunner* runner = this;
-    bridge::ProgressFn progressFn = [shared, runner](const bridge::ProgressInfo& info) {
+    shared->ctx.client = m_client.toStdString();
+    shared->ctx.on_progress = [shared = shared.get(), runner, observer = m_observer](const den2moe::Progress& p) {
+        if (observer) observer(p);
         std::lock_guard<std::mutex> lock(shared->mutex);
-        shared->latest = info;
+        shared->latest = p;
         if (!shared->deliveryQueued) {
             shared->deliveryQueued = true;
             // Queued to the runner's thread; dropped if the runner is gone.
-            QMetaObject::invokeMethod(runner, [runner] { runner->deliverProgress(); },
-                                      Qt::QueuedConnection);
+            QMetaObject::invokeMethod(runner, [runner] { runner->deliverProgress(); }, Qt::QueuedConnection);
         }
     };
-    m_thread = QThread::create([shared, runner, progressFn, job = std::move(job)] {
-        const JobControl control(progressFn, shared->cancel);
+    m_thread = QThread::create([shared, runner, job = std::move(job)] {
         int outcome = kFinished;
         QVariant result;
         QString message;
         QString hint;
         try {
-            result = job(control);
-        } catch (const bridge::JobCancelled&) {
-            outcome = kCancelled;
+            result = job(shared->ctx);
         } catch (const den2moe::Cancelled&) {
             outcome = kCancelled;
-        } catch (const bridge::JobFailed& e) {
-            outcome = kFailed;
-            message = QString::fromStdString(e.error().what);
-            hint = QString::fromStdString(e.error().hint);
         } catch (const den2moe::Error& e) {
             outcome = kFailed;
             message = QString::fromStdString(e.message());
             hint = QString::fromStdString(e.hint());
+        } catch (const std::bad_alloc&) {
+            outcome = kFailed;
+            message = QStringLiteral("out of memory");
+            hint = QStringLiteral("close other programs or reduce the settings");
         } catch (const std::exception& e) {
             outcome = kFailed;
             message = QString::fromLocal8Bit(e.what());
@@ -88,13 +98,11 @@ bool JobRunner::start(const QString& name, Job job) {
             outcome = kFailed;
             message = QStringLiteral("unknown error");
         }
-        if (outcome == kFinished && shared->cancel->load()) {
+        if (outcome == kFinished && shared->ctx.cancel.cancelled()) {
             outcome = kCancelled;  // cancelled after the job's last check: drop the result
         }
         QMetaObject::invokeMethod(
-            runner, [runner, outcome, result, message, hint] {
-                runner->onWorkerDone(outcome, result, message, hint);
-            },
+            runner, [runner, outcome, result, message, hint] { runner->onWorkerDone(outcome, result, message, hint); },
             Qt::QueuedConnection);
     });
     m_thread->setObjectName(QStringLiteral("d2m-job"));
@@ -104,10 +112,9 @@ bool JobRunner::start(const QString& name, Job job) {
 }
 
 bool JobRunner::startMining(const den2moe::Project& project, const den2moe::MiningOptions& options) {
-    return start(QStringLiteral("mining"), [project, options](const JobControl& control) {
-        auto result = std::make_shared<const den2moe::MiningResult>(
-            bridge::runMining(project, options, control.progressFn(), control.cancelFlag()));
-        return QVariant::fromValue(MiningResultPtr(result));
+    return start(QStringLiteral("mining"), [project, options](den2moe::RunContext& ctx) {
+        return QVariant::fromValue(
+            MiningResultPtr(std::make_shared<const den2moe::MiningResult>(den2moe::run_mining(project, options, ctx))));
     });
 }
 
@@ -115,10 +122,14 @@ void JobRunner::cancel() {
     if (!m_thread || m_reported) {
         return;
     }
-    m_shared->cancel->store(true);
+    m_shared->ctx.cancel.cancel();
     if (!m_graceTimer->isActive()) {
         m_graceTimer->start(m_graceMs);
     }
+}
+
+den2moe::CancelToken JobRunner::cancelToken() const {
+    return m_shared ? m_shared->ctx.cancel : den2moe::CancelToken();
 }
 
 void JobRunner::reportCancelled() {
@@ -153,15 +164,16 @@ void JobRunner::deliverProgress() {
         }
         return;
     }
-    const bridge::ProgressInfo info = *s.pendingGui;
+    const den2moe::Progress p = std::move(*s.pendingGui);
     s.pendingGui.reset();
     m_sinceProgress.restart();
-    Q_EMIT progress(QString::fromStdString(info.stage), info.step, info.total, info.eta_s,
-                    QString::fromStdString(info.message));
+    ProgressMetrics metrics;
+    for (const den2moe::Metric& m : p.metrics) metrics.append({QString::fromStdString(m.name), m.value});
+    Q_EMIT progress(QString::fromStdString(p.stage), p.step, p.total, p.eta_s, QString::fromStdString(p.message),
+                    metrics);
 }
 
-void JobRunner::onWorkerDone(int outcome, const QVariant& result, const QString& message,
-                             const QString& hint) {
+void JobRunner::onWorkerDone(int outcome, const QVariant& result, const QString& message, const QString& hint) {
     if (m_thread) {
         m_thread->wait();
         delete m_thread;

@@ -1,15 +1,19 @@
-// den2moe-studio: the window, or its headless form (see headless.h and --help).
+// den2moe-studio: the window, or its headless form (see headless.h and --help). The command line is
+// parsed like the CLI's and ends through the same boundary (frontend::run_guarded: exit 0 ok, 1 user
+// error, 2 internal error, 130 cancelled).
 #include "headless.h"
 #include "main_window.h"
+
+#include "console.h"
 
 #include "core/runtime.h"  // Qt-free and torch-free
 
 #include <QApplication>
 #include <QFileInfo>
-#include <QSettings>
 #include <QTextStream>
 
 #include <cstdio>
+#include <cstring>
 
 namespace {
 
@@ -20,7 +24,7 @@ void chooseHeadlessPlatform(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const QByteArray a(argv[i]);
         headless = headless || a == "--screenshot" || a.startsWith("--screenshot=") || a == "--run" ||
-                   a.startsWith("--run=") || a == "--help" || a == "-h" || a == "--version" || a == "-v";
+                   a.startsWith("--run=") || a == "--help" || a == "-h" || a == "--version";
     }
     if (headless && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY") &&
         qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")) {
@@ -33,41 +37,45 @@ void chooseHeadlessPlatform(int argc, char** argv) {
 int main(int argc, char** argv) {
     chooseHeadlessPlatform(argc, argv);
     den2moe::init_runtime();  // threads ($D2M_THREADS or all cores), BLAS kernels, allocator
-    QApplication app(argc, argv);
+    QApplication app(argc, argv);  // takes Qt's own options (-platform, -style, ...) out of argv
     QCoreApplication::setOrganizationName(QStringLiteral("Den2MoE"));
     QCoreApplication::setApplicationName(QStringLiteral("Den2MoE Studio"));
     QCoreApplication::setApplicationVersion(QStringLiteral(D2M_VERSION));
 
-    QTextStream out(stdout);
-    QTextStream err(stderr);
-    den2moe::ui::StudioOptions options;
-    QString error;
-    if (!den2moe::ui::parseStudioOptions(app.arguments(), &options, &error)) {
-        err << "error: " << error << "\n\n" << den2moe::ui::studioHelpText();
-        return 2;
-    }
-    if (options.help) {
-        out << den2moe::ui::studioHelpText();
-        return 0;
-    }
-    if (options.version) {
-        out << "den2moe-studio " << D2M_VERSION << "\n";
-        return 0;
-    }
-    if (options.isHeadless()) {
-        return den2moe::ui::runHeadless(options, err);
-    }
+    bool verbose = false;
+    for (int i = 1; i < argc; ++i) verbose = verbose || std::strcmp(argv[i], "--verbose") == 0;
+    return den2moe::frontend::run_guarded(
+        [&] {
+            const den2moe::frontend::Args args = den2moe::ui::parseStudioArgs(argc, argv);
+            const den2moe::ui::StudioOptions options = den2moe::ui::studioOptionsFrom(args);
+            if (options.help) {
+                std::fputs(den2moe::ui::studioHelpText().c_str(), stdout);
+                return int(den2moe::frontend::kOk);
+            }
+            if (options.version) {
+                std::printf("den2moe-studio %s\n", D2M_VERSION);
+                return int(den2moe::frontend::kOk);
+            }
+            if (args.has("threads")) den2moe::init_runtime(static_cast<int>(args.get_int("threads", 0)));
+            if (options.isHeadless()) {
+                QTextStream err(stderr);
+                return den2moe::ui::runHeadless(options, args, err);
+            }
 
-    den2moe::ui::MainWindow window;
-    QString project = options.project;
-    if (project.isEmpty()) {
-        const QStringList recent = window.recentFiles();
-        project = (!recent.isEmpty() && QFileInfo::exists(recent.first())) ? recent.first()
-                                                                            : den2moe::ui::MainWindow::findDemoProject();
-    }
-    if (!project.isEmpty() && !window.openProject(project, &error)) {
-        err << "warning: " << error << "\n";
-    }
-    window.show();
-    return app.exec();
+            den2moe::ui::MainWindow window;
+            QString project = options.project;
+            QString error;
+            if (project.isEmpty()) {
+                const QStringList recent = window.recentFiles();
+                project = (!recent.isEmpty() && QFileInfo::exists(recent.first()))
+                              ? recent.first()
+                              : den2moe::ui::MainWindow::findDemoProject();
+            }
+            if (!project.isEmpty() && !window.openProject(project, &error)) {
+                std::fprintf(stderr, "warning: %s\n", qPrintable(error));
+            }
+            window.show();
+            return app.exec();
+        },
+        verbose);
 }

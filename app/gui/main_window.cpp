@@ -1,22 +1,25 @@
+// MainWindow: see main_window.h.
 #include "main_window.h"
-#include "export_dialog.h"
 
 #include "affinity_view.h"
 #include "cluster_commands.h"
 #include "cluster_model.h"
 #include "cluster_panel.h"
 #include "conversion_panel.h"
-#include "expert_load_view.h"
-#include "routing_view.h"
 #include "csv_export.h"
 #include "dendrogram_view.h"
+#include "expert_load_view.h"
+#include "export_dialog.h"
 #include "heatmap_view.h"
 #include "project_panel.h"
+#include "routing_view.h"
 #include "task_panel.h"
 #include "view_adapters.h"
 
 #include "core/error.h"
 #include "mining/mining.h"
+#include "pipeline/conversion.h"
+#include "pipeline/mining.h"
 
 #include <QAction>
 #include <QApplication>
@@ -26,35 +29,20 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QToolBar>
 #include <QUndoStack>
 
 #include <cmath>
+#include <optional>
 
 namespace den2moe::ui {
 
 namespace {
-
-constexpr int kMaxRecent = 8;
-const char* const kRecentKey = "recentFiles";
-
-QString miningCacheDir(const den2moe::Project& p) {
-    try {
-        return QDir(QString::fromStdString(den2moe::project_cache_dir(p))).filePath(QStringLiteral("mining"));
-    } catch (const std::exception&) {
-        return {};
-    }
-}
-
-/// True when a mining result was computed over exactly the project's enabled domains.
-bool resultFits(const den2moe::MiningResult& r, const den2moe::Project& p) {
-    return r.domains == p.domain_names();
-}
 
 /// True when the result's provenance matches the project's settings (a result without provenance,
 /// e.g. built by hand, is taken as matching).
@@ -67,35 +55,18 @@ bool settingsMatch(const den2moe::MiningResult& r, const den2moe::Project& p) {
            std::abs(r.ratio - p.prune.ratio) < 1e-9 && r.structure == p.prune.structure && r.metric == p.prune.metric;
 }
 
-QString errorText(const std::exception& e) {
-    if (const auto* err = dynamic_cast<const den2moe::Error*>(&e)) {
-        QString text = QString::fromStdString(err->message());
-        if (!err->hint().empty()) {
-            text += QStringLiteral("\nhint: ") + QString::fromStdString(err->hint());
-        }
-        return text;
-    }
-    return QString::fromLocal8Bit(e.what());
-}
-
-/// validate_project's messages (or the error that stopped it), for the "not started" paths.
-QStringList projectProblems(const den2moe::Project& p) {
-    QStringList messages;
-    try {
-        for (const std::string& m : den2moe::validate_project(p)) {
-            messages << QString::fromStdString(m);
-        }
-    } catch (const std::exception& e) {
-        messages << errorText(e);
-    }
-    return messages;
+/// The error's text with each line after the first indented, for the log.
+QString indented(QString text) {
+    return text.replace(QLatin1Char('\n'), QStringLiteral("\n  "));
 }
 
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setObjectName(QStringLiteral("den2moeStudio"));
+    m_projects = new ProjectController(this);
     m_runner = new JobRunner(this);
+    m_jobs = new JobController(m_runner, this);
     m_undo = new QUndoStack(this);
     m_clusterModel = new ClusterModel(this);
     m_affinity = new AffinityView(this);
@@ -113,29 +84,28 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     buildDocks();
     buildMenus();
     m_tasks->attach(m_runner);
+    connectJobs();
 
-    connect(m_runner, &JobRunner::finished, this, &MainWindow::onJobFinished);
-    connect(m_runner, &JobRunner::cancelled, this, &MainWindow::onJobCancelled);
-    connect(m_runner, &JobRunner::failed, this, &MainWindow::onJobFailed);
-    connect(m_runner, &JobRunner::started, this, [this] {
-        m_runMining->setEnabled(false);
-        m_loadMining->setEnabled(false);
-        m_cancelJob->setEnabled(true);
-        m_rerunConversion->setEnabled(false);
-        m_conversionPanel->setRunning(true);
+    connect(m_projects, &ProjectController::projectReset, this, &MainWindow::onProjectReset);
+    connect(m_projects, &ProjectController::modifiedChanged, this, [this](bool modified) {
+        setWindowModified(modified);
+        updateTitle();
     });
-    connect(m_runner, &JobRunner::idle, this, [this] {
-        m_runMining->setEnabled(true);
-        m_loadMining->setEnabled(true);
-        m_cancelJob->setEnabled(false);
-        m_conversionPanel->setRunning(false);
-        updateConversionInputs();
-    });
+    connect(m_projects, &ProjectController::recentFilesChanged, this, &MainWindow::rebuildRecentMenu);
+    connect(m_projects, &ProjectController::logged, this, &MainWindow::log);
+    connect(m_projects, &ProjectController::autosaveFound, this, &MainWindow::onAutosaveFound);
     connect(m_conversionPanel, &ConversionPanel::runRequested, this, [this] {
         QString error;
         if (!startConversionFromPanel(&error)) {
             showError(tr("Conversion"), error);
         }
+    });
+    connect(m_conversionPanel, &ConversionPanel::settingsEdited, this, [this](const den2moe::ConvertSettings& s) {
+        m_projects->update([&s](den2moe::Project& p) { p.convert = s; });
+        if (m_pipeline->state(PipelineStep::Experts) == StepState::Done) {
+            m_pipeline->setState(PipelineStep::Experts, StepState::Stale, tr("Settings changed since the last conversion"));
+        }
+        m_rerunConversion->setEnabled(!m_runner->isBusy() && m_conversionPanel->plan().ok());
     });
 
     connect(m_clusterModel, &ClusterModel::stateChanged, this, &MainWindow::onClusterStateChanged);
@@ -165,6 +135,34 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() = default;
+
+void MainWindow::connectJobs() {
+    connect(m_runner, &JobRunner::started, this, [this] {
+        m_runMining->setEnabled(false);
+        m_loadMining->setEnabled(false);
+        m_cancelJob->setEnabled(true);
+        m_rerunConversion->setEnabled(false);
+        m_conversionPanel->setRunning(true);
+    });
+    connect(m_runner, &JobRunner::idle, this, [this] {
+        m_runMining->setEnabled(true);
+        m_loadMining->setEnabled(true);
+        m_cancelJob->setEnabled(false);
+        m_conversionPanel->setRunning(false);
+        updateConversionInputs();
+    });
+    // Each job's own handlers have run by now (JobController); what every job shares:
+    connect(m_jobs, &JobController::jobCancelled, this, [this] {
+        log(tr("Cancelled: the project is unchanged"));
+        statusBar()->showMessage(tr("Cancelled"), 5000);
+        Q_EMIT jobCancelled();
+    });
+    connect(m_jobs, &JobController::jobFailed, this,
+            [this](const QString& name, const QString& message, const QString& hint) {
+                showError(tr("%1 failed").arg(name), message, hint);
+                Q_EMIT jobFailed(message, hint);
+            });
+}
 
 // ---- building -------------------------------------------------------------------------------------
 
@@ -316,26 +314,15 @@ void MainWindow::newProject() {
 }
 
 bool MainWindow::openProject(const QString& path, QString* error) {
-    den2moe::Project p;
-    try {
-        p = den2moe::load_project(QFileInfo(path).absoluteFilePath().toStdString());
-    } catch (const std::exception& e) {
-        const QString msg = tr("Cannot open %1: %2").arg(path, errorText(e));
-        log(msg);
-        if (error) {
-            *error = msg;
-        }
+    if (!m_projects->open(path, error)) {
         return false;
     }
-    setProject(p, false);
-    addRecentFile(QString::fromStdString(p.file));
-    log(tr("Opened %1").arg(QString::fromStdString(p.file)));
     // A finished mining of this project from an earlier session (written after each run).
-    const QString cached = miningCacheDir(p);
+    const QString cached = miningCacheDir(project());
     if (!cached.isEmpty() && QFileInfo::exists(cached + QStringLiteral("/mining.json"))) {
         try {
             auto r = std::make_shared<const den2moe::MiningResult>(den2moe::load_mining_result(cached.toStdString()));
-            if (resultFits(*r, m_project)) {
+            if (miningResultFits(*r, project())) {
                 setMiningResult(r);
                 log(tr("Loaded the last mining result from %1").arg(cached));
             }
@@ -347,15 +334,20 @@ bool MainWindow::openProject(const QString& path, QString* error) {
 }
 
 void MainWindow::setProject(const den2moe::Project& project, bool modified) {
+    m_projects->reset(project, modified);
+}
+
+void MainWindow::onProjectReset() {
     m_loading = true;
-    m_project = project;
     m_mining.reset();
     m_undo->clear();
     m_affinity->clear();
     m_clusterModel->setLabels({});
     m_clusterModel->setState(ClusterState{});
-    m_projectPanel->setProject(m_project);
+    m_projectPanel->setProject(project());
     m_conversion.reset();
+    m_conversionPanel->setSettings(project().convert);
+    if (m_exportDialog) m_exportDialog->setSettings(project().hf_export);
     m_routing->setModel(nullptr);
     m_expertLoad->setLoad(den2moe::ExpertLoad{});
     for (PipelineStep s : {PipelineStep::Mining, PipelineStep::Clusters, PipelineStep::Experts, PipelineStep::Training,
@@ -364,45 +356,47 @@ void MainWindow::setProject(const den2moe::Project& project, bool modified) {
     }
     updateSetupSteps();
     updateConversionInputs();
+    updateTitle();
     m_loading = false;
-    setModified(modified);
 }
 
 bool MainWindow::saveProject(const QString& path, QString* error) {
-    try {
-        den2moe::save_project(m_project, QFileInfo(path).absoluteFilePath().toStdString());
-    } catch (const std::exception& e) {
-        const QString msg = tr("Cannot save %1: %2").arg(path, errorText(e));
-        log(msg);
-        if (error) {
-            *error = msg;
-        }
+    if (!m_projects->save(path, error)) {
         return false;
     }
     m_undo->setClean();
-    setModified(false);
-    addRecentFile(QString::fromStdString(m_project.file));
-    log(tr("Saved %1").arg(QString::fromStdString(m_project.file)));
     return true;
 }
 
-void MainWindow::setModified(bool modified) {
-    setWindowModified(modified);
-    updateTitle();
+void MainWindow::onAutosaveFound(const QString& path, const QDateTime& when) {
+    if (!m_interactive) {
+        return;  // logged by the controller; the copy stays for an interactive session
+    }
+    const auto answer = QMessageBox::question(
+        this, tr("Unsaved changes found"),
+        tr("This project has changes from %1 that were never saved (%2). Restore them?")
+            .arg(QLocale().toString(when, QLocale::ShortFormat), path),
+        QMessageBox::Yes | QMessageBox::Discard, QMessageBox::Yes);
+    QString error;
+    if (answer == QMessageBox::Yes) {
+        if (!m_projects->restoreAutosave(&error)) showError(tr("Restore unsaved changes"), error);
+    } else {
+        m_projects->discardAutosave();
+    }
 }
 
 void MainWindow::updateTitle() {
-    const QString file = m_project.file.empty() ? tr("untitled") : QFileInfo(QString::fromStdString(m_project.file)).fileName();
-    setWindowTitle(QStringLiteral("%1[*] — %2 — Den2MoE Studio").arg(file, QString::fromStdString(m_project.name)));
+    const den2moe::Project& p = project();
+    const QString file = p.file.empty() ? tr("untitled") : QFileInfo(QString::fromStdString(p.file)).fileName();
+    setWindowTitle(QStringLiteral("%1[*] — %2 — Den2MoE Studio").arg(file, QString::fromStdString(p.name)));
 }
 
 void MainWindow::onProjectEdited() {
-    m_projectPanel->applyTo(m_project);
-    setModified(true);
+    m_projects->update([this](den2moe::Project& p) { m_projectPanel->applyTo(p); });
     updateSetupSteps();
     updateConversionInputs();
     if (m_mining) {
-        const bool fits = resultFits(*m_mining, m_project);
+        const bool fits = miningResultFits(*m_mining, project());
         m_pipeline->setState(PipelineStep::Mining, StepState::Stale,
                              fits ? tr("Settings changed since the last run") : tr("Domains changed since the last run"));
         if (m_pipeline->state(PipelineStep::Clusters) == StepState::Done) {
@@ -416,55 +410,47 @@ void MainWindow::updateSetupSteps() {
     const QStringList messages = m_projectPanel->validationMessages();
     bool modelOk = false;
     try {
-        modelOk = !m_project.model.empty() &&
-                  QFileInfo::exists(QString::fromStdString(den2moe::resolve_project_path(m_project, m_project.model)));
+        modelOk = !project().model.empty() &&
+                  QFileInfo::exists(QString::fromStdString(den2moe::resolve_project_path(project(), project().model)));
     } catch (const std::exception&) {
     }
     m_pipeline->setState(PipelineStep::Model, modelOk ? StepState::Done : StepState::Invalid,
-                         modelOk ? QString::fromStdString(m_project.model) : tr("Pick a model folder"));
+                         modelOk ? QString::fromStdString(project().model) : tr("Pick a model folder"));
     const bool domainsOk = messages.isEmpty() || (!modelOk && messages.size() == 1);
-    m_pipeline->setState(PipelineStep::Domains, domainsOk && !m_project.domain_names().empty() ? StepState::Done
+    m_pipeline->setState(PipelineStep::Domains, domainsOk && !project().domain_names().empty() ? StepState::Done
                                                                                                : StepState::Invalid,
-                         messages.isEmpty() ? tr("%1 domains").arg(m_project.domain_names().size())
+                         messages.isEmpty() ? tr("%1 domains").arg(project().domain_names().size())
                                             : messages.join(QLatin1Char('\n')));
 }
 
 // ---- mining ---------------------------------------------------------------------------------------
 
 bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* error) {
-    if (m_runner->isBusy()) {
+    if (m_jobs->isBusy()) {
         if (error) {
             *error = tr("Another job is running");
         }
         return false;
     }
-    QStringList messages = projectProblems(m_project);
-    if (!messages.isEmpty()) {
+    try {
+        den2moe::validate_mining(project(), options);
+    } catch (const std::exception& e) {
         if (error) {
-            *error = messages.join(QLatin1Char('\n'));
+            *error = errorText(e);
         }
-        log(tr("Mining not started, the project needs fixing:\n  %1").arg(messages.join(QStringLiteral("\n  "))));
+        log(tr("Mining not started, the project needs fixing:\n  %1").arg(indented(errorText(e))));
         return false;
     }
-    m_miningStateBeforeRun = m_pipeline->state(PipelineStep::Mining);
-    m_runningStep = PipelineStep::Mining;
-    m_stateBeforeRun = m_miningStateBeforeRun;
     // The job also writes the result into the project's cache (off the GUI thread), from where the
     // next session reloads it.
-    const den2moe::Project project = m_project;
-    const std::string outDir = miningCacheDir(m_project).toStdString();
-    const bool started = m_runner->start(QStringLiteral("mining"), [project, options, outDir](const JobControl& c) {
-        auto r = std::make_shared<const den2moe::MiningResult>(
-            bridge::runMining(project, options, c.progressFn(), c.cancelFlag()));
-        if (!outDir.empty() && resultFits(*r, project)) {
-            try {
-                den2moe::write_mining_outputs(*r, outDir, project.cluster.k);
-            } catch (const std::exception&) {
-                // the cache is a convenience: a read-only project folder must not fail the run
-            }
-        }
-        return QVariant::fromValue(MiningResultPtr(r));
-    });
+    const den2moe::Project p = project();
+    const std::string cacheDir = miningCacheDir(p).toStdString();
+    const StepState before = m_pipeline->state(PipelineStep::Mining);
+    const bool started = m_jobs->start(
+        QStringLiteral("mining"),
+        [p, options, cacheDir](den2moe::RunContext& ctx) { return runMiningStep(p, options, cacheDir, ctx); },
+        [this](const MiningResultPtr& r) { onMiningFinished(r); },
+        [this, before](const JobStop&) { m_pipeline->setState(PipelineStep::Mining, before); });
     if (!started) {
         if (error) {
             *error = tr("The job runner is busy");
@@ -475,32 +461,7 @@ bool MainWindow::startMining(const den2moe::MiningOptions& options, QString* err
     return true;
 }
 
-void MainWindow::onJobFinished(const QVariant& result) {
-    if (result.canConvert<HfExportOutputPtr>()) {
-        m_exportRunning = false;
-        m_export = result.value<HfExportOutputPtr>();
-        if (m_export) {
-            exportDialog()->showResult(*m_export);
-            if (!m_export->out_dir.empty()) {
-                log(tr("Exported %1 as %2 into %3 (%4 warnings)")
-                        .arg(QString::fromStdString(m_export->source), QString::fromStdString(m_export->format),
-                             QString::fromStdString(m_export->out_dir))
-                        .arg(m_export->warnings));
-            } else {
-                log(tr("Export check (%1): %2 errors, %3 warnings")
-                        .arg(QString::fromStdString(m_export->format))
-                        .arg(m_export->errors)
-                        .arg(m_export->warnings));
-            }
-        }
-        Q_EMIT exportFinished();
-        return;
-    }
-    if (result.canConvert<ConversionOutputPtr>()) {
-        onConversionFinished(result.value<ConversionOutputPtr>());
-        return;
-    }
-    const MiningResultPtr r = result.value<MiningResultPtr>();
+void MainWindow::onMiningFinished(const MiningResultPtr& r) {
     if (!r) {
         return;
     }
@@ -510,34 +471,11 @@ void MainWindow::onJobFinished(const QVariant& result) {
             .arg(r->stats_cache_hits)
             .arg(r->stats_cache_misses));
     setMiningResult(r);
-    const QString dir = miningCacheDir(m_project);
+    const QString dir = miningCacheDir(project());
     if (QFileInfo::exists(dir + QStringLiteral("/mining.json"))) {
         log(tr("Mining results saved in %1").arg(dir));
     }
     Q_EMIT miningFinished();
-}
-
-void MainWindow::onJobCancelled() {
-    if (m_exportRunning) {
-        m_exportRunning = false;
-        exportDialog()->showError(tr("cancelled; nothing was written"));
-    } else {
-        restoreRunningStep();
-    }
-    log(tr("Cancelled: the project is unchanged"));
-    statusBar()->showMessage(tr("Cancelled"), 5000);
-    Q_EMIT jobCancelled();
-}
-
-void MainWindow::onJobFailed(const QString& message, const QString& hint) {
-    if (m_exportRunning) {
-        m_exportRunning = false;
-        exportDialog()->showError(hint.isEmpty() ? message : message + QStringLiteral(" (") + hint + QLatin1Char(')'));
-    } else {
-        restoreRunningStep();
-    }
-    showError(tr("%1 failed").arg(m_runner->jobName()), message, hint);
-    Q_EMIT jobFailed(message, hint);
 }
 
 void MainWindow::setMiningResult(const MiningResultPtr& result) {
@@ -548,21 +486,21 @@ void MainWindow::setMiningResult(const MiningResultPtr& result) {
     m_mining = result;
     m_undo->clear();
     const QStringList labels = domainLabels(*result);
-    const int k = int(std::max<int64_t>(1, std::min<int64_t>(m_project.cluster.k, result->n)));
+    const int k = int(std::max<int64_t>(1, std::min<int64_t>(project().cluster.k, result->n)));
     m_clusterModel->setLabels(labels);
     m_clusterModel->setDisplayOrder(leafOrder(*result));
     m_affinity->setData(matrixViewData(*result), dendrogramData(*result), k);
 
     ClusterState state;
-    const ClusterAssignment saved = assignmentFromProject(m_project.clusters, labels);
-    const bool savedFits = m_project.clusters.manual && !saved.labelOfLeaf.contains(-1) && !saved.isEmpty();
+    const ClusterAssignment saved = assignmentFromProject(project().clusters, labels);
+    const bool savedFits = project().clusters.manual && !saved.labelOfLeaf.contains(-1) && !saved.isEmpty();
     if (savedFits) {
         state.assignment = saved;
     } else {
-        state.cutHeight = m_project.cluster.cut_height ? *m_project.cluster.cut_height : cutHeightForK(*result, k);
+        state.cutHeight = project().cluster.cut_height ? *project().cluster.cut_height : cutHeightForK(*result, k);
         state.assignment = assignmentAtCut(*result, state.cutHeight);
     }
-    const bool current = resultFits(*result, m_project) && settingsMatch(*result, m_project);
+    const bool current = miningResultFits(*result, project()) && settingsMatch(*result, project());
     m_pipeline->setState(PipelineStep::Mining, current ? StepState::Done : StepState::Stale,
                          current ? tr("%1 domains, %2 linkage").arg(result->n).arg(QString::fromStdString(result->linkage_method))
                                  : tr("Computed with other domains or settings than the project's: rerun"));
@@ -596,18 +534,23 @@ void MainWindow::onClusterStateChanged() {
     }
     const QStringList& labels = m_clusterModel->labels();
     const bool manual = state.isManual();
-    m_project.clusters = projectClusters(state.assignment, labels, manual);
-    if (!manual && !std::isnan(state.cutHeight)) {
-        // K, plus the height when the line was dragged away from the middle of K's interval.
-        const int k = state.assignment.clusterCount();
-        m_project.cluster.k = k;
-        const double mid = cutHeightForK(*m_mining, k);
-        if (std::abs(mid - state.cutHeight) > 1e-12) {
-            m_project.cluster.cut_height = state.cutHeight;
-        } else {
-            m_project.cluster.cut_height.reset();
-        }
-    }
+    const MiningResultPtr mining = m_mining;
+    m_projects->update(
+        [&](den2moe::Project& p) {
+            p.clusters = projectClusters(state.assignment, labels, manual);
+            if (!manual && !std::isnan(state.cutHeight)) {
+                // K, plus the height when the line was dragged away from the middle of K's interval.
+                const int k = state.assignment.clusterCount();
+                p.cluster.k = k;
+                const double mid = cutHeightForK(*mining, k);
+                if (std::abs(mid - state.cutHeight) > 1e-12) {
+                    p.cluster.cut_height = state.cutHeight;
+                } else {
+                    p.cluster.cut_height.reset();
+                }
+            }
+        },
+        !m_loading);
     const QString detail = manual ? tr("%1 clusters, edited by hand").arg(state.assignment.clusterCount())
                                   : tr("K = %1 from the dendrogram cut").arg(state.assignment.clusterCount());
     const StepState clusters = m_pipeline->state(PipelineStep::Mining) == StepState::Stale ? StepState::Stale
@@ -616,7 +559,6 @@ void MainWindow::onClusterStateChanged() {
     updateConversionInputs();
     if (!m_loading) {
         m_pipeline->markDownstreamStale(PipelineStep::Clusters);
-        setModified(true);
     }
 }
 
@@ -753,7 +695,11 @@ bool MainWindow::maybeSave() {
     if (answer == QMessageBox::Save) {
         return actionSave();
     }
-    return answer == QMessageBox::Discard;
+    if (answer == QMessageBox::Discard) {
+        m_projects->discardAutosave();
+        return true;
+    }
+    return false;
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -786,11 +732,11 @@ void MainWindow::actionOpen() {
 }
 
 bool MainWindow::actionSave() {
-    if (m_project.file.empty()) {
+    if (project().file.empty()) {
         return actionSaveAs();
     }
     QString error;
-    if (!saveProject(QString::fromStdString(m_project.file), &error)) {
+    if (!saveProject(QString::fromStdString(project().file), &error)) {
         showError(tr("Save project"), error);
         return false;
     }
@@ -798,7 +744,7 @@ bool MainWindow::actionSave() {
 }
 
 bool MainWindow::actionSaveAs() {
-    QString path = QFileDialog::getSaveFileName(this, tr("Save project as"), QString::fromStdString(m_project.file),
+    QString path = QFileDialog::getSaveFileName(this, tr("Save project as"), QString::fromStdString(project().file),
                                                 tr("Den2MoE projects (*.den2moe.json)"));
     if (path.isEmpty()) {
         return false;
@@ -874,24 +820,6 @@ void MainWindow::actionExportClusters() {
 
 // ---- recent files ---------------------------------------------------------------------------------
 
-QStringList MainWindow::recentFiles() const {
-    return QSettings().value(QString::fromLatin1(kRecentKey)).toStringList();
-}
-
-void MainWindow::addRecentFile(const QString& path) {
-    if (path.isEmpty()) {
-        return;
-    }
-    QStringList files = recentFiles();
-    files.removeAll(path);
-    files.prepend(path);
-    while (files.size() > kMaxRecent) {
-        files.removeLast();
-    }
-    QSettings().setValue(QString::fromLatin1(kRecentKey), files);
-    rebuildRecentMenu();
-}
-
 void MainWindow::rebuildRecentMenu() {
     if (!m_recentMenu) {
         return;
@@ -926,35 +854,25 @@ QString MainWindow::findDemoProject() {
     return {};
 }
 
-}  // namespace den2moe::ui
-
-namespace den2moe::ui {
-
 // ---- experts (conversion), routing, expert load -----------------------------------------------------
 
-void MainWindow::restoreRunningStep() {
-    m_pipeline->setState(m_runningStep, m_stateBeforeRun);
-}
-
 void MainWindow::updateConversionInputs() {
-    m_conversionPanel->setClusters(m_project.clusters);
-    bool haveConfig = false;
+    const den2moe::Project& p = project();
+    std::optional<den2moe::LlamaConfig> cfg;
     try {
-        if (!m_project.model.empty()) {
-            const QString path = QString::fromStdString(den2moe::resolve_project_path(m_project, m_project.model));
-            // only the cheap case on the GUI thread: a Hugging Face folder's config.json
-            if (QFileInfo::exists(path + QStringLiteral("/config.json")) || path.endsWith(QLatin1String("config.json"))) {
-                const den2moe::LlamaConfig cfg = bridge::readModelConfig(m_project);
-                m_conversionPanel->setModelConfig(&cfg, m_project.prune.bias_compensation);
-                haveConfig = true;
+        if (!p.model.empty()) {
+            // only the cheap case on the GUI thread: a Hugging Face folder's config.json (a llama2.c
+            // checkpoint would be read whole)
+            const QString path = QString::fromStdString(den2moe::resolve_project_path(p, p.model));
+            if (QFileInfo(path).isDir() || path.endsWith(QLatin1String("config.json"))) {
+                cfg = den2moe::project_model_config(p);
             }
         }
     } catch (const std::exception&) {
+        cfg.reset();
     }
-    if (!haveConfig) {
-        m_conversionPanel->setModelConfig(nullptr, m_project.prune.bias_compensation);
-    }
-    m_rerunConversion->setEnabled(!m_runner->isBusy() && !m_project.clusters.empty());
+    m_conversionPanel->setProject(p, cfg ? &*cfg : nullptr);
+    m_rerunConversion->setEnabled(!m_runner->isBusy() && m_conversionPanel->plan().ok());
 }
 
 bool MainWindow::startConversionFromPanel(QString* error) {
@@ -962,44 +880,50 @@ bool MainWindow::startConversionFromPanel(QString* error) {
 }
 
 bool MainWindow::startConversion(const den2moe::ConvertSettings& settings, QString* error, const QString& outDir) {
-    const bool dive = settings.recipe == "dive" || settings.recipe == "dive-random";
-    QStringList messages;
-    if (m_runner->isBusy()) {
-        messages << tr("Another job is running (%1)").arg(m_runner->jobName());
-    }
-    if (dive && m_project.clusters.empty()) {
-        messages << tr("No clusters: run the mining (or load a mining folder) first");
-    }
-    messages << projectProblems(m_project);
-    if (!messages.isEmpty()) {
-        if (error) {
-            *error = messages.join(QLatin1Char('\n'));
-        }
-        log(tr("Conversion not started:\n  %1").arg(messages.join(QStringLiteral("\n  "))));
-        return false;
-    }
     std::string dir;
     try {
-        dir = outDir.isEmpty() ? bridge::defaultExpertsDir(m_project, settings.recipe) : outDir.toStdString();
+        dir = outDir.isEmpty() ? den2moe::default_conversion_dir(project(), settings.recipe) : outDir.toStdString();
     } catch (const std::exception& e) {
         if (error) *error = errorText(e);
         return false;
     }
-    m_runningStep = PipelineStep::Experts;
-    m_stateBeforeRun = m_pipeline->state(PipelineStep::Experts);
-    const den2moe::Project project = m_project;
-    const den2moe::ProjectClusters clusters = m_project.clusters;
-    const bool started = m_runner->start(QStringLiteral("conversion"), [project, clusters, settings, dir](const JobControl& c) {
-        auto out = std::make_shared<const bridge::ConversionOutput>(
-            bridge::runConversion(project, clusters, settings, dir, true, c.progressFn(), c.cancelFlag()));
-        return QVariant::fromValue(ConversionOutputPtr(out));
-    });
+    return startConversion(project(), project().clusters, settings, dir, error);
+}
+
+bool MainWindow::startConversion(const den2moe::Project& project, const den2moe::ProjectClusters& clusters,
+                                 const den2moe::ConvertSettings& settings, const std::string& outDir, QString* error) {
+    QString problem;
+    if (m_jobs->isBusy()) {
+        problem = tr("Another job is running (%1)").arg(m_runner->jobName());
+    } else {
+        try {
+            den2moe::validate_conversion_job(project, clusters, settings, outDir);
+        } catch (const std::exception& e) {
+            problem = errorText(e);
+        }
+    }
+    if (!problem.isEmpty()) {
+        if (error) {
+            *error = problem;
+        }
+        log(tr("Conversion not started:\n  %1").arg(indented(problem)));
+        return false;
+    }
+    const StepState before = m_pipeline->state(PipelineStep::Experts);
+    const bool started = m_jobs->start(
+        QStringLiteral("conversion"),
+        [project, clusters, settings, outDir](den2moe::RunContext& ctx) {
+            return runConversionStep(project, clusters, settings, outDir, ctx);
+        },
+        [this](const ConversionOutputPtr& r) { onConversionFinished(r); },
+        [this, before](const JobStop&) { m_pipeline->setState(PipelineStep::Experts, before); });
     if (!started) {
         if (error) *error = tr("The job runner is busy");
         return false;
     }
     m_pipeline->setState(PipelineStep::Experts, StepState::Running);
-    log(tr("Conversion (%1) started into %2").arg(QString::fromStdString(settings.recipe), QString::fromStdString(dir)));
+    log(tr("Conversion (%1) started into %2")
+            .arg(QString::fromLatin1(den2moe::recipe_name(settings.recipe)), QString::fromStdString(outDir)));
     return true;
 }
 
@@ -1008,8 +932,9 @@ void MainWindow::onConversionFinished(const ConversionOutputPtr& r) {
         return;
     }
     m_conversion = r;
+    const QString recipe = QString::fromLatin1(den2moe::recipe_name(r->settings.recipe));
     log(tr("Conversion done (%1) in %2 s, saved in %3 (statistics cache: %4 hits, %5 computed)")
-            .arg(QString::fromStdString(r->settings.recipe))
+            .arg(recipe)
             .arg(r->seconds, 0, 'f', 1)
             .arg(QString::fromStdString(r->dir))
             .arg(r->cache_hits)
@@ -1018,8 +943,7 @@ void MainWindow::onConversionFinished(const ConversionOutputPtr& r) {
     m_routing->setModel(r->model);
     m_expertLoad->setLoad(r->load, r->model ? &bridge::moeModelInfo(*r->model) : nullptr);
     m_pipeline->setState(PipelineStep::Experts, StepState::Done,
-                         tr("%1, %2 experts").arg(QString::fromStdString(r->settings.recipe))
-                             .arg(r->model ? bridge::moeModelInfo(*r->model).n_experts : 0));
+                         tr("%1, %2 experts").arg(recipe).arg(r->model ? bridge::moeModelInfo(*r->model).n_experts : 0));
     Q_EMIT conversionFinished();
 }
 
@@ -1029,10 +953,8 @@ bool MainWindow::loadConvertedModel(const QString& dir, QString* error) {
         m_routing->setModel(m);
         log(tr("Opened the converted model %1").arg(dir));
         return true;
-    } catch (const bridge::JobFailed& e) {
-        if (error) *error = QString::fromStdString(e.error().what);
     } catch (const std::exception& e) {
-        if (error) *error = QString::fromLocal8Bit(e.what());
+        if (error) *error = errorText(e);
     }
     return false;
 }
@@ -1040,9 +962,13 @@ bool MainWindow::loadConvertedModel(const QString& dir, QString* error) {
 ExportDialog* MainWindow::exportDialog() {
     if (!m_exportDialog) {
         m_exportDialog = new ExportDialog(this);
+        m_exportDialog->setSettings(project().hf_export);
         connect(m_exportDialog, &ExportDialog::requested, this, [this](const ExportRequest& r) {
             QString error;
             if (!startExport(r, &error)) m_exportDialog->showError(error);
+        });
+        connect(m_exportDialog, &ExportDialog::settingsEdited, this, [this](const den2moe::ExportSettings& s) {
+            m_projects->update([&s](den2moe::Project& p) { p.hf_export = s; });
         });
     }
     if (m_exportDialog->source().isEmpty() && m_routing->model()) {
@@ -1060,26 +986,57 @@ bool MainWindow::startExport(const ExportRequest& r, QString* error) {
         if (error) *error = tr("choose an output folder");
         return false;
     }
-    if (m_runner->isBusy()) {
+    if (m_jobs->isBusy()) {
         if (error) *error = tr("Another job is running (%1)").arg(m_runner->jobName());
         return false;
     }
-    const std::string src = r.source.toStdString(), format = r.format.toStdString(), out = r.out.toStdString();
-    const bool pad = r.padExperts, lintOnly = r.lintOnly;
-    const bool started = m_runner->start(QStringLiteral("export"), [src, format, out, pad, lintOnly](const JobControl& c) {
-        auto o = std::make_shared<const bridge::HfExportOutput>(
-            bridge::exportHf(src, format, out, pad, lintOnly, c.progressFn(), c.cancelFlag()));
-        return QVariant::fromValue(HfExportOutputPtr(o));
-    });
+    const std::string src = r.source.toStdString(), out = r.out.toStdString(), tok = r.tokenizer.toStdString();
+    const den2moe::ExportSettings settings = r.settings;
+    const bool lintOnly = r.lintOnly;
+    const bool started = m_jobs->start(
+        QStringLiteral("export"),
+        [src, settings, out, lintOnly, tok](den2moe::RunContext& ctx) {
+            return HfExportOutputPtr(
+                std::make_shared<const bridge::HfExportOutput>(bridge::exportHf(src, settings, out, lintOnly, tok, ctx)));
+        },
+        [this](const HfExportOutputPtr& x) { onExportFinished(x); },
+        [this](const JobStop& stop) {
+            QString text = stop.message;
+            if (stop.cancelled) {
+                text = tr("cancelled; nothing was written");
+            } else if (!stop.hint.isEmpty()) {
+                text += QStringLiteral(" (") + stop.hint + QLatin1Char(')');
+            }
+            exportDialog()->showError(text);
+        });
     if (!started) {
         if (error) *error = tr("The job runner is busy");
         return false;
     }
-    m_exportRunning = true;
     exportDialog()->setBusy(true);
-    log(lintOnly ? tr("Checking the %1 export of %2").arg(r.format, r.source)
-                 : tr("Exporting %1 as %2 into %3").arg(r.source, r.format, r.out));
+    const QString format = QString::fromStdString(settings.format);
+    log(lintOnly ? tr("Checking the %1 export of %2").arg(format, r.source)
+                 : tr("Exporting %1 as %2 into %3").arg(r.source, format, r.out));
     return true;
+}
+
+void MainWindow::onExportFinished(const HfExportOutputPtr& x) {
+    m_export = x;
+    if (m_export) {
+        exportDialog()->showResult(*m_export);
+        if (!m_export->out_dir.empty()) {
+            log(tr("Exported %1 as %2 into %3 (%4 warnings)")
+                    .arg(QString::fromStdString(m_export->source), QString::fromStdString(m_export->format),
+                         QString::fromStdString(m_export->out_dir))
+                    .arg(m_export->warnings));
+        } else {
+            log(tr("Export check (%1): %2 errors, %3 warnings")
+                    .arg(QString::fromStdString(m_export->format))
+                    .arg(m_export->errors)
+                    .arg(m_export->warnings));
+        }
+    }
+    Q_EMIT exportFinished();
 }
 
 }  // namespace den2moe::ui

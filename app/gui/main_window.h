@@ -1,15 +1,20 @@
-// MainWindow: one open project (new / open / save / save as, recent files, unsaved-changes prompt),
-// the pipeline panel, the model and domain pickers, the affinity views (dendrogram + heatmap), the
-// cluster editor with undo/redo, export, and the task panel driven by the one JobRunner.
-// Engine results are immutable (MiningResultPtr); cluster edits are undo commands; a cancelled or
-// failed job leaves the project as it was.
+// MainWindow: the window of one open project — the pipeline panel, the model and domain pickers, the
+// affinity views (dendrogram + heatmap), the cluster editor with undo/redo, the Experts / Routing /
+// Expert load tabs, export, and the task panel. The project's life cycle (open / save / recent /
+// autosave, the settings it carries) is the ProjectController's; the jobs (mining, conversion, export)
+// run through the JobController, each with its own completion handlers. Engine results are immutable
+// (MiningResultPtr, ConversionOutputPtr); cluster edits are undo commands; a cancelled or failed job
+// leaves the project as it was.
 #pragma once
 
-#include "engine_bridge.h"
+#include "job_controller.h"
 #include "job_runner.h"
 #include "pipeline_panel.h"
-#include "project/project.h"
+#include "project_controller.h"
+#include "step_jobs.h"
 #include "view_data.h"
+
+#include "project/project.h"
 
 #include <QMainWindow>
 #include <QStringList>
@@ -25,10 +30,6 @@ class AffinityView;
 class ConversionPanel;
 class ExpertLoadView;
 class RoutingView;
-
-/// An immutable conversion result (the Experts step), shared by the views.
-using ConversionOutputPtr = std::shared_ptr<const bridge::ConversionOutput>;
-using HfExportOutputPtr = std::shared_ptr<const bridge::HfExportOutput>;
 class ExportDialog;
 struct ExportRequest;
 class ClusterModel;
@@ -53,12 +54,13 @@ public:
     /// Shows `project` as the open project (no file is read; used after overriding settings).
     void setProject(const den2moe::Project& project, bool modified);
     bool saveProject(const QString& path, QString* error = nullptr);
-    const den2moe::Project& project() const { return m_project; }
-    bool isModified() const { return isWindowModified(); }
-    QStringList recentFiles() const;
+    const den2moe::Project& project() const { return m_projects->project(); }
+    bool isModified() const { return m_projects->isModified(); }
+    QStringList recentFiles() const { return m_projects->recentFiles(); }
+    ProjectController* projectController() const { return m_projects; }
 
-    /// Validates the project, then runs the mining on the JobRunner. False (with the validation
-    /// messages in `error`) when it cannot start.
+    /// Validates the project (validate_mining), then runs the mining on the JobRunner. False (with the
+    /// validation messages in `error`) when it cannot start.
     bool startMining(const den2moe::MiningOptions& options = {}, QString* error = nullptr);
     /// Shows a mining result: views, cluster list (the project's manual assignment when it fits,
     /// else the cut at the project's K or cut height). Clears the undo stack.
@@ -83,6 +85,7 @@ public:
     bool exportClustersCsv(const QString& path, QString* error = nullptr);
 
     JobRunner* jobRunner() const { return m_runner; }
+    JobController* jobController() const { return m_jobs; }
     AffinityView* affinityView() const { return m_affinity; }
     ClusterModel* clusterModel() const { return m_clusterModel; }
     ClusterPanel* clusterPanel() const { return m_clusterPanel; }
@@ -92,10 +95,14 @@ public:
     QUndoStack* undoStack() const { return m_undo; }
     QAction* conversionAction() const { return m_rerunConversion; }
 
-    /// The Experts step: converts with the project's current (possibly manual) clusters on the
-    /// JobRunner, saves natively into `outDir` ("" = <project cache>/experts/<recipe>), evaluates
-    /// (perplexity dense vs converted, expert load) and shows the result in the Experts, Routing and
-    /// Expert load tabs. False (with the reason) when it cannot start.
+    /// The Experts step: run_conversion of `project` with `clusters` and `settings` into `outDir` on the
+    /// JobRunner, then the result in the Experts, Routing and Expert load tabs. validate_conversion_job
+    /// first: false (with the reason) when it cannot start.
+    bool startConversion(const den2moe::Project& project, const den2moe::ProjectClusters& clusters,
+                         const den2moe::ConvertSettings& settings, const std::string& outDir,
+                         QString* error = nullptr);
+    /// The same with the open project and its current (possibly manual) clusters; `outDir` "" =
+    /// <project cache>/experts/<recipe>.
     bool startConversion(const den2moe::ConvertSettings& settings, QString* error = nullptr,
                          const QString& outDir = {});
     /// startConversion with the Experts panel's settings (the "Rerun conversion" action).
@@ -104,8 +111,8 @@ public:
     /// Opens a converted folder for the routing view (no evaluation).
     bool loadConvertedModel(const QString& dir, QString* error = nullptr);
     ConversionPanel* conversionPanel() const { return m_conversionPanel; }
-    /// The "Export to Hugging Face…" dialog (created on first use; the source defaults to the model
-    /// shown in the routing view).
+    /// The "Export to Hugging Face…" dialog (created on first use with the project's export settings;
+    /// the source defaults to the model shown in the routing view).
     ExportDialog* exportDialog();
     /// Runs an export (or a lint-only check) on the JobRunner; the result goes to the dialog and
     /// exportFinished(). False (with the reason) when it cannot start.
@@ -132,21 +139,20 @@ private:
     void buildActions();
     void buildMenus();
     void buildDocks();
-    void setModified(bool modified);
+    void connectJobs();
+    void onProjectReset();
     void updateTitle();
     void updateSetupSteps();
     void onProjectEdited();
     void onClusterStateChanged();
     void onCutChanged(double height, const ClusterAssignment& assignment);
-    void onJobFinished(const QVariant& result);
+    void onMiningFinished(const MiningResultPtr& result);
     void onConversionFinished(const ConversionOutputPtr& result);
+    void onExportFinished(const HfExportOutputPtr& result);
+    void onAutosaveFound(const QString& path, const QDateTime& when);
     void updateConversionInputs();
-    void restoreRunningStep();
-    void onJobCancelled();
-    void onJobFailed(const QString& message, const QString& hint);
     void pushCommand(class ClusterStateCommand* command);
     bool maybeSave();
-    void addRecentFile(const QString& path);
     void rebuildRecentMenu();
     void showError(const QString& title, const QString& message, const QString& details = {});
     void log(const QString& line);
@@ -161,23 +167,20 @@ private:
     void actionExportCsv();
     void actionExportClusters();
 
-    den2moe::Project m_project;
+    ProjectController* m_projects = nullptr;
     MiningResultPtr m_mining;
     ConversionOutputPtr m_conversion;
     HfExportOutputPtr m_export;
     ExportDialog* m_exportDialog = nullptr;
-    bool m_exportRunning = false;
-    PipelineStep m_runningStep = PipelineStep::Mining;
-    StepState m_stateBeforeRun = StepState::NotRun;
     QTabWidget* m_tabs = nullptr;
     ConversionPanel* m_conversionPanel = nullptr;
     RoutingView* m_routing = nullptr;
     ExpertLoadView* m_expertLoad = nullptr;
-    StepState m_miningStateBeforeRun = StepState::NotRun;
     bool m_interactive = true;
     bool m_loading = false;  // programmatic state changes do not mark the project modified
 
     JobRunner* m_runner = nullptr;
+    JobController* m_jobs = nullptr;
     QUndoStack* m_undo = nullptr;
     ClusterModel* m_clusterModel = nullptr;
     AffinityView* m_affinity = nullptr;
@@ -200,6 +203,3 @@ private:
 };
 
 }  // namespace den2moe::ui
-
-Q_DECLARE_METATYPE(den2moe::ui::ConversionOutputPtr)
-Q_DECLARE_METATYPE(den2moe::ui::HfExportOutputPtr)

@@ -1,6 +1,6 @@
-// Pure adapters of the conversion and routing views (no widgets): the conversion plan (expert widths,
-// total vs active parameters, FLOPs per token) from the dense config and the clusters, and
-// RoutingTrace / ExpertLoad -> chips, heat-strip cells, legend labels, tooltips and CSV text.
+// Pure adapters of the routing and expert-load views (no widgets): RoutingTrace / ExpertLoad -> chips,
+// heat-strip cells, legend labels, tooltips and CSV text. (The conversion plan is the engine's:
+// convert/plan.h.)
 #pragma once
 
 #include "engine_bridge.h"
@@ -15,36 +15,6 @@
 #include <vector>
 
 namespace den2moe::ui {
-
-struct ExpertPlanRow {
-    int expert = 0;
-    QStringList domains;  ///< dive: the cluster's domains; others: empty ("all")
-    int64_t width = 0;    ///< FFN channels of this expert, per layer
-};
-
-/// What a conversion will produce, computed before running it.
-struct ConversionPlan {
-    QString recipe;
-    int n_experts = 0;  ///< 0 for a dense result (flap)
-    int top_k = 0;
-    std::vector<ExpertPlanRow> experts;
-    int64_t dense_params = 0;
-    int64_t total_params = 0;
-    int64_t active_params = 0;
-    /// Matmul FLOPs per token (2 × weights touched, lm_head included, the embedding lookup and the
-    /// attention scores excluded), dense and converted.
-    int64_t dense_flops = 0;
-    int64_t active_flops = 0;
-    QString error;  ///< non-empty when the settings cannot be converted (e.g. E not dividing F)
-};
-
-/// Parameters of the dense trunk besides the FFNs (embeddings, attention, norms, lm_head).
-int64_t trunkParams(const LlamaConfig& cfg);
-/// dive / dive-random: one expert per cluster, width ⌊F·(1−r)⌋ (+ a D-vector down bias with bias
-/// compensation); random: E experts of F/E; upcycle: E copies of F; flap: one dense FFN of ⌊F·(1−r)⌋.
-/// Routers: E × D per layer. Active = trunk + router + the top-k widest experts.
-ConversionPlan planConversion(const LlamaConfig& cfg, const ProjectClusters& clusters, const ConvertSettings& s,
-                              bool biasCompensation = true);
 
 /// The colour of expert `e` of `n` (a qualitative palette; stable for a given n).
 QColor expertColor(int e, int n);

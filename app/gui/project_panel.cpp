@@ -1,4 +1,7 @@
+// ProjectPanel: see project_panel.h.
 #include "project_panel.h"
+
+#include "settings_form.h"
 
 #include <QComboBox>
 #include <QDir>
@@ -16,9 +19,11 @@
 namespace den2moe::ui {
 
 namespace {
-QSpinBox* spin(QWidget* parent, int lo, int hi, int step) {
+/// A spin box for an integer field of a settings schema: its range and help are the schema's.
+QSpinBox* spin(QWidget* parent, const den2moe::FieldInfo* field, int step) {
     auto* s = new QSpinBox(parent);
-    s->setRange(lo, hi);
+    applyIntRange(s, *field);
+    s->setToolTip(QString::fromStdString(field->help));
     s->setSingleStep(step);
     return s;
 }
@@ -48,10 +53,10 @@ ProjectPanel::ProjectPanel(QWidget* parent) : QWidget(parent) {
     m_dtype = new QComboBox(this);
     m_dtype->addItems({QStringLiteral("bf16"), QStringLiteral("fp32")});
     form->addRow(tr("Compute dtype:"), m_dtype);
-    m_calibSamples = spin(this, 1, 100000, 16);
-    m_calibSeq = spin(this, 8, 32768, 64);
-    m_evalWindows = spin(this, 1, 100000, 8);
-    m_evalSeq = spin(this, 8, 32768, 64);
+    m_calibSamples = spin(this, den2moe::calib_schema().find("samples"), 16);
+    m_calibSeq = spin(this, den2moe::calib_schema().find("seq_len"), 64);
+    m_evalWindows = spin(this, den2moe::eval_schema().find("windows"), 8);
+    m_evalSeq = spin(this, den2moe::eval_schema().find("seq_len"), 64);
     form->addRow(tr("Calibration windows / domain:"), m_calibSamples);
     form->addRow(tr("Calibration tokens / window:"), m_calibSeq);
     form->addRow(tr("Evaluation windows / domain:"), m_evalWindows);

@@ -1,6 +1,7 @@
 #include "routing_view.h"
 
 #include "csv_export.h"
+#include "job_runner.h"  // errorText
 #include "moe_adapters.h"
 
 #include <QComboBox>
@@ -327,16 +328,13 @@ QString routingModelTitle(const bridge::MoeModelInfo& info) {
     QString recipe = QString::fromStdString(info.recipe);
     if (recipe.isEmpty()) recipe = cfg.value(QStringLiteral("recipe")).toString();
     if (!recipe.isEmpty()) parts << recipe;
-    const QString init = cfg.value(QStringLiteral("router")).toObject().value(QStringLiteral("init")).toString();
+    // provenance names the router initialisation (its router_init); moe_config describes it in words
+    const QString init = prov.value(QStringLiteral("router_init")).toString();
+    const QString described = cfg.value(QStringLiteral("router")).toObject().value(QStringLiteral("init")).toString();
     if (!init.isEmpty()) {
-        const QString lower = init.toLower();
-        if (lower.contains(QLatin1String("centroid"))) {
-            parts << QObject::tr("centroid routers");
-        } else if (lower.contains(QLatin1String("uniform")) || lower.contains(QLatin1String("random"))) {
-            parts << QObject::tr("random routers");
-        } else {
-            parts << QObject::tr("routers: %1").arg(init);
-        }
+        parts << QObject::tr("%1 routers").arg(init);
+    } else if (!described.isEmpty()) {
+        parts << QObject::tr("routers: %1").arg(described);
     }
     if (prov.contains(QStringLiteral("seed"))) {
         parts << QObject::tr("seed %1").arg(prov.value(QStringLiteral("seed")).toVariant().toLongLong());
@@ -454,10 +452,8 @@ bool RoutingView::loadCompareModel(const QString& dir, QString* error) {
     try {
         setCompareModel(bridge::loadMoeModel(dir.toStdString()));
         return true;
-    } catch (const bridge::JobFailed& e) {
-        if (error) *error = QString::fromStdString(e.error().what);
     } catch (const std::exception& e) {
-        if (error) *error = QString::fromLocal8Bit(e.what());
+        if (error) *error = errorText(e);
     }
     return false;
 }
@@ -528,10 +524,8 @@ void RoutingView::startTrace(int side) {
         TraceOutcome out;
         try {
             out.trace = std::make_shared<const RoutingTrace>(bridge::traceRouting(*model, text.toStdString()));
-        } catch (const bridge::JobFailed& e) {
-            out.error = QString::fromStdString(e.error().what);
         } catch (const std::exception& e) {
-            out.error = QString::fromUtf8(e.what());
+            out.error = errorText(e);
         }
         // the destructor waits for this pool, so `self` is alive here; the queued call is dropped
         // with the object if it is deleted before delivery

@@ -1,3 +1,4 @@
+// TaskPanel: see task_panel.h.
 #include "task_panel.h"
 
 #include "job_runner.h"
@@ -93,7 +94,8 @@ void TaskPanel::onStarted(const QString& name) {
     appendLog(tr("%1 started").arg(name));
 }
 
-void TaskPanel::onProgress(const QString& stage, qint64 step, qint64 total, double eta, const QString& message) {
+void TaskPanel::onProgress(const QString& stage, qint64 step, qint64 total, double eta, const QString& message,
+                           const ProgressMetrics& metrics) {
     const QString name = m_runner ? m_runner->jobName() : QString();
     if (stage != m_lastStage) {
         m_lastStage = stage;
@@ -109,6 +111,9 @@ void TaskPanel::onProgress(const QString& stage, qint64 step, qint64 total, doub
     }
     if (!message.isEmpty()) {
         text += QStringLiteral(" — ") + message;
+    }
+    for (const auto& m : metrics) {  // "loss 2.31", as the CLI prints them
+        text += QStringLiteral("  %1 %2").arg(m.first).arg(m.second, 0, 'g', 4);
     }
     m_stage->setText(text);
     const QString e = formatEta(eta);

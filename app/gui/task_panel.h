@@ -1,6 +1,9 @@
-// TaskPanel: the running job (name, stage, progress bar, ETA, Cancel) above the session log.
+// TaskPanel: the running job (name, stage, progress bar, the step's metrics, ETA, Cancel) above the
+// session log.
 // Connect it to a JobRunner with attach(); the window adds its own log lines with appendLog().
 #pragma once
+
+#include "job_runner.h"
 
 #include <QElapsedTimer>
 #include <QWidget>
@@ -11,8 +14,6 @@ class QProgressBar;
 class QPushButton;
 
 namespace den2moe::ui {
-
-class JobRunner;
 
 /// Seconds as "42 s", "3 min 05 s", "1 h 02 min"; "" for a negative (unknown) value.
 QString formatEta(double seconds);
@@ -33,7 +34,8 @@ public:
 
 private:
     void onStarted(const QString& name);
-    void onProgress(const QString& stage, qint64 step, qint64 total, double eta, const QString& message);
+    void onProgress(const QString& stage, qint64 step, qint64 total, double eta, const QString& message,
+                    const ProgressMetrics& metrics);
     void onEnded(const QString& how);
 
     JobRunner* m_runner = nullptr;

@@ -1,8 +1,11 @@
 // convert_model: validate (plan.h's rules), run the recipe's builder (recipe_*.cpp), assemble
-// moe_config.json and the provenance. Nothing here knows how a recipe builds its experts.
+// moe_config.json and the provenance (with who converted, RunContext::client, and when, in UTC: the only
+// fields that differ between two front ends' conversions of the same project). Nothing here knows how
+// a recipe builds its experts.
 #include "convert/convert.h"
 
 #include <chrono>
+#include <ctime>
 
 #include "calib/stats_cache.h"
 #include "convert/plan.h"
@@ -63,7 +66,12 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
             doms.push_back({{"name", name}, {"calibration", files}});
         }
     }
+    char created[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
     res.provenance = {{"tool", "den2moe"},
+                      {"client", ctx.client},
+                      {"created", created},
                       {"source_model", m.source},
                       {"source_model_hash", model_hash},
                       {"recipe", traits.name},

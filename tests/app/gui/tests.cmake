@@ -7,8 +7,8 @@ function(d2m_app_test name)
   target_compile_definitions(${name} PRIVATE D2M_SOURCE_DIR="${CMAKE_SOURCE_DIR}"
                              D2M_BUILD_DIR="${CMAKE_BINARY_DIR}")
   add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES LABELS app ENVIRONMENT
-                       "QT_QPA_PLATFORM=offscreen;D2M_SHARED_DIR=${D2M_SHARED_DIR};OMP_NUM_THREADS=2")
+  # D2M_TEST_ENV: the shared data, the build and source folders, D2M_DEN2MOE (the CLI), OMP_NUM_THREADS=2
+  set_tests_properties(${name} PROPERTIES LABELS app ENVIRONMENT "QT_QPA_PLATFORM=offscreen;${D2M_TEST_ENV}")
 endfunction()
 
 file(GLOB D2M_APP_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/tst_*.cpp)
@@ -32,4 +32,8 @@ endif()
 # The export dialog test converts a small model with the CLI first.
 if(TARGET tst_export_dialog AND TARGET den2moe)
   add_dependencies(tst_export_dialog den2moe)
+endif()
+# Every recipe through `den2moe convert` and `den2moe-studio --run conversion`: byte-identical models.
+if(TARGET tst_conversion_parity)
+  add_dependencies(tst_conversion_parity den2moe den2moe-studio)
 endif()

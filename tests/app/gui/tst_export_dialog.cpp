@@ -1,9 +1,15 @@
-// The "Export to Hugging Face…" dialog: its defaults and requests, its result display, and an
+// The "Export to Hugging Face…" dialog: its defaults and requests, its settings (export_schema's
+// widgets, kept in the project's export section and saved with it), its result display, and an
 // export through the main window's JobRunner (bridge::exportHf, the engine calls of `den2moe
 // export`) whose Mixtral folder routes every token to the same experts as the converted source.
 #include "engine_bridge.h"
 #include "export_dialog.h"
 #include "main_window.h"
+#include "settings_form.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QSpinBox>
 
 #include <QDir>
 #include <QFile>
@@ -50,7 +56,7 @@ private Q_SLOTS:
         QCOMPARE(spy.count(), 1);
         const ExportRequest r = spy.at(0).at(0).value<ExportRequest>();
         QVERIFY(r.lintOnly);
-        QCOMPARE(r.format, QStringLiteral("qwen2moe"));
+        QCOMPARE(r.settings.format, std::string("qwen2moe"));
         QCOMPARE(r.source, QStringLiteral("/x/model"));
         d.setOut(QStringLiteral("/y/out"));
         d.setFormat(QStringLiteral("mixtral"));
@@ -66,6 +72,44 @@ private Q_SLOTS:
         d.showResult(bad);
         QVERIFY(d.summaryText().contains(QStringLiteral("cannot carry")));
         QCOMPARE(d.reportText(), QStringLiteral("error   shared-expert: ..."));
+    }
+
+    /// The dialog's widgets are export_schema()'s; what the user sets goes into the project's export
+    /// section (modified, saved with the project) and into the request.
+    void settingsGoIntoTheProject() {
+        MainWindow w;
+        w.setInteractive(false);
+        den2moe::Project p = den2moe::load_project(D2M_SOURCE_DIR "/projects/demo.den2moe.json");
+        p.hf_export.format = "qwen2moe";
+        p.hf_export.tensor_parallel = 2;
+        w.setProject(p, false);
+        ExportDialog* d = w.exportDialog();
+        QCOMPARE(d->settings().format, std::string("qwen2moe"));
+        auto* format = d->findChild<QComboBox*>(QStringLiteral("format"));
+        QVERIFY(format);
+        QCOMPARE(format->count(), int(den2moe::export_schema().find("format")->choices.size()));
+        QCOMPARE(format->currentData().toString(), QStringLiteral("qwen2moe"));
+        auto* tp = d->findChild<QSpinBox*>(QStringLiteral("tensor_parallel"));
+        QVERIFY(tp);
+        QCOMPARE(tp->value(), 2);
+        QCOMPARE(tp->minimum(), 1);  // the schema's range
+        QCOMPARE(tp->maximum(), 4096);
+        QVERIFY(!w.isModified());
+        auto* strict = d->findChild<QCheckBox*>(QStringLiteral("strict"));
+        QVERIFY(strict && !strict->isChecked());
+        strict->setChecked(true);  // as a click would
+        tp->setValue(4);
+        QVERIFY(w.isModified());
+        QVERIFY(w.project().hf_export.strict);
+        QCOMPARE(w.project().hf_export.tensor_parallel, int64_t(4));
+        QVERIFY(d->request(true).settings.strict);
+        const QString path = m_tmp.filePath(QStringLiteral("export-settings.den2moe.json"));
+        QString error;
+        QVERIFY2(w.saveProject(path, &error), qPrintable(error));
+        const den2moe::Project back = den2moe::load_project(path.toStdString());
+        QVERIFY(back.hf_export.strict);
+        QCOMPARE(back.hf_export.tensor_parallel, int64_t(4));
+        QCOMPARE(back.hf_export.format, std::string("qwen2moe"));
     }
 
     void exportsThroughTheWindow() {

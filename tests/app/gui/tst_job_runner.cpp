@@ -1,19 +1,28 @@
 // JobRunner: progress / finished / cancelled / failed signals with plain jobs, throttled progress,
-// one job at a time, cancel within 1 s (also for a job that ignores the flag), engine errors with
-// their message and hint; then real (small) mining runs: a result, a cancel that leaves the project
-// unchanged, an engine error, and the event-loop latency during a run (max gap of a 10 ms timer).
+// progress metrics (in order, through the coalescing and to the un-coalesced observer), the job's own
+// RunContext (client name, the cancel token Cancel sets), one job at a time, cancel within 1 s (also
+// for a job that ignores the flag), engine errors with their message and hint; JobController: each
+// job's own completion handlers; then real (small) mining runs: a result, a cancel that leaves the
+// project unchanged, an engine error, and the event-loop latency during a run (max gap of a 10 ms timer).
 #include "app_test_support.h"
 #include "core/error.h"
+#include "core/run_context.h"
+#include "job_controller.h"
 #include "job_runner.h"
 #include "main_window.h"
 #include "pipeline_panel.h"
+#include "task_panel.h"
+
+#include <QLabel>
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 using namespace den2moe::ui;
@@ -24,15 +33,27 @@ void sleepMs(int ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
-/// A job that reports `steps` steps, `ms` apart, checking the cancel flag between them.
+/// A job that reports `steps` steps, `ms` apart, checking the cancel token between them.
 JobRunner::Job countingJob(int steps, int ms) {
-    return [steps, ms](const JobControl& control) {
+    return [steps, ms](den2moe::RunContext& ctx) {
         for (int i = 1; i <= steps; ++i) {
             sleepMs(ms);
-            control.checkCancelled();
-            control.report({"counting", i, steps, "step", 0.0, double(steps - i) * ms / 1000.0});
+            ctx.check_cancelled();
+            ctx.report("counting", i, steps, "step");
         }
         return QVariant(steps * 10);
+    };
+}
+
+/// countingJob's work as a typed job (JobController::start).
+std::function<int(den2moe::RunContext&)> countingJobValue(int steps, int ms) {
+    return [steps, ms](den2moe::RunContext& ctx) {
+        for (int i = 1; i <= steps; ++i) {
+            sleepMs(ms);
+            ctx.check_cancelled();
+            ctx.report("counting", i, steps);
+        }
+        return steps;
     };
 }
 
@@ -75,14 +96,14 @@ private Q_SLOTS:
         runner.setProgressIntervalMs(50);
         QSignalSpy progress(&runner, &JobRunner::progress);
         QSignalSpy finished(&runner, &JobRunner::finished);
-        QVERIFY(runner.start(QStringLiteral("chatty"), [](const JobControl& c) {
+        QVERIFY(runner.start(QStringLiteral("chatty"), [](den2moe::RunContext& ctx) {
             QElapsedTimer t;
             t.start();
             int64_t i = 0;
             while (t.elapsed() < 400) {  // hundreds of thousands of reports
-                c.report({"spin", ++i, 0, {}, 0.0, -1.0});
+                ctx.report("spin", ++i, 0);
             }
-            c.report({"spin", 1000, 1000, "last", 0.0, 0.0});
+            ctx.report("spin", 1000, 1000, "last");
             return QVariant(true);
         }));
         QVERIFY(finished.wait(5000));
@@ -103,6 +124,115 @@ private Q_SLOTS:
         QVERIFY(finished.wait(5000));
         QCOMPARE(finished.count(), 2);
         QCOMPARE(finished.last().first().toInt(), 10);
+    }
+
+    void progressCarriesMetricsAndTheJobsContext() {
+        JobRunner runner;
+        runner.setProgressIntervalMs(0);
+        std::mutex mutex;
+        std::vector<den2moe::Progress> observed;  // every report, on the worker thread
+        runner.setProgressObserver([&](const den2moe::Progress& p) {
+            std::lock_guard<std::mutex> lock(mutex);
+            observed.push_back(p);
+        });
+        QSignalSpy progress(&runner, &JobRunner::progress);
+        QSignalSpy finished(&runner, &JobRunner::finished);
+        TaskPanel panel;
+        panel.attach(&runner);
+        QString shown;  // the task panel's line at the last report
+        connect(&runner, &JobRunner::progress, this, [&] { shown = panel.stageLabel()->text(); });
+        auto client = std::make_shared<std::string>();
+        QVERIFY(runner.start(QStringLiteral("train"), [client](den2moe::RunContext& ctx) {
+            *client = ctx.client;
+            for (int i = 1; i <= 3; ++i) {
+                ctx.report("train", i, 3, {}, {{"loss", 3.0 - i}, {"lr", 1e-3 * i}});
+            }
+            return QVariant(true);
+        }));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(*client, std::string("den2moe-studio"));
+        // the signal's metrics: the last report's, names and values in the order the step gave them
+        const ProgressMetrics last = progress.last().at(5).value<ProgressMetrics>();
+        QCOMPARE(last.size(), 2);
+        QCOMPARE(last[0].first, QStringLiteral("loss"));
+        QCOMPARE(last[0].second, 0.0);
+        QCOMPARE(last[1].first, QStringLiteral("lr"));
+        QCOMPARE(last[1].second, 3e-3);
+        QVERIFY2(shown.contains(QStringLiteral("train 3/3")) && shown.contains(QStringLiteral("loss 0")) &&
+                     shown.contains(QStringLiteral("lr 0.003")),
+                 qPrintable(shown));
+        // the observer saw every report, uncoalesced
+        std::lock_guard<std::mutex> lock(mutex);
+        QCOMPARE(observed.size(), size_t(3));
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(observed[size_t(i)].step, int64_t(i + 1));
+            QCOMPARE(observed[size_t(i)].metric("loss", -1), 2.0 - i);
+            QCOMPARE(observed[size_t(i)].metric("lr", -1), 1e-3 * (i + 1));
+        }
+    }
+
+    void cancelSetsTheJobsToken() {
+        JobRunner runner;
+        QSignalSpy cancelled(&runner, &JobRunner::cancelled);
+        QSignalSpy idle(&runner, &JobRunner::idle);
+        auto sawCancel = std::make_shared<std::atomic<bool>>(false);
+        QVERIFY(runner.start(QStringLiteral("waits"), [sawCancel](den2moe::RunContext& ctx) {
+            for (int i = 0; i < 500 && !ctx.cancel.cancelled(); ++i) sleepMs(5);
+            sawCancel->store(ctx.cancel.cancelled());
+            ctx.check_cancelled();  // throws den2moe::Cancelled: not an error
+            return QVariant(1);
+        }));
+        const den2moe::CancelToken token = runner.cancelToken();
+        QVERIFY(!token.cancelled());
+        runner.cancel();
+        QVERIFY(token.cancelled());  // the very token the job holds
+        QVERIFY(cancelled.wait(1000));
+        QTRY_COMPARE_WITH_TIMEOUT(idle.count(), 1, 5000);  // with cancelled(), or after it
+        QVERIFY(sawCancel->load());
+        QCOMPARE(cancelled.count(), 1);
+    }
+
+    /// Each job carries its own handlers: only the ending job's run, exactly once; a refused start
+    /// leaves the running job's handlers in place.
+    void controllerCallsEachJobsOwnHandlers() {
+        JobRunner runner;
+        JobController jobs(&runner);
+        QSignalSpy failedSignal(&jobs, &JobController::jobFailed);
+        QSignalSpy cancelledSignal(&jobs, &JobController::jobCancelled);
+        QSignalSpy idle(&runner, &JobRunner::idle);
+        QStringList calls;
+        QVERIFY(jobs.start(
+            QStringLiteral("a"), [](den2moe::RunContext&) { return std::make_shared<const int>(7); },
+            [&](const std::shared_ptr<const int>& v) { calls << QStringLiteral("a finished %1").arg(*v); },
+            [&](const JobStop&) { calls << QStringLiteral("a stopped"); }));
+        QVERIFY(!jobs.start(
+            QStringLiteral("b"), [](den2moe::RunContext&) { return 1; }, [&](int) { calls << QStringLiteral("b finished"); },
+            [&](const JobStop&) { calls << QStringLiteral("b stopped"); }));
+        QTRY_COMPARE_WITH_TIMEOUT(idle.count(), 1, 5000);
+        QCOMPARE(calls, QStringList{QStringLiteral("a finished 7")});
+
+        QVERIFY(jobs.start(
+            QStringLiteral("c"),
+            [](den2moe::RunContext&) -> int { D2M_FAIL(InvalidInput, "no such domain", den2moe::Hint{"check the name"}); },
+            [&](int) { calls << QStringLiteral("c finished"); },
+            [&](const JobStop& s) {
+                calls << QStringLiteral("c stopped %1 %2 %3").arg(s.cancelled).arg(s.message, s.hint);
+            }));
+        QTRY_COMPARE_WITH_TIMEOUT(idle.count(), 2, 5000);
+        QCOMPARE(calls.last(), QStringLiteral("c stopped 0 no such domain check the name"));
+        QCOMPARE(failedSignal.count(), 1);
+        QCOMPARE(failedSignal.first().at(0).toString(), QStringLiteral("c"));
+        QCOMPARE(failedSignal.first().at(1).toString(), QStringLiteral("no such domain"));
+
+        QVERIFY(jobs.start(QStringLiteral("d"), countingJobValue(1000, 5), [&](int) { calls << QStringLiteral("d finished"); },
+                           [&](const JobStop& s) { calls << QStringLiteral("d stopped %1").arg(s.cancelled); }));
+        runner.cancel();
+        QVERIFY(cancelledSignal.wait(2000));
+        QTRY_COMPARE_WITH_TIMEOUT(idle.count(), 3, 5000);
+        QCOMPARE(calls, (QStringList{QStringLiteral("a finished 7"), QStringLiteral("c stopped 0 no such domain check the name"),
+                                     QStringLiteral("d stopped 1")}));
+        QCOMPARE(cancelledSignal.count(), 1);
+        QCOMPARE(failedSignal.count(), 1);
     }
 
     void cancelMidRun() {
@@ -127,7 +257,7 @@ private Q_SLOTS:
         QSignalSpy cancelled(&runner, &JobRunner::cancelled);
         QSignalSpy finished(&runner, &JobRunner::finished);
         QSignalSpy idle(&runner, &JobRunner::idle);
-        QVERIFY(runner.start(QStringLiteral("stubborn"), [](const JobControl&) {
+        QVERIFY(runner.start(QStringLiteral("stubborn"), [](den2moe::RunContext&) {
             sleepMs(2000);
             return QVariant(1);
         }));
@@ -147,7 +277,7 @@ private Q_SLOTS:
     void engineErrorReachesFailed() {
         JobRunner runner;
         QSignalSpy failed(&runner, &JobRunner::failed);
-        QVERIFY(runner.start(QStringLiteral("bad"), [](const JobControl&) -> QVariant {
+        QVERIFY(runner.start(QStringLiteral("bad"), [](den2moe::RunContext&) -> QVariant {
             D2M_FAIL(InvalidInput, "domain 'x' has no test split", den2moe::Hint{"add test.jsonl"});
         }));
         QVERIFY(failed.wait(5000));
@@ -155,7 +285,7 @@ private Q_SLOTS:
         QCOMPARE(failed.first().at(1).toString(), QStringLiteral("add test.jsonl"));
         // A plain std::exception too.
         QTRY_VERIFY(!runner.isBusy());
-        QVERIFY(runner.start(QStringLiteral("bad2"), [](const JobControl&) -> QVariant {
+        QVERIFY(runner.start(QStringLiteral("bad2"), [](den2moe::RunContext&) -> QVariant {
             throw std::runtime_error("boom");
         }));
         QVERIFY(failed.wait(5000));

@@ -1,7 +1,7 @@
 // The demo project end to end: a real (small) mining run through the window's JobRunner, the
 // heatmap's domain labels, the rendered screenshot (more than 10 distinct colours; saved under the
 // build tree as test-output/studio-affinity.png to look at), exports (PNG/SVG/PDF, CSV), and the
-// den2moe-studio binary's headless form (--run mining, --mining-dir, --help, errors).
+// den2moe-studio binary's headless form (--run mining, --mining-dir, --help, errors, Ctrl-C -> 130).
 #include "affinity_view.h"
 #include "app_test_support.h"
 #include "cluster_model.h"
@@ -9,14 +9,19 @@
 #include "heatmap_view.h"
 #include "main_window.h"
 #include "qcp.h"
+#include "steps.h"
 
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QProcess>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <csignal>
+#include <sys/types.h>
 
 using namespace den2moe::ui;
 
@@ -149,18 +154,26 @@ private Q_SLOTS:
         auto [helpCode, helpOut, helpErr] = run({QStringLiteral("--help")});
         QCOMPARE(helpCode, 0);
         QVERIFY(helpOut.contains(QLatin1String("--screenshot")) && helpOut.contains(QLatin1String("--mining-dir")));
+        // generated from the steps' option lists: the schemas' flags with their defaults and ranges
+        for (const auto& list : {den2moe::frontend::mining_options(), den2moe::frontend::conversion_options(),
+                                 den2moe::frontend::export_options()}) {
+            for (const auto& o : list) {
+                QVERIFY2(helpOut.contains(QString::fromStdString("--" + o.flag)), o.flag.c_str());
+            }
+        }
+        QVERIFY(helpOut.contains(QLatin1String("--run conversion:")) && helpOut.contains(QLatin1String("--top-k N")));
 
         // --run mining --screenshot, saving the mining folder for the next call.
         const QString miningDir = m_tmp.filePath(QStringLiteral("mining"));
         const QString shot = m_tmp.filePath(QStringLiteral("cli.png"));
         auto [code, out, err] =
             run({QStringLiteral("--project"), m_project, QStringLiteral("--run"), QStringLiteral("mining"),
-                 QStringLiteral("--domains"), QStringLiteral("wiki,python,gsm8k,news"), QStringLiteral("--calib-samples"),
-                 QStringLiteral("4"), QStringLiteral("--calib-seq"), QStringLiteral("64"), QStringLiteral("--eval-windows"),
+                 QStringLiteral("--domains"), QStringLiteral("wiki,python,gsm8k,news"), QStringLiteral("--samples"),
+                 QStringLiteral("4"), QStringLiteral("--seq"), QStringLiteral("64"), QStringLiteral("--eval-windows"),
                  QStringLiteral("2"), QStringLiteral("--eval-seq"), QStringLiteral("64"), QStringLiteral("--dtype"),
                  QStringLiteral("fp32"), QStringLiteral("--save-mining"), miningDir, QStringLiteral("--screenshot"), shot});
         QVERIFY2(code == 0, qPrintable(err));
-        QVERIFY(err.contains(QLatin1String("mining: evaluation")));
+        QVERIFY2(err.contains(QLatin1String("mining: [evaluation]")), qPrintable(err));  // the CLI's progress printer
         QVERIFY(distinctColours(QImage(shot)) > 10);
         QVERIFY(QFileInfo::exists(miningDir + QStringLiteral("/mining.json")));
 
@@ -172,15 +185,27 @@ private Q_SLOTS:
         QVERIFY2(code2 == 0, qPrintable(err2));
         QVERIFY(distinctColours(QImage(heat)) > 10);
 
-        // Errors: a missing project (1, message on stderr), a bad option value (2).
+        // Errors: a missing project, a bad option value, an unknown option, a value out of the schema's
+        // range: user errors (1) with the message on stderr.
         auto [code3, out3, err3] = run({QStringLiteral("--project"), m_tmp.filePath(QStringLiteral("missing.json")),
                                         QStringLiteral("--run"), QStringLiteral("mining")});
         QCOMPARE(code3, 1);
         QVERIFY2(err3.contains(QLatin1String("error:")) && err3.contains(QLatin1String("missing.json")), qPrintable(err3));
         auto [code4, out4, err4] = run({QStringLiteral("--view"), QStringLiteral("bogus"), QStringLiteral("--screenshot"),
                                         QStringLiteral("x.png")});
-        QCOMPARE(code4, 2);
+        QCOMPARE(code4, 1);
         QVERIFY(err4.contains(QLatin1String("--view")));
+        auto [code6, out6, err6] = run({QStringLiteral("--project"), m_project, QStringLiteral("--run"),
+                                        QStringLiteral("mining"), QStringLiteral("--calib-samples"), QStringLiteral("4")});
+        QCOMPARE(code6, 1);
+        QVERIFY2(err6.contains(QLatin1String("unknown option --calib-samples")), qPrintable(err6));
+        auto [code7, out7, err7] = run({QStringLiteral("--project"), m_project, QStringLiteral("--run"),
+                                        QStringLiteral("mining"), QStringLiteral("--samples"), QStringLiteral("0")});
+        QCOMPARE(code7, 1);
+        QVERIFY2(err7.contains(QLatin1String("--samples = 0 is out of range")), qPrintable(err7));
+        auto [code8, out8, err8] = run({QStringLiteral("--run"), QStringLiteral("training")});
+        QCOMPARE(code8, 1);
+        QVERIFY2(err8.contains(QLatin1String("unknown step 'training'")), qPrintable(err8));
         // A project that does not validate: the run does not start.
         QString bad = readAll(m_project);
         bad.replace(QStringLiteral("$SHARED/models/demo-llama-7m"), QStringLiteral("$SHARED/models/no-such-model"));
@@ -193,6 +218,39 @@ private Q_SLOTS:
             run({QStringLiteral("--project"), badPath, QStringLiteral("--run"), QStringLiteral("mining")});
         QCOMPARE(code5, 1);
         QVERIFY2(err5.contains(QLatin1String("no-such-model")), qPrintable(err5));
+    }
+
+    /// Ctrl-C during a headless run stops the job at its next check and exits 130, as the CLI does;
+    /// nothing is written.
+    void headlessInterruptExits130() {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+        QProcess p;
+        p.setProcessEnvironment(env);
+        const QString saved = m_tmp.filePath(QStringLiteral("never-mining"));
+        p.start(studioBinary(), {QStringLiteral("--project"), m_project, QStringLiteral("--run"), QStringLiteral("mining"),
+                                 QStringLiteral("--domains"), QStringLiteral("wiki,python,gsm8k,news,stories,pubmed"),
+                                 QStringLiteral("--samples"), QStringLiteral("16"), QStringLiteral("--seq"),
+                                 QStringLiteral("128"), QStringLiteral("--dtype"), QStringLiteral("fp32"),
+                                 QStringLiteral("--cache-dir"), m_tmp.filePath(QStringLiteral("interrupt-cache")),
+                                 QStringLiteral("--save-mining"), saved});
+        QVERIFY(p.waitForStarted(10000));
+        QString err;
+        QElapsedTimer t;
+        t.start();
+        while (!err.contains(QLatin1String("mining: [statistics]")) && t.elapsed() < 120000 &&
+               p.state() == QProcess::Running) {
+            p.waitForReadyRead(200);
+            err += QString::fromUtf8(p.readAllStandardError());
+        }
+        QVERIFY2(err.contains(QLatin1String("mining: [statistics]")), qPrintable(err));
+        ::kill(static_cast<pid_t>(p.processId()), SIGINT);
+        QVERIFY(p.waitForFinished(60000));
+        err += QString::fromUtf8(p.readAllStandardError());
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 130);
+        QVERIFY2(err.contains(QLatin1String("cancelled")), qPrintable(err));
+        QVERIFY(!QFileInfo::exists(saved));
     }
 
 private:
