@@ -23,7 +23,9 @@ namespace {
 bool is_switch(const std::string& name) {
     static const char* const kSwitches[] = {"help",      "version",     "quiet",  "verbose",       "json",
                                             "no-eval",   "no-cache",    "strict", "refuse-biases", "lint-only",
-                                            "pad-experts", "dense-router", "ignore-eos"};
+                                            "pad-experts", "dense-router", "ignore-eos", "resume",
+                                            "lora-attention", "no-lora-attention", "drop-expert-bias",
+                                            "no-drop-expert-bias"};
     for (const char* s : kSwitches) {
         if (name == s) return true;
     }
@@ -107,7 +109,7 @@ static std::string fmt_time(double s) {
 void attach_progress(RunContext& ctx, bool quiet) {
     if (quiet) return;
     ctx.on_progress = [](const Progress& p) {
-        char line[256];
+        char line[512];
         if (p.total > 0)
             std::snprintf(line, sizeof line, "\r[%s] %lld/%lld %s  elapsed %s  ETA %s   ", p.stage.c_str(),
                           (long long)p.step, (long long)p.total, p.message.c_str(), fmt_time(p.elapsed_s).c_str(),
@@ -115,7 +117,19 @@ void attach_progress(RunContext& ctx, bool quiet) {
         else
             std::snprintf(line, sizeof line, "\r[%s] %lld %s  elapsed %s   ", p.stage.c_str(), (long long)p.step,
                           p.message.c_str(), fmt_time(p.elapsed_s).c_str());
-        std::fputs(line, stderr);
+        std::string text = line;
+        if (!p.metrics.empty()) {  // the step's numbers before the times: "loss 3.41  lr 1e-04  tokens/s 9.1k"
+            std::string m;
+            for (const auto& x : p.metrics) {
+                char v[64];
+                if (x.name == "tokens_per_s") std::snprintf(v, sizeof v, "tokens/s %.0f", x.value);
+                else std::snprintf(v, sizeof v, "%s %.4g", x.name.c_str(), x.value);
+                m += std::string(m.empty() ? "" : "  ") + v;
+            }
+            const auto at = text.find("  elapsed");
+            text.insert(at == std::string::npos ? text.size() : at, "  " + m);
+        }
+        std::fputs(text.c_str(), stderr);
         if (p.total > 0 && p.step >= p.total) std::fputs("\n", stderr);
         std::fflush(stderr);
     };

@@ -86,5 +86,6 @@ int cmd_cluster(const Args&, RunContext&);
 int cmd_convert(const Args&, RunContext&);
 int cmd_route(const Args&, RunContext&);
 int cmd_export(const Args&, RunContext&);
+int cmd_train(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

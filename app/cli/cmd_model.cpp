@@ -14,6 +14,7 @@
 #include "io/safetensors.h"
 #include "model/generate.h"
 #include "model/loaded_model.h"
+#include "train/train_settings.h"
 
 namespace den2moe::cli {
 
@@ -143,6 +144,22 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
 }
 
 const std::vector<Command>& commands() {
+    static const std::string train_usage =
+        "usage: den2moe train MOE_DIR --project PROJECT --stage router|experts|extra --out DIR [--resume]\n"
+        "                     [--tokens N] [--lr X] [... settings below] [--json]\n\n"
+        "One recovery-training stage (DIVE, shared/docs/DIVE-FLAP.md section 6) on a converted model folder (or a\n"
+        "dense Hugging Face folder for the experts stage), on windows packed from the project's domains' train\n"
+        "splits; held-out loss on their test splits. router: only the routers train, every expert on every\n"
+        "token, softmax temperature 0.05 (top-1) / 0.5 (top-k >= 2), LR 1e-4 constant, 0.5 M tokens. experts: the\n"
+        "model's own top-k, LoRA r 8 / alpha 16 / dropout 0.1 on every expert's gate/up/down + routers + RMSNorms,\n"
+        "LR 1e-4 with 3 % warm-up and cosine to 0.1x, 2 M tokens. extra: fresh LoRA, LR 1e-5 constant, 1 M tokens.\n"
+        "Settings: the stage's values, then the project file's \"training\" section, then these flags (the\n"
+        "defaults printed are the experts stage's):\n" +
+        settings_help(train_schema().fields()) +
+        "\nWrites DIR/model.safetensors (LoRA merged), moe_config.json, provenance.json, train_log.jsonl (loss\n"
+        "curve), train.json and checkpoint.safetensors (every --save-every steps, at the end, and on Ctrl-C).\n"
+        "--resume continues a killed or cancelled run bit for bit (same --threads). The result loads with\n"
+        "den2moe ppl / route / export and in the app.";
     static const std::vector<Command> cmds = {
         {"info", "describe a checkpoint (config, parameters, tokenizer)",
          "usage: den2moe info MODEL [--tokenizer PATH] [--json] [--out FILE.json]\n\n"
@@ -214,6 +231,7 @@ const std::vector<Command>& commands() {
          "(sharded above --shard-size, default 2e9 bytes, with model.safetensors.index.json), tokenizer files,\n"
          "generation_config.json and den2moe_provenance.json, atomically. See docs/export.md.",
          cmd_export},
+        {"train", "recovery training: DIVE's router / experts / extra stage", train_usage.c_str(), cmd_train},
     };
     return cmds;
 }

@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "io/model_files.h"
 #include "io/tensor_names.h"
@@ -285,8 +286,7 @@ KVCache LlamaModel::new_cache(int64_t batch, int64_t capacity) const {
 // Forward
 
 // x: [B, T, nh, Dh] float32; cos/sin: [B, T, 1, Dh/2]
-static at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                             RopeStyle style) {
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, RopeStyle style) {
     const int64_t half = x.size(-1) / 2;
     if (style == RopeStyle::HalfSplit) {
         at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
@@ -358,7 +358,7 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
     const double scale = 1.0 / std::sqrt((double)Dh);
 
     at::Tensor x = at::embedding(tok_embd_, ids);  // [B, T, D]
-    FfnContext fc{obs, token_mask.defined() ? &token_mask : nullptr};
+    FfnContext fc{obs, token_mask.defined() ? &token_mask : nullptr, nullptr, {}};
     for (int il = 0; il < (int)layers_.size(); ++il) {
         const Layer& L = layers_[il];
         emit(obs, site::kLayerInp, il, x, token_mask);
@@ -438,6 +438,7 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
 
 at::Tensor LlamaModel::hidden_states(const at::Tensor& ids, const at::Tensor& attention_mask,
                                      const ForwardOptions& opt) const {
+    if (opt.mode == ExecMode::Train) return run_layers_train(ids, attention_mask, opt);
     at::NoGradGuard no_grad;
     return run_layers(ids, attention_mask, opt);
 }
@@ -448,6 +449,11 @@ at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {
 
 at::Tensor LlamaModel::forward(const at::Tensor& ids, const at::Tensor& attention_mask,
                                const ForwardOptions& opt) const {
+    if (opt.mode == ExecMode::Train) {
+        at::Tensor h = run_layers_train(ids, attention_mask, opt);  // [B, T, D]
+        if (opt.last_only) h = h.narrow(1, h.size(1) - 1, 1);
+        return gemm::linear(h, w_out_).to(at::kFloat);
+    }
     at::NoGradGuard no_grad;
     at::Tensor h = run_layers(ids, attention_mask, opt);  // [B, T, D]
     if (opt.last_only) h = h.narrow(1, h.size(1) - 1, 1);
