@@ -4,10 +4,18 @@
 // scores scaled, masked and soft-maxed in float32, residual adds out of place, no fused kernels, no
 // row-parallel regions, no KV cache. Tensors are made on the weights' device, so the pass runs on
 // CUDA as well. Adapters (LoRA) add their low-rank updates to named linear layers here.
+// On the CPU, attention is one autograd function (FusedCausalAttention): the fused causal softmax
+// kernel of the Infer mode in its forward (kernels/causal_softmax.h), the softmax backward written
+// out (dS = P ⊙ (dP − rowsum(dP ⊙ P))), so the only [T, T] tensor kept for backward is P.
 #include "model/llama.h"
 #include "model/gemm.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#ifdef D2M_HAVE_KERNELS
+#include "causal_softmax.h"
+#endif
 
 #include <cmath>
 #include <limits>
@@ -52,6 +60,62 @@ at::Tensor adapted_linear(const at::Tensor& x, const at::Tensor& w, const Linear
     }
     if (!any) return y;
     return parts.size() == 1 ? parts[0] : at::cat(parts, -1);
+}
+
+#ifdef D2M_HAVE_KERNELS
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// o = softmax(scale·q·kᵀ over the visible keys)·v. q [B, Hkv, rep·T, Dh] (query head h = g·rep + r
+// at rows r·T..), k, v [B, Hkv, T, Dh]; key_ok [B, T] bool, or empty for no padding (autograd
+// functions take defined tensors only). Returns [B, Hkv, rep·T, Dh].
+struct FusedCausalAttention : public torch::autograd::Function<FusedCausalAttention> {
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                              double scale, int64_t H, const at::Tensor& key_ok) {
+        const int64_t B = q.size(0), T = k.size(2);
+        at::Tensor p = gemm::matmul(q, k.transpose(-1, -2));  // [B, Hkv, rep·T, T]
+        at::Tensor p4 = p.view({B, H, T, T});
+        kernels::causal_softmax_(p4, scale, 0, key_ok.numel() ? key_ok : at::Tensor());  // in place: P
+        ctx->save_for_backward({q, k, v, p});
+        ctx->saved_data["scale"] = scale;
+        return gemm::matmul(p, v);
+    }
+    static variable_list backward(AutogradContext* ctx, variable_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const at::Tensor &q = saved[0], &k = saved[1], &v = saved[2], &p = saved[3];
+        const double scale = ctx->saved_data["scale"].toDouble();
+        const at::Tensor dO = grads[0].contiguous();                 // [B, Hkv, rep·T, Dh]
+        at::Tensor dv = gemm::matmul(p.transpose(-1, -2), dO);      // [B, Hkv, T, Dh]
+        at::Tensor dp = gemm::matmul(dO, v.transpose(-1, -2));      // [B, Hkv, rep·T, T]
+        at::Tensor ds;                                               // dS = P ⊙ (dP − Σ_j dP⊙P) · scale
+        if (dp.scalar_type() == at::kFloat) {
+            at::Tensor rs = (dp * p).sum(-1, true);
+            ds = dp.sub_(rs).mul_(p).mul_(scale);
+        } else {
+            at::Tensor pf = p.to(at::kFloat), dpf = dp.to(at::kFloat);
+            at::Tensor rs = (dpf * pf).sum(-1, true);
+            ds = dpf.sub_(rs).mul_(pf).mul_(scale).to(dp.scalar_type());
+        }
+        at::Tensor dq = gemm::matmul(ds, k);                        // [B, Hkv, rep·T, Dh]
+        at::Tensor dk = gemm::matmul(ds.transpose(-1, -2), q);      // [B, Hkv, T, Dh]
+        return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
+    }
+};
+#endif
+
+// softmax(scale·q·kᵀ, masked)·v, as above: the fused function on the CPU, ATen ops elsewhere
+at::Tensor causal_attention(const at::Tensor& qg, const at::Tensor& kt, const at::Tensor& vt, double scale, int64_t H,
+                            const at::Tensor& blocked, const at::Tensor& key_ok) {
+    const int64_t B = qg.size(0), Hkv = qg.size(1), T = kt.size(2), rep = H / Hkv;
+#ifdef D2M_HAVE_KERNELS
+    if (qg.is_cpu() && (qg.scalar_type() == at::kFloat || qg.scalar_type() == at::kBFloat16))
+        return FusedCausalAttention::apply(qg, kt, vt, scale, H,
+                                           key_ok.defined() ? key_ok : at::empty({0}, qg.options().dtype(at::kBool)));
+#endif
+    at::Tensor att = gemm::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, T});  // [B, H, T, T]
+    att = (att.to(at::kFloat) * scale).masked_fill(blocked, -std::numeric_limits<float>::infinity());
+    att = at::softmax(att, -1).to(qg.scalar_type());
+    return gemm::matmul(att.view({B, Hkv, rep * T, T}), vt);  // [B, Hkv, rep*T, Dh]
 }
 
 }  // namespace
@@ -166,10 +230,7 @@ at::Tensor LlamaModel::run_layers_train(const at::Tensor& ids_in, const at::Tens
         at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});
         at::Tensor kt = k.permute({0, 2, 1, 3});  // [B, Hkv, T, Dh]
         at::Tensor vt = v.permute({0, 2, 1, 3});
-        at::Tensor att = gemm::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, T});  // [B, H, T, T]
-        att = (att.to(at::kFloat) * scale).masked_fill(blocked, -std::numeric_limits<float>::infinity());
-        att = at::softmax(att, -1).to(st);
-        at::Tensor o = gemm::matmul(att.view({B, Hkv, rep * T, T}), vt);                    // [B, Hkv, rep*T, Dh]
+        at::Tensor o = causal_attention(qg, kt, vt, scale, H, blocked, token_mask);  // [B, Hkv, rep*T, Dh]
         o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});          // [B, T, H Dh]
         at::Tensor attn_out = adapted_linear(o, L.w_o, opt.adapters, {names::o_proj(il)}, {L.w_o.size(0)});
         emit(obs, site::kAttnOut, il, attn_out, token_mask);

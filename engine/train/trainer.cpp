@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +26,7 @@
 #include "io/model_files.h"
 #include "io/safetensors.h"
 #include "io/tensor_names.h"
+#include "model/gemm.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "model/moe.h"
@@ -108,6 +110,50 @@ json read_json_file(const std::string& path) {
     }
 }
 
+// Rows of the vocabulary projection at once in the loss: 256 x V float32 logits (4 MiB for V = 4096).
+constexpr int64_t kLossChunk = 256;
+
+/// Mean next-token cross-entropy of hidden states h [N, D] (compute dtype) against targets [N]
+/// through a frozen vocabulary projection w [V, D], in row chunks: the [N, V] logits never exist
+/// whole. With `grad_h`, the gradient w.r.t. h, (softmax − one-hot)/N · W, is formed chunk by chunk
+/// as well. The value equals at::cross_entropy_loss(h·Wᵀ (to float32), targets).
+at::Tensor chunked_lm_loss(const at::Tensor& h, const at::Tensor& w, const at::Tensor& tgt, at::Tensor* grad_h) {
+    const int64_t N = h.size(0);
+    if (grad_h) *grad_h = at::empty_like(h);
+    at::Tensor total = at::zeros({}, h.options().dtype(at::kDouble));
+    for (int64_t r0 = 0; r0 < N; r0 += kLossChunk) {
+        const int64_t n = std::min(kLossChunk, N - r0);
+        at::Tensor lg = gemm::linear(h.narrow(0, r0, n), w).to(at::kFloat);  // [n, V]
+        at::Tensor lse = at::logsumexp(lg, -1, true);                         // [n, 1]
+        at::Tensor t = tgt.narrow(0, r0, n).unsqueeze(1);                      // [n, 1]
+        total += (lse - lg.gather(1, t)).sum().to(at::kDouble);
+        if (grad_h) {
+            at::Tensor g = lg.sub_(lse).exp_();  // softmax, in place on the chunk's logits
+            g.scatter_add_(1, t, at::full({n, 1}, -1.0f, g.options()));
+            g.mul_(1.0 / static_cast<double>(N));
+            grad_h->narrow(0, r0, n).copy_(gemm::mm(g.to(h.scalar_type()), w));  // [n, D]
+        }
+    }
+    return (total / static_cast<double>(N)).to(at::kFloat);
+}
+
+/// chunked_lm_loss as an autograd function: the gradient is computed in the forward pass (the loss
+/// is the graph's last node) and scaled by the incoming gradient in backward.
+struct ChunkedLmLoss : public torch::autograd::Function<ChunkedLmLoss> {
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
+                              const at::Tensor& tgt) {
+        at::Tensor gh;
+        at::Tensor loss = chunked_lm_loss(h, w, tgt, &gh);
+        ctx->save_for_backward({gh});
+        return loss;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        at::Tensor gh = ctx->get_saved_variables()[0];
+        return {gh * grads[0].to(gh.scalar_type()), at::Tensor(), at::Tensor()};
+    }
+};
+
 }  // namespace
 
 json HeldOut::to_json() const {
@@ -140,11 +186,24 @@ struct Trainer::Impl {
     LrSchedule sched;
     std::vector<std::string> notes;
 
+    at::Tensor head;  // the vocabulary projection [V, D] (lm_head, or the embedding when tied)
+
     ForwardOptions fo() const {
         ForwardOptions o;
         o.mode = ExecMode::Train;
         o.adapters = lora.get();
         return o;
+    }
+    /// Mean next-token loss of ids [B, T] through `m`'s Train mode: ChunkedLmLoss unless the head
+    /// itself trains (then the full logits, so it gets its gradient).
+    at::Tensor lm_loss(const LlamaModel& m, const at::Tensor& ids) const {
+        const int64_t T = ids.size(1);
+        at::Tensor h = m.hidden_states(ids, {}, fo());                        // [B, T, D]
+        at::Tensor hs = h.narrow(1, 0, T - 1).reshape({-1, h.size(-1)});      // [B·(T−1), D]
+        at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1}).to(h.device());
+        if (head.requires_grad()) return at::cross_entropy_loss(gemm::linear(hs, head).to(at::kFloat), tgt);
+        if (!hs.requires_grad()) return chunked_lm_loss(hs, head, tgt, nullptr);
+        return ChunkedLmLoss::apply(hs, head, tgt);
     }
 };
 
@@ -258,6 +317,7 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
 
     // parameters
     const std::map<std::string, at::Tensor> named = I.train_model->named_tensors();
+    I.head = named.count(names::lm_head()) ? named.at(names::lm_head()) : named.at(names::embed_tokens());
     const std::vector<std::string> train_globs = split_list(s.trainable), frozen_globs = split_list(s.frozen);
     for (const auto& g : train_globs) {
         bool hit = false;
@@ -374,12 +434,7 @@ void Trainer::zero_grad() {
 
 double Trainer::accumulate(const at::Tensor& ids, double weight) {
     Impl& I = *impl_;
-    const int64_t T = ids.size(1);
-    at::Tensor logits = I.train_model->forward(ids, {}, I.fo());  // [B, T, V] float32
-    const int64_t V = logits.size(-1);
-    at::Tensor lg = logits.narrow(1, 0, T - 1).reshape({-1, V});
-    at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1}).to(logits.device());
-    at::Tensor loss = at::cross_entropy_loss(lg, tgt);  // mean over the B·(T−1) predictions
+    at::Tensor loss = I.lm_loss(*I.train_model, ids);  // mean over the B·(T−1) predictions
     const double value = loss.item<double>();
     (weight == 1.0 ? loss : loss * weight).backward();
     return value;
@@ -461,12 +516,9 @@ HeldOut Trainer::evaluate() {
         int64_t n = 0;
         for (int64_t b = 0; b < nw; b += I.s.batch) {
             at::Tensor ids = d.test.narrow(0, b, std::min(I.s.batch, nw - b));
-            const int64_t T = ids.size(1);
-            at::Tensor logits = I.eval_model->forward(ids, {}, I.fo());
-            at::Tensor lg = logits.narrow(1, 0, T - 1).reshape({-1, logits.size(-1)});
-            at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1}).to(logits.device());
-            nll += at::cross_entropy_loss(lg, tgt, {}, at::Reduction::Sum).to(at::kDouble).item<double>();
-            n += lg.size(0);
+            const int64_t m = ids.size(0) * (ids.size(1) - 1);  // predictions
+            nll += I.lm_loss(*I.eval_model, ids).item<double>() * static_cast<double>(m);
+            n += m;
         }
         h.domains.push_back(d.name);
         h.loss.push_back(nll / static_cast<double>(n));

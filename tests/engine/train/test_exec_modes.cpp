@@ -106,7 +106,7 @@ TEST(dense_train_mode_bf16_close) {
     at::Tensor b = lm.model->forward(ids, {}, train_mode());
     const double e = rel_err(b, a);
     std::printf("dense bf16 infer vs train: rel err %.2e\n", e);
-    CHECK(e <= 3e-2);  // both round every product to bf16, in different orders and kernels
+    CHECK(e <= 5e-3);  // both round every product to bf16; the orders of some sums differ
 }
 
 TEST(converted_moe_train_mode_equals_infer) {
