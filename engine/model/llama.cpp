@@ -298,20 +298,23 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tens
     return at::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
 }
 
-at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
-                                  const ForwardOptions& opt) const {
+at::Tensor LlamaModel::token_ids(const at::Tensor& ids_in) const {
     D2M_CHECK(ids_in.dim() == 2, InvalidInput, "forward: token ids must be [B, T], got ", ids_in.dim(),
               " dimensions");
-    const at::Tensor ids = ids_in.to(at::kLong);
+    const at::Tensor ids = ids_in.to(tok_embd_.device(), at::kLong);
+    D2M_CHECK(ids.size(1) > 0, InvalidInput, "forward: empty sequence");
+    auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
+    D2M_CHECK(mn >= 0 && mx < cfg_.vocab_size, InvalidInput, "token id ", (mn < 0 ? mn : mx),
+              " is outside the vocabulary [0, ", cfg_.vocab_size, ")",
+              Hint{"was the text tokenised with this model's tokenizer?"});
+    return ids;
+}
+
+at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
+                                  const ForwardOptions& opt) const {
+    const at::Tensor ids = token_ids(ids_in);
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t H = cfg_.n_head, Hkv = cfg_.n_head_kv, Dh = cfg_.head_dim, rep = H / Hkv;
-    D2M_CHECK(T > 0, InvalidInput, "forward: empty sequence");
-    {
-        auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
-        D2M_CHECK(mn >= 0 && mx < cfg_.vocab_size, InvalidInput, "token id ", (mn < 0 ? mn : mx),
-                  " is outside the vocabulary [0, ", cfg_.vocab_size, ")",
-                  Hint{"was the text tokenised with this model's tokenizer?"});
-    }
     const ObserverSet* obs = opt.observers;
     KVCache* cache = opt.cache;
     const at::ScalarType st = scalar_type();

@@ -195,6 +195,8 @@ private:
 
     at::Tensor run_layers(const at::Tensor& ids, const at::Tensor& attention_mask,
                           const ForwardOptions& opt) const;
+    /// ids [B, T] checked (non-empty, inside the vocabulary), int64 on the weights' device.
+    at::Tensor token_ids(const at::Tensor& ids) const;
     /// The Train mode of run_layers (model/llama_train.cpp).
     at::Tensor run_layers_train(const at::Tensor& ids, const at::Tensor& attention_mask,
                                 const ForwardOptions& opt) const;

@@ -176,20 +176,11 @@ std::shared_ptr<LlamaModel> LlamaModel::to(const at::Device& device) const {
 
 at::Tensor LlamaModel::run_layers_train(const at::Tensor& ids_in, const at::Tensor& attention_mask,
                                         const ForwardOptions& opt) const {
-    D2M_CHECK(ids_in.dim() == 2, InvalidInput, "forward: token ids must be [B, T], got ", ids_in.dim(),
-              " dimensions");
     D2M_CHECK(opt.cache == nullptr, InvalidInput, "forward: the Train mode takes no KV cache");
     const at::Device dev = tok_embd_.device();
-    const at::Tensor ids = ids_in.to(dev, at::kLong);
+    const at::Tensor ids = token_ids(ids_in);
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t H = cfg_.n_head, Hkv = cfg_.n_head_kv, Dh = cfg_.head_dim, rep = H / Hkv;
-    D2M_CHECK(T > 0, InvalidInput, "forward: empty sequence");
-    {
-        auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
-        D2M_CHECK(mn >= 0 && mx < cfg_.vocab_size, InvalidInput, "token id ", (mn < 0 ? mn : mx),
-                  " is outside the vocabulary [0, ", cfg_.vocab_size, ")",
-                  Hint{"was the text tokenised with this model's tokenizer?"});
-    }
     const ObserverSet* obs = opt.observers;
     const at::ScalarType st = scalar_type();
     const auto lopt = at::TensorOptions().dtype(at::kLong).device(dev);

@@ -30,30 +30,26 @@ void apply_stage_defaults(TrainSettings& s, int64_t top_k) {
         s.trainable = "*.mlp.router.weight";
         s.lora_rank = 0;
         s.temperature = top_k <= 1 ? 0.05 : 0.5;
-    } else if (stage == "experts") {
-        // stage1: LoRA r 8 / alpha 16 / dropout 0.1 on every expert's gate/up/down + routers + all
-        // RMSNorms; 3 % warm-up, cosine to 0.1 x 1e-4; 5 B tokens in DIVE
+        return;
+    }
+    // stage1 and the released code's stage2: LoRA r 8 / alpha 16 / dropout 0.1 on every expert's
+    // gate/up/down (PEFT targets ending in those names) + routers + all RMSNorms
+    s.trainable = "*.mlp.router.weight,*norm.weight";
+    s.lora_rank = 8;
+    s.lora_alpha = 16;
+    s.lora_dropout = 0.1;
+    s.lora_targets = "gate_proj,up_proj,down_proj";
+    if (stage == "experts") {  // 3 % warm-up, cosine to 0.1 x 1e-4; 5 B tokens in DIVE
         s.tokens = 2000000;
         s.lr = 1e-4;
         s.schedule = "cosine";
         s.warmup_ratio = 0.03;
         s.min_lr_ratio = 0.1;
-        s.trainable = "*.mlp.router.weight,*norm.weight";
-        s.lora_rank = 8;
-        s.lora_alpha = 16;
-        s.lora_dropout = 0.1;
-        s.lora_targets = "gate_proj,up_proj,down_proj";
-    } else {
-        // stage2 of the released code: fresh LoRA on the merged model, LR 1e-5 constant; 10 B tokens in DIVE
+    } else {  // stage2: fresh LoRA on the merged model, LR 1e-5 constant; 10 B tokens in DIVE
         s.tokens = 1000000;
         s.lr = 1e-5;
         s.schedule = "constant";
         s.warmup_ratio = 0.0;
-        s.trainable = "*.mlp.router.weight,*norm.weight";
-        s.lora_rank = 8;
-        s.lora_alpha = 16;
-        s.lora_dropout = 0.1;
-        s.lora_targets = "gate_proj,up_proj,down_proj";
     }
 }
 

@@ -18,7 +18,8 @@ gradients of exactly the tensors the C++ side trained. Run with Debian's /usr/bi
   adamw  --fixture FILE [--tol 1e-6]   torch.optim.AdamW + LambdaLR (HF cosine with min ratio) +
                                        clip_grad_norm_ vs the engine's optimizer steps
   bench  --model DIR --stage router|experts --threads N --batch B --seq S --steps K [--dtype fp32|bf16]
-         eager training tokens/s (forward + backward + AdamW) and peak RSS, one JSON line (bench_train)
+         eager training tokens/s (forward + backward + clipping + AdamW; bf16 = autocast) and peak RSS,
+         one JSON line (bench_train)
 """
 import argparse
 import json
@@ -65,6 +66,7 @@ class MoeLlama:
             self.W['lm_head.weight'] = self.W['model.embed_tokens.weight']
         self.lora = {}       # weight name -> (A, B)
         self.lora_scale = 1.0
+        self.lora_dropout = 0.0
         self.routing = 'sparse'
         self.temperature = 1.0
         self.dispatch = 'dense'  # 'gather': Mixtral-style per-expert gather + index_add_ (the eager benchmark)
@@ -73,7 +75,8 @@ class MoeLlama:
         y = x @ self.W[name].T
         if name in self.lora:
             A, B = self.lora[name]
-            y = y + (x @ A.T @ B.T) * self.lora_scale
+            h = F.dropout(x, self.lora_dropout) if self.lora_dropout else x
+            y = y + (h @ A.T @ B.T) * self.lora_scale
         return y
 
     def rms(self, x, w):
@@ -257,10 +260,12 @@ def peak_rss_mib():
 
 
 def cmd_bench(a):
+    """Eager training steps as a PyTorch user runs them: float32 parameters; --dtype bf16 runs the
+    forward under torch.autocast('cpu', bfloat16) (the HF Trainer's bf16 on a CPU: bf16 products,
+    float32 master weights and optimizer). Experts stage: LoRA dropout 0.1 as the recipe."""
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    dtype = torch.bfloat16 if a.dtype == 'bf16' else torch.float32
-    m = MoeLlama(a.model, dtype)
+    m = MoeLlama(a.model, torch.float32)
     m.dispatch = 'gather'
     trainable = []
     if a.stage == 'router':
@@ -268,18 +273,17 @@ def cmd_bench(a):
         for l in range(m.L):
             trainable.append(f'model.layers.{l}.mlp.router.weight')
     else:
-        m.lora_scale = 2.0
+        m.lora_scale, m.lora_dropout = 2.0, 0.1
         for name in sorted(m.W):
             if name.endswith(('gate_proj.weight', 'up_proj.weight', 'down_proj.weight')) and '.experts.' in name:
                 out, inp = m.W[name].shape
                 A = (torch.rand(8, inp) * 2 - 1) / math.sqrt(inp)
-                m.lora[name] = (A.to(dtype).requires_grad_(True), torch.zeros(out, 8, dtype=dtype).requires_grad_(True))
+                m.lora[name] = (A.requires_grad_(True), torch.zeros(out, 8).requires_grad_(True))
             if name.endswith('router.weight') or name.endswith('norm.weight'):
                 trainable.append(name)
     for n in trainable:
         m.W[n] = m.W[n].clone().requires_grad_(True)
     params = [m.W[n] for n in trainable] + [t for ab in m.lora.values() for t in ab]
-    # fp32 master weights for bf16 compute would add copies; eager keeps the model's own dtype here
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=False)
     V = m.W['lm_head.weight'].shape[0]
     times = []
@@ -287,7 +291,8 @@ def cmd_bench(a):
         ids = torch.randint(3, V, (a.batch, a.seq))
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = m.loss(ids)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.dtype == 'bf16'):
+            loss = m.loss(ids)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
