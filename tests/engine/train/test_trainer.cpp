@@ -292,6 +292,47 @@ TEST(refuses_what_does_not_fit) {
     CHECK_THROWS_WITH(a.load_checkpoint(ck), "cannot be read");
 }
 
+TEST(nan_guard_names_the_step_and_tensor) {
+    TrainSettings s = small("experts", 2);
+    s.tokens = 64 * 2;
+    Trainer tr(project(), converted("random"), s, null_context());
+    tr.train_step();
+    {
+        at::NoGradGuard ng;  // a poisoned norm weight: the loss and every gradient turn NaN
+        tr.model().named_tensors().at("model.norm.weight").fill_(std::nan(""));
+    }
+    CHECK_THROWS_WITH(tr.train_step(), "training diverged at step 2: the loss is ");
+    CHECK_THROWS_WITH(tr.train_step(), "the first non-finite tensor is the gradient of "
+                                       "model.layers.0.input_layernorm.weight");  // the first in name order
+}
+
+TEST(window_order_is_seeded_and_covers_each_epoch) {
+    WindowOrder a({3, 5}, {}, 7), b({3, 5}, {}, 7), c({3, 5}, {}, 8);
+    std::vector<std::pair<int64_t, int64_t>> da, db, dc;
+    for (int i = 0; i < 16; ++i) {
+        da.push_back(a.next());
+        db.push_back(b.next());
+        dc.push_back(c.next());
+    }
+    CHECK(da == db);
+    CHECK(da != dc);
+    for (int epoch = 0; epoch < 2; ++epoch) {  // uniform over tokens: every window once per epoch
+        std::set<std::pair<int64_t, int64_t>> seen(da.begin() + epoch * 8, da.begin() + epoch * 8 + 8);
+        CHECK_EQ(seen.size(), size_t{8});
+    }
+    WindowOrder s({3, 5}, {}, 7);
+    s.seek(11);
+    CHECK(s.next() == da[11]);
+    WindowOrder w({3, 5}, {1.0, 0.0}, 7);  // a domain of weight 0 is never drawn; the other cycles
+    std::set<int64_t> wins;
+    for (int i = 0; i < 9; ++i) {
+        auto dw = w.next();
+        CHECK_EQ(dw.first, int64_t{0});
+        wins.insert(dw.second);
+    }
+    CHECK_EQ(wins.size(), size_t{3});
+}
+
 TEST(glob_and_lists) {
     CHECK(glob_match("*.mlp.router.weight", "model.layers.3.mlp.router.weight"));
     CHECK(glob_match("*norm.weight", "model.norm.weight"));
