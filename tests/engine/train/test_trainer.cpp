@@ -333,6 +333,23 @@ TEST(window_order_is_seeded_and_covers_each_epoch) {
     CHECK_EQ(wins.size(), size_t{3});
 }
 
+TEST(stage_defaults_follow_the_reference) {
+    TrainSettings r = small("router", 1), r2 = small("router", 2), e = small("experts", 1), x = small("extra", 1);
+    CHECK(r.temperature == 0.05 && r2.temperature == 0.5 && r.lr == 1e-4 && r.schedule == "constant");
+    CHECK(r.lora_rank == 0 && r.trainable == "*.mlp.router.weight");
+    CHECK(e.lora_rank == 8 && e.lora_alpha == 16 && e.lora_dropout == 0.1 && e.warmup_ratio == 0.03);
+    CHECK(e.schedule == "cosine" && e.min_lr_ratio == 0.1 && e.clip == 1.0 && e.weight_decay == 0.0);
+    CHECK(x.lr == 1e-5 && x.schedule == "constant" && x.lora_rank == 8);
+    // the extra stage: fresh LoRA (B = 0) on the merged model, which the first step moves
+    x.tokens = 64;
+    Trainer tr(project(), converted("dive"), x, null_context());
+    CHECK_EQ(tr.total_steps(), int64_t{1});
+    const std::string b = LoraSet::b_name("model.layers.2.mlp.experts.1.up_proj.weight");
+    CHECK(tr.parameters().at(b).abs().max().item<double>() == 0.0);
+    tr.train_step();
+    CHECK(tr.parameters().at(b).abs().max().item<double>() > 0.0);
+}
+
 TEST(glob_and_lists) {
     CHECK(glob_match("*.mlp.router.weight", "model.layers.3.mlp.router.weight"));
     CHECK(glob_match("*norm.weight", "model.norm.weight"));
