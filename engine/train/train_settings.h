@@ -57,6 +57,7 @@ struct TrainSettings {
     int64_t log_every = 1;      ///< loss-curve record every N steps
     int64_t seed = 42;          ///< data order and LoRA init / dropout
     std::string dtype = "auto";    ///< compute dtype: auto (bf16 where the CPU has fast bf16 GEMMs), fp32, bf16
+    std::string device = "cpu";    ///< where the model trains: cpu, cuda, cuda:N
     std::string save_dtype = "keep";  ///< dtype of the written model: keep (the source's), fp32, bf16
 };
 
@@ -107,7 +108,8 @@ inline const Schema<TrainSettings>& train_schema() {
             .choice("dtype", &TrainSettings::dtype, {"auto", "fp32", "bf16"},
                     "compute dtype (auto: bf16 with fp32 master weights where the CPU has fast bf16 GEMMs)")
             .choice("save_dtype", &TrainSettings::save_dtype, {"keep", "fp32", "bf16"},
-                    "dtype of the written model (keep = the source's)");
+                    "dtype of the written model (keep = the source's)")
+            .text("device", &TrainSettings::device, "where the model trains: cpu, cuda or cuda:N");
     return s;
 }
 

@@ -222,9 +222,17 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     D2M_CHECK(I.native || fs::exists(fs::path(model_dir) / "config.json", ec), InvalidInput, "train: ", model_dir,
               " is neither a converted model folder (moe_config.json) nor a Hugging Face folder (config.json)",
               Hint{"train a folder written by `den2moe convert` (or a previous `den2moe train`), or a dense HF model"});
+    at::Device device(at::kCPU);
+    try {
+        device = at::Device(s.device);
+    } catch (const std::exception&) {
+        D2M_FAIL(InvalidInput, "training.device '", s.device, "' is not a device", Hint{"cpu, cuda or cuda:N"});
+    }
+    D2M_CHECK(device.is_cpu() || (device.is_cuda() && at::hasCUDA()), InvalidInput, "training.device '", s.device,
+              "' is not available: this libtorch ", at::hasCUDA() ? "has no such device" : "was built without CUDA");
     I.compute = s.dtype == "bf16" ? at::kBFloat16
                 : s.dtype == "fp32" ? at::kFloat
-                                    : (cpu_bf16_matmul_is_fast() ? at::kBFloat16 : at::kFloat);
+                                    : (!device.is_cpu() || cpu_bf16_matmul_is_fast() ? at::kBFloat16 : at::kFloat);
     I.lm = load_model(model_dir, I.compute == at::kBFloat16 ? ComputeDType::BF16 : ComputeDType::F32);
     D2M_CHECK(I.native || I.lm.format == "hf", InvalidInput, "train: ", model_dir, " is a '", I.lm.format,
               "' checkpoint; training reads converted folders and plain Hugging Face Llama folders");
@@ -284,6 +292,8 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                                             : str("dropped ", I.dropped.size(),
                                                   " FLAP expert biases before training (the model exports exactly)"));
     }
+
+    if (!device.is_cpu()) base = base->to(device);  // the Train mode makes its tensors on the weights' device
 
     // routing: the saved model's (eval) and the stage's (train), over the same tensors
     const bool prob_gate = s.router_gate == "probability";
