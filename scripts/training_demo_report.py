@@ -45,19 +45,31 @@ def log_records(out, run):
 def main():
     out = sys.argv[1]
     png = sys.argv[sys.argv.index('--png') + 1] if '--png' in sys.argv else os.path.join(out, 'training-demo-loss.png')
-    cols = []
+    table = {}  # model -> stage -> {domain: ppl}
     for key, label in MODELS:
         for stage in (0, 1, 2):
             t = load_ppl(out, '%s-%d' % (key, stage))
             if t:
-                cols.append(('%s %s' % (label, ['before', 'after stage 1', 'after stage 2'][stage]), t))
-    if not cols:
+                table.setdefault(label, {})[stage] = t
+    if not table:
         sys.exit('no ppl-*.json in %s' % out)
-    domains = list(cols[0][1])
+    cell = lambda label, st: ('%.1f' % gmean(list(table[label][st].values()))) if st in table[label] else '—'  # noqa: E731
+    print('| model | before training | after stage 1 (routers) | after stage 2 (experts) |')
+    print('|---|---|---|---|')
+    for label in table:
+        print('| %s | %s | %s | %s |' % (label, cell(label, 0), cell(label, 1), cell(label, 2)))
+    print()
+    cols = [('dense before', table['dense'][0])] if 'dense' in table and 0 in table['dense'] else []
+    for label in table:
+        if 2 in table[label]:
+            cols.append((label + ' after stage 2', table[label][2]))
+    domains = list(next(iter(table.values()))[0])
     print('| domain | ' + ' | '.join(c[0] for c in cols) + ' |')
     print('|---' * (len(cols) + 1) + '|')
     for d in domains:
-        print('| %s | ' % d + ' | '.join('%.1f' % c[1][d] for c in cols) + ' |')
+        best = min([c[1][d] for c in cols if not c[0].startswith('dense')] or [None])  # best at 50 % width
+        print('| %s | ' % d + ' | '.join(('**%.1f**' if c[1][d] == best else '%.1f') % c[1][d]
+                                           for c in cols) + ' |')
     print('| **geometric mean** | ' + ' | '.join('**%.1f**' % gmean(list(c[1].values())) for c in cols) + ' |')
     print()
     runs = []
@@ -75,24 +87,31 @@ def main():
     except ImportError:
         print('\n(matplotlib is not installed: apt-get install python3-matplotlib draws %s)' % png)
         return
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
-    for ax, stage in zip(axes, ('router', 'experts')):
+    # the random split starts near loss 7: its own panel keeps the others readable
+    panels = [('stage 1: routers', lambda l, st: st == 'router' and not l.startswith('random')),
+              ('stage 2: experts (LoRA)', lambda l, st: st == 'experts' and not l.startswith('random')),
+              ('random split (LLaMA-MoE): stage 1, then 2', lambda l, st: l.startswith('random'))]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    for ax, (title, keep) in zip(axes, panels):
+        offset = 0.0
         for label, st, steps, evals in runs:
-            if st != stage:
+            if not keep(label, st) or not steps:
                 continue
-            tok = [s['tokens'] for s in steps]
+            tok = [s['tokens'] / 1e6 + offset for s in steps]
             loss = [s['loss'] for s in steps]
             k = 20
             mm = [sum(loss[max(0, i - k + 1):i + 1]) / len(loss[max(0, i - k + 1):i + 1]) for i in range(len(loss))]
-            line, = ax.plot([t / 1e6 for t in tok], mm, lw=1.2, label=label + ' (train)')
-            per = (tok[-1] / steps[-1]['step']) if steps else 0
-            ax.plot([e['step'] * per / 1e6 for e in evals], [e['loss'] for e in evals], 'o--', ms=3,
-                    color=line.get_color(), lw=0.8, label=label + ' (held-out)')
-        ax.set_title('stage %s' % ('1: routers' if stage == 'router' else '2: experts (LoRA)'))
+            line, = ax.plot(tok, mm, lw=1.2, label='%s %s (train, mean of 20 steps)' % (label, st))
+            per = steps[-1]['tokens'] / steps[-1]['step'] / 1e6
+            ax.plot([e['step'] * per + offset for e in evals], [e['loss'] for e in evals], 'o--', ms=3,
+                    color=line.get_color(), lw=0.8, label='%s %s (held-out)' % (label, st))
+            if title.startswith('random'):
+                offset = tok[-1]
+        ax.set_title(title)
         ax.set_xlabel('training tokens (M)')
         ax.set_ylabel('loss (nats / token)')
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     print('\nwrote', png)
