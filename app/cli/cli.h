@@ -72,5 +72,7 @@ std::vector<frontend::OptionInfo> cluster_options();
 std::vector<frontend::OptionInfo> convert_options();
 std::vector<frontend::OptionInfo> route_options();
 std::vector<frontend::OptionInfo> export_cmd_options();
+std::vector<frontend::OptionInfo> train_options();
+int cmd_train(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

@@ -55,6 +55,21 @@ const std::vector<Command>& commands() {
          "moe_config.json, provenance.json and (with --eval) eval.json with the per-domain perplexity of dense vs\n"
          "converted; the folder appears whole or not at all.",
          convert_options, cmd_convert},
+        {"train", "recovery training: DIVE's router, experts (LoRA) or extra stage on a converted model",
+         "usage: den2moe train MOE_DIR --project PROJECT --stage router|experts|extra --out DIR [--resume] [options]\n\n"
+         "One recovery-training stage (DIVE, shared/docs/DIVE-FLAP.md section 6) on a converted model folder (or a\n"
+         "dense Hugging Face folder for the experts stage), on windows packed from the project's domains' train\n"
+         "splits; held-out loss on their test splits. router: only the routers train, every expert on every\n"
+         "token, softmax temperature 0.05 (top-1) / 0.5 (top-k >= 2), LR 1e-4 constant, 0.5 M tokens. experts: the\n"
+         "model's own top-k, LoRA r 8 / alpha 16 / dropout 0.1 on every expert's gate/up/down + routers + RMSNorms,\n"
+         "LR 1e-4 with 3 % warm-up and cosine to 0.1x, 2 M tokens. extra: fresh LoRA, LR 1e-5 constant, 1 M tokens.\n"
+         "Settings: the stage's values, then the project file's \"training\" section, then these flags (the\n"
+         "defaults printed are the experts stage's).\n"
+         "Writes DIR/model.safetensors (LoRA merged), moe_config.json, provenance.json, train_log.jsonl (loss\n"
+         "curve), train.json and checkpoint.safetensors (every --save-every steps, at the end, and on Ctrl-C).\n"
+         "--resume continues a killed or cancelled run bit for bit (same --threads). The result loads with\n"
+         "den2moe ppl / route / export and in the app.",
+         train_options, cmd_train},
         {"route", "which expert each token goes to, layer by layer",
          "usage: den2moe route MOE_DIR --text TEXT [options]\n\n"
          "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"

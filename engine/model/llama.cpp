@@ -292,8 +292,7 @@ KVCache LlamaModel::new_cache(int64_t batch, int64_t capacity) const {
 // Forward
 
 // x: [B, T, nh, Dh] float32; cos/sin: [B, T, 1, Dh/2]
-static at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                             RopeStyle style) {
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, RopeStyle style) {
     const int64_t half = x.size(-1) / 2;
     if (style == RopeStyle::HalfSplit) {
         at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
@@ -305,20 +304,23 @@ static at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const a
     return at::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
 }
 
-at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
-                                  const ForwardOptions& opt) const {
+at::Tensor LlamaModel::token_ids(const at::Tensor& ids_in) const {
     D2M_CHECK(ids_in.dim() == 2, InvalidInput, "forward: token ids must be [B, T], got ", ids_in.dim(),
               " dimensions");
-    const at::Tensor ids = ids_in.to(at::kLong);
+    const at::Tensor ids = ids_in.to(tok_embd_.device(), at::kLong);
+    D2M_CHECK(ids.size(1) > 0, InvalidInput, "forward: empty sequence");
+    auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
+    D2M_CHECK(mn >= 0 && mx < cfg_.vocab_size, InvalidInput, "token id ", (mn < 0 ? mn : mx),
+              " is outside the vocabulary [0, ", cfg_.vocab_size, ")",
+              Hint{"was the text tokenised with this model's tokenizer?"});
+    return ids;
+}
+
+at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
+                                  const ForwardOptions& opt) const {
+    const at::Tensor ids = token_ids(ids_in);
     const int64_t B = ids.size(0), T = ids.size(1);
     const int64_t H = cfg_.n_head, Hkv = cfg_.n_head_kv, Dh = cfg_.head_dim, rep = H / Hkv;
-    D2M_CHECK(T > 0, InvalidInput, "forward: empty sequence");
-    {
-        auto mx = ids.max().item<int64_t>(), mn = ids.min().item<int64_t>();
-        D2M_CHECK(mn >= 0 && mx < cfg_.vocab_size, InvalidInput, "token id ", (mn < 0 ? mn : mx),
-                  " is outside the vocabulary [0, ", cfg_.vocab_size, ")",
-                  Hint{"was the text tokenised with this model's tokenizer?"});
-    }
     const ObserverSet* obs = opt.observers;
     KVCache* cache = opt.cache;
     const at::ScalarType st = scalar_type();
@@ -365,7 +367,7 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
     const double scale = 1.0 / std::sqrt((double)Dh);
 
     at::Tensor x = at::embedding(tok_embd_, ids);  // [B, T, D]
-    FfnContext fc{obs, token_mask.defined() ? &token_mask : nullptr};
+    FfnContext fc{obs, token_mask.defined() ? &token_mask : nullptr, nullptr, {}};
     for (int il = 0; il < (int)layers_.size(); ++il) {
         const Layer& L = layers_[il];
         emit(obs, site::kLayerInp, il, x, token_mask);
@@ -445,6 +447,7 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
 
 at::Tensor LlamaModel::hidden_states(const at::Tensor& ids, const at::Tensor& attention_mask,
                                      const ForwardOptions& opt) const {
+    if (opt.mode == ExecMode::Train) return run_layers_train(ids, attention_mask, opt);
     at::NoGradGuard no_grad;
     return run_layers(ids, attention_mask, opt);
 }
@@ -455,6 +458,11 @@ at::Tensor LlamaModel::lm_head(const at::Tensor& hidden) const {
 
 at::Tensor LlamaModel::forward(const at::Tensor& ids, const at::Tensor& attention_mask,
                                const ForwardOptions& opt) const {
+    if (opt.mode == ExecMode::Train) {
+        at::Tensor h = run_layers_train(ids, attention_mask, opt);  // [B, T, D]
+        if (opt.last_only) h = h.narrow(1, h.size(1) - 1, 1);
+        return gemm::linear(h, w_out_).to(at::kFloat);
+    }
     at::NoGradGuard no_grad;
     at::Tensor h = run_layers(ids, attention_mask, opt);  // [B, T, D]
     if (opt.last_only) h = h.narrow(1, h.size(1) - 1, 1);

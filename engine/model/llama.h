@@ -4,6 +4,9 @@
 // routing traces and embeddings observe instead of copying the forward pass.
 // Weights live in plain ATen tensors (q/k/v and gate/up fused for fewer, larger GEMMs);
 // named_tensors() exposes them under Hugging Face keys (views of the fused storage).
+// Two execution modes of the same weights, chosen by ForwardOptions::mode alone: Infer (fused CPU
+// kernels, row-parallel GEMMs, host routing, no autograd) and Train (model/llama_train.cpp,
+// model/moe_train.cpp: ATen operations autograd follows, on any device, with LoRA-style adapters).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -20,14 +23,33 @@ namespace den2moe {
 class ObserverSet;
 struct ModelFiles;
 
+/// How a forward pass runs. Infer: the fast inference path (no autograd; fused CPU kernels,
+/// row-parallel GEMMs, host-side routing). Train: the same model as a chain of differentiable ATen
+/// operations (no in-place updates of saved tensors, no custom kernels, no host loops over tokens;
+/// router logits from the router weight itself), on the weights' device; grad mode is the caller's.
+enum class ExecMode { Infer, Train };
+
+/// Low-rank updates of named linear layers (LoRA, engine/train/lora.h), used by the Train mode only.
+class LinearAdapters {
+public:
+    virtual ~LinearAdapters() = default;
+    /// The update to add to the output of the linear layer whose weight is named `weight` (a
+    /// Hugging Face key such as "model.layers.3.mlp.experts.2.up_proj.weight") for input x [.., in]:
+    /// [.., out] in x's dtype, or an undefined tensor when that layer has no adapter.
+    virtual at::Tensor delta(const std::string& weight, const at::Tensor& x) const = 0;
+};
+
 enum class ComputeDType { F32, BF16 };
 ComputeDType parse_compute_dtype(const std::string& s);  ///< "fp32"|"f32"|"float32"|"bf16"|"bfloat16"
 const char* compute_dtype_name(ComputeDType d);
 
-/// What a feed-forward block sees besides its input: the observers and the padding mask.
+/// What a feed-forward block sees besides its input: the observers and the padding mask; in the
+/// Train mode also the adapters and the block's tensor-name prefix ("model.layers.3.mlp.").
 struct FfnContext {
     const ObserverSet* observers = nullptr;
     const at::Tensor* token_mask = nullptr;  ///< [B, T] bool, or undefined
+    const LinearAdapters* adapters = nullptr;
+    std::string name_prefix;
 };
 
 /// A layer's feed-forward block: dense SwiGLU here; pruned and MoE blocks implement it too.
@@ -36,6 +58,10 @@ public:
     virtual ~FeedForward() = default;
     /// x: [B, T, D] in compute dtype -> [B, T, D]
     virtual at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const = 0;
+    /// The Train mode (ExecMode::Train): the same function, differentiable. Blocks without one refuse.
+    virtual at::Tensor forward_train(const at::Tensor& x, int il, const FfnContext& fc) const;
+    /// A copy with every tensor on `device`. Blocks without one refuse.
+    virtual std::shared_ptr<const FeedForward> to(const at::Device& device) const;
     /// Append this block's tensors under HF-style keys with `prefix` ("model.layers.3.mlp.").
     virtual void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const = 0;
     virtual std::string kind() const = 0;
@@ -51,6 +77,8 @@ public:
     SwiGluFfn(const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down,
               const at::Tensor& down_bias, at::ScalarType dtype);
     at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    at::Tensor forward_train(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    std::shared_ptr<const FeedForward> to(const at::Device& device) const override;
     /// x [n, D] -> writes [n, D] into `out` (a contiguous slice of a larger buffer; no hooks). The MoE
     /// block runs its experts into one buffer this way.
     void forward_into(const at::Tensor& x, at::Tensor out) const;
@@ -102,6 +130,8 @@ struct ForwardOptions {
     const ObserverSet* observers = nullptr;
     KVCache* cache = nullptr;
     bool last_only = false;   ///< logits only for the last position of each row
+    ExecMode mode = ExecMode::Infer;  ///< the one switch between the fast and the differentiable pass
+    const LinearAdapters* adapters = nullptr;  ///< Train mode: low-rank updates of named linear layers
 };
 
 class LlamaModel {
@@ -123,6 +153,7 @@ public:
     at::Tensor forward(const at::Tensor& ids, const at::Tensor& attention_mask = {},
                        const ForwardOptions& opt = {}) const;
     /// Same pass without lm_head: final-normed hidden states [B, T, D] in compute dtype.
+    /// Infer runs without autograd; Train records the graph when grad mode is on.
     at::Tensor hidden_states(const at::Tensor& ids, const at::Tensor& attention_mask = {},
                              const ForwardOptions& opt = {}) const;
     at::Tensor lm_head(const at::Tensor& hidden) const;  ///< [.., D] -> float32 [.., V]
@@ -141,6 +172,10 @@ public:
     std::shared_ptr<LlamaModel> with_ffns(std::vector<std::shared_ptr<const FeedForward>> ffns) const;
     /// The down_proj weight etc. of a dense layer; throws if layer il is not a SwiGluFfn.
     const SwiGluFfn& dense_ffn(int il) const;
+
+    /// A copy of this model with every tensor on `device` (the FFNs through FeedForward::to).
+    std::shared_ptr<LlamaModel> to(const at::Device& device) const;
+    at::Device device() const;
 
     std::string source;  ///< where it was loaded from (for provenance)
 
@@ -162,9 +197,17 @@ private:
 
     at::Tensor run_layers(const at::Tensor& ids, const at::Tensor& attention_mask,
                           const ForwardOptions& opt) const;
+    /// ids [B, T] checked (non-empty, inside the vocabulary), int64 on the weights' device.
+    at::Tensor token_ids(const at::Tensor& ids) const;
+    /// The Train mode of run_layers (model/llama_train.cpp).
+    at::Tensor run_layers_train(const at::Tensor& ids, const at::Tensor& attention_mask,
+                                const ForwardOptions& opt) const;
 };
 
 /// RMSNorm in float32, result in x's dtype: x * w / sqrt(mean(x^2) + eps).
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& w, double eps);
+
+/// RoPE on x [B, T, nh, Dh] (float32) with cos/sin [B, T, 1, Dh/2], out of place (differentiable).
+at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, RopeStyle style);
 
 }  // namespace den2moe

@@ -62,6 +62,15 @@ public:
     MoeFfn(std::vector<std::shared_ptr<const SwiGluFfn>> experts, RouterSpec router,
            std::shared_ptr<const SwiGluFfn> shared, at::ScalarType dtype);
     at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    /// The Train mode (model/moe_train.cpp): router logits from router.weight (+ α·prior, + null rows)
+    /// itself, gates by softmax (a top-k > 1 or dense router gets gradients; DIVE's top-1 gate is
+    /// softmax over one logit, exactly 1), tokens grouped by expert with index_select and summed back
+    /// with index_add; experts and shared expert through SwiGluFfn::forward_train (adapters apply).
+    at::Tensor forward_train(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    std::shared_ptr<const FeedForward> to(const at::Device& device) const override;
+    /// The same experts (shared, not copied) and router tensors with other routing settings: `spec`
+    /// replaces the router (its tensors are taken as given). For stage-specific routing in training.
+    std::shared_ptr<MoeFfn> with_router(RouterSpec spec) const;
     void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const override;
     std::string kind() const override { return "moe"; }
     int64_t n_params() const override;

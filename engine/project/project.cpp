@@ -266,6 +266,13 @@ Project parse_project(const std::string& text, const std::string& file) {
     cluster_schema().read_json(p.cluster, cl, where + "clustering.");
     convert_schema().read_json(p.convert, section("conversion"), where + "conversion.");
     export_schema().read_json(p.hf_export, section("export"), where + "export.");
+    if (section("training").is_object()) {
+        TrainSettings check;  // types, ranges and typos now; the values apply over a stage's defaults
+        train_schema().read_json(check, section("training"), where + "training.");
+        p.training = section("training");
+    } else if (!section("training").is_null()) {
+        D2M_FAIL(InvalidInput, where, "training must be an object, found ", section("training").type_name());
+    }
     if (j.contains("clusters") && j["clusters"].is_object()) {
         const json& cj = j["clusters"];
         p.clusters.manual = r.get<bool>(cj, "manual", false, "clusters.");
@@ -319,6 +326,7 @@ std::string project_to_json(const Project& p) {
     if (p.cluster.cut_height) j["clustering"]["cut_height"] = *p.cluster.cut_height;
     j["conversion"] = convert_schema().to_json(p.convert);
     j["export"] = export_schema().to_json(p.hf_export);
+    if (!p.training.empty()) j["training"] = p.training;
     if (!p.clusters.empty()) {
         j["clusters"] = {{"manual", p.clusters.manual}, {"names", p.clusters.names}, {"members", p.clusters.members}};
     }

@@ -1,0 +1,235 @@
+// bench_train: training tokens/s of a full step (forward, backward, clipping, AdamW) on the demo MoE
+// (demo-llama-7m with 8 experts of 384 channels, top-1: DIVE's 8_1_0.5 shape, FLAP-style biases),
+// stage router (every expert on every token, routers train) and stage experts (top-1, LoRA r 8 on
+// every expert's gate/up/down + routers + norms), against PyTorch eager training of the same model
+// from the same files (tests/reference/train_oracle.py bench: Mixtral-style gather / index_add
+// dispatch, torch.optim.AdamW), same threads and batch. Each measurement is a fresh process (so its
+// peak RSS is its own): ours and eager alternate in rounds, medians over rounds of the median step.
+//   bench_train [--threads 2] [--rounds 3] [--steps 4] [--batch 8] [--seq 256] [--dtype fp32|bf16|both]
+//               [--model MOE_DIR] [--stages router,experts] [--markdown]
+// Without --model a DIVE-shaped model is built (random channel subsets, random router) in a temp folder.
+#include <ATen/ATen.h>
+
+#include "bench_util.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "convert/convert.h"
+#include "model/moe_io.h"
+#include "core/run_context.h"
+#include "core/runtime.h"
+#include "io/hf_config.h"
+#include "model/llama.h"
+#include "model/loaded_model.h"
+#include "model/moe.h"
+#include "project/project.h"
+#include "train/trainer.h"
+#include "train/train_settings.h"
+
+using namespace den2moe;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Opts {
+    int threads = 2, rounds = 3, steps = 4;
+    int64_t batch = 8, seq = 256;
+    std::string dtype = "both", model, stages = "router,experts", child, stage, child_dtype;
+    bool markdown = false;
+};
+
+std::string source_root() {
+    if (const char* s = std::getenv("D2M_SOURCE_DIR")) return s;
+    // the build folder sits in the checkout (build-nogui/bench/bench_train)
+    const fs::path exe = fs::canonical("/proc/self/exe");
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.parent_path(); p = p.parent_path()) {
+        if (fs::exists(p / "tests/reference/train_oracle.py")) return p.string();
+    }
+    return ".";
+}
+
+double peak_rss_mib() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    }
+    return 0;
+}
+
+std::string cpu_name() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+    }
+    return "?";
+}
+
+// DIVE's 8_1_0.5 shape on the demo model: 8 experts of F/2 channels, FLAP-like biases, random router
+std::string make_model(const std::string& dir) {
+    LoadedModel lm = load_model(std::string(std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared") +
+                                    "/models/demo-llama-7m",
+                                ComputeDType::F32);
+    const LlamaModel& m = *lm.model;
+    at::manual_seed(42);
+    const int64_t D = m.config().n_embd, F = m.config().n_ff;
+    std::vector<std::shared_ptr<const FeedForward>> ffns;
+    for (int il = 0; il < m.config().n_layer; ++il) {
+        const SwiGluFfn& d = m.dense_ffn(il);
+        std::vector<std::shared_ptr<const SwiGluFfn>> ex;
+        for (int e = 0; e < 8; ++e) {
+            at::Tensor idx = std::get<0>(at::randperm(F, at::kLong).narrow(0, 0, F / 2).sort());
+            ex.push_back(std::make_shared<SwiGluFfn>(d.gate().index_select(0, idx), d.up().index_select(0, idx),
+                                                     d.down().index_select(1, idx), at::randn({D}) * 0.02, at::kFloat));
+        }
+        RouterSpec rs;
+        rs.weight = (at::rand({8, D}) * 2 - 1) / std::sqrt(static_cast<double>(D));
+        rs.top_k = 1;
+        ffns.push_back(std::make_shared<MoeFfn>(ex, rs, nullptr, at::kFloat));
+    }
+    ConvertResult r;
+    r.model = m.with_ffns(ffns);
+    r.moe_config = {{"format", "den2moe-moe-v1"}, {"recipe", "bench"}, {"num_experts", 8}, {"top_k", 1},
+                    {"router", {{"gate", "softmax"}}}, {"expert_bias", true},
+                    {"base", json::parse(hf_config_to_json(m.config()))}};
+    r.provenance = json::object();
+    save_moe_native(*r.model, r.moe_config, r.provenance, dir, lm.tokenizer_path);
+    return dir;
+}
+
+int run_child(const Opts& o) {
+    init_runtime(o.threads);
+    Project p = load_project(source_root() + "/projects/demo.den2moe.json");
+    TrainSettings s;
+    s.stage = o.stage;
+    apply_stage_defaults(s, model_top_k(o.model));
+    s.domains = "wiki,python,gsm8k";
+    s.seq_len = o.seq;
+    s.batch = o.batch;
+    s.tokens = o.seq * o.batch * (o.steps + 1);
+    s.dtype = o.child_dtype;
+    s.eval_windows = 1;
+    Trainer tr(p, o.model, s, null_context());
+    tr.train_step();  // warm-up
+    std::vector<double> t;
+    double loss = 0;
+    for (int i = 0; i < o.steps; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        loss = tr.train_step();
+        t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    const double med = bench::median(t);
+    std::printf("%s\n", json({{"tokens_per_s", static_cast<double>(o.batch * o.seq) / med},
+                              {"step_s", med},
+                              {"peak_rss_mib", peak_rss_mib()},
+                              {"loss", loss}})
+                            .dump()
+                            .c_str());
+    return 0;
+}
+
+json run(const std::string& cmd) {
+    FILE* f = popen(cmd.c_str(), "r");
+    if (!f) return json();
+    std::string out;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, f)) out += buf;
+    const int rc = pclose(f);
+    const auto b = out.rfind('{');
+    if (rc != 0 || b == std::string::npos) {
+        std::fprintf(stderr, "failed (%d): %s\n%s\n", rc, cmd.c_str(), out.c_str());
+        return json();
+    }
+    return json::parse(out.substr(b));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Opts o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
+        if (a == "--threads") o.threads = std::stoi(next());
+        else if (a == "--rounds") o.rounds = std::stoi(next());
+        else if (a == "--steps") o.steps = std::stoi(next());
+        else if (a == "--batch") o.batch = std::stoll(next());
+        else if (a == "--seq") o.seq = std::stoll(next());
+        else if (a == "--dtype") o.dtype = next();
+        else if (a == "--model") o.model = next();
+        else if (a == "--stages") o.stages = next();
+        else if (a == "--child") o.child = next();
+        else if (a == "--stage") o.stage = next();
+        else if (a == "--child-dtype") o.child_dtype = next();
+        else if (a == "--markdown") o.markdown = true;
+    }
+    if (!o.child.empty()) return run_child(o);
+
+    bench::init_bench_runtime(o.threads);
+    std::printf("CPU: %s; threads %d; batch %lld x %lld tokens; %d steps per process, %d rounds\n", cpu_name().c_str(),
+                o.threads, (long long)o.batch, (long long)o.seq, o.steps, o.rounds);
+    if (o.model.empty()) {
+        o.model = (fs::temp_directory_path() / ("d2m_bench_train_" + std::to_string(::getpid()))).string();
+        make_model(o.model);
+    }
+    const std::string self = fs::canonical("/proc/self/exe").string();
+    const std::string oracle = source_root() + "/tests/reference/train_oracle.py";
+    std::vector<std::string> dtypes = o.dtype == "both" ? std::vector<std::string>{"fp32", "bf16"}
+                                                        : std::vector<std::string>{o.dtype};
+    std::vector<std::string> stages = split_list(o.stages);
+    struct Row {
+        std::string stage, dtype;
+        std::vector<double> ours, eager, ours_mem, eager_mem;
+    };
+    std::vector<Row> rows;
+    for (const auto& dt : dtypes)
+        for (const auto& st : stages) rows.push_back({st, dt, {}, {}, {}, {}});
+    const std::string common = " --threads " + std::to_string(o.threads) + " --batch " + std::to_string(o.batch) +
+                               " --seq " + std::to_string(o.seq) + " --steps " + std::to_string(o.steps);
+    for (int r = 0; r < o.rounds; ++r) {
+        for (auto& row : rows) {
+            json a = run(self + " --child ours --stage " + row.stage + " --child-dtype " + row.dtype + " --model " +
+                         o.model + common + " 2>/dev/null");
+            json b = run("OMP_NUM_THREADS=" + std::to_string(o.threads) + " /usr/bin/python3 " + oracle +
+                         " bench --model " + o.model + " --stage " + row.stage + " --dtype " + row.dtype + common);
+            if (a.is_object()) {
+                row.ours.push_back(a["tokens_per_s"].get<double>());
+                row.ours_mem.push_back(a["peak_rss_mib"].get<double>());
+            }
+            if (b.is_object()) {
+                row.eager.push_back(b["tokens_per_s"].get<double>());
+                row.eager_mem.push_back(b["peak_rss_mib"].get<double>());
+            }
+            std::fprintf(stderr, "round %d %s %s: ours %.0f tok/s, eager %.0f tok/s\n", r + 1, row.stage.c_str(),
+                         row.dtype.c_str(), a.is_object() ? a["tokens_per_s"].get<double>() : 0.0,
+                         b.is_object() ? b["tokens_per_s"].get<double>() : 0.0);
+        }
+    }
+    std::printf(o.markdown ? "\n| stage | dtype | den2moe tokens/s | PyTorch eager tokens/s | ratio | den2moe peak RSS | eager peak RSS |\n|---|---|---|---|---|---|---|\n"
+                           : "\n%-8s %-5s %16s %16s %7s %14s %14s\n",
+                "stage", "dtype", "den2moe tok/s", "eager tok/s", "ratio", "den2moe MiB", "eager MiB");
+    for (const auto& row : rows) {
+        const double a = bench::median(row.ours), b = bench::median(row.eager);
+        const double ma = bench::median(row.ours_mem), mb = bench::median(row.eager_mem);
+        if (o.markdown)
+            std::printf("| %s | %s | %.0f | %.0f | %.2fx | %.0f MiB | %.0f MiB |\n", row.stage.c_str(), row.dtype.c_str(),
+                        a, b, b > 0 ? a / b : 0.0, ma, mb);
+        else
+            std::printf("%-8s %-5s %16.0f %16.0f %6.2fx %14.0f %14.0f\n", row.stage.c_str(), row.dtype.c_str(), a, b,
+                        b > 0 ? a / b : 0.0, ma, mb);
+    }
+    return 0;
+}

@@ -1,0 +1,130 @@
+// Settings of recovery training (one DIVE stage per run): TrainSettings with its defaults written
+// in the struct, train_schema() (project-file section "training", CLI flags, ranges, help), and
+// apply_stage_defaults(), the one place where a stage's reference values are set (DIVE-FLAP.md §6,
+// token budgets scaled to the demo model). Torch-free and Qt-free: the GUI includes it directly.
+//   router   only router weights train; every expert runs on every token, gates softmax(logits / t)
+//            with t = 0.05 for top-1, 0.5 for top-k >= 2; LR 1e-4 constant
+//   experts  the model's own top-k routing; LoRA r 8, alpha 16, dropout 0.1 on every expert's
+//            gate/up/down + routers + all RMSNorms; LR 1e-4, 3 % warm-up, cosine to 0.1x
+//   extra    the released code's third stage: fresh LoRA on the merged model, LR 1e-5 constant
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/settings.h"
+
+namespace den2moe {
+
+struct TrainSettings {
+    std::string stage = "experts";  ///< router | experts | extra
+    int64_t tokens = 2000000;       ///< training budget in input tokens (steps = tokens / tokens per step)
+    int64_t seq_len = 256;          ///< tokens per window (packed from the train splits)
+    int64_t batch = 8;              ///< windows per micro-batch
+    int64_t grad_accum = 1;         ///< micro-batches per optimizer step
+    // optimizer and schedule
+    double lr = 1e-4;
+    std::string schedule = "cosine";  ///< constant | cosine (linear warm-up, cosine to min_lr_ratio x lr)
+    double warmup_ratio = 0.03;       ///< of the steps (ceil)
+    double min_lr_ratio = 0.1;
+    double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+    double weight_decay = 0.0;
+    double clip = 1.0;  ///< global gradient-norm clip; 0 = off
+    // what trains
+    std::string trainable = "*.mlp.router.weight,*norm.weight";  ///< comma-separated globs over tensor names
+    std::string frozen;                                          ///< globs removed from `trainable`
+    int64_t lora_rank = 8;                                       ///< 0 = no LoRA
+    double lora_alpha = 16;
+    double lora_dropout = 0.1;
+    std::string lora_targets = "gate_proj,up_proj,down_proj";  ///< module-name suffixes (PEFT's target_modules)
+    bool lora_attention = false;                               ///< also q/k/v/o_proj
+    // routing
+    double temperature = 1.0;  ///< router stage: softmax temperature of the dense mixture
+    /// "renormalized": DIVE / Mixtral, softmax over the selected logits (top-1: the gate is exactly 1,
+    /// so the router gets no gradient); "probability": the selected experts' softmax probabilities
+    /// over all experts (routers train with top-1; the saved model keeps this gate, norm_topk = false).
+    std::string router_gate = "renormalized";
+    bool drop_expert_bias = false;  ///< remove the FLAP down_proj biases first (exact Mixtral / Qwen2-MoE export)
+    // data
+    std::string domains;  ///< comma-separated project domains ("" = every enabled one)
+    /// "" = uniform over tokens (every train window once per epoch, DIVE's pool); "equal" = each
+    /// domain the same share; or "wiki=2,python=1,..." (unlisted domains weigh 0)
+    std::string mixture;
+    int64_t eval_every = 0;     ///< held-out loss every N steps (0 = 10 evaluations); also at start and end
+    int64_t eval_windows = 4;   ///< held-out windows of seq_len tokens per domain (test split)
+    int64_t save_every = 0;     ///< checkpoint every N steps (0 = 10 per run); also on cancel and at the end
+    int64_t log_every = 1;      ///< loss-curve record every N steps
+    int64_t seed = 42;          ///< data order and LoRA init / dropout
+    std::string dtype = "auto";    ///< compute dtype: auto (bf16 where the CPU has fast bf16 GEMMs), fp32, bf16
+    std::string device = "cpu";    ///< where the model trains: cpu, cuda, cuda:N
+    std::string save_dtype = "keep";  ///< dtype of the written model: keep (the source's), fp32, bf16
+};
+
+inline const Schema<TrainSettings>& train_schema() {
+    static const Schema<TrainSettings> s =
+        Schema<TrainSettings>("training")
+            .choice("stage", &TrainSettings::stage, {"router", "experts", "extra"},
+                    "DIVE stage: router (stage 1), experts (stage 2, LoRA), extra (fresh LoRA, LR 1e-5)")
+            .integer("tokens", &TrainSettings::tokens, "training budget in tokens", 1)
+            .integer("seq_len", &TrainSettings::seq_len, "tokens per training window", 2, 1 << 20)
+            .integer("batch", &TrainSettings::batch, "windows per micro-batch", 1, 1 << 20)
+            .integer("grad_accum", &TrainSettings::grad_accum, "micro-batches per optimizer step", 1, 1 << 20)
+            .real("lr", &TrainSettings::lr, "peak learning rate", 0, 1, true)
+            .choice("schedule", &TrainSettings::schedule, {"constant", "cosine"},
+                    "learning-rate schedule (cosine: linear warm-up, then cosine to min-lr-ratio x lr)")
+            .real("warmup_ratio", &TrainSettings::warmup_ratio, "warm-up share of the steps (cosine)", 0, 1)
+            .real("min_lr_ratio", &TrainSettings::min_lr_ratio, "final LR / peak LR (cosine)", 0, 1)
+            .real("beta1", &TrainSettings::beta1, "AdamW beta1", 0, 1, false, true)
+            .real("beta2", &TrainSettings::beta2, "AdamW beta2", 0, 1, false, true)
+            .real("eps", &TrainSettings::eps, "AdamW epsilon", 0, 1, true)
+            .real("weight_decay", &TrainSettings::weight_decay, "AdamW decoupled weight decay", 0, 1)
+            .real("clip", &TrainSettings::clip, "global gradient-norm clip (0 = off)", 0)
+            .text("trainable", &TrainSettings::trainable,
+                  "comma-separated globs of tensor names that train (* matches anything)")
+            .text("frozen", &TrainSettings::frozen, "comma-separated globs removed from --trainable")
+            .integer("lora_rank", &TrainSettings::lora_rank, "LoRA rank (0 = no LoRA)", 0, 4096)
+            .real("lora_alpha", &TrainSettings::lora_alpha, "LoRA alpha (scale = alpha / rank)", 0, 1e6, true)
+            .real("lora_dropout", &TrainSettings::lora_dropout, "LoRA input dropout", 0, 1, false, true)
+            .text("lora_targets", &TrainSettings::lora_targets,
+                  "LoRA on linear layers whose module name ends with one of these (comma-separated)")
+            .flag("lora_attention", &TrainSettings::lora_attention, "LoRA on q/k/v/o_proj as well")
+            .real("temperature", &TrainSettings::temperature,
+                  "router stage: softmax temperature over all experts (DIVE: 0.05 top-1, 0.5 top-2)", 0, 1e6, true)
+            .choice("router_gate", &TrainSettings::router_gate, {"renormalized", "probability"},
+                    "top-k gates: renormalized (DIVE; top-1 routers get no gradient) or probability "
+                    "(softmax over all experts; trains top-1 routers, saved with norm_topk = false)")
+            .flag("drop_expert_bias", &TrainSettings::drop_expert_bias,
+                  "remove the FLAP expert biases before training (exact Mixtral/Qwen2-MoE export)")
+            .text("domains", &TrainSettings::domains, "comma-separated training domains (empty = all enabled)")
+            .text("mixture", &TrainSettings::mixture,
+                  "domain weights: empty = uniform over tokens, 'equal', or 'wiki=2,python=1'")
+            .integer("eval_every", &TrainSettings::eval_every, "held-out loss every N steps (0 = 10 per run)", 0)
+            .integer("eval_windows", &TrainSettings::eval_windows, "held-out windows per domain (test split)", 1,
+                     1 << 20)
+            .integer("save_every", &TrainSettings::save_every, "checkpoint every N steps (0 = 10 per run)", 0)
+            .integer("log_every", &TrainSettings::log_every, "loss-curve record every N steps", 1)
+            .integer("seed", &TrainSettings::seed, "seed of the data order, LoRA init and dropout", 0)
+            .choice("dtype", &TrainSettings::dtype, {"auto", "fp32", "bf16"},
+                    "compute dtype (auto: bf16 with fp32 master weights where the CPU has fast bf16 GEMMs)")
+            .choice("save_dtype", &TrainSettings::save_dtype, {"keep", "fp32", "bf16"},
+                    "dtype of the written model (keep = the source's)")
+            .text("device", &TrainSettings::device, "where the model trains: cpu, cuda or cuda:N");
+    return s;
+}
+
+/// The stage's reference values (DIVE-FLAP.md §6) for everything the stage decides: LR and schedule,
+/// what trains, LoRA, the router temperature (by the model's top-k: 0.05 for top-1, 0.5 otherwise)
+/// and the token budget (scaled to the demo model: router 0.5 M, experts 2 M, extra 1 M). Call it
+/// after setting `s.stage` and before the project's "training" section and the user's flags.
+void apply_stage_defaults(TrainSettings& s, int64_t top_k);
+
+/// Range and choice checks (the schema) plus the rules between fields; throws the house error.
+void validate_train_settings(const TrainSettings& s);
+
+/// Comma-separated list -> trimmed non-empty items.
+std::vector<std::string> split_list(const std::string& s);
+/// Glob match: '*' matches any run of characters (dots included), '?' one character.
+bool glob_match(const std::string& pattern, const std::string& text);
+
+}  // namespace den2moe

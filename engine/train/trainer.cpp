@@ -1,0 +1,876 @@
+// Recovery training: see train/trainer.h. The Trainer holds one stage's state: the model in its
+// Train mode (model/llama_train.cpp) with the stage's routing, an evaluation view of the same
+// tensors with the saved model's routing, the selected parameters (views of the model's own
+// storage, made leaves that require gradients), LoRA, float32 masters and AdamW moments.
+#include "train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "calib/stats_cache.h"
+#include "core/error.h"
+#include "core/json_text.h"
+#include "core/run_context.h"
+#include "core/runtime.h"
+#include "io/hf_config.h"
+#include "io/model_files.h"
+#include "io/safetensors.h"
+#include "io/tensor_names.h"
+#include "model/gemm.h"
+#include "model/llama.h"
+#include "model/loaded_model.h"
+#include "model/moe.h"
+#include "model/moe_io.h"
+#include "project/project.h"
+#include "tokenizer/tokenizer.h"
+#include "train/data.h"
+#include "train/lora.h"
+#include "train/optim.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace den2moe {
+
+namespace {
+
+constexpr const char* kCheckpointFormat = "den2moe-train-checkpoint-v1";
+
+/// One trainable tensor: rows [row0, row0 + rows) of a leaf the forward pass uses (the whole leaf
+/// when `whole`), its float32 master (the leaf's own storage when the compute dtype is float32)
+/// and its AdamW moments and step.
+struct Param {
+    std::string name;
+    at::Tensor base;
+    int64_t row0 = 0, rows = 0;
+    bool whole = true;
+    bool aliased = false;  // master is value() itself (float32 compute)
+    at::Tensor master, exp_avg, exp_avg_sq;
+    int64_t t = 0;
+    at::Tensor value() const { return whole ? base : base.narrow(0, row0, rows); }
+    at::Tensor grad() const {
+        const at::Tensor& g = base.grad();
+        if (!g.defined()) return {};
+        return whole ? g : g.narrow(0, row0, rows);
+    }
+};
+
+/// The leaf a named tensor of the model lives in, and its rows (named_tensors() gives views of fused
+/// storage: q/k/v of w_qkv, gate/up of w_gate_up).
+void locate(const std::string& name, const at::Tensor& t, Param& p) {
+    p.name = name;
+    if (!t.is_view()) {
+        p.base = t;
+        p.whole = true;
+        return;
+    }
+    const at::Tensor base(t._base());
+    const int64_t off = t.storage_offset() - base.storage_offset();
+    D2M_CHECK(base.is_contiguous() && t.is_contiguous() && base.dim() == t.dim() && base.dim() >= 1 &&
+                  base.stride(0) > 0 && off % base.stride(0) == 0,
+              Internal, "tensor ", name, " is not a block of rows of its storage");
+    p.base = base;
+    p.row0 = off / base.stride(0);
+    p.rows = t.size(0);
+    p.whole = p.row0 == 0 && p.rows == base.size(0);
+    D2M_CHECK(p.value().data_ptr() == t.data_ptr() && p.value().sizes() == t.sizes(), Internal, "tensor ", name,
+              ": cannot find its rows in the storage");
+}
+
+bool any_glob(const std::vector<std::string>& pats, const std::string& name) {
+    for (const auto& p : pats) {
+        if (glob_match(p, name)) return true;
+    }
+    return false;
+}
+
+std::string json_text(const std::string& path) {
+    std::ifstream in(path);
+    D2M_CHECK(in.good(), Io, "cannot open ", path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+json read_json_file(const std::string& path) {
+    try {
+        return json::parse(json_text(path));
+    } catch (const json::exception& e) {
+        D2M_FAIL(InvalidInput, path, " is not valid JSON: ", e.what());
+    }
+}
+
+// Rows of the vocabulary projection at once in the loss: 256 x V float32 logits (4 MiB for V = 4096).
+constexpr int64_t kLossChunk = 256;
+
+/// Mean next-token cross-entropy of hidden states h [N, D] (compute dtype) against targets [N]
+/// through a frozen vocabulary projection w [V, D], in row chunks: the [N, V] logits never exist
+/// whole. With `grad_h`, the gradient w.r.t. h, (softmax − one-hot)/N · W, is formed chunk by chunk
+/// as well. The value equals at::cross_entropy_loss(h·Wᵀ (to float32), targets).
+at::Tensor chunked_lm_loss(const at::Tensor& h, const at::Tensor& w, const at::Tensor& tgt, at::Tensor* grad_h) {
+    const int64_t N = h.size(0);
+    if (grad_h) *grad_h = at::empty_like(h);
+    at::Tensor total = at::zeros({}, h.options().dtype(at::kDouble));
+    for (int64_t r0 = 0; r0 < N; r0 += kLossChunk) {
+        const int64_t n = std::min(kLossChunk, N - r0);
+        at::Tensor lg = gemm::linear(h.narrow(0, r0, n), w).to(at::kFloat);  // [n, V]
+        at::Tensor lse = at::logsumexp(lg, -1, true);                         // [n, 1]
+        at::Tensor t = tgt.narrow(0, r0, n).unsqueeze(1);                      // [n, 1]
+        total += (lse - lg.gather(1, t)).sum().to(at::kDouble);
+        if (grad_h) {
+            at::Tensor g = lg.sub_(lse).exp_();  // softmax, in place on the chunk's logits
+            g.scatter_add_(1, t, at::full({n, 1}, -1.0f, g.options()));
+            g.mul_(1.0 / static_cast<double>(N));
+            grad_h->narrow(0, r0, n).copy_(gemm::mm(g.to(h.scalar_type()), w));  // [n, D]
+        }
+    }
+    return (total / static_cast<double>(N)).to(at::kFloat);
+}
+
+/// chunked_lm_loss as an autograd function: the gradient is computed in the forward pass (the loss
+/// is the graph's last node) and scaled by the incoming gradient in backward.
+struct ChunkedLmLoss : public torch::autograd::Function<ChunkedLmLoss> {
+    static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& h, const at::Tensor& w,
+                              const at::Tensor& tgt) {
+        at::Tensor gh;
+        at::Tensor loss = chunked_lm_loss(h, w, tgt, &gh);
+        ctx->save_for_backward({gh});
+        return loss;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                   torch::autograd::variable_list grads) {
+        at::Tensor gh = ctx->get_saved_variables()[0];
+        return {gh * grads[0].to(gh.scalar_type()), at::Tensor(), at::Tensor()};
+    }
+};
+
+}  // namespace
+
+json HeldOut::to_json() const {
+    json d = json::object();
+    for (size_t i = 0; i < domains.size(); ++i) d[domains[i]] = loss[i];
+    return {{"loss", mean}, {"ppl", std::exp(mean)}, {"domains", d}};
+}
+
+struct Trainer::Impl {
+    Project project;
+    std::string model_dir;
+    TrainSettings s;
+    LoadedModel lm;
+    bool native = false, is_moe = false;
+    int64_t top_k = 0;
+    std::shared_ptr<LlamaModel> train_model, eval_model;
+    std::map<std::string, at::Tensor> source;  // the source's tensors, stored dtype
+    json source_moe_config, source_provenance;
+    std::string source_hash;
+    std::set<std::string> dropped;  // bias tensors removed before training
+    std::unique_ptr<TrainCorpus> corpus;
+    std::unique_ptr<WindowOrder> order;
+    std::unique_ptr<LoraSet> lora;
+    std::vector<Param> params;  // name order; LoRA after the model's tensors
+    std::vector<at::Tensor> leaves;
+    at::ScalarType compute = at::kFloat;
+    int64_t step = 0, total_steps = 0;
+    double last_lr = 0, last_norm = 0;
+    AdamWConfig adam;
+    LrSchedule sched;
+    std::vector<std::string> notes;
+
+    at::Tensor head;  // the vocabulary projection [V, D] (lm_head, or the embedding when tied)
+
+    ForwardOptions fo() const {
+        ForwardOptions o;
+        o.mode = ExecMode::Train;
+        o.adapters = lora.get();
+        return o;
+    }
+    /// Mean next-token loss of ids [B, T] through `m`'s Train mode: ChunkedLmLoss unless the head
+    /// itself trains (then the full logits, so it gets its gradient).
+    at::Tensor lm_loss(const LlamaModel& m, const at::Tensor& ids) const {
+        const int64_t T = ids.size(1);
+        at::Tensor h = m.hidden_states(ids, {}, fo());                        // [B, T, D]
+        at::Tensor hs = h.narrow(1, 0, T - 1).reshape({-1, h.size(-1)});      // [B·(T−1), D]
+        at::Tensor tgt = ids.narrow(1, 1, T - 1).reshape({-1}).to(h.device());
+        if (head.requires_grad()) return at::cross_entropy_loss(gemm::linear(hs, head).to(at::kFloat), tgt);
+        if (!hs.requires_grad()) return chunked_lm_loss(hs, head, tgt, nullptr);
+        return ChunkedLmLoss::apply(hs, head, tgt);
+    }
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Trainer::Trainer(const Project& project, const std::string& model_dir, const TrainSettings& s, RunContext& ctx)
+    : impl_(std::make_unique<Impl>()) {
+    Impl& I = *impl_;
+    validate_train_settings(s);
+    I.project = project;
+    I.model_dir = model_dir;
+    I.s = s;
+    std::error_code ec;
+    D2M_CHECK(fs::exists(model_dir, ec), InvalidInput, "model folder ", model_dir, " does not exist");
+    I.native = is_moe_native(model_dir);
+    D2M_CHECK(I.native || fs::exists(fs::path(model_dir) / "config.json", ec), InvalidInput, "train: ", model_dir,
+              " is neither a converted model folder (moe_config.json) nor a Hugging Face folder (config.json)",
+              Hint{"train a folder written by `den2moe convert` (or a previous `den2moe train`), or a dense HF model"});
+    at::Device device(at::kCPU);
+    try {
+        device = at::Device(s.device);
+    } catch (const std::exception&) {
+        D2M_FAIL(InvalidInput, "training.device '", s.device, "' is not a device", Hint{"cpu, cuda or cuda:N"});
+    }
+    D2M_CHECK(device.is_cpu() || (device.is_cuda() && at::hasCUDA()), InvalidInput, "training.device '", s.device,
+              "' is not available: this libtorch ", at::hasCUDA() ? "has no such device" : "was built without CUDA");
+    I.compute = s.dtype == "bf16" ? at::kBFloat16
+                : s.dtype == "fp32" ? at::kFloat
+                                    : (!device.is_cpu() || cpu_bf16_matmul_is_fast() ? at::kBFloat16 : at::kFloat);
+    I.lm = load_model(model_dir, I.compute == at::kBFloat16 ? ComputeDType::BF16 : ComputeDType::F32);
+    D2M_CHECK(I.native || I.lm.format == "hf", InvalidInput, "train: ", model_dir, " is a '", I.lm.format,
+              "' checkpoint; training reads converted folders and plain Hugging Face Llama folders");
+    std::shared_ptr<LlamaModel> base = I.lm.model;
+    const int L = static_cast<int>(base->config().n_layer);
+
+    // the source's own tensors (masters start from their stored precision; frozen ones are saved as they are)
+    if (I.native) {
+        SafetensorsReader r = SafetensorsReader::open((fs::path(model_dir) / "model.safetensors").string());
+        for (const auto& n : r.names()) I.source[n] = r.get(n);
+        I.source_moe_config = read_json_file((fs::path(model_dir) / "moe_config.json").string());
+        const fs::path prov = fs::path(model_dir) / "provenance.json";
+        if (fs::exists(prov, ec)) I.source_provenance = read_json_file(prov.string());
+        I.source_hash = hash_string(hash_model(model_dir, I.lm.tokenizer_path) + "|" +
+                                    hash_file((fs::path(model_dir) / "moe_config.json").string()));
+    } else {
+        I.source = load_model_files(model_dir).tensors;
+        bool bias = false;
+        for (const auto& kv : I.source) bias = bias || kv.first.find("down_proj.bias") != std::string::npos;
+        I.source_moe_config = {{"format", "den2moe-moe-v1"}, {"recipe", "dense"},     {"num_experts", 0},
+                               {"top_k", 0},                  {"expert_bias", bias}, {"base", json::parse(hf_config_to_json(base->config()))}};
+        I.source_hash = hash_model(model_dir, I.lm.tokenizer_path);
+    }
+    for (int il = 0; il < L; ++il) I.is_moe = I.is_moe || base->ffn(il).kind() == "moe";
+    I.top_k = I.is_moe ? I.source_moe_config.value("top_k", int64_t{1}) : 0;
+    D2M_CHECK(s.stage != "router" || I.is_moe, InvalidInput, "the router stage trains MoE routers, but ", model_dir,
+              " holds a dense model (no MoE layer)",
+              Hint{"convert it first (den2moe convert ... --recipe dive), or use --stage experts"});
+
+    // FLAP expert biases removed before training (the model then exports exactly)
+    if (s.drop_expert_bias) {
+        at::NoGradGuard no_grad;
+        const at::ScalarType st = base->scalar_type();
+        auto strip = [&](const SwiGluFfn& f, const std::string& prefix) {
+            if (f.down_bias().defined()) I.dropped.insert(prefix + "down_proj.bias");
+            return std::make_shared<SwiGluFfn>(f.gate(), f.up(), f.down(), at::Tensor(), st);
+        };
+        std::vector<std::shared_ptr<const FeedForward>> ffns;
+        for (int il = 0; il < L; ++il) {
+            const std::string p = names::layer_prefix(il) + "mlp.";
+            const FeedForward& f = base->ffn(il);
+            if (auto* moe = dynamic_cast<const MoeFfn*>(&f)) {
+                std::vector<std::shared_ptr<const SwiGluFfn>> ex;
+                for (int64_t e = 0; e < moe->n_experts(); ++e)
+                    ex.push_back(strip(moe->expert(e), p + "experts." + std::to_string(e) + "."));
+                std::shared_ptr<const SwiGluFfn> sh;
+                if (moe->shared_expert()) sh = strip(*moe->shared_expert(), p + "shared_expert.");
+                ffns.push_back(std::make_shared<MoeFfn>(ex, moe->router(), sh, st));
+            } else if (auto* d = dynamic_cast<const SwiGluFfn*>(&f)) {
+                ffns.push_back(strip(*d, p));
+            } else {
+                ffns.push_back(base->ffn_ptr(il));
+            }
+        }
+        base = base->with_ffns(std::move(ffns));
+        I.notes.push_back(I.dropped.empty() ? "--drop-expert-bias: the model has no expert biases to drop"
+                                            : str("dropped ", I.dropped.size(),
+                                                  " FLAP expert biases before training (the model exports exactly)"));
+    }
+
+    if (!device.is_cpu()) base = base->to(device);  // the Train mode makes its tensors on the weights' device
+
+    // routing: the saved model's (eval) and the stage's (train), over the same tensors
+    const bool prob_gate = s.router_gate == "probability";
+    std::vector<std::shared_ptr<const FeedForward>> eval_ffns, train_ffns;
+    for (int il = 0; il < L; ++il) {
+        auto* moe = dynamic_cast<const MoeFfn*>(&base->ffn(il));
+        if (!moe) {
+            eval_ffns.push_back(base->ffn_ptr(il));
+            train_ffns.push_back(base->ffn_ptr(il));
+            continue;
+        }
+        RouterSpec ev = moe->router();
+        if (prob_gate && ev.gate == RouterSpec::Gate::Softmax) ev.norm_topk = false;
+        RouterSpec tr = ev;
+        if (s.stage == "router") {
+            tr.dense = true;
+            tr.temperature = s.temperature;
+        }
+        eval_ffns.push_back(moe->with_router(ev));
+        train_ffns.push_back(moe->with_router(tr));
+    }
+    I.eval_model = base->with_ffns(eval_ffns);
+    I.train_model = base->with_ffns(train_ffns);
+    I.eval_model->source = I.train_model->source = model_dir;
+
+    // data
+    I.corpus = std::make_unique<TrainCorpus>(load_train_corpus(project, *I.lm.tokenizer, s, ctx));
+    std::vector<int64_t> nw;
+    for (const auto& d : I.corpus->domains) nw.push_back(d.train.size(0));
+    I.order = std::make_unique<WindowOrder>(nw, I.corpus->weights, static_cast<uint64_t>(s.seed));
+
+    // parameters
+    const std::map<std::string, at::Tensor> named = I.train_model->named_tensors();
+    I.head = named.count(names::lm_head()) ? named.at(names::lm_head()) : named.at(names::embed_tokens());
+    const std::vector<std::string> train_globs = split_list(s.trainable), frozen_globs = split_list(s.frozen);
+    for (const auto& g : train_globs) {
+        bool hit = false;
+        for (const auto& kv : named) hit = hit || glob_match(g, kv.first);
+        if (!hit) I.notes.push_back("--trainable pattern '" + g + "' matches no tensor of this model");
+    }
+    std::set<std::string> lora_targets;
+    if (s.lora_rank > 0) {
+        I.lora = std::make_unique<LoraSet>(s.lora_rank, s.lora_alpha, s.lora_dropout, static_cast<uint64_t>(s.seed));
+        std::vector<std::string> suffixes = split_list(s.lora_targets);
+        if (s.lora_attention) suffixes.insert(suffixes.end(), {"q_proj", "k_proj", "v_proj", "o_proj"});
+        for (const auto& t : I.lora->add_targets(named, suffixes)) lora_targets.insert(t);
+        D2M_CHECK(!lora_targets.empty(), InvalidInput, "LoRA targets '", s.lora_targets,
+                  "' match no linear layer of this model", Hint{"e.g. --lora-targets gate_proj,up_proj,down_proj"});
+    }
+    std::set<const void*> leaf_seen;
+    auto add_leaf = [&](const at::Tensor& t) {
+        if (leaf_seen.insert(t.unsafeGetTensorImpl()).second) {
+            t.requires_grad_(true);
+            I.leaves.push_back(t);
+        }
+    };
+    for (const auto& kv : named) {
+        if (!any_glob(train_globs, kv.first) || any_glob(frozen_globs, kv.first)) continue;
+        D2M_CHECK(!lora_targets.count(kv.first), InvalidInput, "tensor ", kv.first,
+                  " is both trainable (--trainable) and a LoRA target", Hint{"LoRA freezes its base weight"});
+        D2M_CHECK(at::isFloatingType(kv.second.scalar_type()), InvalidInput, "tensor ", kv.first, " cannot train");
+        Param p;
+        locate(kv.first, kv.second, p);
+        add_leaf(p.base);
+        I.params.push_back(std::move(p));
+    }
+    if (I.lora) {
+        for (auto& kv : I.lora->adapters()) {
+            for (int ab = 0; ab < 2; ++ab) {
+                Param p;
+                p.name = ab == 0 ? LoraSet::a_name(kv.first) : LoraSet::b_name(kv.first);
+                p.base = ab == 0 ? kv.second.A : kv.second.B;
+                add_leaf(p.base);
+                I.params.push_back(std::move(p));
+            }
+        }
+    }
+    D2M_CHECK(!I.params.empty(), InvalidInput, "nothing to train: no tensor of ", model_dir, " matches --trainable '",
+              s.trainable, "' and LoRA is off");
+    {
+        at::NoGradGuard no_grad;
+        for (auto& p : I.params) {
+            at::Tensor v = p.value();
+            p.aliased = v.scalar_type() == at::kFloat;
+            auto src = I.source.find(p.name);
+            if (p.aliased) {
+                p.master = v;
+            } else {
+                p.master = (src != I.source.end() ? src->second : v).to(at::kFloat).to(v.device()).clone();
+            }
+            p.exp_avg = at::zeros_like(p.master);
+            p.exp_avg_sq = at::zeros_like(p.master);
+        }
+    }
+    I.adam = AdamWConfig{s.beta1, s.beta2, s.eps, s.weight_decay};
+    I.total_steps = s.tokens / (s.seq_len * s.batch * s.grad_accum);
+    I.sched.kind = s.schedule;
+    I.sched.lr = s.lr;
+    I.sched.warmup_ratio = s.warmup_ratio;
+    I.sched.min_lr_ratio = s.min_lr_ratio;
+    I.sched.total_steps = I.total_steps;
+
+    // what a user should know
+    int64_t n_train = 0;
+    for (const auto& p : I.params) n_train += p.value().numel();
+    I.notes.push_back(str("stage ", s.stage, ": ", I.params.size(), " trainable tensors, ", n_train, " parameters",
+                          I.lora ? str(" (LoRA r ", s.lora_rank, " on ", lora_targets.size(), " layers)") : std::string(),
+                          "; compute ", I.compute == at::kBFloat16 ? "bf16 with fp32 master weights" : "fp32"));
+    if (s.stage == "router") {
+        I.notes.push_back(str("router stage: every expert runs on every token (softmax over all experts, temperature ",
+                              format_real(s.temperature), "); the saved model routes top-", I.top_k, " as before"));
+    } else if (I.is_moe && I.top_k == 1 && !prob_gate && any_glob(train_globs, "model.layers.0.mlp.router.weight")) {
+        I.notes.push_back("top-1 routing: DIVE's gate is the softmax over the one selected logit, identically 1, so "
+                          "the routers receive no gradient in this stage (with weight decay 0 they stay unchanged); "
+                          "--router-gate probability trains them");
+    }
+    bool has_bias = false;
+    for (const auto& kv : named) has_bias = has_bias || kv.first.find("down_proj.bias") != std::string::npos;
+    if (has_bias) {
+        I.notes.push_back("the experts keep their FLAP biases (frozen, as LoRA bias=\"none\"); a Mixtral/Qwen2-MoE "
+                          "export drops them: --drop-expert-bias removes them before training instead");
+    }
+}
+
+Trainer::~Trainer() {
+    if (!impl_) return;
+    for (auto& t : impl_->leaves) {  // the model's tensors are plain again (they may outlive the trainer)
+        t.mutable_grad().reset();
+        t.requires_grad_(false);
+    }
+}
+
+const TrainSettings& Trainer::settings() const { return impl_->s; }
+int64_t Trainer::total_steps() const { return impl_->total_steps; }
+int64_t Trainer::step() const { return impl_->step; }
+int64_t Trainer::tokens_per_step() const { return impl_->s.seq_len * impl_->s.batch * impl_->s.grad_accum; }
+std::vector<std::string> Trainer::notes() const { return impl_->notes; }
+std::string Trainer::source_hash() const { return impl_->source_hash; }
+const TrainCorpus& Trainer::corpus() const { return *impl_->corpus; }
+double Trainer::last_lr() const { return impl_->last_lr; }
+double Trainer::last_grad_norm() const { return impl_->last_norm; }
+const LlamaModel& Trainer::model() const { return *impl_->train_model; }
+LoraSet* Trainer::lora() { return impl_->lora.get(); }
+
+void Trainer::zero_grad() {
+    for (auto& t : impl_->leaves) t.mutable_grad().reset();
+}
+
+double Trainer::accumulate(const at::Tensor& ids, double weight) {
+    Impl& I = *impl_;
+    at::Tensor loss = I.lm_loss(*I.train_model, ids);  // mean over the B·(T−1) predictions
+    const double value = loss.item<double>();
+    (weight == 1.0 ? loss : loss * weight).backward();
+    return value;
+}
+
+std::map<std::string, at::Tensor> Trainer::gradients() const {
+    std::map<std::string, at::Tensor> out;
+    for (const auto& p : impl_->params) {
+        at::Tensor g = p.grad();
+        out[p.name] = g.defined() ? g.to(at::kFloat).clone() : at::zeros(p.value().sizes(), at::kFloat);
+    }
+    return out;
+}
+
+std::map<std::string, at::Tensor> Trainer::parameters() const {
+    std::map<std::string, at::Tensor> out;
+    for (const auto& p : impl_->params) out[p.name] = p.master.clone();
+    return out;
+}
+
+double Trainer::train_step() {
+    Impl& I = *impl_;
+    const TrainSettings& s = I.s;
+    zero_grad();
+    double loss = 0;
+    for (int64_t a = 0; a < s.grad_accum; ++a) {
+        at::Tensor ids = next_batch(*I.corpus, *I.order, s.batch);
+        loss += accumulate(ids, 1.0 / static_cast<double>(s.grad_accum)) / static_cast<double>(s.grad_accum);
+    }
+    std::vector<Param*> with_grad;
+    std::vector<at::Tensor> grads;
+    for (auto& p : I.params) {
+        at::Tensor g = p.grad();
+        if (!g.defined()) continue;  // as torch's optimizers: a tensor without a gradient is not updated
+        with_grad.push_back(&p);
+        grads.push_back(g.to(at::kFloat));
+    }
+    const double norm = clip_grad_norm(grads, s.clip);
+    if (!std::isfinite(loss) || !std::isfinite(norm)) {
+        std::string first = "none of the gradients (the loss itself)";
+        for (size_t i = 0; i < grads.size(); ++i) {
+            if (!at::isfinite(grads[i]).all().item<bool>()) {
+                first = "the gradient of " + with_grad[i]->name;
+                break;
+            }
+        }
+        D2M_FAIL(InvalidInput, "training diverged at step ", I.step + 1, ": the loss is ", loss,
+                 " and the first non-finite tensor is ", first,
+                 Hint{"lower --lr, use --dtype fp32, or resume from the last checkpoint with other settings"});
+    }
+    const double lr = I.sched.at(I.step);
+    {
+        at::NoGradGuard no_grad;
+        for (size_t i = 0; i < with_grad.size(); ++i) {
+            Param& p = *with_grad[i];
+            ++p.t;
+            adamw_update(p.master, grads[i], p.exp_avg, p.exp_avg_sq, p.t, lr, I.adam);
+            if (!p.aliased) p.value().copy_(p.master);
+        }
+    }
+    zero_grad();
+    ++I.step;
+    I.last_lr = lr;
+    I.last_norm = norm;
+    return loss;
+}
+
+HeldOut Trainer::evaluate() {
+    Impl& I = *impl_;
+    at::NoGradGuard no_grad;
+    if (I.lora) I.lora->set_training(false);
+    HeldOut h;
+    double nll_all = 0;
+    int64_t n_all = 0;
+    for (const auto& d : I.corpus->domains) {
+        const int64_t nw = d.test.size(0);
+        if (nw == 0) continue;
+        double nll = 0;
+        int64_t n = 0;
+        for (int64_t b = 0; b < nw; b += I.s.batch) {
+            at::Tensor ids = d.test.narrow(0, b, std::min(I.s.batch, nw - b));
+            const int64_t m = ids.size(0) * (ids.size(1) - 1);  // predictions
+            nll += I.lm_loss(*I.eval_model, ids).item<double>() * static_cast<double>(m);
+            n += m;
+        }
+        h.domains.push_back(d.name);
+        h.loss.push_back(nll / static_cast<double>(n));
+        nll_all += nll;
+        n_all += n;
+    }
+    if (I.lora) I.lora->set_training(true);
+    h.mean = n_all ? nll_all / static_cast<double>(n_all) : 0.0;
+    return h;
+}
+
+at::Tensor Trainer::logits(const at::Tensor& ids) {
+    Impl& I = *impl_;
+    at::NoGradGuard no_grad;
+    if (I.lora) I.lora->set_training(false);
+    at::Tensor out = I.eval_model->forward(ids, {}, I.fo());
+    if (I.lora) I.lora->set_training(true);
+    return out;
+}
+
+void Trainer::save_checkpoint(const std::string& path, const json& extra) const {
+    const Impl& I = *impl_;
+    std::vector<std::pair<std::string, at::Tensor>> t;
+    json steps = json::object();
+    for (const auto& p : I.params) {
+        t.emplace_back("master:" + p.name, p.master.contiguous().cpu());
+        t.emplace_back("exp_avg:" + p.name, p.exp_avg.cpu());
+        t.emplace_back("exp_avg_sq:" + p.name, p.exp_avg_sq.cpu());
+        steps[p.name] = p.t;
+    }
+    if (I.lora) t.emplace_back("rng:lora_dropout", I.lora->rng_state());
+    json state = {{"format", kCheckpointFormat},
+                  {"step", I.step},
+                  {"total_steps", I.total_steps},
+                  {"cursor", I.order->cursor()},
+                  {"param_steps", steps},
+                  {"source_model", I.model_dir},
+                  {"source_hash", I.source_hash},
+                  {"data_hash", I.corpus->data_hash},
+                  {"settings", train_schema().to_json(I.s)},
+                  {"extra", extra}};
+    save_safetensors(path, t, {{"den2moe_train_state", dump_json(state)}});
+}
+
+json Trainer::load_checkpoint(const std::string& path) {
+    Impl& I = *impl_;
+    SafetensorsReader r;
+    json state;
+    try {
+        r = SafetensorsReader::open(path);
+        auto it = r.metadata().find("den2moe_train_state");
+        D2M_CHECK(it != r.metadata().end(), InvalidInput, "no training state in its metadata");
+        state = json::parse(it->second);
+        D2M_CHECK(state.value("format", "") == kCheckpointFormat, InvalidInput, "unknown format '",
+                  state.value("format", ""), "'");
+    } catch (const Error& e) {
+        D2M_FAIL(InvalidInput, "checkpoint ", path, " cannot be read: ", e.message(),
+                 Hint{"the file is damaged or truncated; delete it to start over, or train into another --out"});
+    } catch (const std::exception& e) {
+        D2M_FAIL(InvalidInput, "checkpoint ", path, " cannot be read: ", e.what(),
+                 Hint{"the file is damaged; delete it to start over, or train into another --out"});
+    }
+    D2M_CHECK(state.value("source_hash", "") == I.source_hash, Incompatible, "checkpoint ", path,
+              " belongs to another model: it was trained from ", state.value("source_model", "?"), " (hash ",
+              state.value("source_hash", "?"), "), this run's model ", I.model_dir, " hashes to ", I.source_hash,
+              Hint{"resume with the model the run started from, or train into another --out"});
+    D2M_CHECK(state.value("data_hash", "") == I.corpus->data_hash, Incompatible, "checkpoint ", path,
+              " was trained on other data (the project's train/test files changed since)",
+              Hint{"resume with the same project and data, or train into another --out"});
+    const json now = train_schema().to_json(I.s);
+    const json then = state.value("settings", json::object());
+    std::string diff;
+    for (auto it = now.begin(); it != now.end(); ++it) {
+        if (!then.contains(it.key()) || then[it.key()] != it.value())
+            diff += (diff.empty() ? "" : ", ") + it.key() + " " + (then.contains(it.key()) ? then[it.key()].dump() : "?") +
+                    " -> " + it.value().dump();
+    }
+    D2M_CHECK(diff.empty(), InvalidInput, "checkpoint ", path, " was written with other settings: ", diff,
+              Hint{"a resumed run must use the settings it started with"});
+    at::NoGradGuard no_grad;
+    try {
+        for (auto& p : I.params) {
+            const std::pair<const char*, at::Tensor*> parts[] = {
+                {"master:", &p.master}, {"exp_avg:", &p.exp_avg}, {"exp_avg_sq:", &p.exp_avg_sq}};
+            for (const auto& [what, dst_ptr] : parts) {
+                const std::string key = what + p.name;
+                D2M_CHECK(r.has(key), Incompatible, "tensor ", key, " is missing");
+                at::Tensor v = r.get(key);
+                at::Tensor& dst = *dst_ptr;
+                D2M_CHECK(v.sizes() == dst.sizes(), Incompatible, "tensor ", key, " has shape ", v.sizes(),
+                          ", expected ", dst.sizes());
+                dst.copy_(v);
+            }
+            p.t = state["param_steps"].value(p.name, int64_t{0});
+            if (!p.aliased) p.value().copy_(p.master);
+        }
+        if (I.lora) {
+            D2M_CHECK(r.has("rng:lora_dropout"), Incompatible, "the dropout generator's state is missing");
+            I.lora->set_rng_state(r.get("rng:lora_dropout"));
+        }
+    } catch (const Error& e) {
+        D2M_FAIL(Incompatible, "checkpoint ", path, " does not fit this run: ", e.message());
+    }
+    I.step = state.value("step", int64_t{0});
+    I.order->seek(state.value("cursor", int64_t{0}));
+    return state.value("extra", json::object());
+}
+
+void Trainer::write_model(const std::string& dir, const json& record) const {
+    const Impl& I = *impl_;
+    at::NoGradGuard no_grad;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    D2M_CHECK(!ec, Io, "cannot create output folder ", dir, ": ", ec.message());
+    std::map<std::string, at::Tensor> out = I.source;
+    for (const auto& n : I.dropped) out.erase(n);
+    auto dtype_for = [&](const std::string& name, const at::Tensor& fallback) {
+        if (I.s.save_dtype == "fp32") return at::kFloat;
+        if (I.s.save_dtype == "bf16") return at::kBFloat16;
+        auto it = I.source.find(name);
+        return it != I.source.end() ? it->second.scalar_type() : fallback.scalar_type();
+    };
+    std::map<std::string, const Param*> by_name;
+    for (const auto& p : I.params) by_name[p.name] = &p;
+    for (const auto& p : I.params) {
+        if (p.name.find(".lora_") != std::string::npos) continue;
+        out[p.name] = p.master.to(at::kCPU).to(dtype_for(p.name, p.master));
+    }
+    if (I.lora) {
+        for (const auto& kv : I.lora->adapters()) {
+            const at::Tensor& A = by_name.at(LoraSet::a_name(kv.first))->master;
+            const at::Tensor& B = by_name.at(LoraSet::b_name(kv.first))->master;
+            auto src = I.source.find(kv.first);
+            D2M_ASSERT(src != I.source.end());
+            out[kv.first] = I.lora->merged(src->second, A.cpu(), B.cpu()).to(dtype_for(kv.first, src->second));
+        }
+    }
+    if (I.s.save_dtype != "keep") {
+        for (auto& kv : out) {
+            if (at::isFloatingType(kv.second.scalar_type())) kv.second = kv.second.to(dtype_for(kv.first, kv.second));
+        }
+    }
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (auto& kv : out) tensors.emplace_back(kv.first, kv.second.contiguous());
+    save_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, {{"format", "pt"}, {"den2moe", "moe-v1"}});
+    json mc = I.source_moe_config;
+    if (I.s.router_gate == "probability" && I.is_moe) {
+        json rc = mc.value("router", json::object());
+        if (rc.value("gate", std::string("softmax")) == "softmax") {
+            rc["norm_topk"] = false;
+            rc["softmax"] = "all logits; gates = the selected experts' probabilities (not renormalised)";
+            mc["router"] = rc;
+        }
+    }
+    if (!I.dropped.empty()) mc["expert_bias"] = false;
+    json stages = mc.value("trained_stages", json::array());
+    stages.push_back(I.s.stage);
+    mc["trained_stages"] = stages;
+    write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(mc, 2) + "\n");
+    if (!I.lm.tokenizer_path.empty()) {
+        const fs::path dst = fs::path(dir) / fs::path(I.lm.tokenizer_path).filename();
+        if (!fs::exists(dst, ec) || !fs::equivalent(dst, I.lm.tokenizer_path, ec)) {
+            const fs::path tmp = dst.string() + ".tmp";
+            fs::copy_file(I.lm.tokenizer_path, tmp, fs::copy_options::overwrite_existing, ec);
+            if (!ec) fs::rename(tmp, dst, ec);
+            D2M_CHECK(!ec, Io, "cannot copy the tokenizer ", I.lm.tokenizer_path, " into ", dir, ": ", ec.message());
+        }
+    }
+    json prov = I.source_provenance.is_object() ? I.source_provenance : json::object();
+    json hist = prov.value("training", json::array());
+    hist.push_back(record);
+    prov["training"] = hist;
+    write_file_atomic((fs::path(dir) / "provenance.json").string(), dump_json(prov, 2) + "\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+int64_t model_top_k(const std::string& model_dir) {
+    if (!is_moe_native(model_dir)) return 0;
+    json mc = read_json_file((fs::path(model_dir) / "moe_config.json").string());
+    return mc.value("num_experts", int64_t{0}) > 0 ? mc.value("top_k", int64_t{1}) : 0;
+}
+
+void apply_project_training(TrainSettings& s, const Project& project) {
+    if (project.training.empty()) return;
+    train_schema().read_json(s, project.training, "project " + project.file + ": training.");
+}
+
+namespace {
+
+// train_log.jsonl: one JSON object per line; on resumption the lines after the checkpoint's step go
+std::vector<std::string> log_lines_upto(const std::string& path, int64_t step) {
+    std::vector<std::string> keep;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        try {
+            json j = json::parse(line);
+            if (j.value("step", int64_t{0}) <= step) keep.push_back(line);
+        } catch (const json::exception&) {  // a line cut by the kill
+        }
+    }
+    return keep;
+}
+
+}  // namespace
+
+TrainResult run_training(const Project& project, const std::string& model_dir, const TrainSettings& s,
+                         const std::string& out_dir, bool resume, RunContext& ctx,
+                         const std::function<void(const std::string&)>& log) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto note = [&](const std::string& m) {
+        if (log) log(m);
+    };
+    validate_train_settings(s);
+    std::error_code ec;
+    D2M_CHECK(!out_dir.empty(), InvalidInput, "train: no output folder given", Hint{"--out DIR"});
+    const fs::path out(out_dir);
+    const fs::path ckpt = out / "checkpoint.safetensors";
+    if (fs::exists(out, ec) && fs::exists(model_dir, ec)) {
+        D2M_CHECK(!fs::equivalent(out, model_dir, ec), InvalidInput, "train: --out ", out_dir,
+                  " is the source model's folder; the source is never overwritten", Hint{"choose another --out"});
+    }
+    if (resume) {
+        D2M_CHECK(fs::exists(ckpt, ec), InvalidInput, "train --resume: ", ckpt.string(), " does not exist",
+                  Hint{"nothing to resume in that folder; start without --resume"});
+    } else {
+        D2M_CHECK(!fs::exists(ckpt, ec) && !fs::exists(out / "model.safetensors", ec), InvalidInput, "train: ", out_dir,
+                  " already holds a model or a training run",
+                  Hint{"--resume continues the run there; or choose another --out"});
+    }
+
+    Trainer tr(project, model_dir, s, ctx);
+    TrainResult res;
+    res.out_dir = out_dir;
+    res.notes = tr.notes();
+    json before;
+    if (resume) {
+        json extra = tr.load_checkpoint(ckpt.string());
+        before = extra.value("before", json::object());
+        res.resumed_from = tr.step();
+        note(str("resumed at step ", tr.step(), " of ", tr.total_steps(), " from ", ckpt.string()));
+    }
+    for (const auto& n : res.notes) note(n);
+    fs::create_directories(out, ec);
+    D2M_CHECK(!ec, Io, "cannot create output folder ", out_dir, ": ", ec.message());
+    const std::string log_path = (out / "train_log.jsonl").string();
+    {
+        std::string kept;
+        if (resume) {
+            for (const auto& l : log_lines_upto(log_path, tr.step())) kept += l + "\n";
+        }
+        write_file_atomic(log_path, kept);
+    }
+    std::ofstream jl(log_path, std::ios::app);
+    auto log_line = [&](const json& j) {
+        jl << dump_json(j) << "\n";
+        jl.flush();
+    };
+    const int64_t total = tr.total_steps();
+    const int64_t eval_every = s.eval_every > 0 ? s.eval_every : std::max<int64_t>(1, total / 10);
+    const int64_t save_every = s.save_every > 0 ? s.save_every : std::max<int64_t>(1, total / 10);
+    auto evaluate = [&](int64_t step) {  // reported within the "train" stage, so its ETA counts evaluations
+        HeldOut h = tr.evaluate();
+        json j = h.to_json();
+        j["type"] = "eval";
+        j["step"] = step;
+        log_line(j);
+        ctx.report("train", step, total, "held-out", {{"held_out_loss", h.mean}});
+        return h;
+    };
+    if (!resume) {
+        res.before = evaluate(0);
+        before = res.before.to_json();
+    }
+    auto checkpoint = [&] { tr.save_checkpoint(ckpt.string(), {{"before", before}}); };
+
+    static const int64_t kill_at = [] {  // fault injection for the resume test (tests/app/cli/train_tests.cmake)
+        const char* v = std::getenv("D2M_TRAIN_TEST_KILL_AT_STEP");
+        return v ? std::atoll(v) : int64_t{-1};
+    }();
+    const int64_t tokens_step = tr.tokens_per_step();
+    while (tr.step() < total) {
+        if (ctx.cancel.cancelled()) {
+            checkpoint();
+            note(str("cancelled at step ", tr.step(), "; checkpoint written, --resume continues"));
+            throw Cancelled();
+        }
+        const auto ts = std::chrono::steady_clock::now();
+        const double loss = tr.train_step();
+        const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
+        const int64_t step = tr.step();
+        if (step == kill_at) std::raise(SIGKILL);
+        const double tps = static_cast<double>(tokens_step) / std::max(dt, 1e-9);
+        if (step % s.log_every == 0 || step == total) {
+            log_line({{"type", "step"},
+                      {"step", step},
+                      {"loss", loss},
+                      {"lr", tr.last_lr()},
+                      {"grad_norm", tr.last_grad_norm()},
+                      {"tokens", step * tokens_step},
+                      {"tokens_per_s", tps}});
+        }
+        ctx.report("train", step, total, "",
+                   {{"loss", loss}, {"lr", tr.last_lr()}, {"tokens_per_s", tps}, {"grad_norm", tr.last_grad_norm()}});
+        if (step < total && step % eval_every == 0) evaluate(step);
+        if (step < total && step % save_every == 0) checkpoint();
+    }
+    res.after = evaluate(total);
+    checkpoint();
+    res.steps = total;
+    res.tokens = total * tokens_step;
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    json data = json::array();
+    for (const auto& d : tr.corpus().domains) {
+        json files = json::array();
+        for (const auto& f : d.train_files) files.push_back({{"split", "train"}, {"file", f}, {"fnv1a64", hash_file(f)}});
+        for (const auto& f : d.test_files) files.push_back({{"split", "test"}, {"file", f}, {"fnv1a64", hash_file(f)}});
+        data.push_back({{"domain", d.name}, {"train_windows", d.train.size(0)}, {"test_windows", d.test.size(0)},
+                        {"files", files}});
+    }
+    json record = {{"tool", "den2moe train"},
+                   {"stage", s.stage},
+                   {"source_model", model_dir},
+                   {"source_hash", tr.source_hash()},
+                   {"settings", train_schema().to_json(s)},
+                   {"steps", total},
+                   {"tokens", res.tokens},
+                   {"threads", at::get_num_threads()},
+                   {"data", data},
+                   {"data_hash", tr.corpus().data_hash},
+                   {"held_out_before", before},
+                   {"held_out_after", res.after.to_json()},
+                   {"notes", res.notes},
+                   {"loss_curve", "train_log.jsonl"}};
+    tr.write_model(out_dir, record);
+    json summary = record;
+    summary["seconds_this_run"] = res.seconds;
+    summary["resumed_from"] = res.resumed_from;
+    write_file_atomic((out / "train.json").string(), dump_json(summary, 1) + "\n");
+    return res;
+}
+
+}  // namespace den2moe

@@ -1,0 +1,364 @@
+// The trainer (engine/train): fixtures for the PyTorch oracle (tests/reference/train_oracle.py, run
+// by tests.cmake) — the loss and every trainable gradient of one batch on converted MoE models, for
+// the router stage (DIVE top-1, dense mixture at t = 0.05), the experts stage with LoRA (top-1 with
+// FLAP biases: routers get an exact zero; top-2 random split: routers train) — and a few AdamW steps
+// with clipping and the warm-up + cosine schedule. In process: LoRA merged into the written model
+// gives the unmerged logits; a checkpoint restored into a fresh trainer continues bit for bit; a
+// short run lowers the held-out loss; settings and checkpoints that do not fit are refused.
+#include <ATen/ATen.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "support/check.h"
+#include "support/demo_project.h"
+
+#include "convert/convert.h"
+#include "model/moe_io.h"
+#include "export/hf_export.h"
+#include "core/run_context.h"
+#include "io/safetensors.h"
+#include "model/llama.h"
+#include "model/loaded_model.h"
+#include "model/moe.h"
+#include "project/project.h"
+#include "train/data.h"
+#include "train/lora.h"
+#include "train/optim.h"
+#include "train/trainer.h"
+#include "train/train_settings.h"
+
+using namespace den2moe;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string root() {
+    const char* bd = std::getenv("D2M_BUILD_DIR");
+    const std::string r = std::string(bd ? bd : d2m_test::tmp_dir()) + "/train-oracle";
+    fs::create_directories(r);
+    return r;
+}
+
+Project project() { return d2m_test::tiny_demo_project(); }
+
+/// A converted demo MoE saved natively in root()/name (built once per test binary run).
+std::string converted(const std::string& name) {
+    const std::string dir = root() + "/" + name;
+    static std::set<std::string> built;  // once per run of this binary, never from an older build
+    if (!built.insert(name).second) return dir;
+    fs::remove_all(dir);
+    LoadedModel lm = load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", ComputeDType::F32);
+    ConvertSettings s;
+    ProjectClusters cl;
+    if (name == "dive") {  // DIVE, 2 experts (wiki | gsm8k), FLAP biases, top-1, random router
+        s.recipe = Recipe::Dive;
+        s.router_init = "random";
+        s.top_k = 1;
+        cl.names = {"A", "B"};
+        cl.members = {{"wiki"}, {"gsm8k"}};
+    } else {  // random split, 4 experts, top-2
+        s.recipe = Recipe::Random;
+        s.n_experts = 4;
+        s.top_k = 2;
+    }
+    Project p = project();
+    ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, "test", cl, s, null_context());
+    save_moe_native(*r.model, r.moe_config, r.provenance, dir, lm.tokenizer_path);
+    return dir;
+}
+
+TrainSettings small(const std::string& stage, int64_t top_k) {
+    TrainSettings s;
+    s.stage = stage;
+    apply_stage_defaults(s, top_k);
+    s.domains = "truthfulqa,python";  // the two smallest train splits: tokenised in well under a second
+    s.seq_len = 32;
+    s.batch = 2;
+    s.tokens = 64 * 40;
+    s.eval_windows = 2;
+    s.dtype = "fp32";
+    return s;
+}
+
+void write_fixture(const std::string& file, const std::map<std::string, at::Tensor>& t, const json& info) {
+    std::vector<std::pair<std::string, at::Tensor>> v(t.begin(), t.end());
+    save_safetensors(file, v, {{"info", info.dump()}});
+}
+
+/// Loss and gradients of one batch, written for train_oracle.py.
+void grad_fixture(const std::string& name, const std::string& model, TrainSettings s, bool random_b) {
+    s.lora_dropout = 0.0;  // the oracle cannot draw our masks
+    Trainer tr(project(), model, s, null_context());
+    std::map<std::string, at::Tensor> out;
+    json lora = json::object();
+    if (tr.lora()) {
+        at::manual_seed(5);
+        at::NoGradGuard ng;
+        for (auto& kv : tr.lora()->adapters()) {
+            if (random_b) kv.second.B.copy_(at::randn(kv.second.B.sizes()) * 0.02);  // B = 0 would hide A's gradient
+            out["lora_A:" + kv.first] = kv.second.A.clone();
+            out["lora_B:" + kv.first] = kv.second.B.clone();
+        }
+        lora = {{"rank", s.lora_rank}, {"alpha", s.lora_alpha}};
+    }
+    at::Tensor ids = tr.corpus().domains[0].train.narrow(0, 0, 1);
+    ids = at::cat({ids, tr.corpus().domains[1].train.narrow(0, 0, 1)});  // [2, 32]: one window of each domain
+    const double loss = tr.accumulate(ids);
+    out["ids"] = ids;
+    out["loss"] = at::tensor({loss}, at::kDouble);
+    json names = json::array();
+    for (const auto& kv : tr.gradients()) {
+        out["grad:" + kv.first] = kv.second;
+        names.push_back(kv.first);
+    }
+    json info = {{"model", model},      {"stage", s.stage}, {"temperature", s.temperature},
+                 {"router_gate", s.router_gate}, {"lora", lora}, {"trainable", names}};
+    write_fixture(root() + "/" + name + ".safetensors", out, info);
+    std::printf("%s: loss %.6f, %zu gradients\n", name.c_str(), loss, names.size());
+}
+
+}  // namespace
+
+TEST(writes_gradient_fixtures) {
+    const std::string dive = converted("dive"), rnd = converted("random");
+    grad_fixture("router_dive", dive, small("router", 1), false);
+    grad_fixture("experts_dive", dive, small("experts", 1), true);
+    grad_fixture("experts_random", rnd, small("experts", 2), true);
+    TrainSettings p = small("experts", 1);
+    p.router_gate = "probability";
+    p.lora_rank = 0;
+    grad_fixture("experts_dive_probability", dive, p, false);
+}
+
+TEST(writes_adamw_fixture) {
+    // 6 steps on three tensors: decoupled weight decay, clipping (active in some steps), warm-up 2 + cosine
+    at::manual_seed(3);
+    std::vector<at::Tensor> p = {at::randn({5, 7}), at::randn({11}), at::randn({3, 2, 4})};
+    std::map<std::string, at::Tensor> out;
+    for (size_t i = 0; i < p.size(); ++i) out["p0:" + std::to_string(i)] = p[i].clone();
+    std::vector<at::Tensor> m, v;
+    for (auto& t : p) {
+        m.push_back(at::zeros_like(t));
+        v.push_back(at::zeros_like(t));
+    }
+    LrSchedule sched;
+    sched.kind = "cosine";
+    sched.lr = 1e-2;
+    sched.warmup_ratio = 0.3;  // ceil(1.8) = 2 warm-up steps
+    sched.min_lr_ratio = 0.1;
+    sched.total_steps = 6;
+    CHECK_EQ(sched.warmup_steps(), int64_t{2});
+    AdamWConfig c{0.9, 0.95, 1e-8, 0.1};
+    std::vector<double> lrs, norms;
+    for (int s = 0; s < 6; ++s) {
+        std::vector<at::Tensor> g;
+        for (size_t i = 0; i < p.size(); ++i) {
+            g.push_back(at::randn(p[i].sizes()) * (s % 2 ? 0.05 : 2.0));
+            out["g:" + std::to_string(s) + ":" + std::to_string(i)] = g.back().clone();
+        }
+        norms.push_back(clip_grad_norm(g, 1.0));
+        lrs.push_back(sched.at(s));
+        for (size_t i = 0; i < p.size(); ++i) adamw_update(p[i], g[i], m[i], v[i], s + 1, lrs.back(), c);
+    }
+    for (size_t i = 0; i < p.size(); ++i) out["p:" + std::to_string(i)] = p[i];
+    json info = {{"lr", 1e-2},      {"betas", {0.9, 0.95}}, {"eps", 1e-8}, {"weight_decay", 0.1}, {"clip", 1.0},
+                 {"warmup_ratio", 0.3}, {"min_lr_ratio", 0.1}, {"steps", 6},  {"lrs", lrs},          {"norms", norms}};
+    write_fixture(root() + "/adamw.safetensors", out, info);
+    CHECK(lrs[0] == 0.0 && lrs[1] == 5e-3 && lrs[2] == 1e-2);  // HF warm-up starts at 0
+}
+
+TEST(writes_export_fixture) {
+    // a trained model (experts stage, FLAP biases dropped first) exported to Mixtral: no lint error,
+    // nothing dropped; tests.cmake checks the export with tests/reference/mixtral_oracle.py
+    TrainSettings s = small("experts", 1);
+    s.drop_expert_bias = true;
+    s.tokens = 64 * 5;
+    s.lr = 1e-3;
+    Trainer tr(project(), converted("dive"), s, null_context());
+    while (tr.step() < tr.total_steps()) tr.train_step();
+    const std::string native = root() + "/trained-native";
+    fs::remove_all(native);
+    tr.write_model(native, json::object());
+    LoadedModel back = load_model(native, ComputeDType::F32);
+    CHECK(!dynamic_cast<const MoeFfn&>(back.model->ffn(0)).expert(0).down_bias().defined());
+    ExportOptions o;
+    o.source_dir = d2m_test::shared_dir() + "/models/demo-llama-7m";
+    const std::string out = root() + "/trained-mixtral";
+    fs::remove_all(out);
+    ExportResult r = export_hf(*back.model, "mixtral", out, o);
+    CHECK(!r.lint.has_errors());
+    CHECK(r.lint.find("expert-bias-dropped") == nullptr);
+    at::manual_seed(4);
+    at::Tensor ids = at::randint(3, 4096, {2, 24}, at::kLong);
+    save_safetensors(root() + "/trained-mixtral_logits.safetensors", {{"ids", ids}, {"logits", back.model->forward(ids)}});
+}
+
+TEST(lora_merged_equals_unmerged) {
+    TrainSettings s = small("experts", 2);
+    s.lora_attention = true;  // attention LoRA merges too
+    Trainer tr(project(), converted("random"), s, null_context());
+    {
+        at::manual_seed(8);
+        at::NoGradGuard ng;
+        for (auto& kv : tr.lora()->adapters()) kv.second.B.copy_(at::randn(kv.second.B.sizes()) * 0.05);
+    }
+    // masters follow the compute copies in float32 (aliased), so the merge sees the same B
+    at::Tensor ids = tr.corpus().domains[1].test.narrow(0, 0, 2);
+    at::Tensor unmerged = tr.logits(ids);
+    const std::string out = root() + "/merged";
+    fs::remove_all(out);
+    tr.write_model(out, json::object());
+    LoadedModel back = load_model(out, ComputeDType::F32);
+    at::Tensor merged = back.model->forward(ids);
+    const double e = ((merged - unmerged).abs().max() / unmerged.abs().max()).item<double>();
+    LoadedModel before = load_model(converted("random"), ComputeDType::F32);
+    const double changed = ((before.model->forward(ids) - unmerged).abs().max()).item<double>();
+    std::printf("LoRA merged vs unmerged: rel err %.2e (the adapters move the logits by %.3f)\n", e, changed);
+    CHECK(e <= 1e-5);
+    CHECK(changed > 1e-2);
+}
+
+TEST(checkpoint_resumes_bit_for_bit) {
+    TrainSettings s = small("experts", 2);
+    s.tokens = 64 * 6;
+    s.lr = 1e-3;  // dropout 0.1 on: the generator's state travels in the checkpoint
+    const std::string model = converted("random"), ck = root() + "/resume.safetensors";
+    std::map<std::string, at::Tensor> straight;
+    {
+        Trainer a(project(), model, s, null_context());
+        for (int i = 0; i < 6; ++i) {
+            a.train_step();
+            if (a.step() == 3) a.save_checkpoint(ck, json::object());
+        }
+        straight = a.parameters();
+    }
+    Trainer b(project(), model, s, null_context());
+    b.load_checkpoint(ck);
+    CHECK_EQ(b.step(), int64_t{3});
+    while (b.step() < 6) b.train_step();
+    int differ = 0;
+    for (const auto& kv : b.parameters()) differ += at::equal(kv.second, straight.at(kv.first)) ? 0 : 1;
+    std::printf("resumed at step 3: %d of %zu tensors differ from the uninterrupted run\n", differ, straight.size());
+    CHECK_EQ(differ, 0);
+    int moved = 0;  // and training did change them
+    for (const auto& kv : Trainer(project(), model, s, null_context()).parameters())
+        moved += at::equal(kv.second, straight.at(kv.first)) ? 0 : 1;
+    CHECK(moved > 0);
+}
+
+TEST(short_run_lowers_held_out_loss) {
+    TrainSettings s = small("router", 1);
+    s.seq_len = 64;
+    s.batch = 4;
+    s.tokens = 256 * 25;
+    s.lr = 3e-3;
+    s.eval_windows = 4;
+    Trainer tr(project(), converted("dive"), s, null_context());
+    const double before = tr.evaluate().mean;
+    while (tr.step() < tr.total_steps()) tr.train_step();
+    const double after = tr.evaluate().mean;
+    std::printf("router stage, %lld steps: held-out loss %.4f -> %.4f (ppl %.2f -> %.2f)\n",
+                (long long)tr.total_steps(), before, after, std::exp(before), std::exp(after));
+    CHECK(after < before - 0.01);
+}
+
+TEST(refuses_what_does_not_fit) {
+    // a budget smaller than one step, LR <= 0, the router stage on a dense model
+    TrainSettings s = small("router", 1);
+    s.tokens = 10;
+    CHECK_THROWS_WITH(validate_train_settings(s), "smaller than one optimizer step");
+    s = small("router", 1);
+    CHECK_THROWS_WITH(train_schema().set_text(s, "lr", "0"), "--lr = 0 is out of range");
+    CHECK_THROWS_WITH(Trainer(project(), d2m_test::shared_dir() + "/models/demo-llama-7m", small("router", 0),
+                              null_context()),
+                      "holds a dense model");
+    // a checkpoint of another model, a truncated one
+    TrainSettings e = small("experts", 2);
+    e.tokens = 64 * 2;
+    Trainer a(project(), converted("random"), e, null_context());
+    a.train_step();
+    const std::string ck = root() + "/other.safetensors";
+    a.save_checkpoint(ck, json::object());
+    TrainSettings d = small("experts", 1);
+    d.tokens = 64 * 2;
+    Trainer b(project(), converted("dive"), d, null_context());
+    CHECK_THROWS_WITH(b.load_checkpoint(ck), "belongs to another model");
+    const auto size = fs::file_size(ck);
+    fs::resize_file(ck, size / 2);
+    CHECK_THROWS_WITH(a.load_checkpoint(ck), "cannot be read");
+}
+
+TEST(nan_guard_names_the_step_and_tensor) {
+    TrainSettings s = small("experts", 2);
+    s.tokens = 64 * 2;
+    Trainer tr(project(), converted("random"), s, null_context());
+    tr.train_step();
+    {
+        at::NoGradGuard ng;  // a poisoned norm weight: the loss and every gradient turn NaN
+        tr.model().named_tensors().at("model.norm.weight").fill_(std::nan(""));
+    }
+    CHECK_THROWS_WITH(tr.train_step(), "training diverged at step 2: the loss is ");
+    CHECK_THROWS_WITH(tr.train_step(), "the first non-finite tensor is the gradient of "
+                                       "model.layers.0.input_layernorm.weight");  // the first in name order
+}
+
+TEST(window_order_is_seeded_and_covers_each_epoch) {
+    WindowOrder a({3, 5}, {}, 7), b({3, 5}, {}, 7), c({3, 5}, {}, 8);
+    std::vector<std::pair<int64_t, int64_t>> da, db, dc;
+    for (int i = 0; i < 16; ++i) {
+        da.push_back(a.next());
+        db.push_back(b.next());
+        dc.push_back(c.next());
+    }
+    CHECK(da == db);
+    CHECK(da != dc);
+    for (int epoch = 0; epoch < 2; ++epoch) {  // uniform over tokens: every window once per epoch
+        std::set<std::pair<int64_t, int64_t>> seen(da.begin() + epoch * 8, da.begin() + epoch * 8 + 8);
+        CHECK_EQ(seen.size(), size_t{8});
+    }
+    WindowOrder s({3, 5}, {}, 7);
+    s.seek(11);
+    CHECK(s.next() == da[11]);
+    WindowOrder w({3, 5}, {1.0, 0.0}, 7);  // a domain of weight 0 is never drawn; the other cycles
+    std::set<int64_t> wins;
+    for (int i = 0; i < 9; ++i) {
+        auto dw = w.next();
+        CHECK_EQ(dw.first, int64_t{0});
+        wins.insert(dw.second);
+    }
+    CHECK_EQ(wins.size(), size_t{3});
+}
+
+TEST(stage_defaults_follow_the_reference) {
+    TrainSettings r = small("router", 1), r2 = small("router", 2), e = small("experts", 1), x = small("extra", 1);
+    CHECK(r.temperature == 0.05 && r2.temperature == 0.5 && r.lr == 1e-4 && r.schedule == "constant");
+    CHECK(r.lora_rank == 0 && r.trainable == "*.mlp.router.weight");
+    CHECK(e.lora_rank == 8 && e.lora_alpha == 16 && e.lora_dropout == 0.1 && e.warmup_ratio == 0.03);
+    CHECK(e.schedule == "cosine" && e.min_lr_ratio == 0.1 && e.clip == 1.0 && e.weight_decay == 0.0);
+    CHECK(x.lr == 1e-5 && x.schedule == "constant" && x.lora_rank == 8);
+    // the extra stage: fresh LoRA (B = 0) on the merged model, which the first step moves
+    x.tokens = 64;
+    Trainer tr(project(), converted("dive"), x, null_context());
+    CHECK_EQ(tr.total_steps(), int64_t{1});
+    const std::string b = LoraSet::b_name("model.layers.2.mlp.experts.1.up_proj.weight");
+    CHECK(tr.parameters().at(b).abs().max().item<double>() == 0.0);
+    tr.train_step();
+    CHECK(tr.parameters().at(b).abs().max().item<double>() > 0.0);
+}
+
+TEST(glob_and_lists) {
+    CHECK(glob_match("*.mlp.router.weight", "model.layers.3.mlp.router.weight"));
+    CHECK(glob_match("*norm.weight", "model.norm.weight"));
+    CHECK(glob_match("*norm.weight", "model.layers.0.post_attention_layernorm.weight"));
+    CHECK(!glob_match("*norm.weight", "model.layers.0.mlp.router.weight"));
+    CHECK(glob_match("model.layers.?.mlp.*", "model.layers.4.mlp.experts.1.up_proj.weight"));
+    CHECK_EQ(split_list(" a, b ,,c ").size(), size_t{3});
+}
+
+D2M_TEST_MAIN()

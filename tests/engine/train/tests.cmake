@@ -1,0 +1,28 @@
+# Training tests build their MoE models with the engine's convert functions (and export one).
+target_link_libraries(test_exec_modes PRIVATE d2m_convert)
+target_link_libraries(test_trainer PRIVATE d2m_convert d2m_export)
+# The PyTorch oracle (tests/reference/train_oracle.py, written from DIVE's description, not from the
+# engine) recomputes the loss and every gradient of test_trainer's fixtures (router stage, experts
+# stage with LoRA, top-1 and top-2, the probability gate) and torch.optim.AdamW + LambdaLR +
+# clip_grad_norm_ over test_trainer's optimizer steps; it fails above fp32 rel 1e-4 (gradients) /
+# 1e-6 (AdamW) or when python3-torch is missing.
+set_tests_properties(test_trainer PROPERTIES FIXTURES_SETUP train_oracle_fixtures)
+foreach(fx router_dive experts_dive experts_random experts_dive_probability)
+  add_test(NAME oracle_train_grads_${fx}
+           COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/train_oracle.py grads
+                   --fixture ${CMAKE_BINARY_DIR}/train-oracle/${fx}.safetensors --tol 1e-4)
+  set_tests_properties(oracle_train_grads_${fx} PROPERTIES FIXTURES_REQUIRED train_oracle_fixtures
+                       ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
+endforeach()
+add_test(NAME oracle_train_adamw
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/train_oracle.py adamw
+                 --fixture ${CMAKE_BINARY_DIR}/train-oracle/adamw.safetensors --tol 1e-6)
+set_tests_properties(oracle_train_adamw PROPERTIES FIXTURES_REQUIRED train_oracle_fixtures
+                     ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
+# a trained model (experts stage, biases dropped) exported to Mixtral passes the Mixtral oracle
+add_test(NAME oracle_train_export_mixtral
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/mixtral_oracle.py check
+                 --model ${CMAKE_BINARY_DIR}/train-oracle/trained-mixtral
+                 --logits ${CMAKE_BINARY_DIR}/train-oracle/trained-mixtral_logits.safetensors --tol 1e-4)
+set_tests_properties(oracle_train_export_mixtral PROPERTIES FIXTURES_REQUIRED train_oracle_fixtures
+                     LABELS "engine;oracle")
