@@ -30,6 +30,15 @@ void cancel_on_interrupt(std::atomic<bool>* flag) {
     std::signal(SIGINT, d2m_on_sigint);
 }
 
+std::string metric_label(const std::string& name) {
+    std::string s = name;
+    for (size_t at; (at = s.find("_per_")) != std::string::npos;) s.replace(at, 5, "/");
+    for (auto& c : s) {
+        if (c == '_') c = '-';
+    }
+    return s;
+}
+
 std::string format_duration(double s) {
     if (s < 0) return "?";
     char buf[32];
@@ -52,8 +61,8 @@ void ProgressPrinter::operator()(const Progress& p) {
     line += p.total > 0 ? std::to_string(p.step) + "/" + std::to_string(p.total) : std::to_string(p.step);
     if (!p.message.empty()) line += " " + p.message;
     for (const auto& m : p.metrics) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "  %s %.4g", m.name.c_str(), m.value);
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "  %s %.4g", metric_label(m.name).c_str(), m.value);
         line += buf;
     }
     line += "  elapsed " + format_duration(p.elapsed_s);

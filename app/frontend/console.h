@@ -34,6 +34,9 @@ private:
 /// the front end exits 130). A later call replaces the flag; nullptr detaches it.
 void cancel_on_interrupt(std::atomic<bool>* flag);
 
+/// How a metric's name is printed: "tokens_per_s" -> "tokens/s", "held_out_loss" -> "held-out-loss".
+std::string metric_label(const std::string& name);
+
 /// "12s", "3m05s", "1h02m"; "?" for a negative value.
 std::string format_duration(double seconds);
 
