@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "model/llama.h"

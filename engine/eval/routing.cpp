@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "model/llama.h"

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "core/shapes.h"
 #include "io/hf_config.h"

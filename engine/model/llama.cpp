@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "io/model_files.h"
 #include "io/tensor_names.h"

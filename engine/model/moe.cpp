@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 
 #ifdef D2M_HAVE_KERNELS

@@ -10,6 +10,7 @@
 
 #include "calib/ffn_stats.h"
 #include "calib/stats_cache.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
 #include "model/llama.h"

@@ -14,6 +14,7 @@
 
 #include "calib/stats_cache.h"
 #include "convert/convert.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"

@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "core/runtime.h"
 #include "io/safetensors.h"
