@@ -23,7 +23,9 @@ namespace {
 bool is_switch(const std::string& name) {
     static const char* const kSwitches[] = {"help",      "version",     "quiet",  "verbose",       "json",
                                             "no-eval",   "no-cache",    "strict", "refuse-biases", "lint-only",
-                                            "pad-experts", "dense-router", "ignore-eos"};
+                                            "pad-experts", "dense-router", "ignore-eos",
+                                            "list-tasks", "show-prompt", "save-embeddings", "no-save-embeddings",
+                                            "cache", "bos", "no-bos"};
     for (const char* s : kSwitches) {
         if (name == s) return true;
     }

@@ -86,5 +86,7 @@ int cmd_cluster(const Args&, RunContext&);
 int cmd_convert(const Args&, RunContext&);
 int cmd_route(const Args&, RunContext&);
 int cmd_export(const Args&, RunContext&);
+int cmd_eval(const Args&, RunContext&);
+const char* eval_usage();  ///< --help of `eval` (its settings from the schema)
 
 }  // namespace den2moe::cli

@@ -214,6 +214,7 @@ const std::vector<Command>& commands() {
          "(sharded above --shard-size, default 2e9 bytes, with model.safetensors.index.json), tokenizer files,\n"
          "generation_config.json and den2moe_provenance.json, atomically. See docs/export.md.",
          cmd_export},
+        {"eval", "zero-shot accuracy and MTEB-style embedding tasks (HS / RW / MoEE)", eval_usage(), cmd_eval},
     };
     return cmds;
 }

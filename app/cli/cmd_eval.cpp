@@ -1,0 +1,114 @@
+// CLI `eval`: zero-shot multiple-choice accuracy and MTEB-style embedding tasks of one model. Thin:
+// flags → TaskEvalSettings through the schema, one engine call (run_task_eval), a table on stdout.
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "cli.h"
+#include "core/error.h"
+#include "core/run_context.h"
+#include "eval/results.h"
+#include "eval/task_eval.h"
+#include "eval/task_registry.h"
+#include "eval/task_settings.h"
+#include "model/loaded_model.h"
+#include "project/project.h"
+
+namespace den2moe::cli {
+
+namespace {
+std::string shared_dir_for_eval() {
+    const std::string s = find_shared_dir();
+    D2M_CHECK(!s.empty(), InvalidInput, "eval: the shared data folder was not found",
+              Hint{"set D2M_SHARED_DIR to the folder holding data/ (the shared bundle), or put it at ../shared"});
+    return s;
+}
+
+std::string pct(double v) {
+    if (!std::isfinite(v)) return "-";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f", 100.0 * v);
+    return b;
+}
+}  // namespace
+
+int cmd_eval(const Args& a, RunContext& ctx) {
+    std::vector<std::string> allowed = settings_flags(task_eval_schema());
+    for (const char* f : {"out", "list-tasks", "show-prompt", "tokenizer", "cache-dir", "json"}) allowed.push_back(f);
+    a.allow(allowed);
+    if (a.has("list-tasks")) {
+        std::fputs(describe_tasks().c_str(), stdout);
+        return kOk;
+    }
+    TaskEvalSettings s;
+    apply_settings(task_eval_schema(), s, a);
+    if (a.has("show-prompt")) {
+        std::fputs(describe_prompts(s, shared_dir_for_eval()).c_str(), stdout);
+        return kOk;
+    }
+    D2M_CHECK(a.positionals().size() == 1, InvalidInput, "eval: expected one MODEL argument, got ", a.positionals().size(),
+              Hint{"den2moe eval MODEL --tasks mteb --out DIR (see --list-tasks)"});
+    const std::string model = a.positionals()[0];
+    TaskEvalOutput out;
+    out.shared_dir = shared_dir_for_eval();
+    out.out_dir = a.get("out");
+    out.cache_dir = a.has("cache-dir") ? a.get("cache-dir") : default_eval_cache_dir();
+    validate_task_eval(s, EvalModelCaps{}, out.shared_dir);  // tasks and data before loading the model
+    LoadedModel lm = load_model(model, parse_compute_dtype(s.dtype), a.get("tokenizer"));
+    print_warnings(lm.warnings);
+    TaskEvalRun run = run_task_eval(lm, model, s, out, ctx);
+    const EvalSummary& sum = run.summary;
+    if (a.has("json")) {
+        std::fputs((sum.to_json().dump(1) + "\n").c_str(), stdout);
+        return kOk;
+    }
+    std::printf("%-24s %-18s %-16s %8s %8s %7s %8s\n", "task", "type", "main score", "x100", "chance", "items", "seconds");
+    for (const auto& t : sum.tasks)
+        std::printf("%-24s %-18s %-16s %8s %8s %7lld %8.1f%s\n", t.task.c_str(), t.type.c_str(),
+                    t.main_score_name.c_str(), pct(t.main_score).c_str(), pct(t.chance).c_str(),
+                    static_cast<long long>(t.n_items), t.seconds, t.cached ? " (cache)" : "");
+    if (std::isfinite(sum.mean_task)) {
+        std::printf("%-24s %-18s %-16s %8s\n", "Mean(Task)", "", "", pct(sum.mean_task).c_str());
+        for (const auto& kv : sum.mean_by_type)
+            std::printf("%-24s %-18s %-16s %8s\n", ("Mean(" + kv.first + ")").c_str(), "", "", pct(kv.second).c_str());
+        std::printf("%-24s %-18s %-16s %8s\n", "Mean(TaskType)", "", "", pct(sum.mean_task_type).c_str());
+    }
+    if (std::isfinite(sum.mean_zeroshot))
+        std::printf("%-24s %-18s %-16s %8s\n", "Mean(zero-shot acc)", "", "", pct(sum.mean_zeroshot).c_str());
+    for (const auto& t : sum.tasks)
+        if (!t.combination.empty()) std::printf("%s: %s\n", t.task.c_str(), t.combination.c_str());
+    if (!out.out_dir.empty())
+        std::fprintf(stderr, "wrote %zu files under %s (%lld of %zu tasks from the cache %s)\n", run.files.size(),
+                     out.out_dir.c_str(), static_cast<long long>(run.cache_hits), sum.tasks.size(), out.cache_dir.c_str());
+    return kOk;
+}
+
+}  // namespace den2moe::cli
+
+namespace den2moe::cli {
+
+const char* eval_usage() {
+    static const std::string text =
+        "usage: den2moe eval MODEL [--tasks all|mteb|zeroshot|NAME,...] [--embedding hs|rw|moee-concat|moee-sum]\n"
+        "                    [--prompt none|prompteol|...] [--out DIR] [--save-embeddings] [--cache-dir DIR]\n"
+        "                    [--no-cache] [--tokenizer PATH] [--json]\n"
+        "       den2moe eval --list-tasks\n"
+        "       den2moe eval --show-prompt [--tasks ...] [--prompt ...] [--instruction ...]\n\n"
+        "Zero-shot multiple choice (lm-evaluation-harness prompts; acc = argmax of the summed continuation\n"
+        "log-likelihood, acc_norm = per character of the choice) and MTEB 1.14 embedding tasks (STS,\n"
+        "Classification, Clustering, PairClassification, Reranking) on the bundled data sets. Embeddings: HS\n"
+        "(final-norm hidden state at the last token), RW (router outputs of every MoE layer at the last\n"
+        "token), MoEE concat (per-chunk z-scored [HS;RW]) and MoEE sum (cos HS + alpha cos RW; label\n"
+        "arithmetic for classification and clustering, as MoEE's code). Dense models offer HS only.\n"
+        "MODEL: a Hugging Face folder, a llama2.c .bin, a converted MoE folder or a Mixtral / Qwen2-MoE export.\n\n"
+        "Writes DIR/mteb/<model>/<revision>/<Task>.json + model_meta.json (MTEB's layout), DIR/zeroshot/<task>.json,\n"
+        "DIR/summary.json and summary.csv (Mean(Task), Mean(TaskType)), and with --save-embeddings\n"
+        "DIR/embeddings/<Task>.safetensors. A task whose model, data and settings are unchanged is served from\n"
+        "the cache (--cache-dir, default $D2M_CACHE_DIR/eval or ~/.cache/den2moe/eval). Ctrl-C keeps the finished\n"
+        "tasks' files.\n\nsettings (project-file section \"task_eval\"):\n" +
+        settings_help(task_eval_schema().fields());
+    return text.c_str();
+}
+
+}  // namespace den2moe::cli
