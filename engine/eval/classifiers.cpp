@@ -51,19 +51,39 @@ void LogisticRegression::fit(const at::Tensor& X_in, const std::vector<int64_t>&
         }
         return loss * scale + l2 * w.narrow(1, 0, d).pow(2).sum();
     };
-    torch::optim::LBFGS opt({w}, torch::optim::LBFGSOptions(1.0)
-                                     .max_iter(opt_.max_iter)
+    // scipy's L-BFGS-B (which sklearn runs) tries 1/‖g‖₂ as the first step and 1 afterwards; libtorch's
+    // L-BFGS tries min(1, 1/‖g‖₁)·lr first and lr afterwards. One first iteration with lr chosen so that
+    // both first trials agree, then lr = 1 for the rest (the optimizer's state carries over).
+    double first_lr = 1.0;
+    {
+        at::Tensor l0 = objective();
+        l0.backward();
+        const double g1 = w.grad().abs().sum().item<double>(), g2 = w.grad().norm().item<double>();
+        if (g2 > 0) first_lr = (1.0 / g2) / std::min(1.0, 1.0 / g1);
+        f0_ = l0.item<double>();
+        w.mutable_grad() = at::Tensor();
+    }
+    // scipy stops on a relative change of f below 2.2e-9 (factr 1e7 · eps); libtorch on an absolute one
+    const double tol_change = 2.220446049250313e-9 * std::max(1.0, std::fabs(f0_));
+    torch::optim::LBFGS opt({w}, torch::optim::LBFGSOptions(first_lr)
+                                     .max_iter(1)
                                      .max_eval(opt_.max_iter * 20)
                                      .tolerance_grad(opt_.tol)
-                                     .tolerance_change(1e-12)
+                                     .tolerance_change(tol_change)
                                      .history_size(10)
                                      .line_search_fn("strong_wolfe"));
-    opt.step([&]() {
+    auto closure = [&]() {
         opt.zero_grad();
         at::Tensor loss = objective();
         loss.backward();
         return loss;
-    });
+    };
+    opt.step(closure);
+    if (opt_.max_iter > 1) {
+        auto& o = static_cast<torch::optim::LBFGSOptions&>(opt.param_groups()[0].options());
+        o.lr(1.0).max_iter(opt_.max_iter - 1);
+        opt.step(closure);
+    }
     // iterations done and the final gradient, for the caller's report
     {
         auto& st = static_cast<torch::optim::LBFGSParamState&>(*opt.state().at(c10::guts::to_string(w.unsafeGetTensorImpl())));

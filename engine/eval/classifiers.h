@@ -46,6 +46,7 @@ private:
     at::Tensor coef_, intercept_;
     int64_t n_iter_ = 0;
     bool converged_ = false;
+    double f0_ = 0;  ///< objective at the start (zero weights)
 };
 
 struct KMeansOptions {

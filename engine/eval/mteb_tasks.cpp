@@ -121,14 +121,18 @@ MtebOutcome run_classification(const ClassificationData& d, const EncodeFn& enco
         std::vector<int64_t> pred;
         if (is_sum(p)) {
             // MoEE (sum): two regressions, their predicted label ids combined as numbers and truncated
-            LogisticRegression lh, lr;
+            LogRegOptions lo;
+            lo.mean_loss = p.logreg_mean_loss;
+            LogisticRegression lh(lo), lr(lo);
             lh.fit(train.hs, y);
             lr.fit(train.rw, y);
             const auto ph = lh.predict(test.hs), pr = lr.predict(test.rw);
             for (size_t i = 0; i < ph.size(); ++i)
                 pred.push_back(static_cast<int64_t>((double(ph[i]) + p.alpha * double(pr[i])) / (1.0 + p.alpha)));
         } else {
-            LogisticRegression lr;
+            LogRegOptions lo;
+            lo.mean_loss = p.logreg_mean_loss;
+            LogisticRegression lr(lo);
             lr.fit(train.main, y);
             pred = lr.predict(test.main);
         }
@@ -149,7 +153,6 @@ MtebOutcome run_classification(const ClassificationData& d, const EncodeFn& enco
         }
         for (auto it = s.begin(); it != s.end(); ++it) acc[it.key()].push_back(it.value().get<double>());
         per_exp.push_back(s);
-        ctx.report("classification experiments", e + 1, p.n_experiments);
     }
     MtebOutcome o;
     for (const auto& kv : acc) o.scores[kv.first] = metrics::mean_of(kv.second);

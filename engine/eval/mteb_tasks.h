@@ -30,6 +30,9 @@ struct MtebParams {
     int64_t samples_per_label = 8;
     /// MiniBatchKMeans' first k-means++ centre: sklearn ≥ 1.3 (MTEB 1.14's environment) or 1.2's randint.
     bool kmeans_first_by_choice = true;
+    /// LogisticRegression's objective scale: sklearn ≥ 1.4 (MTEB 1.14's environment) the mean loss,
+    /// ≤ 1.3 the summed loss (LogRegOptions::mean_loss).
+    bool logreg_mean_loss = true;
 };
 
 struct MtebOutcome {

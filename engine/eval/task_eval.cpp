@@ -265,6 +265,11 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
                                             {"settings", sum.settings}}}};
         run.files.push_back(write_model_meta(out.out_dir, sum, meta));
     }
+    // inner stages (batches of one task) report through their own context, so that the outer "tasks"
+    // stage keeps its clock and its ETA over the whole suite
+    RunContext inner;
+    inner.cancel = ctx.cancel;
+    inner.on_progress = ctx.on_progress;
     const int64_t n = static_cast<int64_t>(tasks.size());
     for (int64_t i = 0; i < n; ++i) {
         const TaskInfo& t = *tasks[static_cast<size_t>(i)];
@@ -285,7 +290,7 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
             const auto t0 = std::chrono::steady_clock::now();
             try {
                 if (t.type == TaskType::MultipleChoice) {
-                    ts = run_mc_task(t, lm, s, out.shared_dir, ctx);
+                    ts = run_mc_task(t, lm, s, out.shared_dir, inner);
                 } else {
                     if (!encoder) {
                         EncoderOptions eo;
@@ -296,7 +301,7 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
                         eo.want_rw = s.embedding != "hs";
                         encoder = std::make_unique<TextEncoder>(*lm.model, *lm.tokenizer, eo);
                     }
-                    ts = run_embedding_task(t, *encoder, s, out.shared_dir, ctx, s.save_embeddings ? &saved : nullptr);
+                    ts = run_embedding_task(t, *encoder, s, out.shared_dir, inner, s.save_embeddings ? &saved : nullptr);
                     encoder->clear();
                 }
             } catch (const Error& e) {

@@ -1,0 +1,42 @@
+# CLI `den2moe eval` (issue 16): the task list, the prompt printout, a small run on the dense demo model
+# whose files an MTEB-style loader reads back, the cache on a second run, MoEE (sum) on the converted MoE
+# of cli_convert_random, and one message + exit 1 for each kind of bad input.
+set(D2M_CLI_EVAL_DIR ${CMAKE_BINARY_DIR}/cli-eval)
+set(D2M_DEMO_MODEL ${D2M_SHARED_DIR}/models/demo-llama-7m)
+add_test(NAME cli_eval_list_tasks COMMAND $<TARGET_FILE:den2moe> eval --list-tasks)
+set_tests_properties(cli_eval_list_tasks PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "Banking77Classification.*TrecQAReranking.*groups: all")
+add_test(NAME cli_eval_show_prompt
+         COMMAND $<TARGET_FILE:den2moe> eval --show-prompt --tasks STS13,arc_easy --prompt prompteol)
+set_tests_properties(cli_eval_show_prompt PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "Question: Which technology.*prompt: +This sentence : \"there exist[^\n]*mentioned\.\" means in one word:\"")
+add_test(NAME cli_eval_dense
+         COMMAND sh -c "rm -rf '${D2M_CLI_EVAL_DIR}' && $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking --limit 24 --n-experiments 2 --out '${D2M_CLI_EVAL_DIR}/dense' --cache-dir '${D2M_CLI_EVAL_DIR}/cache' --save-embeddings --quiet && test -s '${D2M_CLI_EVAL_DIR}/dense/embeddings/STS13.safetensors' && $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking --limit 24 --n-experiments 2 --out '${D2M_CLI_EVAL_DIR}/dense' --cache-dir '${D2M_CLI_EVAL_DIR}/cache' --quiet")
+set_tests_properties(cli_eval_dense PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_SETUP cli_eval
+                     PASS_REGULAR_EXPRESSION "TrecQAReranking[^\n]*\\(cache\\).*Mean\\(TaskType\\)")
+add_test(NAME oracle_eval_results
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py results --dir ${D2M_CLI_EVAL_DIR}/dense)
+set_tests_properties(oracle_eval_results PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS "cli;oracle"
+                     FIXTURES_REQUIRED cli_eval PASS_REGULAR_EXPRESSION "summary consistent: OK")
+add_test(NAME cli_eval_moee_sum
+         COMMAND $<TARGET_FILE:den2moe> eval ${CMAKE_BINARY_DIR}/cli-convert --tasks STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking
+                 --embedding moee-sum --prompt prompteol --limit 24 --n-experiments 2 --out ${D2M_CLI_EVAL_DIR}/moee --no-cache --quiet)
+set_tests_properties(cli_eval_moee_sum PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_convert
+                     PASS_REGULAR_EXPRESSION "STS13: cosine_spearman = Spearman\\(gold, cos\\(HS\\) \\+ alpha\\*cos\\(RW\\)\\)")
+# bad input: one message each, exit 1
+add_test(NAME cli_eval_unknown_task
+         COMMAND sh -c "$<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks STS13,STS99 2>&1; test $? -eq 1")
+set_tests_properties(cli_eval_unknown_task PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "unknown task 'STS99'.*known tasks: arc_easy")
+add_test(NAME cli_eval_rw_on_dense
+         COMMAND sh -c "$<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks STS13 --embedding rw 2>&1; test $? -eq 1")
+set_tests_properties(cli_eval_rw_on_dense PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "needs routing weights \\(RW\\), but [^\n]* is a dense model.*hint: RW and MoEE need an MoE model")
+add_test(NAME cli_eval_missing_data
+         COMMAND sh -c "mkdir -p '${CMAKE_BINARY_DIR}/empty-shared/data' && D2M_SHARED_DIR='${CMAKE_BINARY_DIR}/empty-shared' $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks SICK-R 2>&1; test $? -eq 1")
+set_tests_properties(cli_eval_missing_data PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "task SICK-R: data file [^\n]*empty-shared/data/sick2014/SICK_train.txt is missing")
+add_test(NAME cli_eval_bad_setting
+         COMMAND sh -c "$<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks STS13 --prompt eol 2>&1; test $? -eq 1")
+set_tests_properties(cli_eval_bad_setting PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "--prompt must be one of none, prompteol")
