@@ -40,3 +40,10 @@ add_test(NAME cli_eval_bad_setting
          COMMAND sh -c "$<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks STS13 --prompt eol 2>&1; test $? -eq 1")
 set_tests_properties(cli_eval_bad_setting PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      PASS_REGULAR_EXPRESSION "--prompt must be one of none, prompteol")
+# every loadable MoE is evaluable: the Mixtral export of cli_export_convert gives the same RW-embedding
+# STS score as its native folder
+set(D2M_CLI_EVAL_EXPORT ${CMAKE_BINARY_DIR}/cli-export)
+add_test(NAME cli_eval_mixtral_export
+         COMMAND sh -c "a=$($<TARGET_FILE:den2moe> eval '${D2M_CLI_EVAL_EXPORT}/native' --tasks STS13 --embedding rw --limit 16 --no-cache --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); b=$($<TARGET_FILE:den2moe> eval '${D2M_CLI_EVAL_EXPORT}/mixtral' --tasks STS13 --embedding rw --limit 16 --no-cache --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); echo \"native $a mixtral $b\"; test -n \"$a\" && test \"$a\" = \"$b\" && echo SAME_RW")
+set_tests_properties(cli_eval_mixtral_export PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_export_mixtral PASS_REGULAR_EXPRESSION "SAME_RW")
