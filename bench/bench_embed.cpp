@@ -29,14 +29,6 @@
 
 using namespace den2moe;
 
-static std::string run_capture(const std::string& cmd) {
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
-    if (!p) return out;
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p.get())) out += buf;
-    return out;
-}
 
 int main(int argc, char** argv) {
     std::string shared = std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared";
@@ -90,7 +82,7 @@ int main(int argc, char** argv) {
                             " --texts " + texts_file + " --reps " + std::to_string(reps) + " 2>/dev/null";
     double given = 0, sorted = 0;
     try {
-        const std::string out = run_capture(cmd);
+        const std::string out = den2moe::bench::run_capture(cmd);
         const auto j = nlohmann::json::parse(out.substr(out.find('{')));
         given = j.at("given_order").at("tokens_per_s").get<double>();
         sorted = j.at("sorted").at("tokens_per_s").get<double>();

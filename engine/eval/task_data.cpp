@@ -131,11 +131,12 @@ int letter_index(const std::string& a) {
 
 // ---- multiple choice ----
 
-McTaskData load_letter_csv(const TaskInfo& t, const std::string& path, int64_t limit) {
+/// Every usable document of a file; `skipped` counts the unusable ones.
+McTaskData load_letter_csv(const TaskInfo& t, const std::string& path) {
     // headerless question,A,B,C,D,answer (ARC, MMLU)
     Csv c = read_csv_file(t.name, path, false, {}, 6);
     McTaskData d;
-    std::vector<McDoc> all;
+    std::vector<McDoc>& all = d.docs;
     for (const auto& r : c.rows) {
         McDoc doc;
         doc.question = r[0];
@@ -147,7 +148,6 @@ McTaskData load_letter_csv(const TaskInfo& t, const std::string& path, int64_t l
         }
         all.push_back(std::move(doc));
     }
-    d.docs = pick(all, spread_indices(all.size(), limit));
     return d;
 }
 
@@ -165,13 +165,14 @@ McTaskData load_mmlu(const TaskInfo& t, const std::string& shared_dir, int64_t k
     std::sort(subjects.begin(), subjects.end());
     McTaskData d;
     for (const auto& s : subjects) {
-        McTaskData part = load_letter_csv(t, test_dir + "/" + s + "_test.csv.gz", limit);
+        McTaskData part = load_letter_csv(t, test_dir + "/" + s + "_test.csv.gz");
+        part.docs = pick(part.docs, spread_indices(part.docs.size(), limit));  // per subject
         std::vector<McDoc> shots;
         if (k_shot > 0) {
             const std::string dev = dev_dir + "/" + s + "_dev.csv";
             D2M_CHECK(fs::exists(dev, ec), InvalidInput, "task mmlu: --k-shot ", k_shot, " needs the dev split ", dev,
                       ", which is missing");
-            McTaskData dv = load_letter_csv(t, dev, 0);
+            McTaskData dv = load_letter_csv(t, dev);
             D2M_CHECK(static_cast<int64_t>(dv.docs.size()) >= k_shot, InvalidInput, "task mmlu: ", dev, " holds ",
                       dv.docs.size(), " examples, fewer than --k-shot ", k_shot);
             shots.assign(dv.docs.begin(), dv.docs.begin() + k_shot);  // lm-eval's first_n sampler
@@ -186,7 +187,7 @@ McTaskData load_mmlu(const TaskInfo& t, const std::string& shared_dir, int64_t k
     return d;
 }
 
-McTaskData load_openbookqa(const TaskInfo& t, const std::string& path, int64_t limit) {
+std::vector<McDoc> load_openbookqa(const TaskInfo& t, const std::string& path) {
     Tsv tsv = read_tsv(t.name, path, true, {"Question Stem", "Choices", "Answer Key"}, 0);
     std::vector<McDoc> all;
     for (const auto& r : tsv.rows) {
@@ -211,12 +212,10 @@ McTaskData load_openbookqa(const TaskInfo& t, const std::string& path, int64_t l
                   "' in ", path);
         all.push_back(std::move(doc));
     }
-    McTaskData d;
-    d.docs = pick(all, spread_indices(all.size(), limit));
-    return d;
+    return all;
 }
 
-McTaskData load_pubmedqa(const TaskInfo& t, const std::string& shared_dir, int64_t limit) {
+std::vector<McDoc> load_pubmedqa(const TaskInfo& t, const std::string& shared_dir) {
     const std::string ori = file_of(t, shared_dir, 0), truth = file_of(t, shared_dir, 1);
     nlohmann::ordered_json docs, gt;
     try {
@@ -239,12 +238,10 @@ McTaskData load_pubmedqa(const TaskInfo& t, const std::string& shared_dir, int64
         doc.options = {"yes", "no", "maybe"};
         all.push_back(std::move(doc));
     }
-    McTaskData d;
-    d.docs = pick(all, spread_indices(all.size(), limit));
-    return d;
+    return all;
 }
 
-McTaskData load_logiqa(const TaskInfo& /*t*/, const std::string& path, int64_t limit) {
+std::vector<McDoc> load_logiqa(const std::string& path) {
     // blocks separated by blank lines: answer letter, passage, question, 4 options "A.text"; the
     // normalisation (". " after every period) is that of lm-eval's logiqa dataset script
     auto normalize = [](std::string s) {
@@ -276,12 +273,10 @@ McTaskData load_logiqa(const TaskInfo& /*t*/, const std::string& path, int64_t l
         all.push_back(std::move(doc));
         i += 7;
     }
-    McTaskData d;
-    d.docs = pick(all, spread_indices(all.size(), limit));
-    return d;
+    return all;
 }
 
-McTaskData load_qnli(const TaskInfo& t, const std::string& path, int64_t limit) {
+std::vector<McDoc> load_qnli(const TaskInfo& t, const std::string& path) {
     Tsv tsv = read_tsv(t.name, path, true, {"question", "sentence", "label"}, 0);
     std::vector<McDoc> all;
     for (const auto& r : tsv.rows) {
@@ -294,9 +289,7 @@ McTaskData load_qnli(const TaskInfo& t, const std::string& path, int64_t limit) 
         doc.options = {"yes", "no"};
         all.push_back(std::move(doc));
     }
-    McTaskData d;
-    d.docs = pick(all, spread_indices(all.size(), limit));
-    return d;
+    return all;
 }
 
 std::vector<std::pair<std::string, int64_t>> read_sst2(const std::string& task, const std::string& path) {
@@ -310,7 +303,7 @@ std::vector<std::pair<std::string, int64_t>> read_sst2(const std::string& task, 
     return out;
 }
 
-McTaskData load_sst2_mc(const TaskInfo& t, const std::string& path, int64_t limit) {
+std::vector<McDoc> load_sst2_mc(const TaskInfo& t, const std::string& path) {
     std::vector<McDoc> all;
     for (const auto& [s, l] : read_sst2(t.name, path)) {
         McDoc doc;
@@ -319,9 +312,7 @@ McTaskData load_sst2_mc(const TaskInfo& t, const std::string& path, int64_t limi
         doc.options = {"negative", "positive"};
         all.push_back(std::move(doc));
     }
-    McTaskData d;
-    d.docs = pick(all, spread_indices(all.size(), limit));
-    return d;
+    return all;
 }
 
 // rows (text, label name) of a Banking77 CSV
@@ -385,15 +376,17 @@ std::string cp1252_to_utf8(const std::string& s) {
 
 McTaskData load_mc_task(const TaskInfo& t, const std::string& shared_dir, int64_t k_shot, int64_t limit) {
     D2M_CHECK(t.type == TaskType::MultipleChoice, Internal, "load_mc_task: ", t.name, " is not multiple choice");
+    if (t.name == "mmlu") return load_mmlu(t, shared_dir, k_shot, limit);
     McTaskData d;
-    if (t.name == "arc_easy" || t.name == "arc_challenge") d = load_letter_csv(t, file_of(t, shared_dir, 0), limit);
-    else if (t.name == "openbookqa") d = load_openbookqa(t, file_of(t, shared_dir, 0), limit);
-    else if (t.name == "mmlu") return load_mmlu(t, shared_dir, k_shot, limit);
-    else if (t.name == "pubmedqa") d = load_pubmedqa(t, shared_dir, limit);
-    else if (t.name == "logiqa") d = load_logiqa(t, file_of(t, shared_dir, 0), limit);
-    else if (t.name == "qnli") d = load_qnli(t, file_of(t, shared_dir, 0), limit);
-    else if (t.name == "sst2") d = load_sst2_mc(t, file_of(t, shared_dir, 0), limit);
+    const std::string path = file_of(t, shared_dir, 0);
+    if (t.name == "arc_easy" || t.name == "arc_challenge") d = load_letter_csv(t, path);
+    else if (t.name == "openbookqa") d.docs = load_openbookqa(t, path);
+    else if (t.name == "pubmedqa") d.docs = load_pubmedqa(t, shared_dir);
+    else if (t.name == "logiqa") d.docs = load_logiqa(path);
+    else if (t.name == "qnli") d.docs = load_qnli(t, path);
+    else if (t.name == "sst2") d.docs = load_sst2_mc(t, path);
     else D2M_FAIL(Internal, "no loader for multiple-choice task ", t.name);
+    d.docs = pick(d.docs, spread_indices(d.docs.size(), limit));
     d.shots.assign(d.docs.size(), {});
     D2M_CHECK(!d.docs.empty(), InvalidInput, "task ", t.name, ": no usable items in ", file_of(t, shared_dir, 0));
     return d;
