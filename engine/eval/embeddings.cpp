@@ -45,6 +45,37 @@ void TextEncoder::clear() {
     hs_store_.clear();
     rw_store_.clear();
     where_.clear();
+    order_.clear();
+    computed_ = 0;
+}
+
+void TextEncoder::preload(const std::vector<std::string>& prompts, const at::Tensor& hs, const at::Tensor& rw_logits) {
+    const bool with_rw = rw_dim_ > 0;
+    D2M_CHECK(hs.dim() == 2 && hs.size(0) == static_cast<int64_t>(prompts.size()) && hs.size(1) == hs_dim(),
+              InvalidInput, "embedding cache: ", hs.sizes(), " hidden states for ", prompts.size(), " prompts of width ",
+              hs_dim());
+    D2M_CHECK(!with_rw || (rw_logits.defined() && rw_logits.sizes() == at::IntArrayRef({hs.size(0), rw_dim_})),
+              InvalidInput, "embedding cache: routing weights do not fit the model's ", rw_dim_, " router outputs");
+    const int64_t block = static_cast<int64_t>(hs_store_.size());
+    hs_store_.push_back(hs.to(at::kDouble).contiguous());
+    if (with_rw) rw_store_.push_back(rw_logits.to(at::kDouble).contiguous());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        if (row_.count(prompts[i])) continue;
+        row_[prompts[i]] = static_cast<int64_t>(where_.size());
+        where_.emplace_back(block, static_cast<int64_t>(i));
+        order_.push_back(prompts[i]);
+    }
+}
+
+void TextEncoder::snapshot(std::vector<std::string>* prompts, at::Tensor* hs, at::Tensor* rw_logits) const {
+    const int64_t N = static_cast<int64_t>(where_.size());
+    *prompts = order_;
+    *hs = at::empty({N, hs_dim()}, at::kDouble);
+    if (rw_dim_ > 0) *rw_logits = at::empty({N, rw_dim_}, at::kDouble);
+    for (int64_t i = 0; i < N; ++i) {
+        (*hs)[i].copy_(hs_store_[where_[i].first][where_[i].second]);
+        if (rw_dim_ > 0) (*rw_logits)[i].copy_(rw_store_[where_[i].first][where_[i].second]);
+    }
 }
 
 RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunContext& ctx, const std::string& stage) {
@@ -81,8 +112,7 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
         if (with_rw) {
             obs.add(site::kRouterLogits, [&](const HookEvent& e) {
                 if (e.layer < 0 || col[e.layer] < 0) return;
-                at::Tensor last = e.tensor.select(1, e.tensor.size(1) - 1).to(at::kDouble);  // [B, K]
-                if (opt_.rw_values == "probs") last = at::softmax(last, -1);
+                at::Tensor last = e.tensor.select(1, e.tensor.size(1) - 1).to(at::kDouble);  // [B, K] logits
                 rw_batch.narrow(1, col[e.layer], width[e.layer]).copy_(last);
             });
         }
@@ -126,12 +156,14 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
             ctx.report(stage, done, n);
         }
         texts_ += n;
+        computed_ += n;
         const int64_t block = static_cast<int64_t>(hs_store_.size());
         hs_store_.push_back(hs);
         if (with_rw) rw_store_.push_back(rw);
         for (int64_t i = 0; i < n; ++i) {
             row_[fresh[i]] = static_cast<int64_t>(where_.size());
             where_.emplace_back(block, i);
+            order_.push_back(fresh[i]);
         }
     }
     // the requested rows, in order
@@ -143,6 +175,12 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
         const auto& w = where_[row_.at(prompts[i])];
         out.hs[i].copy_(hs_store_[w.first][w.second]);
         if (with_rw) out.rw[i].copy_(rw_store_[w.first][w.second]);
+    }
+    if (with_rw && opt_.rw_values == "probs") {  // softmax over each MoE layer's router outputs
+        for (size_t m = 0, off = 0; m < rw_width_.size(); off += static_cast<size_t>(rw_width_[m]), ++m) {
+            at::Tensor part = out.rw.narrow(1, static_cast<int64_t>(off), rw_width_[m]);
+            part.copy_(at::softmax(part, -1));
+        }
     }
     return out;
 }

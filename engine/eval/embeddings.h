@@ -27,7 +27,7 @@ struct EncoderOptions {
     std::string rw_values = "logits"; ///< logits | probs
     int64_t batch = 32;               ///< texts per forward pass (fewer when long: a token budget applies)
     int64_t max_length = 0;           ///< tokens kept per text (its end); 0 = all
-    bool want_rw = true;              ///< capture routing weights (MoE models only)
+    bool want_rw = true;              ///< capture routing weights (MoE models only); stored as logits
 };
 
 /// Raw embeddings of a list of prompts, float64: hs [N, D], rw [N, R] (undefined without routers).
@@ -45,6 +45,13 @@ public:
     /// Raw embeddings of `prompts` in their order (each distinct prompt computed once since clear()).
     /// Progress under `stage`; throws Cancelled between batches.
     RawEmbeddings encode(const std::vector<std::string>& prompts, RunContext& ctx, const std::string& stage);
+    /// Remember embeddings computed earlier (a disk cache): hs [N, D], rw router logits [N, R] or
+    /// undefined; prompts already known are skipped.
+    void preload(const std::vector<std::string>& prompts, const at::Tensor& hs, const at::Tensor& rw_logits);
+    /// Everything remembered, in first-seen order (rw as router logits), for a disk cache.
+    void snapshot(std::vector<std::string>* prompts, at::Tensor* hs, at::Tensor* rw_logits) const;
+    /// Prompts run through the model since the last clear() (not preloaded).
+    int64_t computed_since_clear() const { return computed_; }
     void clear();
     int64_t tokens_encoded() const { return tokens_; }  ///< real tokens run through the model so far
     int64_t texts_encoded() const { return texts_; }
@@ -59,7 +66,8 @@ private:
     std::unordered_map<std::string, int64_t> row_;  ///< prompt -> row of the store
     std::vector<at::Tensor> hs_store_, rw_store_;   ///< blocks of rows, float64
     std::vector<std::pair<int64_t, int64_t>> where_;  ///< row -> (block, row in block)
-    int64_t tokens_ = 0, texts_ = 0;
+    std::vector<std::string> order_;                 ///< row -> prompt
+    int64_t tokens_ = 0, texts_ = 0, computed_ = 0;
 };
 
 /// Column z-scoring per chunk of `chunk` rows: (x − mean)/(std_{n−1} + 1e-8), NaN → 0. x [N, d] float64.

@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -172,6 +174,43 @@ TaskScores run_mc_task(const TaskInfo& t, const LoadedModel& lm, const TaskEvalS
     return ts;
 }
 
+// Raw embeddings per task on disk (beside the result cache): the hidden states and router logits of
+// every prompt a task encoded, so that another --embedding kind, z-scoring chunk or alpha of the same
+// task reuses them instead of running the model again. Keyed by the model, the task's data and what
+// changes a prompt's vectors (pooling, max_length, dtype); the prompt strings themselves are stored.
+struct EmbeddingCache {
+    std::string st, prompts;  ///< file paths ("" = off)
+    void load(TextEncoder& enc) const {
+        std::error_code ec;
+        if (st.empty() || !fs::exists(st, ec) || !fs::exists(prompts, ec)) return;
+        try {
+            const auto list = nlohmann::json::parse(read_text(prompts)).get<std::vector<std::string>>();
+            SafetensorsReader r = SafetensorsReader::open(st);
+            at::Tensor hs = r.get("hs"), rw = r.has("rw") ? r.get("rw") : at::Tensor();
+            if (hs.size(0) != static_cast<int64_t>(list.size())) return;  // a pair from two runs: ignore
+            if (enc.rw_dim() > 0 && !rw.defined()) return;
+            enc.preload(list, hs, enc.rw_dim() > 0 ? rw : at::Tensor());
+        } catch (const std::exception&) {
+            // a damaged entry is a miss; the next store overwrites it
+        }
+    }
+    void store(const TextEncoder& enc) const {
+        if (st.empty() || enc.computed_since_clear() == 0) return;
+        std::vector<std::string> list;
+        at::Tensor hs, rw;
+        enc.snapshot(&list, &hs, &rw);
+        fs::create_directories(fs::path(st).parent_path());
+        std::vector<std::pair<std::string, at::Tensor>> t = {{"hs", hs.to(at::kFloat)}};
+        if (rw.defined()) t.emplace_back("rw", rw.to(at::kFloat));
+        write_file_atomic(prompts, nlohmann::json(list).dump() + "\n");
+        save_safetensors(st, t);
+    }
+    static std::string read_text(const std::string& path) {
+        std::ifstream in(path);
+        return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+};
+
 struct SavedEmbeddings {
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     nlohmann::json texts = nlohmann::json::object();
@@ -298,10 +337,21 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
                         eo.rw_values = s.rw_values;
                         eo.batch = s.batch;
                         eo.max_length = resolved_max_length(s, *lm.model);
-                        eo.want_rw = s.embedding != "hs";
+                        eo.want_rw = caps.has_routers();  // RW rides along: another --embedding reuses the cache
                         encoder = std::make_unique<TextEncoder>(*lm.model, *lm.tokenizer, eo);
                     }
+                    EmbeddingCache ec;
+                    if (use_cache) {
+                        const nlohmann::json vk = {{"version", kEvalVersion}, {"pooling", s.pooling},
+                                                   {"max_length", s.max_length}, {"dtype", s.dtype},
+                                                   {"prompt", s.prompt}, {"prefix", instruction_prefix(s, t)}};
+                        const std::string ek = hash_string(sum.model_revision + "|emb|" + t.name + "|" + rev + "|" + vk.dump());
+                        ec.st = (fs::path(out.cache_dir) / "embeddings" / (ek + ".safetensors")).string();
+                        ec.prompts = (fs::path(out.cache_dir) / "embeddings" / (ek + ".prompts.json")).string();
+                    }
+                    ec.load(*encoder);
                     ts = run_embedding_task(t, *encoder, s, out.shared_dir, inner, s.save_embeddings ? &saved : nullptr);
+                    ec.store(*encoder);
                     encoder->clear();
                 }
             } catch (const Error& e) {

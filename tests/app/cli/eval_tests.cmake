@@ -47,3 +47,8 @@ add_test(NAME cli_eval_mixtral_export
          COMMAND sh -c "a=$($<TARGET_FILE:den2moe> eval '${D2M_CLI_EVAL_EXPORT}/native' --tasks STS13 --embedding rw --limit 16 --no-cache --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); b=$($<TARGET_FILE:den2moe> eval '${D2M_CLI_EVAL_EXPORT}/mixtral' --tasks STS13 --embedding rw --limit 16 --no-cache --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); echo \"native $a mixtral $b\"; test -n \"$a\" && test \"$a\" = \"$b\" && echo SAME_RW")
 set_tests_properties(cli_eval_mixtral_export PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED cli_export_mixtral PASS_REGULAR_EXPRESSION "SAME_RW")
+# raw embeddings are cached per task: an RW run after an HS run computes nothing and scores as a fresh run
+add_test(NAME cli_eval_embedding_cache
+         COMMAND sh -c "rm -rf '${D2M_CLI_EVAL_DIR}/ecache' && $<TARGET_FILE:den2moe> eval '${CMAKE_BINARY_DIR}/cli-convert' --tasks STS13 --limit 20 --cache-dir '${D2M_CLI_EVAL_DIR}/ecache' --quiet > /dev/null && a=$($<TARGET_FILE:den2moe> eval '${CMAKE_BINARY_DIR}/cli-convert' --tasks STS13 --limit 20 --embedding rw --cache-dir '${D2M_CLI_EVAL_DIR}/ecache' --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); b=$($<TARGET_FILE:den2moe> eval '${CMAKE_BINARY_DIR}/cli-convert' --tasks STS13 --limit 20 --embedding rw --no-cache --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); echo \"cached $a fresh $b\"; ls '${D2M_CLI_EVAL_DIR}/ecache/embeddings'/*.safetensors > /dev/null && test -n \"$a\" && test \"$a\" = \"$b\" && echo SAME_FROM_CACHE")
+set_tests_properties(cli_eval_embedding_cache PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_convert PASS_REGULAR_EXPRESSION "SAME_FROM_CACHE")
