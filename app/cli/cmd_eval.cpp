@@ -35,10 +35,20 @@ std::string pct(double v) {
 
 int cmd_eval(const Args& a, RunContext& ctx) {
     std::vector<std::string> allowed = settings_flags(task_eval_schema());
-    for (const char* f : {"out", "list-tasks", "show-prompt", "tokenizer", "cache-dir", "json"}) allowed.push_back(f);
+    for (const char* f : {"out", "list-tasks", "show-prompt", "tokenizer", "cache-dir", "json", "table"}) allowed.push_back(f);
     a.allow(allowed);
     if (a.has("list-tasks")) {
         std::fputs(describe_tasks().c_str(), stdout);
+        return kOk;
+    }
+    if (a.has("table")) {  // earlier runs side by side: DIR or LABEL=DIR, repeated
+        std::vector<std::pair<std::string, EvalSummary>> runs;
+        for (const auto& v : a.get_all("table")) {
+            const auto eq = v.find('=');
+            const std::string dir = eq == std::string::npos ? v : v.substr(eq + 1);
+            runs.emplace_back(eq == std::string::npos ? v : v.substr(0, eq), read_summary(dir));
+        }
+        std::fputs(result_table_markdown(result_table(runs)).c_str(), stdout);
         return kOk;
     }
     TaskEvalSettings s;
@@ -94,7 +104,8 @@ const char* eval_usage() {
         "                    [--prompt none|prompteol|...] [--out DIR] [--save-embeddings] [--cache-dir DIR]\n"
         "                    [--no-cache] [--tokenizer PATH] [--json]\n"
         "       den2moe eval --list-tasks\n"
-        "       den2moe eval --show-prompt [--tasks ...] [--prompt ...] [--instruction ...]\n\n"
+        "       den2moe eval --show-prompt [--tasks ...] [--prompt ...] [--instruction ...]\n"
+        "       den2moe eval --table [LABEL=]DIR [--table [LABEL=]DIR ...]   earlier runs side by side (markdown)\n\n"
         "Zero-shot multiple choice (lm-evaluation-harness prompts; acc = argmax of the summed continuation\n"
         "log-likelihood, acc_norm = per character of the choice) and MTEB 1.14 embedding tasks (STS,\n"
         "Classification, Clustering, PairClassification, Reranking) on the bundled data sets. Embeddings: HS\n"

@@ -231,6 +231,74 @@ EvalSummary read_summary(const std::string& path_in) {
     }
 }
 
+ResultTable result_table(const std::vector<std::pair<std::string, EvalSummary>>& runs) {
+    ResultTable t;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<std::string> order;
+    std::map<std::string, ResultTable::Row> rows;
+    for (const auto& [label, s] : runs) {
+        t.columns.push_back(label);
+        for (const auto& x : s.tasks) {
+            if (!rows.count(x.task)) {
+                order.push_back(x.task);
+                rows[x.task] = {x.task, x.type, x.main_score_name, x.chance, {}};
+            }
+        }
+    }
+    const size_t nc = runs.size();
+    for (auto& kv : rows) kv.second.values.assign(nc, nan);
+    for (size_t c = 0; c < nc; ++c)
+        for (const auto& x : runs[c].second.tasks) rows[x.task].values[c] = x.main_score;
+    for (const auto& name : order) t.rows.push_back(rows[name]);
+    std::set<std::string> types;
+    for (const auto& r : runs)
+        for (const auto& kv : r.second.mean_by_type) types.insert(kv.first);
+    for (const auto& ty : types) {
+        ResultTable::Row r{"", "Mean(" + ty + ")", "", nan, std::vector<double>(nc, nan)};
+        for (size_t c = 0; c < nc; ++c) {
+            auto it = runs[c].second.mean_by_type.find(ty);
+            if (it != runs[c].second.mean_by_type.end()) r.values[c] = it->second;
+        }
+        t.rows.push_back(r);
+    }
+    auto mean_row = [&](const char* name, double EvalSummary::*m) {
+        ResultTable::Row r{"", name, "", nan, std::vector<double>(nc, nan)};
+        bool any = false;
+        for (size_t c = 0; c < nc; ++c) {
+            r.values[c] = runs[c].second.*m;
+            any = any || std::isfinite(r.values[c]);
+        }
+        if (any) t.rows.push_back(r);
+    };
+    mean_row("Mean(Task)", &EvalSummary::mean_task);
+    mean_row("Mean(TaskType)", &EvalSummary::mean_task_type);
+    mean_row("Mean(zero-shot acc)", &EvalSummary::mean_zeroshot);
+    return t;
+}
+
+std::string result_table_markdown(const ResultTable& t, double scale, bool with_chance) {
+    auto cell = [&](double v) {
+        if (!std::isfinite(v)) return std::string("-");
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f", v * scale);
+        return std::string(b);
+    };
+    std::ostringstream o;
+    o << "| task | main score |" << (with_chance ? " chance |" : "");
+    for (const auto& c : t.columns) o << " " << c << " |";
+    o << "\n|---|---|" << (with_chance ? "---|" : "");
+    for (size_t i = 0; i < t.columns.size(); ++i) o << "---|";
+    o << "\n";
+    for (const auto& r : t.rows) {
+        const bool mean = r.task.empty();
+        o << "| " << (mean ? "**" + r.type + "**" : r.task) << " | " << r.main_score_name << " |";
+        if (with_chance) o << " " << cell(r.chance) << " |";
+        for (double v : r.values) o << " " << (mean ? "**" + cell(v) + "**" : cell(v)) << " |";
+        o << "\n";
+    }
+    return o.str();
+}
+
 std::string ResultCache::path_for(const std::string& key) const { return (fs::path(dir_) / (key + ".json")).string(); }
 
 std::optional<TaskScores> ResultCache::load(const std::string& key) const {

@@ -77,6 +77,22 @@ std::string summary_csv(const EvalSummary& s);
 /// Reads OUT/summary.json (or the file itself). Throws Error naming the file.
 EvalSummary read_summary(const std::string& path);
 
+/// Several runs side by side (the app's MTEB table, docs/evaluation-demo.md): one column per run, one
+/// row per task (first-seen order), then per-type means, Mean(Task), Mean(TaskType) and the zero-shot
+/// mean. A run without a task has NaN there.
+struct ResultTable {
+    struct Row {
+        std::string task, type, main_score_name;  ///< task "" for the mean rows (their name in `type`)
+        double chance = std::numeric_limits<double>::quiet_NaN();
+        std::vector<double> values;               ///< one per column
+    };
+    std::vector<std::string> columns;
+    std::vector<Row> rows;
+};
+ResultTable result_table(const std::vector<std::pair<std::string, EvalSummary>>& runs);
+/// Markdown, scores × `scale` with two decimals ("-" for NaN); the chance column when `with_chance`.
+std::string result_table_markdown(const ResultTable& t, double scale = 100.0, bool with_chance = true);
+
 /// One JSON file per key under `dir`: a task's scores for one model, task and settings.
 class ResultCache {
 public:

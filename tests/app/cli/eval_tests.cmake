@@ -11,7 +11,7 @@ add_test(NAME cli_eval_show_prompt
 set_tests_properties(cli_eval_show_prompt PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      PASS_REGULAR_EXPRESSION "Question: Which technology.*prompt: +This sentence : \"there exist[^\n]*mentioned\.\" means in one word:\"")
 add_test(NAME cli_eval_dense
-         COMMAND sh -c "rm -rf '${D2M_CLI_EVAL_DIR}' && $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking --limit 24 --n-experiments 2 --out '${D2M_CLI_EVAL_DIR}/dense' --cache-dir '${D2M_CLI_EVAL_DIR}/cache' --save-embeddings --quiet && test -s '${D2M_CLI_EVAL_DIR}/dense/embeddings/STS13.safetensors' && $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking --limit 24 --n-experiments 2 --out '${D2M_CLI_EVAL_DIR}/dense' --cache-dir '${D2M_CLI_EVAL_DIR}/cache' --quiet")
+         COMMAND sh -c "rm -rf '${D2M_CLI_EVAL_DIR}/dense' '${D2M_CLI_EVAL_DIR}/cache' && $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking --limit 24 --n-experiments 2 --out '${D2M_CLI_EVAL_DIR}/dense' --cache-dir '${D2M_CLI_EVAL_DIR}/cache' --save-embeddings --quiet && test -s '${D2M_CLI_EVAL_DIR}/dense/embeddings/STS13.safetensors' && $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,STS13,SST2Classification,AGNewsClustering,MRPC,TrecQAReranking --limit 24 --n-experiments 2 --out '${D2M_CLI_EVAL_DIR}/dense' --cache-dir '${D2M_CLI_EVAL_DIR}/cache' --quiet")
 set_tests_properties(cli_eval_dense PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_SETUP cli_eval
                      PASS_REGULAR_EXPRESSION "TrecQAReranking[^\n]*\\(cache\\).*Mean\\(TaskType\\)")
 add_test(NAME oracle_eval_results
@@ -52,3 +52,8 @@ add_test(NAME cli_eval_embedding_cache
          COMMAND sh -c "rm -rf '${D2M_CLI_EVAL_DIR}/ecache' && $<TARGET_FILE:den2moe> eval '${CMAKE_BINARY_DIR}/cli-convert' --tasks STS13 --limit 20 --cache-dir '${D2M_CLI_EVAL_DIR}/ecache' --quiet > /dev/null && a=$($<TARGET_FILE:den2moe> eval '${CMAKE_BINARY_DIR}/cli-convert' --tasks STS13 --limit 20 --embedding rw --cache-dir '${D2M_CLI_EVAL_DIR}/ecache' --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); b=$($<TARGET_FILE:den2moe> eval '${CMAKE_BINARY_DIR}/cli-convert' --tasks STS13 --limit 20 --embedding rw --no-cache --quiet --json | grep -o '\"main_score\": [-0-9.e]*'); echo \"cached $a fresh $b\"; ls '${D2M_CLI_EVAL_DIR}/ecache/embeddings'/*.safetensors > /dev/null && test -n \"$a\" && test \"$a\" = \"$b\" && echo SAME_FROM_CACHE")
 set_tests_properties(cli_eval_embedding_cache PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED cli_convert PASS_REGULAR_EXPRESSION "SAME_FROM_CACHE")
+# earlier runs side by side (the app's and the docs' comparison table)
+add_test(NAME cli_eval_table
+         COMMAND $<TARGET_FILE:den2moe> eval --table a=${D2M_CLI_EVAL_DIR}/dense --table b=${D2M_CLI_EVAL_DIR}/dense)
+set_tests_properties(cli_eval_table PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_eval
+                     PASS_REGULAR_EXPRESSION "\\| task \\| main score \\| chance \\| a \\| b \\|.*\\*\\*Mean\\(TaskType\\)\\*\\*")
