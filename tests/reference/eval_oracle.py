@@ -17,6 +17,11 @@
       multiple-choice items and the engine's log-likelihoods (and last-token hidden states) written by
       test_multiple_choice: recomputed with the PyTorch Llama of llama_reference.py (no KV cache, no
       padding) and lm-eval's _encode_pair tokenisation; exit 1 beyond --tol.
+  recompute --dir OUT --shared SHARED --limit N
+      a folder written by `den2moe eval --save-embeddings --limit N` (HS, prompt none): STS13, MRPC and
+      TrecQAReranking recomputed here from the saved matrices and the raw data files — the texts read and
+      put through MoEE's "none" pipeline in Python, looked up in the saved prompt lists, scored with
+      scipy / sklearn as MTEB 1.14's evaluators do — and compared with the task files (1e-9).
   results --dir OUT
       a folder written by `den2moe eval --out OUT`, read back with MTEB's rules: every task file has
       dataset_revision, task_name, mteb_version (a real version), scores -> split -> [entries with
@@ -316,6 +321,104 @@ def cmd_mc(a):
         fail('log-likelihood / hidden state differs by %.3e > %g' % (worst, a.tol))
 
 
+def spread(n, limit):
+    if limit <= 0 or limit >= n:
+        return list(range(n))
+    return [int(i * n / limit) for i in range(limit)]
+
+
+def none_prompt(text):
+    """MoEE's pipeline with the "none" template and no instruction (MOEE-MTEB.md A3)."""
+    x = text
+    if x and x[-1] not in '.?!"\'':
+        x += '.'
+    x = x.replace('"', "'")
+    return ('"%s"' % x).replace('_', ' ').strip()
+
+
+def cmd_recompute(a):
+    import scipy.stats
+    import sklearn.metrics as skm
+    from sklearn.metrics.pairwise import paired_cosine_distances
+    from llama_reference import read_safetensors
+    mdir = glob.glob(os.path.join(a.dir, 'mteb', '*', '*'))[0]
+    emb_dir = os.path.join(a.dir, 'embeddings')
+
+    def load(task):
+        t = {k: v.double().numpy() for k, v in read_safetensors(os.path.join(emb_dir, task + '.safetensors')).items()}
+        texts = json.load(open(os.path.join(emb_dir, task + '.texts.json')))
+        return t, texts
+
+    def main_score(task):
+        return json.load(open(os.path.join(mdir, task + '.json')))['scores']['test'][0]['main_score']
+
+    def row(t, texts, call, text):
+        return t[call + '.hs_raw'][texts[call].index(none_prompt(text))]
+
+    bad = []
+    # STS13: sentence1 / sentence2 in two calls; Spearman of the paired cosine with the gold scores
+    rows = []
+    for f in ('FNWN', 'OnWN', 'headlines'):
+        for line in open(os.path.join(a.shared, 'data/sts_semeval/2013/%s.test.tsv' % f), encoding='utf-8'):
+            line = line.rstrip('\n').rstrip('\r')
+            if line:
+                sc, s1, s2 = line.split('\t')[:3]
+                rows.append((float(sc), s1, s2))
+    rows = [rows[i] for i in spread(len(rows), a.limit)]
+    t, texts = load('STS13')
+    e1 = np.array([row(t, texts, 'sentence1', r[1]) for r in rows])
+    e2 = np.array([row(t, texts, 'sentence2', r[2]) for r in rows])
+    cos = 1 - paired_cosine_distances(e1, e2)
+    want = float(scipy.stats.spearmanr([r[0] / 5 for r in rows], cos)[0])
+    print('STS13 cosine_spearman: python %.12f engine %.12f' % (want, main_score('STS13')))
+    if abs(want - main_score('STS13')) > 1e-9:
+        bad.append('STS13')
+    # MRPC: unique sentences in one call; max AP over similarity, cosine, manhattan, euclidean, dot
+    lines = open(os.path.join(a.shared, 'data/mrpc/msr-para-test.tsv'), encoding='utf-8-sig').read().split('\n')
+    hdr = lines[0].split('\t')
+    pr = [l.split('\t') for l in lines[1:] if l.strip()]
+    pr = [pr[i] for i in spread(len(pr), a.limit)]
+    i1, i2, iq = hdr.index('#1 String'), hdr.index('#2 String'), hdr.index('Quality')
+    t, texts = load('MRPC')
+    a1 = np.array([row(t, texts, 'sentences', p[i1]) for p in pr])
+    a2 = np.array([row(t, texts, 'sentences', p[i2]) for p in pr])
+    lab = np.array([int(p[iq]) for p in pr])
+    fams = [1 - paired_cosine_distances(a1, a2), -np.abs(a1 - a2).sum(1), -np.sqrt(((a1 - a2) ** 2).sum(1)),
+            (a1 * a2).sum(1)]
+    want = max(float(skm.average_precision_score(lab, f)) for f in fams)
+    print('MRPC max_ap: python %.12f engine %.12f' % (want, main_score('MRPC')))
+    if abs(want - main_score('MRPC')) > 1e-9:
+        bad.append('MRPC')
+    # TrecQA: per question positives then negatives; AP of torch-style cosines; skip one-sided samples
+    samples = {}
+    order = []
+    for r in csv.DictReader(open(os.path.join(a.shared, 'data/trecqa/test.csv'), encoding='utf-8')):
+        if r['qtext'] not in samples:
+            samples[r['qtext']] = ([], [])
+            order.append(r['qtext'])
+        samples[r['qtext']][0 if r['label'] == '1' else 1].append(r['atext'])
+    order = [order[i] for i in spread(len(order), a.limit)]
+    t, texts = load('TrecQAReranking')
+    aps = []
+    for q in order:
+        pos, neg = samples[q]
+        if not pos or not neg:
+            continue
+        qe = row(t, texts, 'queries', q)
+        de = np.array([row(t, texts, 'docs', d) for d in pos + neg])
+        qn = qe / max(np.linalg.norm(qe), 1e-12)
+        dn = de / np.maximum(np.linalg.norm(de, axis=1, keepdims=True), 1e-12)
+        aps.append(skm.average_precision_score([1] * len(pos) + [0] * len(neg), dn @ qn))
+    want = float(np.mean(aps))
+    print('TrecQAReranking map: python %.12f engine %.12f (%d queries)' % (want, main_score('TrecQAReranking'),
+                                                                          len(aps)))
+    if abs(want - main_score('TrecQAReranking')) > 1e-9:
+        bad.append('TrecQAReranking')
+    if bad:
+        fail('recomputed main scores differ: ' + ', '.join(bad))
+    print('recompute: OK')
+
+
 def cmd_results(a):
     root = a.dir
     files = sorted(glob.glob(os.path.join(root, 'mteb', '*', '*', '*.json')))
@@ -394,10 +497,15 @@ def main():
     p.add_argument('--model', required=True)
     p.add_argument('--in', dest='in_path', required=True)
     p.add_argument('--tol', type=float, default=1e-4)
+    p = sub.add_parser('recompute')
+    p.add_argument('--dir', required=True)
+    p.add_argument('--shared', required=True)
+    p.add_argument('--limit', type=int, default=0)
     p = sub.add_parser('results')
     p.add_argument('--dir', required=True)
     a = ap.parse_args()
-    {'metrics': cmd_metrics, 'classifiers': cmd_classifiers, 'mc': cmd_mc, 'results': cmd_results}[a.cmd](a)
+    {'metrics': cmd_metrics, 'classifiers': cmd_classifiers, 'mc': cmd_mc, 'results': cmd_results,
+     'recompute': cmd_recompute}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -57,3 +57,9 @@ add_test(NAME cli_eval_table
          COMMAND $<TARGET_FILE:den2moe> eval --table a=${D2M_CLI_EVAL_DIR}/dense --table b=${D2M_CLI_EVAL_DIR}/dense)
 set_tests_properties(cli_eval_table PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_eval
                      PASS_REGULAR_EXPRESSION "\\| task \\| main score \\| chance \\| a \\| b \\|.*\\*\\*Mean\\(TaskType\\)\\*\\*")
+# the saved embeddings of cli_eval_dense rescored in Python from the raw data files (MTEB's evaluator logic)
+add_test(NAME oracle_eval_recompute
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py recompute --dir ${D2M_CLI_EVAL_DIR}/dense
+                 --shared ${D2M_SHARED_DIR} --limit 24)
+set_tests_properties(oracle_eval_recompute PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS "cli;oracle"
+                     FIXTURES_REQUIRED cli_eval PASS_REGULAR_EXPRESSION "recompute: OK")
