@@ -63,3 +63,8 @@ add_test(NAME oracle_eval_recompute
                  --shared ${D2M_SHARED_DIR} --limit 24)
 set_tests_properties(oracle_eval_recompute PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS "cli;oracle"
                      FIXTURES_REQUIRED cli_eval PASS_REGULAR_EXPRESSION "recompute: OK")
+# Ctrl-C once the first task's file is written: exit 130, that file complete, no file of the second task,
+# no temporary file left
+add_test(NAME cli_eval_ctrl_c
+         COMMAND sh -c "d='${D2M_CLI_EVAL_DIR}/sigint'; rm -rf \"$d\"; $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,mmlu --limit 20 --no-cache --out \"$d\" --quiet & p=$!; i=0; while [ ! -s \"$d/zeroshot/arc_easy.json\" ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done; kill -INT $p; wait $p; rc=$?; echo rc=$rc; test $rc -eq 130 && grep -q 'acc,none' \"$d/zeroshot/arc_easy.json\" && test ! -e \"$d/zeroshot/mmlu.json\" && test -z \"$(find \"$d\" -name '*.tmp*')\" && echo CLEAN_CANCEL")
+set_tests_properties(cli_eval_ctrl_c PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli PASS_REGULAR_EXPRESSION "CLEAN_CANCEL")
