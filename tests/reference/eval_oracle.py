@@ -22,6 +22,11 @@
       TrecQAReranking recomputed here from the saved matrices and the raw data files — the texts read and
       put through MoEE's "none" pipeline in Python, looked up in the saved prompt lists, scored with
       scipy / sklearn as MTEB 1.14's evaluators do — and compared with the task files (1e-9).
+  rw --model MOE_DIR --emb FILE.safetensors --texts FILE.texts.json [--tol 1e-4]
+      routing weights saved by `den2moe eval --embedding rw --save-embeddings` on a Mixtral / Qwen2-MoE
+      export: recomputed with the independent PyTorch MoE of mixtral_oracle.py (router logits of every MoE
+      layer at the last token, layer-major) and the final-norm hidden state at the last token; exit 1
+      beyond --tol.
   results --dir OUT
       a folder written by `den2moe eval --out OUT`, read back with MTEB's rules: every task file has
       dataset_revision, task_name, mteb_version (a real version), scores -> split -> [entries with
@@ -419,6 +424,53 @@ def cmd_recompute(a):
     print('recompute: OK')
 
 
+def cmd_rw(a):
+    import torch
+    from llama_reference import read_safetensors, load_sp
+    from mixtral_oracle import Model
+    torch.set_num_threads(2)
+    m = Model(a.model)
+    sp = load_sp(a.model)
+    saved = read_safetensors(a.emb)
+    texts = json.load(open(a.texts))
+    worst = 0.0
+    captured = []
+    orig_lin = m.lin
+
+    def lin(x, name, bias=None):  # record every router's output
+        y = orig_lin(x, name, bias)
+        if name.endswith('.gate') or name.endswith('block_sparse_moe.gate'):
+            captured.append(y)
+        return y
+
+    m.lin = lin
+    final = {}
+    orig_rms = m.rms
+
+    def rms(x, w):  # the final norm is the last rms call of a forward
+        y = orig_rms(x, w)
+        final['h'] = y
+        return y
+
+    m.rms = rms
+    with torch.no_grad():
+        for call, prompts in texts.items():
+            rw = saved[call + '.rw_raw'].double()
+            hs = saved[call + '.hs_raw'].double()
+            for i, p in enumerate(prompts):
+                captured.clear()
+                m.forward(torch.tensor([[1] + sp.encode(p)]))
+                want_rw = torch.cat([c.view(-1, c.shape[-1])[-1] for c in captured]).double()
+                want_hs = final['h'][0, -1].double()
+                d = max(float((want_rw - rw[i]).abs().max()), float((want_hs - hs[i]).abs().max()))
+                worst = max(worst, d)
+    print('rw: %d prompts, RW width %d, max abs difference %.3e (tol %g)' % (
+        sum(len(v) for v in texts.values()), rw.shape[1], worst, a.tol))
+    if not worst <= a.tol:
+        fail('routing weights / hidden states differ by %.3e' % worst)
+    print('rw: OK')
+
+
 def cmd_results(a):
     root = a.dir
     files = sorted(glob.glob(os.path.join(root, 'mteb', '*', '*', '*.json')))
@@ -501,11 +553,16 @@ def main():
     p.add_argument('--dir', required=True)
     p.add_argument('--shared', required=True)
     p.add_argument('--limit', type=int, default=0)
+    p = sub.add_parser('rw')
+    p.add_argument('--model', required=True)
+    p.add_argument('--emb', required=True)
+    p.add_argument('--texts', required=True)
+    p.add_argument('--tol', type=float, default=1e-4)
     p = sub.add_parser('results')
     p.add_argument('--dir', required=True)
     a = ap.parse_args()
     {'metrics': cmd_metrics, 'classifiers': cmd_classifiers, 'mc': cmd_mc, 'results': cmd_results,
-     'recompute': cmd_recompute}[a.cmd](a)
+     'recompute': cmd_recompute, 'rw': cmd_rw}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -68,3 +68,8 @@ set_tests_properties(oracle_eval_recompute PROPERTIES ENVIRONMENT "${D2M_TEST_EN
 add_test(NAME cli_eval_ctrl_c
          COMMAND sh -c "d='${D2M_CLI_EVAL_DIR}/sigint'; rm -rf \"$d\"; $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks arc_easy,mmlu --limit 20 --no-cache --out \"$d\" --quiet & p=$!; i=0; while [ ! -s \"$d/zeroshot/arc_easy.json\" ] && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done; kill -INT $p; wait $p; rc=$?; echo rc=$rc; test $rc -eq 130 && grep -q 'acc,none' \"$d/zeroshot/arc_easy.json\" && test ! -e \"$d/zeroshot/mmlu.json\" && test -z \"$(find \"$d\" -name '*.tmp*')\" && echo CLEAN_CANCEL")
 set_tests_properties(cli_eval_ctrl_c PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli PASS_REGULAR_EXPRESSION "CLEAN_CANCEL")
+# RW and HS of a Mixtral export, saved by --save-embeddings, against the independent PyTorch MoE of mixtral_oracle.py
+add_test(NAME oracle_eval_rw
+         COMMAND sh -c "rm -rf '${D2M_CLI_EVAL_DIR}/rw' && $<TARGET_FILE:den2moe> eval '${D2M_CLI_EVAL_EXPORT}/mixtral' --tasks STS13 --limit 6 --embedding rw --save-embeddings --no-cache --out '${D2M_CLI_EVAL_DIR}/rw' --quiet > /dev/null && ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py rw --model '${D2M_CLI_EVAL_EXPORT}/mixtral' --emb '${D2M_CLI_EVAL_DIR}/rw/embeddings/STS13.safetensors' --texts '${D2M_CLI_EVAL_DIR}/rw/embeddings/STS13.texts.json'")
+set_tests_properties(oracle_eval_rw PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS "cli;oracle"
+                     FIXTURES_REQUIRED cli_export_mixtral PASS_REGULAR_EXPRESSION "rw: OK")
