@@ -31,14 +31,6 @@ static double gemm_ceiling_gflops(at::ScalarType st) {
     return 2.0 * n * n * n / s / 1e9;
 }
 
-static std::string run_capture(const std::string& cmd) {
-    std::string out;
-    std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
-    if (!p) return out;
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p.get())) out += buf;
-    return out;
-}
 
 int main(int argc, char** argv) {
     std::string shared = std::getenv("D2M_SHARED_DIR") ? std::getenv("D2M_SHARED_DIR") : "../shared";
@@ -101,7 +93,7 @@ int main(int argc, char** argv) {
                                   std::to_string(threads) + " --batch " + std::to_string(b) + " --seq " +
                                   std::to_string(seq) + " --dtype " + dt + " --reps " + std::to_string(reps) +
                                   " 2>/dev/null";
-                std::string out = run_capture(cmd);
+                std::string out = den2moe::bench::run_capture(cmd);
                 try {
                     return nlohmann::json::parse(out.substr(out.find('{'))).at("tokens_per_s").get<double>();
                 } catch (...) {

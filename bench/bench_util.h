@@ -79,6 +79,17 @@ inline BenchArgs parse_bench_args(int argc, char** argv, int default_reps) {
     return b;
 }
 
+/// The standard output of a shell command (a reference implementation run in the same benchmark).
+inline std::string run_capture(const std::string& cmd) {
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return out;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    pclose(p);
+    return out;
+}
+
 /// init_runtime(threads), then one line saying which BLAS kernels the numbers below come from.
 inline int init_bench_runtime(int threads) {
     const int n = init_runtime(threads);

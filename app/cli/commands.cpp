@@ -70,6 +70,24 @@ const std::vector<Command>& commands() {
          "--resume continues a killed or cancelled run bit for bit (same --threads). The result loads with\n"
          "den2moe ppl / route / export and in the app.",
          train_options, cmd_train},
+        {"eval", "zero-shot accuracy and MTEB-style embedding tasks (HS / RW / MoEE embeddings)",
+         "usage: den2moe eval MODEL [options]            (or --project P: its model and \"task_eval\" section)\n"
+         "       den2moe eval --list-tasks\n"
+         "       den2moe eval --show-prompt [--tasks ...] [--prompt ...] [--instruction ...]\n"
+         "       den2moe eval --table [LABEL=]DIR [--table [LABEL=]DIR ...]   earlier runs side by side (markdown)\n\n"
+         "Zero-shot multiple choice (lm-evaluation-harness prompts; acc = argmax of the summed continuation\n"
+         "log-likelihood, acc_norm = per character of the choice) and MTEB 1.14 embedding tasks (STS,\n"
+         "Classification, Clustering, PairClassification, Reranking) on the bundled data sets. Embeddings: HS\n"
+         "(final-norm hidden state at the last token), RW (router outputs of every MoE layer at the last\n"
+         "token), MoEE concat (per-chunk z-scored [HS;RW]) and MoEE sum (cos HS + alpha cos RW; label\n"
+         "arithmetic for classification and clustering, as MoEE's code). Dense models offer HS only.\n"
+         "MODEL: a Hugging Face folder, a llama2.c .bin, a converted MoE folder or a Mixtral / Qwen2-MoE export.\n"
+         "Settings: their defaults, then the project's \"task_eval\" section (--project), then these flags.\n\n"
+         "Writes DIR/mteb/<model>/<revision>/<Task>.json + model_meta.json (MTEB's layout), DIR/zeroshot/<task>.json,\n"
+         "DIR/summary.json and summary.csv (Mean(Task), Mean(TaskType)), and with --save-embeddings\n"
+         "DIR/embeddings/<Task>.safetensors. A task whose model, data and settings are unchanged is served from\n"
+         "the cache. Ctrl-C keeps the finished tasks' files.",
+         eval_options, cmd_eval},
         {"route", "which expert each token goes to, layer by layer",
          "usage: den2moe route MOE_DIR --text TEXT [options]\n\n"
          "One forward pass over BOS + TEXT; the router_probs hook site of every MoE layer gives each token's\n"

@@ -238,79 +238,76 @@ public:
     }
 
 private:
-    /// RFC 4180: calls row_fn(line where the record starts, fields) per record; stops when it
-    /// returns false.
-    template <typename RowFn>
-    static void parse_csv(const std::string& path, const std::string& s, RowFn&& row_fn) {
-        std::vector<std::string> row;
-        std::string field;
-        int64_t line = 1, record_line = 1, quote_line = 0;
-        size_t i = 0;
-        const size_t n = s.size();
-        bool pending = false;  // a record has started (so EOF ends it)
-        while (i < n) {
-            char c = s[i];
-            if (c == '"' && field.empty()) {
-                // quoted field: runs to the closing quote; "" is a literal quote
-                pending = true;
-                quote_line = line;
-                ++i;
-                bool closed = false;
-                while (i < n) {
-                    if (s[i] == '"') {
-                        if (i + 1 < n && s[i + 1] == '"') {
-                            field.push_back('"');
-                            i += 2;
-                            continue;
-                        }
-                        ++i;
-                        closed = true;
-                        break;
-                    }
-                    if (s[i] == '\n') ++line;
-                    field.push_back(s[i++]);
-                }
-                D2M_CHECK(closed, InvalidInput, "unterminated quoted field starting on line ",
-                          quote_line, " of ", path, Hint{"a quote inside a quoted field is written \"\""});
-                D2M_CHECK(i >= n || s[i] == ',' || s[i] == '\n' || s[i] == '\r', InvalidInput,
-                          "unexpected character after a closing quote on line ", line, " of ", path,
-                          Hint{"a quote inside a quoted field is written \"\""});
-                continue;
-            }
-            if (c == ',') {
-                row.push_back(std::move(field));
-                field.clear();
-                pending = true;
-                ++i;
-                continue;
-            }
-            if (c == '\n' || (c == '\r' && i + 1 < n && s[i + 1] == '\n')) {
-                row.push_back(std::move(field));
-                field.clear();
-                if (!row_fn(record_line, row)) return;
-                row.clear();
-                pending = false;
-                i += c == '\r' ? 2 : 1;
-                ++line;
-                record_line = line;
-                continue;
-            }
-            field.push_back(c);
-            pending = true;
-            ++i;
-        }
-        if (pending || !field.empty()) {
-            row.push_back(std::move(field));
-            row_fn(record_line, row);
-        }
-    }
-
     const CorpusSpec& spec_;
     std::vector<std::string>& out_;
     Template tmpl_;
 };
 
 }  // namespace
+
+void parse_csv(const std::string& path, const std::string& s, const CsvRowFn& row_fn) {
+    std::vector<std::string> row;
+    std::string field;
+    int64_t line = 1, record_line = 1, quote_line = 0;
+    size_t i = 0;
+    const size_t n = s.size();
+    bool pending = false;  // a record has started (so EOF ends it)
+    while (i < n) {
+        char c = s[i];
+        if (c == '"' && field.empty()) {
+            // quoted field: runs to the closing quote; "" is a literal quote
+            pending = true;
+            quote_line = line;
+            ++i;
+            bool closed = false;
+            while (i < n) {
+                if (s[i] == '"') {
+                    if (i + 1 < n && s[i + 1] == '"') {
+                        field.push_back('"');
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    closed = true;
+                    break;
+                }
+                if (s[i] == '\n') ++line;
+                field.push_back(s[i++]);
+            }
+            D2M_CHECK(closed, InvalidInput, "unterminated quoted field starting on line ",
+                      quote_line, " of ", path, Hint{"a quote inside a quoted field is written \"\""});
+            D2M_CHECK(i >= n || s[i] == ',' || s[i] == '\n' || s[i] == '\r', InvalidInput,
+                      "unexpected character after a closing quote on line ", line, " of ", path,
+                      Hint{"a quote inside a quoted field is written \"\""});
+            continue;
+        }
+        if (c == ',') {
+            row.push_back(std::move(field));
+            field.clear();
+            pending = true;
+            ++i;
+            continue;
+        }
+        if (c == '\n' || (c == '\r' && i + 1 < n && s[i + 1] == '\n')) {
+            row.push_back(std::move(field));
+            field.clear();
+            if (!row_fn(record_line, row)) return;
+            row.clear();
+            pending = false;
+            i += c == '\r' ? 2 : 1;
+            ++line;
+            record_line = line;
+            continue;
+        }
+        field.push_back(c);
+        pending = true;
+        ++i;
+    }
+    if (pending || !field.empty()) {
+        row.push_back(std::move(field));
+        row_fn(record_line, row);
+    }
+}
 
 std::string read_file_maybe_gz(const std::string& path) {
     struct stat st {};

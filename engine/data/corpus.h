@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct CorpusSpec {
 std::vector<std::string> read_records(const CorpusSpec& spec);
 /// Convenience: one file, format from its extension.
 std::vector<std::string> read_records(const std::string& path);
+
+/// RFC 4180 CSV: calls row_fn(line where the record starts, fields) per record (quoted fields may hold
+/// commas, "" and newlines); stops when it returns false. Errors name `path` and the line.
+using CsvRowFn = std::function<bool(int64_t line, std::vector<std::string>& row)>;
+void parse_csv(const std::string& path, const std::string& data, const CsvRowFn& row_fn);
 
 /// Read a whole file, transparently gunzipping *.gz.
 std::string read_file_maybe_gz(const std::string& path);

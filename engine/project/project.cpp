@@ -266,6 +266,7 @@ Project parse_project(const std::string& text, const std::string& file) {
     cluster_schema().read_json(p.cluster, cl, where + "clustering.");
     convert_schema().read_json(p.convert, section("conversion"), where + "conversion.");
     export_schema().read_json(p.hf_export, section("export"), where + "export.");
+    task_eval_schema().read_json(p.task_eval, section("task_eval"), where + "task_eval.");
     if (section("training").is_object()) {
         TrainSettings check;  // types, ranges and typos now; the values apply over a stage's defaults
         train_schema().read_json(check, section("training"), where + "training.");
@@ -326,6 +327,7 @@ std::string project_to_json(const Project& p) {
     if (p.cluster.cut_height) j["clustering"]["cut_height"] = *p.cluster.cut_height;
     j["conversion"] = convert_schema().to_json(p.convert);
     j["export"] = export_schema().to_json(p.hf_export);
+    j["task_eval"] = task_eval_schema().to_json(p.task_eval);
     if (!p.training.empty()) j["training"] = p.training;
     if (!p.clusters.empty()) {
         j["clusters"] = {{"manual", p.clusters.manual}, {"names", p.clusters.names}, {"members", p.clusters.members}};

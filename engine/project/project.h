@@ -1,6 +1,6 @@
 // A Den2MoE project: the model, the calibration/evaluation domains and every setting of the
 // pipeline (each step's settings struct, one section per step: calibration, evaluation, pruning,
-// clustering, conversion, export, training), stored as JSON (`*.den2moe.json`) with a `format_version` and
+// clustering, conversion, export, training, task_eval), stored as JSON (`*.den2moe.json`) with a `format_version` and
 // migrations from older versions. Plain std types only (no torch, no Qt): the GUI includes this header directly.
 //
 // Paths inside the file are relative to the project file's folder, or start with `$SHARED`, which
@@ -15,6 +15,7 @@
 
 #include "convert/convert_settings.h"
 #include "data/corpus.h"
+#include "eval/task_settings.h"
 #include "export/export_settings.h"
 #include "project/settings.h"
 #include "train/train_settings.h"
@@ -62,6 +63,7 @@ struct Project {
     ClusterSettings cluster;
     ConvertSettings convert;
     ExportSettings hf_export;
+    TaskEvalSettings task_eval;  ///< zero-shot and MTEB-style task evaluation (`den2moe eval --project`)
     /// The "training" section as written: the user's explicit choices, applied over each stage's own
     /// defaults (apply_stage_defaults, which depend on the stage and the model's top-k) and under the
     /// flags. Checked against train_schema() when the project is read.

@@ -8,6 +8,9 @@ Run with Debian's /usr/bin/python3 (python3-torch, python3-sentencepiece, python
   logits --model DIR --out FILE.safetensors      batched prompts with left/right padding -> logits
   ppl    --model DIR --domains ROOT --seq S --max-tokens N --out FILE.json   per-domain perplexity
   bench  --model DIR --threads N ...              eager tokens/s (used by bench_forward)
+  embed  --model DIR --texts FILE.json --batch B    eager text-embedding tokens/s (used by bench_embed):
+         BOS + prompt, left-padded batches, final-norm hidden state at the last token; batches in the
+         given order (as MoEE's encode runs them) and in length-sorted order (as the engine does)
 """
 import argparse, gzip, json, math, os, struct, sys, time
 import numpy as np
@@ -214,10 +217,47 @@ def cmd_bench(a):
                       'median_s': med, 'tokens_per_s': a.batch * a.seq / med, 'torch': torch.__version__}))
 
 
+def cmd_embed(a):
+    torch.set_num_threads(a.threads)
+    dtype = torch.bfloat16 if a.dtype == 'bf16' else torch.float32
+    prompts = json.load(open(a.texts))
+    sp = load_sp(a.model)
+    m = Llama(a.model, dtype)
+
+    def encode(sort):
+        ids = [[1] + sp.encode(p) for p in prompts]
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i])) if sort else list(range(len(ids)))
+        out = torch.empty(len(ids), m.D)
+        for b0 in range(0, len(order), a.batch):
+            rows = order[b0:b0 + a.batch]
+            T = max(len(ids[i]) for i in rows)
+            x = torch.zeros(len(rows), T, dtype=torch.long)
+            mask = torch.zeros(len(rows), T, dtype=torch.long)
+            for r, i in enumerate(rows):
+                x[r, T - len(ids[i]):] = torch.tensor(ids[i])
+                mask[r, T - len(ids[i]):] = 1
+            out[rows] = m.hidden(x, mask)[:, -1].float()
+        return out, sum(len(t) for t in ids)
+
+    res = {'impl': 'pytorch-eager', 'dtype': a.dtype, 'batch': a.batch, 'texts': len(prompts),
+           'torch': torch.__version__}
+    with torch.no_grad():
+        for name, sort in (('given_order', False), ('sorted', True)):
+            times = []
+            for r in range(a.reps + 1):
+                t0 = time.perf_counter()
+                _, ntok = encode(sort)
+                if r > 0:
+                    times.append(time.perf_counter() - t0)
+            med = float(np.median(times))
+            res[name] = {'median_s': med, 'tokens': ntok, 'tokens_per_s': ntok / med}
+    print(json.dumps(res))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest='cmd', required=True)
-    for name in ('logits', 'ppl', 'bench'):
+    for name in ('logits', 'ppl', 'bench', 'embed'):
         p = sub.add_parser(name)
         p.add_argument('--model', required=True)
         p.add_argument('--threads', type=int, default=2)
@@ -228,8 +268,9 @@ def main():
         p.add_argument('--batch', type=int, default=8)
         p.add_argument('--reps', type=int, default=5)
         p.add_argument('--dtype', default='fp32')
+        p.add_argument('--texts', default='')
     a = ap.parse_args()
-    {'logits': cmd_logits, 'ppl': cmd_ppl, 'bench': cmd_bench}[a.cmd](a)
+    {'logits': cmd_logits, 'ppl': cmd_ppl, 'bench': cmd_bench, 'embed': cmd_embed}[a.cmd](a)
 
 
 if __name__ == '__main__':

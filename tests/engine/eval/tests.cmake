@@ -6,3 +6,21 @@ add_test(NAME oracle_domain_ppl
 set_tests_properties(oracle_domain_ppl PROPERTIES FIXTURES_SETUP domain_ppl LABELS oracle)
 set_tests_properties(test_perplexity PROPERTIES FIXTURES_REQUIRED domain_ppl
                      ENVIRONMENT "${D2M_TEST_ENV};D2M_ORACLE=${CMAKE_BINARY_DIR}/oracle/domain_ppl.json")
+# Task evaluation (issue 16): scipy / sklearn / numpy oracles for the metrics, RNG streams and z-scoring.
+add_test(NAME oracle_eval_metrics
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py metrics
+                 --out ${CMAKE_BINARY_DIR}/oracle/eval_metrics.json)
+set_tests_properties(oracle_eval_metrics PROPERTIES FIXTURES_SETUP eval_metrics LABELS oracle)
+set_tests_properties(test_metrics PROPERTIES FIXTURES_REQUIRED eval_metrics
+                     ENVIRONMENT "${D2M_TEST_ENV};D2M_ORACLE=${CMAKE_BINARY_DIR}/oracle/eval_metrics.json")
+# test_task_eval writes the engine's multiple-choice log-likelihoods, hidden states, embeddings and
+# protocol results; the oracles recompute them (PyTorch Llama; sklearn) and fail beyond tolerance.
+set_tests_properties(test_task_eval PROPERTIES FIXTURES_SETUP eval_written TIMEOUT 900)
+add_test(NAME oracle_eval_mc
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py mc
+                 --model ${D2M_SHARED_DIR}/models/demo-llama-7m --in ${CMAKE_BINARY_DIR}/oracle/eval_mc_ours.json)
+set_tests_properties(oracle_eval_mc PROPERTIES FIXTURES_REQUIRED eval_written LABELS "engine;oracle")
+add_test(NAME oracle_eval_classifiers
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py classifiers
+                 --in ${CMAKE_BINARY_DIR}/oracle)
+set_tests_properties(oracle_eval_classifiers PROPERTIES FIXTURES_REQUIRED eval_written LABELS "engine;oracle")

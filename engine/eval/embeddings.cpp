@@ -1,0 +1,224 @@
+// Embeddings through the forward pass (see eval/embeddings.h): prompts tokenised with BOS (HF's
+// add_special_tokens for Llama), sorted by length, left-padded in batches; HS from hidden_states, RW
+// from the router_logits hook site of each MoE layer at the last position.
+#include "eval/embeddings.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/observers.h"
+#include "core/run_context.h"
+#include "model/llama.h"
+#include "model/moe.h"
+#include "tokenizer/tokenizer.h"
+
+namespace den2moe {
+
+namespace {
+constexpr int64_t kTokenBudget = 8192;
+constexpr int64_t kAttnBudget = int64_t(1) << 22;
+}  // namespace
+
+TextEncoder::TextEncoder(const LlamaModel& model, const Tokenizer& tok, EncoderOptions opt)
+    : model_(model), tok_(tok), opt_(std::move(opt)) {
+    D2M_CHECK(opt_.pooling == "last" || opt_.pooling == "mean", InvalidInput, "pooling must be last or mean, got '",
+              opt_.pooling, "'");
+    D2M_CHECK(opt_.rw_values == "logits" || opt_.rw_values == "probs", InvalidInput,
+              "routing values must be logits or probs, got '", opt_.rw_values, "'");
+    for (int il = 0; il < model.config().n_layer; ++il) {
+        if (const auto* moe = dynamic_cast<const MoeFfn*>(&model.ffn(il))) {
+            moe_layers_.push_back(il);
+            rw_width_.push_back(moe->n_experts() + moe->router().n_null());
+            rw_dim_ += rw_width_.back();
+        }
+    }
+    if (!opt_.want_rw) rw_dim_ = 0;
+}
+
+int64_t TextEncoder::hs_dim() const { return model_.config().n_embd; }
+
+void TextEncoder::clear() {
+    row_.clear();
+    hs_store_.clear();
+    rw_store_.clear();
+    where_.clear();
+    order_.clear();
+    computed_ = 0;
+}
+
+void TextEncoder::preload(const std::vector<std::string>& prompts, const at::Tensor& hs, const at::Tensor& rw_logits) {
+    const bool with_rw = rw_dim_ > 0;
+    D2M_CHECK(hs.dim() == 2 && hs.size(0) == static_cast<int64_t>(prompts.size()) && hs.size(1) == hs_dim(),
+              InvalidInput, "embedding cache: ", hs.sizes(), " hidden states for ", prompts.size(), " prompts of width ",
+              hs_dim());
+    D2M_CHECK(!with_rw || (rw_logits.defined() && rw_logits.sizes() == at::IntArrayRef({hs.size(0), rw_dim_})),
+              InvalidInput, "embedding cache: routing weights do not fit the model's ", rw_dim_, " router outputs");
+    const int64_t block = static_cast<int64_t>(hs_store_.size());
+    hs_store_.push_back(hs.to(at::kDouble).contiguous());
+    if (with_rw) rw_store_.push_back(rw_logits.to(at::kDouble).contiguous());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+        if (row_.count(prompts[i])) continue;
+        row_[prompts[i]] = static_cast<int64_t>(where_.size());
+        where_.emplace_back(block, static_cast<int64_t>(i));
+        order_.push_back(prompts[i]);
+    }
+}
+
+void TextEncoder::snapshot(std::vector<std::string>* prompts, at::Tensor* hs, at::Tensor* rw_logits) const {
+    const int64_t N = static_cast<int64_t>(where_.size());
+    *prompts = order_;
+    *hs = at::empty({N, hs_dim()}, at::kDouble);
+    if (rw_dim_ > 0) *rw_logits = at::empty({N, rw_dim_}, at::kDouble);
+    for (int64_t i = 0; i < N; ++i) {
+        (*hs)[i].copy_(hs_store_[where_[i].first][where_[i].second]);
+        if (rw_dim_ > 0) (*rw_logits)[i].copy_(rw_store_[where_[i].first][where_[i].second]);
+    }
+}
+
+RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunContext& ctx, const std::string& stage) {
+    // the prompts not seen yet, once each
+    std::vector<std::string> fresh;
+    {
+        std::unordered_map<std::string, int> pending;
+        for (const auto& p : prompts)
+            if (!row_.count(p) && pending.emplace(p, 0).second) fresh.push_back(p);
+    }
+    const bool with_rw = rw_dim_ > 0;
+    if (!fresh.empty()) {
+        const int64_t n = static_cast<int64_t>(fresh.size());
+        std::vector<std::vector<int>> ids(fresh.size());
+        for (size_t i = 0; i < fresh.size(); ++i) {
+            ids[i] = tok_.encode(fresh[i], /*add_bos=*/true, /*add_eos=*/false);
+            if (opt_.max_length > 0 && static_cast<int64_t>(ids[i].size()) > opt_.max_length)
+                ids[i].erase(ids[i].begin(), ids[i].end() - opt_.max_length);  // keep the end: the template's close
+        }
+        std::vector<size_t> order(fresh.size());
+        std::iota(order.begin(), order.end(), size_t(0));
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() > ids[b].size(); });
+        at::Tensor hs = at::empty({n, hs_dim()}, at::kDouble);                      // [n, D]
+        at::Tensor rw = with_rw ? at::empty({n, rw_dim_}, at::kDouble) : at::Tensor();  // [n, R]
+        // each MoE layer's router output at the last position lands in its columns of `rw_batch`
+        std::vector<int64_t> col(model_.config().n_layer, -1), width(model_.config().n_layer, 0);
+        for (size_t m = 0, off = 0; m < moe_layers_.size(); ++m) {
+            col[moe_layers_[m]] = static_cast<int64_t>(off);
+            width[moe_layers_[m]] = rw_width_[m];
+            off += static_cast<size_t>(rw_width_[m]);
+        }
+        at::Tensor rw_batch;
+        ObserverSet obs;
+        if (with_rw) {
+            obs.add(site::kRouterLogits, [&](const HookEvent& e) {
+                if (e.layer < 0 || col[e.layer] < 0) return;
+                at::Tensor last = e.tensor.select(1, e.tensor.size(1) - 1).to(at::kDouble);  // [B, K] logits
+                rw_batch.narrow(1, col[e.layer], width[e.layer]).copy_(last);
+            });
+        }
+        ForwardOptions fo;
+        fo.observers = with_rw ? &obs : nullptr;
+        const int64_t max_batch = std::max<int64_t>(1, opt_.batch);
+        int64_t done = 0;
+        ctx.report(stage, 0, n);
+        for (int64_t b0 = 0; b0 < n;) {
+            ctx.check_cancelled();
+            const int64_t T = std::max<int64_t>(1, static_cast<int64_t>(ids[order[b0]].size()));
+            const int64_t fit = std::max<int64_t>(1, std::min({max_batch, kTokenBudget / T, kAttnBudget / (T * T)}));
+            const int64_t b1 = std::min(n, b0 + fit), B = b1 - b0;
+            at::Tensor x = at::zeros({B, T}, at::kLong), mask = at::zeros({B, T}, at::kLong);  // left-padded [B, T]
+            auto px = x.accessor<int64_t, 2>();
+            auto pm = mask.accessor<int64_t, 2>();
+            for (int64_t r = 0; r < B; ++r) {
+                const auto& t = ids[order[b0 + r]];
+                const int64_t off = T - static_cast<int64_t>(t.size());
+                for (size_t k = 0; k < t.size(); ++k) {
+                    px[r][off + static_cast<int64_t>(k)] = t[k];
+                    pm[r][off + static_cast<int64_t>(k)] = 1;
+                }
+                tokens_ += static_cast<int64_t>(t.size());
+            }
+            if (with_rw) rw_batch = at::empty({B, rw_dim_}, at::kDouble);
+            at::Tensor h = model_.hidden_states(x, mask, fo);  // [B, T, D]
+            at::Tensor e;                                       // [B, D]
+            if (opt_.pooling == "last") {
+                e = h.select(1, T - 1).to(at::kDouble);
+            } else {
+                at::Tensor m = mask.to(at::kDouble).unsqueeze(-1);  // [B, T, 1]
+                e = (h.to(at::kDouble) * m).sum(1) / m.sum(1);
+            }
+            at::Tensor rows = at::empty({B}, at::kLong);
+            for (int64_t r = 0; r < B; ++r) rows[r] = static_cast<int64_t>(order[b0 + r]);
+            hs.index_copy_(0, rows, e);
+            if (with_rw) rw.index_copy_(0, rows, rw_batch);
+            done += B;
+            b0 = b1;
+            ctx.report(stage, done, n);
+        }
+        texts_ += n;
+        computed_ += n;
+        const int64_t block = static_cast<int64_t>(hs_store_.size());
+        hs_store_.push_back(hs);
+        if (with_rw) rw_store_.push_back(rw);
+        for (int64_t i = 0; i < n; ++i) {
+            row_[fresh[i]] = static_cast<int64_t>(where_.size());
+            where_.emplace_back(block, i);
+            order_.push_back(fresh[i]);
+        }
+    }
+    // the requested rows, in order
+    const int64_t N = static_cast<int64_t>(prompts.size());
+    RawEmbeddings out;
+    out.hs = at::empty({N, hs_dim()}, at::kDouble);
+    if (with_rw) out.rw = at::empty({N, rw_dim_}, at::kDouble);
+    for (int64_t i = 0; i < N; ++i) {
+        const auto& w = where_[row_.at(prompts[i])];
+        out.hs[i].copy_(hs_store_[w.first][w.second]);
+        if (with_rw) out.rw[i].copy_(rw_store_[w.first][w.second]);
+    }
+    if (with_rw && opt_.rw_values == "probs") {  // softmax over each MoE layer's router outputs
+        for (size_t m = 0, off = 0; m < rw_width_.size(); off += static_cast<size_t>(rw_width_[m]), ++m) {
+            at::Tensor part = out.rw.narrow(1, static_cast<int64_t>(off), rw_width_[m]);
+            part.copy_(at::softmax(part, -1));
+        }
+    }
+    return out;
+}
+
+at::Tensor zscore_chunks(const at::Tensor& x, int64_t chunk) {
+    D2M_CHECK(chunk >= 1, InvalidInput, "z-scoring chunk must be >= 1, got ", chunk);
+    at::Tensor out = at::empty_like(x);
+    const int64_t N = x.size(0);
+    for (int64_t c0 = 0; c0 < N; c0 += chunk) {
+        const int64_t n = std::min(chunk, N - c0);
+        at::Tensor b = x.narrow(0, c0, n);  // [n, d]
+        if (n == 1) {  // std over one row is NaN; NaN → 0
+            out.narrow(0, c0, n).zero_();
+            continue;
+        }
+        at::Tensor mean = b.mean(0, /*keepdim=*/true);
+        at::Tensor sd = ((b - mean).pow(2).sum(0, /*keepdim=*/true) / double(n - 1)).sqrt();
+        at::Tensor z = (b - mean) / (sd + 1e-8);
+        out.narrow(0, c0, n).copy_(z.masked_fill(z.isnan(), 0.0));
+    }
+    return out;
+}
+
+EmbeddingSet make_embedding_set(const RawEmbeddings& raw, const std::string& kind, int64_t chunk) {
+    EmbeddingSet s;
+    if (kind == "hs") {
+        s.main = raw.hs;
+        s.hs = raw.hs;
+        s.rw = raw.rw;
+        return s;
+    }
+    D2M_CHECK(raw.rw.defined(), InvalidInput, "embedding '", kind, "' needs routing weights; the model has no router");
+    s.hs = zscore_chunks(raw.hs, chunk);
+    s.rw = zscore_chunks(raw.rw, chunk);
+    if (kind == "rw") s.main = s.rw;
+    else if (kind == "moee-concat" || kind == "moee-sum") s.main = at::cat({s.hs, s.rw}, 1);  // per-column: z([h;r]) = [z(h);z(r)]
+    else D2M_FAIL(InvalidInput, "unknown embedding kind '", kind, "'", Hint{"hs, rw, moee-concat or moee-sum"});
+    return s;
+}
+
+}  // namespace den2moe
