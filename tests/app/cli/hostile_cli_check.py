@@ -161,6 +161,19 @@ def main():
     case('export hitting a file-size limit exits 1 and leaves no folder, no *.tmp-*',
          ['export', ARGS.moe, '--format', 'mixtral', '--out', os.path.join(out, 'hf'), '--quiet'], 1,
          r'(File too large|file-size limit)', fsize=1 << 20, after=lambda: leftovers(out))
+    # SIGTERM (a batch system's time limit) stops a job like Ctrl-C: exit 130, no output, no temporary file
+    out = fresh('mine-term')
+    p = subprocess.Popen([ARGS.den2moe, 'mine', project, '--domains', 'gsm8k,python,shakespeare', '--dtype', 'fp32',
+                          '--out', os.path.join(out, 'm'), '--cache-dir', os.path.join(out, 'cache'), '--no-cache'],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(3)
+    p.send_signal(15)
+    text = p.communicate(timeout=120)[0].decode('utf-8', 'replace')
+    tmp = [os.path.join(r, f) for r, _, fs in os.walk(out) for f in fs + _ if '.tmp-' in f]
+    report(p.returncode == 130 and not os.path.exists(os.path.join(out, 'm')) and not tmp,
+           'SIGTERM cancels mine: exit 130, no output folder, no temporary file',
+           f'exit {p.returncode}, left {tmp}, output folder {os.path.exists(os.path.join(out, "m"))}\n{text[-1500:]}')
+
     # a mining folder made by hand (three domains), re-cut by `cluster`
     mdir = fresh('mining')
     mining = {'format': 'den2moe-mining-v1', 'domains': ['a', 'b', 'c'],
@@ -259,4 +272,6 @@ if __name__ == '__main__':
     for a in ('--den2moe', '--shared', '--project', '--moe', '--tmp'):
         ap.add_argument(a, required=True)
     ARGS = ap.parse_args()
+    for a in ('den2moe', 'shared', 'project', 'moe', 'tmp'):  # the cases run in other working folders
+        setattr(ARGS, a, os.path.abspath(getattr(ARGS, a)))
     sys.exit(main())
