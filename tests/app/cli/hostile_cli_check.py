@@ -263,6 +263,18 @@ def main():
                                                       os.path.join(out, 'm')], 1,
          r"domain 'no_such_domain' is not in the project", after=lambda: leftovers(out))
 
+    # --cache-dir and --out are both relative to the working folder (not one to the project's)
+    cwd = fresh('relative')
+    def both_here():
+        names = sorted(os.listdir(cwd))
+        if names != ['relcache', 'relout']:
+            return f'working folder holds {names}'
+        return None if os.path.isfile(os.path.join(cwd, 'relout', 'mining.json')) else 'relout/mining.json missing'
+    case('--cache-dir and --out resolve against the same folder',
+         ['mine', project, '--domains', 'gsm8k,python', '--samples', '2', '--seq', '32', '--eval-windows', '1',
+          '--eval-seq', '32', '--dtype', 'fp32', '--clusters', '2', '--cache-dir', 'relcache', '--out', 'relout', '--quiet'],
+         0, r'clusters at K = 2', cwd=cwd, after=both_here)
+
     print(f'{passed} passed, {failed} failed')
     return 1 if failed else 0
 
