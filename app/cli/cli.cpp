@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
         std::printf("runtime: %d threads; BLAS %s %s (%s)\n", threads,
                     blas.library.empty() ? "(not OpenBLAS)" : blas.library.c_str(), blas.active.c_str(),
                     blas.reason.c_str());
+        if (!blas.hint.empty()) std::printf("hint: %s\n", blas.hint.c_str());
         std::printf("bf16 GEMMs: %s\n", gemm::bf16_mode() == gemm::Bf16Mode::Native
                                             ? "native (libtorch's bf16 kernels)"
                                             : "widened to float32 and rounded once (this CPU has no fast bf16 GEMM)");
@@ -80,6 +81,9 @@ int main(int argc, char** argv) {
             }
             args.allow(frontend::flags_of(options));
             cli::setup_threads(args);
+            // an explicit OPENBLAS_CORETYPE is respected; say once what would be faster
+            if (const BlasKernels& blas = select_blas_kernels(); !blas.hint.empty() && !args.has("quiet"))
+                std::fprintf(stderr, "note: %s\n", blas.hint.c_str());
             RunContext ctx;
             ctx.client = "den2moe";
             frontend::ProgressPrinter printer(stderr);

@@ -88,23 +88,34 @@ int cmd_cluster(const Args& a, RunContext&) {
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "cluster: expected one DIR argument (a `mine --out` folder), got ",
               a.positionals().size());
     const std::string dir = a.positionals()[0];
+    // the cut is checked before the folder is read: a height, or K clusters, not both
+    const bool by_height = a.has("height");
+    const double h = by_height ? a.get_double("height", 0.0) : 0.0;
+    D2M_CHECK(h >= 0, InvalidInput, "cluster: --height must be >= 0, got ", h);
+    D2M_CHECK(!(by_height && a.has("clusters")), InvalidInput, "cluster: --height and --clusters exclude each other",
+              Hint{"--clusters K cuts into K clusters, --height H at a linkage distance"});
     MiningResult r = load_mining_result(dir);
     ClusterSettings cs;  // the folder's own linkage and correlation, the flags on top
     cs.linkage = r.linkage_method;
     cs.correlate = r.correlate;
     frontend::apply_schema(cluster_schema(), cs, a);
-    if (cs.linkage != r.linkage_method || cs.correlate != r.correlate) recompute_affinity(r, cs.correlate, cs.linkage);
     int64_t k = cs.k;
-    D2M_CHECK(k <= r.n, InvalidInput, "cluster: --clusters ", k, " is more than the ", r.n, " domains of ", dir);
-    if (a.has("height")) {
-        const double h = a.get_double("height", 0.0);
-        D2M_CHECK(h >= 0, InvalidInput, "cluster: --height must be >= 0, got ", h);
+    if (!by_height) {
+        D2M_CHECK(k <= r.n || !a.has("clusters"), InvalidInput, "cluster: --clusters ", k, " is more than the ", r.n,
+                  " domains of ", dir);
+        if (k > r.n) {  // the default K on a folder of fewer domains: said, not silent
+            print_warnings({str("cutting at ", r.n, " clusters: the default K = ", k, " is more than the ", r.n,
+                                " domains of ", dir)});
+            k = r.n;
+        }
+    }
+    if (cs.linkage != r.linkage_method || cs.correlate != r.correlate) recompute_affinity(r, cs.correlate, cs.linkage);
+    if (by_height) {
         std::vector<int> labels = mining_clusters_height(r, h);
         int mx = 0;
         for (int l : labels) mx = std::max(mx, l + 1);
         k = mx;
     }
-    k = std::min<int64_t>(k, r.n);
     write_mining_outputs(r, dir, k);
     if (a.has("json")) {
         std::fputs(clusters_json(r, k).c_str(), stdout);

@@ -12,6 +12,7 @@
 #include "core/run_context.h"
 #include "data/domains.h"
 #include "eval/perplexity.h"
+#include "eval/ppl_validate.h"
 #include "io/model_files.h"
 #include "io/safetensors.h"
 #include "model/generate.h"
@@ -103,8 +104,7 @@ int cmd_info(const Args& a, RunContext&) {
 
 int cmd_generate(const Args& a, RunContext& ctx) {
     const std::string path = model_arg(a, "generate");
-    const long long n_new = a.get_int("n", 64);
-    D2M_CHECK(n_new >= 0 && n_new <= 1000000, InvalidInput, "-n must be between 0 and 1000000, got ", n_new);
+    const long long n_new = a.get_int("n", 64);  // checked against the context by plan_generation
     LoadedModel lm = load_model(path, parse_compute_dtype(a.get("dtype", "fp32")), a.get("tokenizer"));
     print_warnings(lm.warnings);
     const Tokenizer& tok = *lm.tokenizer;
@@ -113,6 +113,9 @@ int cmd_generate(const Args& a, RunContext& ctx) {
     go.max_new_tokens = n_new;
     // llama2.c's run.c stops only at BOS; Hugging Face checkpoints stop at EOS too
     go.stop_at_eos = lm.format != "llama2c" && !a.has("ignore-eos");
+    const GenerationPlan plan = plan_generation(lm.model->config(), int64_t(prompt.size()), go);
+    if (!plan.warning.empty()) print_warnings({plan.warning});
+    go = plan.options;
     const bool stream = !a.has("json");
     // the stream prints each token's bytes as they come, held while a character is incomplete and
     // repaired with the tokenizer's rule, so it reads exactly like decode_text() of the same ids
@@ -153,14 +156,14 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     po.stride = a.get_int("stride", 0);
     po.max_tokens = a.get_int("max-tokens", 0);
     po.batch = a.get_int("batch", 8);
-    D2M_CHECK(po.seq >= 2, InvalidInput, "--seq must be at least 2, got ", po.seq);
-    D2M_CHECK(!a.has("stride") || (po.stride >= 1 && po.stride <= po.seq), InvalidInput, "--stride must be in [1, seq = ", po.seq, "], got ",
+    // an explicit --stride 0 is an error (0 is the engine's "equal to seq")
+    D2M_CHECK(!a.has("stride") || po.stride >= 1, InvalidInput, "--stride must be in [1, seq = ", po.seq, "], got ",
               po.stride);
-    D2M_CHECK(po.max_tokens >= 0, InvalidInput, "--max-tokens must be >= 0, got ", po.max_tokens);
-    D2M_CHECK(po.batch >= 1, InvalidInput, "--batch must be >= 1, got ", po.batch);
+    validate_ppl(po);  // before the model is loaded
     const std::string dtype = a.get("dtype", "fp32");
     LoadedModel lm = load_model(path, parse_compute_dtype(dtype), a.get("tokenizer"));
     print_warnings(lm.warnings);
+    validate_ppl(po, lm.model->config());
     auto table = perplexity_table(*lm.model, *lm.tokenizer, domains, po, ctx);
     json rows = json::array();
     for (const auto& d : table)

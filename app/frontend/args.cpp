@@ -43,12 +43,20 @@ void Args::parse(const std::vector<std::string>& words, const std::set<std::stri
             } else {
                 D2M_CHECK(i + 1 < words.size(), InvalidInput, "option --", name, " needs a value",
                           Hint{"--" + name + " VALUE (see --help)"});
+                // `--out --json`: the value is missing, not "--json" (--out=--json says it is meant)
+                const std::string& next = words[i + 1];
+                D2M_CHECK(!(next.size() > 2 && next.compare(0, 2, "--") == 0), InvalidInput, "option --", name,
+                          " needs a value, found the option ", next,
+                          Hint{"--" + name + "=" + next + " if the value really starts with --"});
                 add(name, words[++i]);
             }
         } else if (a == "-h") {
             add("help", "");
         } else if (a.size() == 2 && a[0] == '-' && a[1] != '-' && !(a[1] >= '0' && a[1] <= '9')) {
             D2M_CHECK(i + 1 < words.size(), InvalidInput, "option ", a, " needs a value");
+            const std::string& next = words[i + 1];
+            D2M_CHECK(!(next.size() > 2 && next.compare(0, 2, "--") == 0), InvalidInput, "option ", a,
+                      " needs a value, found the option ", next);
             add(std::string(1, a[1]), words[++i]);  // short option with a value: -n 200
         } else {
             pos_.push_back(a);
@@ -74,19 +82,24 @@ std::vector<std::string> Args::get_all(const std::string& name) const {
     return v;
 }
 
+namespace {
+/// How the user wrote the option: "-n" for a short one, "--seq" for a long one.
+std::string spelled(const std::string& name) { return (name.size() == 1 ? "-" : "--") + name; }
+}  // namespace
+
 long long Args::get_int(const std::string& name, long long def) const {
-    return has(name) ? parse_int_text(get(name), "--" + name) : def;
+    return has(name) ? parse_int_text(get(name), spelled(name)) : def;
 }
 
 double Args::get_double(const std::string& name, double def) const {
-    return has(name) ? parse_real_text(get(name), "--" + name) : def;
+    return has(name) ? parse_real_text(get(name), spelled(name)) : def;
 }
 
 void Args::allow(const std::vector<std::string>& known) const {
     for (const auto& kv : order_) {
         bool ok = kv.first == "help" || kv.first == "threads" || kv.first == "quiet" || kv.first == "verbose";
         for (const auto& k : known) ok = ok || k == kv.first;
-        D2M_CHECK(ok, InvalidInput, "unknown option --", kv.first, Hint{"see --help"});
+        D2M_CHECK(ok, InvalidInput, "unknown option ", spelled(kv.first), Hint{"see --help"});
     }
 }
 

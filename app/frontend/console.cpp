@@ -20,14 +20,20 @@ double now_s() {
 
 namespace {
 std::atomic<std::atomic<bool>*> g_interrupt_flag{nullptr};
-void d2m_on_sigint(int) {
-    if (std::atomic<bool>* f = g_interrupt_flag.load()) f->store(true);  // lock-free stores: signal-safe
+void d2m_on_signal(int sig) {
+    if (std::atomic<bool>* f = g_interrupt_flag.load()) {
+        f->store(true);  // lock-free stores: signal-safe
+    } else if (sig == SIGTERM) {
+        std::signal(SIGTERM, SIG_DFL);  // no job to stop cleanly: terminate as if not handled
+        std::raise(SIGTERM);
+    }
 }
 }  // namespace
 
 void cancel_on_interrupt(std::atomic<bool>* flag) {
     g_interrupt_flag.store(flag);
-    std::signal(SIGINT, d2m_on_sigint);
+    std::signal(SIGINT, d2m_on_signal);
+    std::signal(SIGTERM, d2m_on_signal);
 }
 
 std::string metric_label(const std::string& name) {
@@ -82,6 +88,9 @@ RunContext::ProgressFn ProgressPrinter::sink() {
 }
 
 int run_guarded(const std::function<int()>& job, bool verbose, std::FILE* err) {
+    // A file-size limit (ulimit -f) or a full disk makes a write fail (EFBIG / ENOSPC) instead of killing
+    // the process with SIGXFSZ: the writer's error path then removes its temporary files.
+    std::signal(SIGXFSZ, SIG_IGN);
     try {
         return job();
     } catch (const Cancelled&) {

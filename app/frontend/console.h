@@ -30,8 +30,9 @@ private:
     bool open_line_ = false;
 };
 
-/// Ctrl-C (SIGINT) sets `flag` (a job's CancelToken::raw_flag(): the job stops at its next check and
-/// the front end exits 130). A later call replaces the flag; nullptr detaches it.
+/// Ctrl-C (SIGINT) and SIGTERM (a batch system's time limit, `kill`) set `flag` (a job's
+/// CancelToken::raw_flag(): the job stops at its next check, its temporary files are removed, and the
+/// front end exits 130). A later call replaces the flag; nullptr detaches it (SIGTERM then terminates).
 void cancel_on_interrupt(std::atomic<bool>* flag);
 
 /// How a metric's name is printed: "tokens_per_s" -> "tokens/s", "held_out_loss" -> "held-out-loss".
@@ -42,7 +43,8 @@ std::string format_duration(double seconds);
 
 /// Run `job` and map how it ends to an exit code: its own return value; den2moe::Error -> 1 (2 for
 /// Internal), printed as "error: ..." with the hint; Cancelled -> 130 ("cancelled"); anything else ->
-/// 2 ("internal error: ..."; the full text with `verbose`).
+/// 2 ("internal error: ..."; the full text with `verbose`). SIGXFSZ is ignored from here on, so a
+/// file-size limit fails a write (exit 1, temporary files removed) instead of killing the process.
 int run_guarded(const std::function<int()>& job, bool verbose, std::FILE* err = stderr);
 
 }  // namespace den2moe::frontend

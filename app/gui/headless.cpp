@@ -357,12 +357,22 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     if (!a.has("quiet")) w.jobRunner()->setProgressObserver(printer.sink());
     QString error;
     if (o.run == QLatin1String("export")) return runHeadlessExport(w, o, a, err);
-    const QString projectPath = o.project.isEmpty() ? MainWindow::findDemoProject() : o.project;
-    D2M_CHECK(!projectPath.isEmpty(), InvalidInput, "no --project given and the demo project was not found");
-    if (!w.openProject(projectPath, &error)) D2M_FAIL(InvalidInput, error.toStdString());
+    // The routing view of a converted folder needs nothing but the folder (its tokenizer is beside it):
+    // no project is opened, so an installed binary works wherever it was built. Everything else reads
+    // the project given, else the demo project when one is found beside the binary.
+    const bool folderOnly = o.project.isEmpty() && o.run.isEmpty() && !o.modelDir.isEmpty() &&
+                            o.view == QLatin1String("routing") && o.miningDir.isEmpty() && o.clustersK <= 0;
+    const QString projectPath = !o.project.isEmpty() ? o.project : folderOnly ? QString() : MainWindow::findDemoProject();
+    D2M_CHECK(folderOnly || !projectPath.isEmpty(), InvalidInput,
+              "no --project given and the demo project was not found beside the program",
+              Hint{"give --project FILE (the demo: projects/demo.den2moe.json of the source tree)"});
     // The project as its file says: the window also cuts the project's cached mining into clusters,
     // which `den2moe convert` would not see. Only --mining-dir / --clusters K ask for the window's cut.
-    const den2moe::Project fromFile = den2moe::load_project(QFileInfo(projectPath).absoluteFilePath().toStdString());
+    den2moe::Project fromFile;
+    if (!projectPath.isEmpty()) {
+        if (!w.openProject(projectPath, &error)) D2M_FAIL(InvalidInput, error.toStdString());
+        fromFile = den2moe::load_project(QFileInfo(projectPath).absoluteFilePath().toStdString());
+    }
     if (o.clustersK > 0) {  // the cut at K, not the project's saved clusters
         den2moe::Project p = w.project();
         p.cluster.k = o.clustersK;

@@ -37,6 +37,9 @@ void chooseHeadlessPlatform(int argc, char** argv) {
 int main(int argc, char** argv) {
     chooseHeadlessPlatform(argc, argv);
     den2moe::init_runtime();  // threads ($D2M_THREADS or all cores), BLAS kernels, allocator
+    // an explicit OPENBLAS_CORETYPE is respected; say once what would be faster (as `den2moe` does)
+    if (const den2moe::BlasKernels& blas = den2moe::select_blas_kernels(); !blas.hint.empty())
+        std::fprintf(stderr, "note: %s\n", blas.hint.c_str());
     QApplication app(argc, argv);  // takes Qt's own options (-platform, -style, ...) out of argv
     QCoreApplication::setOrganizationName(QStringLiteral("Den2MoE"));
     QCoreApplication::setApplicationName(QStringLiteral("Den2MoE Studio"));

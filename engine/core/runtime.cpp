@@ -29,6 +29,8 @@ bool cpu_has_avx512() {
 #endif
 }
 
+bool is_avx2_core(const std::string& core) { return core == "Haswell" || core == "Zen" || core == "Excavator"; }
+
 BlasKernels do_select_blas_kernels() {
     BlasKernels k;
 #if defined(__unix__)
@@ -46,21 +48,11 @@ BlasKernels do_select_blas_kernels() {
     k.detected = k.active = corename() ? corename() : "";
     const char* env_core = std::getenv("OPENBLAS_CORETYPE");
     const std::string forced = env_core ? env_core : "";
-    const char* mode = std::getenv("D2M_BLAS_CORE");
-    if (mode && std::strcmp(mode, "keep") == 0) {
-        k.reason = "D2M_BLAS_CORE=keep: OpenBLAS core left as it is";
-        return k;
-    }
-    const bool avx2_core = k.detected == "Haswell" || k.detected == "Zen" || k.detected == "Excavator";
-    if (!avx2_core) {
-        k.reason = "OpenBLAS uses " + k.detected + (forced.empty() ? " (its own choice)" : " (OPENBLAS_CORETYPE)") +
-                   ": left as it is";
-        return k;
-    }
-    if (!cpu_has_avx512()) {
-        k.reason = "CPU has no AVX-512: " + k.detected + " is the right core";
-        return k;
-    }
+    const char* env_mode = std::getenv("D2M_BLAS_CORE");
+    const BlasDecision d = decide_blas_core(k.detected, forced, env_mode ? env_mode : "", cpu_has_avx512());
+    k.reason = d.reason;
+    k.hint = d.hint;
+    if (!d.switch_to_skylakex) return k;
     // gotoblas_dynamic_init() reads OPENBLAS_CORETYPE and is a no-op while a core is set. The
     // variable is restored afterwards: child processes (the Python oracles) see what the user set.
     setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
@@ -74,7 +66,8 @@ BlasKernels do_select_blas_kernels() {
         k.reason = "CPU has AVX-512 but OpenBLAS was on " + k.detected +
                    (forced.empty() ? " (its fallback for CPUs it does not know)"
                                    : " (OPENBLAS_CORETYPE=" + forced + ")") +
-                   ": switched to SkylakeX; D2M_BLAS_CORE=keep leaves it";
+                   (forced.empty() ? ": switched to SkylakeX; D2M_BLAS_CORE=keep leaves it"
+                                   : ": switched to SkylakeX (D2M_BLAS_CORE=auto)");
     } else {
         k.reason = "switch to SkylakeX failed, OpenBLAS reports " + k.active;
     }
@@ -84,6 +77,37 @@ BlasKernels do_select_blas_kernels() {
     return k;
 }
 }  // namespace
+
+BlasDecision decide_blas_core(const std::string& detected, const std::string& forced, const std::string& mode,
+                              bool cpu_avx512) {
+    BlasDecision d;
+    const std::string origin = forced.empty() ? " (its own choice)" : " (OPENBLAS_CORETYPE=" + forced + ")";
+    if (mode == "keep") {
+        d.reason = "D2M_BLAS_CORE=keep: OpenBLAS core " + detected + origin + " left as it is";
+        return d;
+    }
+    if (!mode.empty() && mode != "auto") {
+        d.hint = "D2M_BLAS_CORE=" + mode + " is not a mode (keep or auto); ignored";
+    }
+    if (!is_avx2_core(detected)) {
+        d.reason = "OpenBLAS uses " + detected + origin + ": left as it is";
+        return d;
+    }
+    if (!cpu_avx512) {
+        d.reason = "CPU has no AVX-512: " + detected + origin + " is the right core";
+        return d;
+    }
+    if (!forced.empty() && mode != "auto") {
+        d.reason = "OpenBLAS uses " + detected + origin + ": the explicit setting is respected";
+        d.hint = "this CPU has AVX-512: OpenBLAS's SkylakeX kernels are about twice as fast for float32 GEMMs "
+                 "(OPENBLAS_CORETYPE=SkylakeX, or D2M_BLAS_CORE=auto to let den2moe switch); keep " + forced +
+                 " if another core computes wrong results on this machine";
+        return d;
+    }
+    d.switch_to_skylakex = true;
+    d.reason = "switching " + detected + origin + " to SkylakeX";
+    return d;
+}
 
 const BlasKernels& select_blas_kernels() {
     static std::once_flag once;

@@ -24,15 +24,32 @@ struct BlasKernels {
     std::string detected;  ///< the core OpenBLAS picked by itself, e.g. "Haswell"
     std::string active;    ///< the core in use now, e.g. "SkylakeX"
     std::string reason;    ///< one line: why it was (or was not) changed
+    std::string hint;      ///< "" or one line for the user: a faster core this machine could use
 };
+
+/// What to do with OpenBLAS's core, decided from what it picked (`detected`), $OPENBLAS_CORETYPE
+/// (`forced`, "" when unset), $D2M_BLAS_CORE (`mode`: "" = default, "keep", "auto") and whether the
+/// CPU has AVX-512. Switch to SkylakeX only when OpenBLAS fell back to an AVX2 core by itself on an
+/// AVX-512 CPU, or when `mode` is "auto". An explicit OPENBLAS_CORETYPE is respected (an administrator
+/// pins a core because another one computes wrong results or crashes there): then `hint` names the
+/// faster option. "keep" leaves OpenBLAS alone. Pure: select_blas_kernels() acts on it.
+struct BlasDecision {
+    bool switch_to_skylakex = false;
+    std::string reason;
+    std::string hint;
+};
+BlasDecision decide_blas_core(const std::string& detected, const std::string& forced, const std::string& mode,
+                              bool cpu_avx512);
 
 /// OpenBLAS 0.3.21 (Debian 12) falls back to its AVX2 "Haswell" kernels on AVX-512 CPUs it does not
 /// know, and some environments pin OPENBLAS_CORETYPE=Haswell: half the fp32 GEMM throughput these CPUs
 /// have (175 vs 327 GFLOP/s for a 1024^3 sgemm on 2 Zen 5 cores, docs/benchmarks.md). The engine picks
 /// kernels by what the CPU can do, as it would for its own kernels: when the CPU has AVX-512 (F, CD,
-/// BW, DQ, VL) and a DYNAMIC_ARCH OpenBLAS runs an AVX2 core (detected or forced), this switches it to
-/// SkylakeX through its exported gotoblas_dynamic_init, before any GEMM has run, and restores
-/// $OPENBLAS_CORETYPE for child processes. $D2M_BLAS_CORE=keep leaves OpenBLAS alone.
+/// BW, DQ, VL) and a DYNAMIC_ARCH OpenBLAS fell back to an AVX2 core by itself, this switches it to
+/// SkylakeX through its exported gotoblas_dynamic_init, before any GEMM has run (decide_blas_core()
+/// has the rules: an explicit $OPENBLAS_CORETYPE is respected unless $D2M_BLAS_CORE=auto, and
+/// $D2M_BLAS_CORE=keep leaves OpenBLAS alone). $OPENBLAS_CORETYPE is restored for child processes.
+/// The switch is backed by an sgemm sweep against float64 (tests/engine/core/test_runtime.cpp).
 /// Idempotent; nothing happens when the BLAS is something else.
 const BlasKernels& select_blas_kernels();
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/safetensors.h"
 
 namespace fs = std::filesystem;
 
@@ -53,6 +54,46 @@ void AtomicDir::commit() {
     }
     committed_ = true;
     if (!old.empty()) fs::remove_all(old, ec);
+}
+
+void write_files_atomic(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
+                        const std::string& what) {
+    for (const auto& [name, text] : files) {
+        D2M_ASSERT(!name.empty() && name.find('/') == std::string::npos && name != "." && name != "..");
+        (void)text;
+    }
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {  // a new folder: it appears whole
+        AtomicDir out(dir, what);
+        for (const auto& [name, text] : files) write_file_atomic(out.file(name), text);
+        out.commit();
+        return;
+    }
+    D2M_CHECK(fs::is_directory(dir, ec), InvalidInput, what, ": ", dir, " exists and is not a folder",
+              Hint{"choose another output folder"});
+    // every name must be free for a file before anything is written
+    for (const auto& [name, text] : files) {
+        const fs::path target = fs::path(dir) / name;
+        D2M_CHECK(!fs::exists(target, ec) || fs::is_regular_file(target, ec), InvalidInput, what, ": ",
+                  target.string(), " exists and is not a file", Hint{"move it away or choose another output folder"});
+    }
+    const fs::path stage = fs::path(dir) / (".staging.tmp-" + random_hex_suffix());
+    fs::create_directory(stage, ec);
+    D2M_CHECK(!ec, Io, what, ": cannot create the temporary folder ", stage.string(), ": ", ec.message(),
+              Hint{"is the folder writable?"});
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup() {
+            std::error_code e;
+            fs::remove_all(p, e);
+        }
+    } cleanup{stage};
+    for (const auto& [name, text] : files) write_file_atomic((stage / name).string(), text);
+    for (const auto& [name, text] : files) {
+        fs::rename(stage / name, fs::path(dir) / name, ec);
+        D2M_CHECK(!ec, Io, what, ": cannot move ", (stage / name).string(), " to ", (fs::path(dir) / name).string(), ": ",
+                  ec.message());
+    }
 }
 
 }  // namespace den2moe

@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace den2moe {
 
@@ -31,6 +33,16 @@ private:
     std::string what_;
     bool committed_ = false;
 };
+
+/// Several files written into `dir` as one step, for a job whose outputs share a folder with other
+/// things (a mining folder holds its statistics cache; `den2moe cluster` rewrites two of its six files).
+/// Every file is written whole into a hidden temporary folder first — a sibling renamed into place
+/// when `dir` does not exist yet, else `dir/.staging.tmp-XXXX` — and only then renamed over its name,
+/// each rename atomic. A failure while writing (disk full, a file-size limit, a name taken by a folder)
+/// leaves `dir` as it was and no temporary file; other files in `dir` are kept. `what` names the job
+/// in errors. Names are plain file names.
+void write_files_atomic(const std::string& dir, const std::vector<std::pair<std::string, std::string>>& files,
+                        const std::string& what);
 
 /// A random hex suffix for temporary names.
 std::string random_hex_suffix();

@@ -1,7 +1,7 @@
 // Checked tensor fetches for checkpoint loaders (llama.cpp's create_tensor): a tensor is present,
 // holds a float dtype, and has the shape the config implies — else Error(Incompatible) naming the
-// tensor, the file holding it, expected vs found, and a hint. The native MoE loader and the Hugging
-// Face MoE loader both read through it, so their errors are equally precise.
+// tensor, the file holding it, expected vs found, and a hint — and holds no NaN / Inf. The native MoE
+// loader and the Hugging Face MoE loader both read through it, so their errors are equally precise.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -14,6 +14,12 @@
 #include "io/safetensors.h"
 
 namespace den2moe {
+
+/// Throws Error(InvalidInput) when the floating-point tensor `t` (a weight, in its stored dtype: float32,
+/// float16, bfloat16 or float64) holds NaN or ±Inf, naming the tensor, `file`, how many values and the
+/// first index. Reads the stored bits (exponent all ones), in parallel, without a copy: a 7 B bf16
+/// checkpoint costs about a second. Other dtypes pass.
+void check_finite_weight(const at::Tensor& t, const std::string& name, const std::string& file);
 
 class CheckedTensors {
 public:

@@ -126,6 +126,20 @@ void LlamaConfig::validate(const std::string& source) const {
     positive(n_head_kv, "num_key_value_heads");
     positive(head_dim, "head_dim");
     positive(max_position_embeddings, "max_position_embeddings");
+    // bounds far above any real model that keep every product of sizes inside int64
+    auto bounded = [&](int64_t v, const char* key, int64_t most) {
+        D2M_CHECK(v <= most, InvalidInput, "config at ", source, ": ", key, " = ", v, " is implausibly large (at most ",
+                  most, ")", Hint{"is this config.json damaged?"});
+    };
+    constexpr int64_t kMaxSize = int64_t(1) << 24;
+    bounded(vocab_size, "vocab_size", kMaxSize);
+    bounded(n_embd, "hidden_size", kMaxSize);
+    bounded(n_ff, "intermediate_size", kMaxSize);
+    bounded(n_layer, "num_hidden_layers", 4096);
+    bounded(n_head, "num_attention_heads", 65536);
+    bounded(n_head_kv, "num_key_value_heads", 65536);
+    bounded(head_dim, "head_dim", 65536);
+    bounded(max_position_embeddings, "max_position_embeddings", int64_t(1) << 30);
     D2M_CHECK(n_head % n_head_kv == 0, InvalidInput, "config at ", source,
               ": num_attention_heads (", n_head, ") is not a multiple of num_key_value_heads (",
               n_head_kv, ")", Hint{"grouped-query attention shares each KV head among a whole "
@@ -144,6 +158,15 @@ void LlamaConfig::validate(const std::string& source) const {
     D2M_CHECK(bos_token_id < vocab_size && eos_token_id < vocab_size, InvalidInput, "config at ",
               source, ": bos_token_id (", bos_token_id, ") or eos_token_id (", eos_token_id,
               ") is outside the vocabulary of ", vocab_size, " tokens");
+}
+
+void check_fits_context(const LlamaConfig& cfg, int64_t tokens, const std::string& what, const std::string& hint) {
+    D2M_CHECK(tokens <= cfg.max_position_embeddings, InvalidInput, what, " = ", tokens,
+              " tokens is longer than the model's context of ", cfg.max_position_embeddings,
+              " positions (max_position_embeddings)",
+              Hint{hint.empty() ? str("positions beyond the context were never trained: results there are not the "
+                                      "model's; use at most ", cfg.max_position_embeddings)
+                                : hint});
 }
 
 LlamaConfig parse_hf_config(const std::string& json_text, const std::string& source) {

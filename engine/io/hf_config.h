@@ -38,6 +38,11 @@ struct LlamaConfig {
     int64_t q_dim() const { return n_head * head_dim; }
 };
 
+/// Throws Error(InvalidInput) when `tokens` positions do not fit the model's context
+/// (max_position_embeddings; a llama2.c header's seq_len): `what` names the setting ("--seq 1024").
+void check_fits_context(const LlamaConfig& cfg, int64_t tokens, const std::string& what,
+                        const std::string& hint = {});
+
 /// Parse a config.json file. Errors name the file and the offending key.
 LlamaConfig load_hf_config(const std::string& path);
 /// Parse config.json text; `source` names it in errors.

@@ -58,13 +58,20 @@ Llama2cCheckpoint load_llama2c(const std::string& path) {
     const int64_t head_size = dim / n_head;
     const int64_t kv_dim = dim * n_head_kv / n_head;
 
-    // Float counts of each part, in file order.
+    // Float counts of each part, in file order. Header sizes are up to 2^31 each: the products are
+    // formed in 128 bits, and a size no file can have is refused before anything is narrowed.
+    using Wide = __int128;
+    const Wide w_per_layer = Wide(2) * dim + Wide(2) * dim * dim + Wide(2) * dim * kv_dim + Wide(3) * dim * hidden;
+    const Wide w_floats = Wide(vocab) * dim * (shared ? 1 : 2) + Wide(n_layer) * w_per_layer + dim +
+                          Wide(seq_len) * head_size;
+    D2M_CHECK(w_floats < Wide(int64_t(1) << 60), InvalidInput, "llama2.c checkpoint ", path, " is ", file_size,
+              " bytes, but its header (", header_str, ") implies more than 2^62 bytes",
+              Hint{"the header is damaged, or this is not a llama2.c legacy (v0) checkpoint"});
     const int64_t n_emb = vocab * dim;                     // [V, D]
-    const int64_t n_per_layer = 2 * dim + 2 * dim * dim + 2 * dim * kv_dim + 3 * dim * hidden;
-    const int64_t n_layers_total = n_layer * n_per_layer;
+    const int64_t n_per_layer = int64_t(w_per_layer);
     const int64_t n_rope = seq_len * head_size;            // cos + sin tables, seq_len * Dh/2 each
     const int64_t n_cls = shared ? 0 : vocab * dim;
-    const int64_t n_floats = n_emb + n_layers_total + dim + n_rope + n_cls;
+    const int64_t n_floats = int64_t(w_floats);
     const int64_t expected = kHeaderBytes + 4 * n_floats;
     D2M_CHECK(file_size == expected, InvalidInput, "llama2.c checkpoint ", path, " is ", file_size,
               " bytes, but its header (", header_str, ") implies ", expected, " bytes = 28 header + 4 x (",

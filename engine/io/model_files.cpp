@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/shapes.h"
+#include "io/checked_tensors.h"
 #include "io/llama2c.h"
 #include "io/safetensors.h"
 #include "io/tensor_names.h"
@@ -126,6 +127,7 @@ std::vector<std::string> check_tensors_impl(const LlamaConfig& cfg,
         D2M_CHECK(found == e.shape, Incompatible, "Tensor ", e.name, " has shape ", shape_str(found),
                   "; config.json implies ", shape_str(e.shape), " (tensor in ", file_of(e.name), ")",
                   Hint{"Is config.json from the same checkpoint?"});
+        check_finite_weight(t, e.name, file_of(e.name));
     }
     std::vector<std::string> warnings;
     for (const auto& kv : tensors) {

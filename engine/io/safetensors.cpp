@@ -257,7 +257,7 @@ void write_chunks_atomic(const std::string& path, const std::vector<std::pair<co
         ::close(fd);
         ::unlink(tmp.c_str());
         D2M_FAIL(Io, what, " ", tmp, " (for ", path, "): ", std::strerror(err),
-                 Hint{"is the disk full?"});
+                 Hint{"is the disk full, or a file-size limit (ulimit -f) reached?"});
     };
     for (const auto& [ptr, len] : chunks) {
         const char* p = static_cast<const char*>(ptr);

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "core/text.h"
+#include "io/atomic_dir.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -171,10 +172,8 @@ std::string clusters_json(const MiningResult& r, int64_t k) {
 }
 
 void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t k) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    D2M_CHECK(!ec, Io, "cannot create output folder ", dir, ": ", ec.message());
-    auto put = [&](const char* name, const std::string& text) { write_file_atomic((fs::path(dir) / name).string(), text); };
+    std::vector<std::pair<std::string, std::string>> files;  // written together (write_files_atomic)
+    auto put = [&](const char* name, const std::string& text) { files.emplace_back(name, text); };
     put("ppl_matrix.csv", csv_matrix(r, r.ppl));
     put("normalized.csv", csv_matrix(r, r.normalized));
     put("correlation.csv", csv_matrix(r, r.correlation));
@@ -199,6 +198,7 @@ void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t
                     {"evaluation_s", t.evaluation_s}, {"clustering_s", t.clustering_s}, {"total_s", t.total_s},
                     {"stats_tokens", t.stats_tokens}, {"eval_tokens", t.eval_tokens}};
     put("mining.json", dump_json(m, 1) + "\n");
+    write_files_atomic(dir, files, "mining");
 }
 
 MiningResult load_mining_result(const std::string& dir) {
@@ -211,41 +211,66 @@ MiningResult load_mining_result(const std::string& dir) {
     }
     D2M_CHECK(m.value("format", "") == "den2moe-mining-v1", Incompatible, path, " is not a den2moe mining result (format '",
               m.value("format", ""), "')", Hint{"run `den2moe mine PROJECT --out DIR` first"});
+    D2M_CHECK(m.is_object(), InvalidInput, "mining result ", path, ": expected a JSON object, found ", m.type_name());
+    // typed reads that name the key (and what was found) instead of nlohmann's "type must be array"
+    static const json kEmpty = json::object();
+    auto section = [&](const char* key, bool required) -> const json& {
+        auto it = m.find(key);
+        D2M_CHECK(it != m.end() || !required, InvalidInput, "mining result ", path, ": the key '", key, "' is missing");
+        if (it == m.end() || it->is_null()) return kEmpty;
+        D2M_CHECK(it->is_object(), InvalidInput, "mining result ", path, ": key '", key,
+                  "' must be an object, found ", it->type_name());
+        return *it;
+    };
+    auto get = [&](const json& j, const std::string& where, const char* key, auto def, bool required = false) {
+        using T = decltype(def);
+        auto it = j.find(key);
+        D2M_CHECK(it != j.end() || !required, InvalidInput, "mining result ", path, ": the key '", where, key,
+                  "' is missing");
+        if (it == j.end() || it->is_null()) return def;
+        try {
+            return it->template get<T>();
+        } catch (const json::exception&) {
+            D2M_FAIL(InvalidInput, "mining result ", path, ": key '", where, key, "' has the wrong type (found ",
+                     it->type_name(), ")",
+                     Hint{"the file was edited or damaged; run `den2moe mine` again"});
+        }
+    };
     MiningResult r;
-    try {
-        r.domains = m.at("domains").get<std::vector<std::string>>();
-        r.n = static_cast<int64_t>(r.domains.size());
-        r.ppl = m.at("ppl").get<std::vector<double>>();
-        r.dense_ppl = m.value("dense_ppl", std::vector<double>{});
-        const json& p = m.at("provenance");
-        r.model = p.value("model", "");
-        r.model_hash = p.value("model_hash", "");
-        r.ratio = p.value("ratio", 0.0);
-        r.structure = p.value("structure", "");
-        r.metric = p.value("metric", "");
-        r.calib_samples = p.value("calib_samples", int64_t{0});
-        r.calib_seq = p.value("calib_seq", int64_t{0});
-        r.seed = p.value("seed", uint64_t{0});
-        r.eval_windows = p.value("eval_windows", int64_t{0});
-        r.eval_seq = p.value("eval_seq", int64_t{0});
-        r.dtype = p.value("dtype", "");
-        const json& l = m.at("linkage");
-        r.stats_cache_hits = m["cache"].value("hits", int64_t{0});
-        r.stats_cache_misses = m["cache"].value("misses", int64_t{0});
-        r.ppl_cache_hits = m["cache"].value("ppl_cells", int64_t{0});
-        const json& t = m["timings"];
-        r.timings.load_s = t.value("load_s", 0.0);
-        r.timings.statistics_s = t.value("statistics_s", 0.0);
-        r.timings.pruning_s = t.value("pruning_s", 0.0);
-        r.timings.evaluation_s = t.value("evaluation_s", 0.0);
-        r.timings.clustering_s = t.value("clustering_s", 0.0);
-        r.timings.total_s = t.value("total_s", 0.0);
-        r.timings.stats_tokens = t.value("stats_tokens", int64_t{0});
-        r.timings.eval_tokens = t.value("eval_tokens", int64_t{0});
-        recompute_affinity(r, l.value("correlate", "rows"), l.value("method", "average"));
-    } catch (const json::exception& e) {
-        D2M_FAIL(InvalidInput, "mining result ", path, ": ", e.what());
-    }
+    r.domains = get(m, "", "domains", std::vector<std::string>{}, true);
+    r.n = static_cast<int64_t>(r.domains.size());
+    r.ppl = get(m, "", "ppl", std::vector<double>{}, true);
+    D2M_CHECK(r.n >= 1 && int64_t(r.ppl.size()) == r.n * r.n, InvalidInput, "mining result ", path, ": 'ppl' holds ",
+              r.ppl.size(), " values for ", r.n, " domains, expected ", r.n * r.n);
+    r.dense_ppl = get(m, "", "dense_ppl", std::vector<double>{});
+    const json& p = section("provenance", true);
+    r.model = get(p, "provenance.", "model", std::string());
+    r.model_hash = get(p, "provenance.", "model_hash", std::string());
+    r.ratio = get(p, "provenance.", "ratio", 0.0);
+    r.structure = get(p, "provenance.", "structure", std::string());
+    r.metric = get(p, "provenance.", "metric", std::string());
+    r.calib_samples = get(p, "provenance.", "calib_samples", int64_t{0});
+    r.calib_seq = get(p, "provenance.", "calib_seq", int64_t{0});
+    r.seed = get(p, "provenance.", "seed", uint64_t{0});
+    r.eval_windows = get(p, "provenance.", "eval_windows", int64_t{0});
+    r.eval_seq = get(p, "provenance.", "eval_seq", int64_t{0});
+    r.dtype = get(p, "provenance.", "dtype", std::string());
+    const json& l = section("linkage", true);
+    const json& c = section("cache", false);
+    r.stats_cache_hits = get(c, "cache.", "hits", int64_t{0});
+    r.stats_cache_misses = get(c, "cache.", "misses", int64_t{0});
+    r.ppl_cache_hits = get(c, "cache.", "ppl_cells", int64_t{0});
+    const json& t = section("timings", false);
+    r.timings.load_s = get(t, "timings.", "load_s", 0.0);
+    r.timings.statistics_s = get(t, "timings.", "statistics_s", 0.0);
+    r.timings.pruning_s = get(t, "timings.", "pruning_s", 0.0);
+    r.timings.evaluation_s = get(t, "timings.", "evaluation_s", 0.0);
+    r.timings.clustering_s = get(t, "timings.", "clustering_s", 0.0);
+    r.timings.total_s = get(t, "timings.", "total_s", 0.0);
+    r.timings.stats_tokens = get(t, "timings.", "stats_tokens", int64_t{0});
+    r.timings.eval_tokens = get(t, "timings.", "eval_tokens", int64_t{0});
+    recompute_affinity(r, get(l, "linkage.", "correlate", std::string("rows")),
+                       get(l, "linkage.", "method", std::string("average")));
     return r;
 }
 

@@ -65,7 +65,8 @@ std::vector<int> mining_clusters_height(const MiningResult& r, double height);
 ProjectClusters clusters_from_labels(const MiningResult& r, const std::vector<int>& labels);
 
 /// Files of a mining output folder: ppl_matrix.csv, normalized.csv, correlation.csv, linkage.json,
-/// clusters.json (for `k`), mining.json (everything, for reloading). Written atomically.
+/// clusters.json (for `k`), mining.json (everything, for reloading). Written together
+/// (io/atomic_dir.h write_files_atomic): a failure leaves the folder as it was, other files in it stay.
 void write_mining_outputs(const MiningResult& r, const std::string& dir, int64_t k);
 /// Re-read a folder written by write_mining_outputs (from mining.json).
 MiningResult load_mining_result(const std::string& dir);

@@ -4,11 +4,31 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "core/run_context.h"
+#include "io/hf_config.h"
 #include "model/llama.h"
 
 namespace den2moe {
+
+GenerationPlan plan_generation(const LlamaConfig& cfg, int64_t prompt_tokens, GenerateOptions opt) {
+    D2M_CHECK(opt.max_new_tokens >= 0, InvalidInput, "-n (new tokens) must be >= 0, got ", opt.max_new_tokens);
+    check_fits_context(cfg, prompt_tokens, "the prompt",
+                       str("the prompt (with BOS) is ", prompt_tokens, " tokens; positions beyond the context were "
+                           "never trained, so shorten it to at most ", cfg.max_position_embeddings, " tokens"));
+    GenerationPlan plan;
+    plan.options = opt;
+    const int64_t room = cfg.max_position_embeddings - prompt_tokens;  // the last new token is not fed back
+    if (opt.max_new_tokens > room + 1) {
+        plan.options.max_new_tokens = room + 1;
+        plan.warning = str("-n ", opt.max_new_tokens, " lowered to ", plan.options.max_new_tokens,
+                           ": the prompt's ", prompt_tokens, " tokens and the new ones fill the model's context of ",
+                           cfg.max_position_embeddings, " positions");
+    }
+    return plan;
+}
 
 std::vector<int> generate_greedy(const LlamaModel& model, const std::vector<int>& prompt,
                                  const GenerateOptions& opt, RunContext& ctx,
@@ -16,7 +36,9 @@ std::vector<int> generate_greedy(const LlamaModel& model, const std::vector<int>
     D2M_CHECK(!prompt.empty(), InvalidInput, "generate: the prompt holds no token",
               Hint{"encode with a BOS token so an empty prompt still has one"});
     const auto& cfg = model.config();
-    const int64_t capacity = (int64_t)prompt.size() + opt.max_new_tokens;
+    // every position fed to the model is inside the context: the prompt and all new tokens but the last
+    const int64_t capacity = (int64_t)prompt.size() + std::max<int64_t>(opt.max_new_tokens - 1, 0);
+    check_fits_context(cfg, capacity, "prompt + new tokens", "plan_generation() lowers -n to what fits");
     KVCache cache = model.new_cache(1, capacity);
     ForwardOptions fo;
     fo.cache = &cache;

@@ -35,6 +35,11 @@ LlamaConfig project_model_config(const Project& p) {
     return load_llama2c(path).config;
 }
 
+void check_project_windows(const Project& p, const LlamaConfig& cfg) {
+    check_fits_context(cfg, p.calib.seq_len, "calibration.seq_len (--seq)");
+    check_fits_context(cfg, p.eval.seq_len, "evaluation.seq_len (--eval-seq)");
+}
+
 ConversionPlan plan_project_conversion(const Project& project, const ProjectClusters& clusters,
                                        const ConvertSettings& settings) {
     return plan_conversion(project_model_config(project), project, clusters, settings);
@@ -60,7 +65,9 @@ void validate_conversion_job(const Project& project, const ProjectClusters& clus
         for (const auto& pr : problems) all += "\n  - " + pr;
         D2M_FAIL(InvalidInput, "project ", project.file, " is not ready to convert:", all);
     }
-    validate_conversion(project_model_config(project), project, clusters, s);
+    const LlamaConfig cfg = project_model_config(project);
+    check_project_windows(project, cfg);
+    validate_conversion(cfg, project, clusters, s);
 }
 
 ExpertLoad project_expert_load(const Project& p, const LlamaModel& model, const Tokenizer& tok) {

@@ -26,6 +26,9 @@ class Tokenizer;
 /// The dense model's config, read without loading its weights (config.json of a Hugging Face folder,
 /// the header of a llama2.c .bin). Throws Error naming the path.
 LlamaConfig project_model_config(const Project& project);
+/// The project's calibration and evaluation windows (calibration.seq_len, evaluation.seq_len) fit the
+/// model's context; Error(InvalidInput) naming the setting otherwise.
+void check_project_windows(const Project& project, const LlamaConfig& cfg);
 
 /// The plan of converting the project's model (plan_conversion on project_model_config).
 ConversionPlan plan_project_conversion(const Project& project, const ProjectClusters& clusters,

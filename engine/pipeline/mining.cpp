@@ -28,6 +28,7 @@
 #include "io/safetensors.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
+#include "pipeline/conversion.h"
 #include "prune/prune.h"
 #include "tokenizer/tokenizer.h"
 
@@ -60,6 +61,7 @@ void validate_mining(const Project& project, const MiningOptions& opt) {
         for (const auto& s : problems) all += "\n  - " + s;
         D2M_FAIL(InvalidInput, "project ", project.file, " is not ready to mine:", all);
     }
+    check_project_windows(project, project_model_config(project));
 }
 
 MiningResult run_mining(const Project& project, const MiningOptions& opt, RunContext& ctx) {

@@ -339,16 +339,25 @@ std::string project_to_json(const Project& p) {
 void save_project(Project& p, const std::string& path) {
     std::error_code ec;
     std::string abs = fs::absolute(path, ec).lexically_normal().string();
-    std::string tmp = abs + ".tmp";
+    const std::string tmp = str(abs, ".tmp-", ::getpid());
     {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
         D2M_CHECK(out.good(), Io, "cannot write project file ", tmp, Hint{"is the folder writable?"});
         out << project_to_json(p);
         out.flush();
-        D2M_CHECK(out.good(), Io, "writing project file ", tmp, " failed (disk full?)");
+        const bool ok = out.good();
+        out.close();
+        if (!ok || out.fail()) {
+            fs::remove(tmp, ec);  // never a half-written file left behind
+            D2M_FAIL(Io, "writing project file ", tmp, " failed", Hint{"is the disk full, or a file-size limit reached?"});
+        }
     }
     fs::rename(tmp, abs, ec);
-    D2M_CHECK(!ec, Io, "cannot rename ", tmp, " to ", abs, ": ", ec.message());
+    if (ec) {
+        std::error_code ec2;
+        fs::remove(tmp, ec2);
+        D2M_FAIL(Io, "cannot rename ", tmp, " to ", abs, ": ", ec.message());
+    }
     p.file = abs;
 }
 

@@ -9,6 +9,7 @@
 #include "tokenizer/spm_shim/spm_shim.h"
 
 #include <dlfcn.h>
+#include <cstring>
 #include <mutex>
 #include <sys/stat.h>
 
@@ -195,6 +196,29 @@ private:
 
 }  // namespace
 
+/// sentencepiece's own load status in the user's terms: its messages carry the library's source
+/// location and the failed expression ("Internal: ./src/sentencepiece_processor.cc(1101)
+/// [model_proto->ParseFromArray(...)]"), which say nothing to someone holding a bad file.
+static std::string describe_spm_load_error(const std::string& raw, int64_t file_bytes) {
+    if (file_bytes == 0) return "the file is empty";
+    if (raw.find("ParseFromArray") != std::string::npos || raw.find("ParseFrom") != std::string::npos)
+        return str("the file (", file_bytes, " bytes) is not a SentencePiece model: its contents do not parse as one");
+    std::string msg = raw;
+    for (const char* status : {"Internal: ", "Invalid argument: ", "Not found: ", "Out of range: ", "Unknown: "}) {
+        if (msg.rfind(status, 0) == 0) msg.erase(0, std::strlen(status));
+    }
+    // drop "./src/file.cc(123) [expression] " source locations
+    for (size_t at = msg.find("./src/"); at != std::string::npos; at = msg.find("./src/")) {
+        size_t end = msg.find(']', at);
+        end = end == std::string::npos ? msg.find(' ', at) : end + 1;
+        msg.erase(at, end == std::string::npos ? std::string::npos : end - at);
+    }
+    while (!msg.empty() && (msg.back() == ' ' || msg.back() == '\n')) msg.pop_back();
+    while (!msg.empty() && msg.front() == ' ') msg.erase(0, 1);
+    if (msg == "unk is not defined.") return "the model defines no <unk> piece, which SentencePiece requires";
+    return msg.empty() ? std::string("the file is not a usable SentencePiece model") : msg;
+}
+
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
     struct stat st {};
     D2M_CHECK(::stat(path.c_str(), &st) == 0, Io, "tokenizer file not found: ", path,
@@ -202,8 +226,9 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
     const SpmShim& s = shim();
     d2m_spm* h = nullptr;
     std::string err = take_error(s, s.open(path.c_str(), &h));
-    D2M_CHECK(err.empty() && h != nullptr, InvalidInput, "sentencepiece cannot load ", path, ": ",
-              err, Hint{"is this a SentencePiece tokenizer.model (not a llama2.c .bin)?"});
+    D2M_CHECK(err.empty() && h != nullptr, InvalidInput, "cannot load the tokenizer ", path, ": ",
+              describe_spm_load_error(err, int64_t(st.st_size)),
+              Hint{"is this the checkpoint's SentencePiece tokenizer.model (not a llama2.c .bin, not truncated)?"});
     try {
         return std::make_unique<SpmTokenizer>(s, h, path);
     } catch (...) {

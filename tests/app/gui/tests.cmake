@@ -37,3 +37,13 @@ endif()
 if(TARGET tst_conversion_parity)
   add_dependencies(tst_conversion_parity den2moe den2moe-studio)
 endif()
+# Issue 20: an installed binary must not depend on where it was built. den2moe-studio copied (with its
+# sentencepiece shim) to a temporary folder outside the source tree renders the routing view of a
+# converted folder with no project (the demo project cannot be found from there).
+if(TARGET den2moe-studio AND TARGET den2moe)
+  add_test(NAME studio_routing_relocated
+           COMMAND sh -c "D=$(mktemp -d /tmp/d2m-relocated-XXXXXX) && mkdir -p $D/bin && cp $<TARGET_FILE:den2moe-studio> $<TARGET_FILE_DIR:den2moe-studio>/libspm_shim.so $D/bin/ && cd $D && $D/bin/den2moe-studio --model-dir '${CMAKE_BINARY_DIR}/cli-convert' --view routing --text 'Two plus two is four.' --screenshot $D/routing.png && test -s $D/routing.png && echo ROUTED; $D/bin/den2moe-studio --view heatmap --screenshot $D/h.png; test $? -eq 1 && echo NO_PROJECT_EXIT1; rm -rf $D")
+  set_tests_properties(studio_routing_relocated PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};QT_QPA_PLATFORM=offscreen"
+                       LABELS gui FIXTURES_REQUIRED cli_convert
+                       PASS_REGULAR_EXPRESSION "ROUTED.*demo project was not found beside the program.*NO_PROJECT_EXIT1")
+endif()

@@ -82,18 +82,53 @@ TEST(blas_kernels_match_the_cpu) {
     if (k.library != "OpenBLAS") return;  // another BLAS: nothing was changed, nothing to check
     CHECK(!k.active.empty());
     const bool avx2_fallback = k.detected == "Haswell" || k.detected == "Zen" || k.detected == "Excavator";
-    const char* keep = std::getenv("D2M_BLAS_CORE");
-    if (avx2_fallback && cpu_has_avx512() && !(keep && std::string(keep) == "keep")) {
+    const char* mode_env = std::getenv("D2M_BLAS_CORE");
+    const std::string mode = mode_env ? mode_env : "";
+    const char* env = std::getenv("OPENBLAS_CORETYPE");
+    const std::string forced = env ? env : "";
+    // switched only when OpenBLAS fell back by itself, or when asked (auto); never under keep
+    const bool expect_switch = avx2_fallback && cpu_has_avx512() && mode != "keep" && (forced.empty() || mode == "auto");
+    if (expect_switch) {
         CHECK_EQ(k.active, std::string("SkylakeX"));
-        // the user's variable is back as it was: child processes see what the user set
-        const char* env = std::getenv("OPENBLAS_CORETYPE");
-        CHECK(env == nullptr || std::string(env) != "SkylakeX" || k.reason.find("=SkylakeX") != std::string::npos);
+        CHECK(k.hint.empty());
     } else {
         CHECK_EQ(k.active, k.detected);
+        if (!forced.empty() && avx2_fallback && cpu_has_avx512() && mode.empty()) {  // respected, with a hint
+            CHECK(k.reason.find("OPENBLAS_CORETYPE=" + forced + "): the explicit setting is respected") != std::string::npos);
+            CHECK(k.hint.find("OPENBLAS_CORETYPE=SkylakeX, or D2M_BLAS_CORE=auto") != std::string::npos);
+        }
     }
+    // the user's variable is as it was: child processes see what the user set
+    const char* after = std::getenv("OPENBLAS_CORETYPE");
+    CHECK_EQ(std::string(after ? after : "<unset>"), std::string(env ? env : "<unset>"));
     // Idempotent: the second call changes nothing and returns the same record.
     CHECK(&select_blas_kernels() == &k);
     check_sgemm_against_double();
+}
+
+// The rules by hand: every combination of what OpenBLAS picked, OPENBLAS_CORETYPE, D2M_BLAS_CORE and
+// the CPU's AVX-512.
+TEST(blas_decision_rules) {
+    auto d = decide_blas_core("Haswell", "", "", true);  // OpenBLAS fell back by itself: switch
+    CHECK(d.switch_to_skylakex);
+    CHECK(d.hint.empty());
+    d = decide_blas_core("Haswell", "Haswell", "", true);  // pinned by the administrator: respected, hint
+    CHECK(!d.switch_to_skylakex);
+    CHECK_EQ(d.reason, std::string("OpenBLAS uses Haswell (OPENBLAS_CORETYPE=Haswell): the explicit setting is respected"));
+    CHECK(d.hint.find("OPENBLAS_CORETYPE=SkylakeX, or D2M_BLAS_CORE=auto") != std::string::npos);
+    d = decide_blas_core("Zen", "Zen", "auto", true);  // asked for: switch
+    CHECK(d.switch_to_skylakex);
+    d = decide_blas_core("Haswell", "", "keep", true);  // keep: nothing
+    CHECK(!d.switch_to_skylakex);
+    CHECK(d.hint.empty());
+    d = decide_blas_core("Haswell", "", "auto", false);  // no AVX-512: Haswell is right, even under auto
+    CHECK(!d.switch_to_skylakex);
+    CHECK(d.hint.empty());
+    d = decide_blas_core("SkylakeX", "", "", true);  // already on AVX-512 kernels
+    CHECK(!d.switch_to_skylakex);
+    d = decide_blas_core("Haswell", "", "fast", true);  // an unknown mode: named, default rules apply
+    CHECK(d.switch_to_skylakex);
+    CHECK(d.hint.find("D2M_BLAS_CORE=fast is not a mode") != std::string::npos);
 }
 
 // libtorch's CPU bf16 GEMMs are fast only where oneDNN takes them (AVX-512); elsewhere the engine

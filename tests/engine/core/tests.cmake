@@ -11,3 +11,13 @@ if(TARGET test_text)
   set_tests_properties(test_text PROPERTIES FIXTURES_REQUIRED text_oracle
     ENVIRONMENT "${D2M_TEST_ENV};D2M_TEXT_ORACLE=${D2M_TEXT_ORACLE_JSON}")
 endif()
+# Issue 20: the BLAS switch under an explicit OPENBLAS_CORETYPE (respected, with a hint) and under
+# D2M_BLAS_CORE=auto (switched, then the same sgemm sweep against float64 on the new kernels).
+if(TARGET test_runtime)
+  add_test(NAME test_runtime_coretype_pinned COMMAND test_runtime)
+  set_tests_properties(test_runtime_coretype_pinned PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};OPENBLAS_CORETYPE=Haswell"
+                       LABELS engine)
+  add_test(NAME test_runtime_coretype_auto COMMAND test_runtime)
+  set_tests_properties(test_runtime_coretype_auto PROPERTIES
+                       ENVIRONMENT "${D2M_TEST_ENV};OPENBLAS_CORETYPE=Haswell;D2M_BLAS_CORE=auto" LABELS engine)
+endif()

@@ -1,0 +1,16 @@
+# Issue 20: the hostile inputs of the issue (argument parsing, late validation and partial outputs,
+# paths from files, non-finite weights, smaller ones) against the CLI: exit 1 with a message naming
+# what is wrong, nothing half-written left behind. Reads the random-split MoE of cli_convert.
+add_test(NAME cli_hostile_inputs
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/app/cli/hostile_cli_check.py
+                 --den2moe $<TARGET_FILE:den2moe> --shared ${D2M_SHARED_DIR}
+                 --project ${CMAKE_SOURCE_DIR}/projects/demo.den2moe.json --moe ${CMAKE_BINARY_DIR}/cli-convert
+                 --tmp ${CMAKE_BINARY_DIR}/cli-hostile)
+set_tests_properties(cli_hostile_inputs PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_convert PASS_REGULAR_EXPRESSION " passed, 0 failed")
+# An administrator's OPENBLAS_CORETYPE is respected (not overridden), the faster option printed as a hint
+# (on a CPU without AVX-512, or without a DYNAMIC_ARCH OpenBLAS, nothing is switched either way).
+add_test(NAME cli_blas_coretype_respected COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_blas_coretype_respected PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};OPENBLAS_CORETYPE=Haswell"
+                     LABELS cli PASS_REGULAR_EXPRESSION
+                     "(BLAS OpenBLAS Haswell \\(OpenBLAS uses Haswell \\(OPENBLAS_CORETYPE=Haswell\\): the explicit setting is respected\\)\nhint: this CPU has AVX-512|CPU has no AVX-512|not a DYNAMIC_ARCH)")
