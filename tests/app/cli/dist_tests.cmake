@@ -44,3 +44,13 @@ add_test(NAME cli_dist_resume_other_world_size
 set_tests_properties(cli_dist_resume_other_world_size PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED cli_dist
                      PASS_REGULAR_EXPRESSION "exit 137.*resumed at step 14 of 20.*SAME 20 steps.*exit 137.*resumed at step 14 of 20.*SAME 20 steps")
+
+# sharded mining of 4 domains on 2 ranks (rows i mod 2, dense cells j mod 2) = one process: the
+# result files byte for byte (mining.json holds timings and is not compared), at one thread per
+# process in both (fp32 sums depend on the thread count, in one process too); then a single process
+# on the 2-rank run's cache finds every cell there (rank 0 wrote all ranks' cells)
+set(D2M_DIST_MINE "--domains gsm8k,python,shakespeare,wiki --samples 4 --seq 64 --eval-windows 2 --eval-seq 64 --dtype fp32 --clusters 2 --threads 1 --quiet")
+add_test(NAME cli_dist_sharded_mining_equals_single
+         COMMAND sh -c "D=${D2M_CLI_DIST}-mine && T=$<TARGET_FILE:den2moe> && P='${CMAKE_SOURCE_DIR}/projects/demo.den2moe.json' && rm -rf $D && $T mine $P ${D2M_DIST_MINE} --out $D/one --cache-dir $D/cache1 > /dev/null && $T mine $P ${D2M_DIST_MINE} --out $D/two --cache-dir $D/cache2 --nproc 2 && for f in ppl_matrix.csv normalized.csv correlation.csv linkage.json clusters.json; do cmp $D/one/$f $D/two/$f || exit 1; done && grep -c . $D/two/ppl_matrix.csv && echo IDENTICAL && $T mine $P ${D2M_DIST_MINE} --out $D/again --cache-dir $D/cache2 && cmp $D/one/ppl_matrix.csv $D/again/ppl_matrix.csv && echo CACHED")
+set_tests_properties(cli_dist_sharded_mining_equals_single PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "statistics cache: 0 hit, 4 computed. perplexity cells from cache: 0 of 20.*\n5\nIDENTICAL.*statistics cache: 4 hit, 0 computed. perplexity cells from cache: 20 of 20.*CACHED")
