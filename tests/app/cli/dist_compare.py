@@ -5,34 +5,15 @@
 # that the runs trained (the weights moved from the source model), so equality is not vacuous.
 # usage: dist_compare.py RUN_A RUN_B SOURCE_MODEL_DIR [RTOL]; prints "SAME <n> steps <m> tensors".
 import json
-import struct
+import os
 import sys
 
-import numpy as np
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'reference'))
+from llama_reference import read_safetensors as read_tensors  # noqa: E402
 
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        raw = np.frombuffer(data[a:b], dtype=np.uint8)
-        dt = info["dtype"]
-        if dt == "F32":
-            v = raw.view(np.float32)
-        elif dt == "F16":
-            v = raw.view(np.float16).astype(np.float32)
-        elif dt == "BF16":
-            v = (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32)
-        else:
-            continue
-        out[name] = v.reshape(info["shape"]).astype(np.float64)
-    return out
+def read_safetensors(path):  # float tensors only, as float64
+    return {k: v.double() for k, v in read_tensors(path).items() if v.is_floating_point()}
 
 
 def losses(run):
@@ -64,11 +45,11 @@ def main():
         x, y = ta[name], tb[name]
         if x.shape != y.shape:
             sys.exit(f"DIFFERENT: {name} shape {x.shape} vs {y.shape}")
-        scale = max(np.abs(x).max(), 1e-30)
-        err = np.abs(x - y).max()
+        scale = max(x.abs().max().item(), 1e-30)
+        err = (x - y).abs().max().item()
         if err > rtol * scale:
             sys.exit(f"DIFFERENT: {name} max |a-b| {err:.3g} > {rtol} x max|a| {scale:.3g}")
-        if name in ts and ts[name].shape == x.shape and np.abs(ts[name] - x).max() > 1e-4 * scale:
+        if name in ts and ts[name].shape == x.shape and (ts[name] - x).abs().max().item() > 1e-4 * scale:
             moved += 1
     if moved == 0:
         sys.exit("VACUOUS: no tensor moved from the source model")
