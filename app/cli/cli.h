@@ -53,6 +53,8 @@ std::vector<frontend::OptionInfo> dist_options();
 /// outside a job, start N workers of this command line and return their exit status; inside a job
 /// (torchrun, srun or --nproc), join it, run, and leave through a barrier; else just run `body`.
 int run_distributed(const Args& a, const std::function<int()>& body);
+/// The number of ranks run_distributed will run `body` on (the launcher's environment, else --nproc).
+int planned_world_size(const Args& a);
 
 struct Command {
     const char* name;

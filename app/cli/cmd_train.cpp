@@ -47,6 +47,7 @@ int cmd_train(const Args& a, RunContext& ctx) {
     apply_stage_defaults(s, model_top_k(model_dir));
     apply_project_training(s, p);
     apply_settings(train_schema(), s, a);
+    validate_data_parallel(s, planned_world_size(a));  // before any rank starts
 
     return run_distributed(a, [&] { return train_and_print(a, p, model_dir, s, ctx); });
 }

@@ -91,6 +91,11 @@ private:
 
 }  // namespace
 
+int planned_world_size(const Args& a) {
+    const dist::LaunchEnv env = dist::read_launch_env();
+    return env.distributed() ? env.world_size : static_cast<int>(a.get_int("nproc", 1));
+}
+
 int run_distributed(const Args& a, const std::function<int()>& body) {
     dist::LaunchEnv env = dist::read_launch_env();
     const long long nproc = a.get_int("nproc", 1);

@@ -217,10 +217,7 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     Impl& I = *impl_;
     validate_train_settings(s);
     I.comm = &dist::world();
-    const int world = I.comm->world_size();
-    D2M_CHECK(s.batch * s.grad_accum >= world, InvalidInput, "training.batch x grad_accum = ", s.batch * s.grad_accum,
-              " windows per step cannot be shared by ", world, " ranks (each needs at least one window)",
-              Hint{"raise --batch or --grad-accum, or run fewer ranks"});
+    validate_data_parallel(s, I.comm->world_size());
     I.project = project;
     I.model_dir = model_dir;
     I.s = s;

@@ -54,3 +54,11 @@ add_test(NAME cli_dist_sharded_mining_equals_single
          COMMAND sh -c "D=${D2M_CLI_DIST}-mine && T=$<TARGET_FILE:den2moe> && P='${CMAKE_SOURCE_DIR}/projects/demo.den2moe.json' && rm -rf $D && $T mine $P ${D2M_DIST_MINE} --out $D/one --cache-dir $D/cache1 > /dev/null && $T mine $P ${D2M_DIST_MINE} --out $D/two --cache-dir $D/cache2 --nproc 2 && for f in ppl_matrix.csv normalized.csv correlation.csv linkage.json clusters.json; do cmp $D/one/$f $D/two/$f || exit 1; done && grep -c . $D/two/ppl_matrix.csv && echo IDENTICAL && $T mine $P ${D2M_DIST_MINE} --out $D/again --cache-dir $D/cache2 && cmp $D/one/ppl_matrix.csv $D/again/ppl_matrix.csv && echo CACHED")
 set_tests_properties(cli_dist_sharded_mining_equals_single PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      PASS_REGULAR_EXPRESSION "statistics cache: 0 hit, 4 computed. perplexity cells from cache: 0 of 20.*\n5\nIDENTICAL.*statistics cache: 4 hit, 0 computed. perplexity cells from cache: 20 of 20.*CACHED")
+
+# 2 windows per step cannot feed 3 ranks: refused before any rank starts (one message, exit 1,
+# nothing written)
+add_test(NAME cli_dist_bad_world_size
+         COMMAND sh -c "${D2M_DIST_SH} && rm -rf $D/never && ($T train $M $A --quiet --out $D/never --nproc 3 2>&1; echo exit $?) > $D/bad.txt; cat $D/bad.txt && test $(grep -c 'cannot be shared' $D/bad.txt) -eq 1 && ! test -e $D/never && echo REFUSED")
+set_tests_properties(cli_dist_bad_world_size PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_dist
+                     PASS_REGULAR_EXPRESSION "windows per step cannot be shared by 3 ranks.*exit 1.*REFUSED")
