@@ -4,6 +4,7 @@
 // shared with den2moe-studio's headless form.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,6 +46,15 @@ void setup_threads(const Args& a);
 void print_warnings(const std::vector<std::string>& warnings);
 /// Write `text` to --out (atomically) and/or stdout (--json).
 void emit_json_text(const Args& a, const std::string& text);
+
+/// --nproc and --dist-timeout (commands that run on several processes: train, mine).
+std::vector<frontend::OptionInfo> dist_options();
+/// Run `body` as this process's part of a multi-process job (app/cli/dist_cli.cpp): with --nproc N
+/// outside a job, start N workers of this command line and return their exit status; inside a job
+/// (torchrun, srun or --nproc), join it, run, and leave through a barrier; else just run `body`.
+int run_distributed(const Args& a, const std::function<int()>& body);
+/// The number of ranks run_distributed will run `body` on (the launcher's environment, else --nproc).
+int planned_world_size(const Args& a);
 
 struct Command {
     const char* name;

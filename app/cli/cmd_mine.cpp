@@ -1,5 +1,7 @@
 // CLI commands of domain-affinity mining: `mine` (the whole computation, cached statistics) and
-// `cluster` (re-cut / re-link a finished mining folder without recomputing anything).
+// `cluster` (re-cut / re-link a finished mining folder without recomputing anything). `mine` runs
+// sharded over several processes (--nproc, torchrun, srun; engine/pipeline/mining.cpp): rank 0
+// writes the folder and prints, the result files equal a single process's.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include "core/text.h"
 #include "core/error.h"
 #include "core/run_context.h"
+#include "dist/comm.h"
 #include "mining/mining.h"
 #include "pipeline/mining.h"
 #include "project/project.h"
@@ -48,7 +51,7 @@ static void print_matrix(const MiningResult& r, const std::vector<double>& m, co
 std::vector<frontend::OptionInfo> mine_options() {
     return frontend::join_options({{{"out", "DIR", "the output folder (required)", false},
                                     {"json", "", "print clusters.json on stdout instead of the tables", true}},
-                                   frontend::mining_options()});
+                                   frontend::mining_options(), dist_options()});
 }
 
 int cmd_mine(const Args& a, RunContext& ctx) {
@@ -58,8 +61,14 @@ int cmd_mine(const Args& a, RunContext& ctx) {
     const frontend::MiningJob job = frontend::mining_job(load_project(a.positionals()[0]), a);
     print_warnings(job.warnings);
     const int64_t k = job.project.cluster.k;
-    MiningResult r = run_mining(job.project, job.options, ctx);
-    write_mining_outputs(r, a.get("out"), std::min<int64_t>(k, r.n));
+    MiningResult r;
+    const int rc = run_distributed(a, [&] {
+        r = run_mining(job.project, job.options, ctx);
+        if (dist::world().is_root()) write_mining_outputs(r, a.get("out"), std::min<int64_t>(k, r.n));
+        return dist::world().is_root() ? kOk : -1;  // -1: a worker, which prints nothing
+    });
+    if (rc == -1) return kOk;
+    if (rc != kOk || r.n == 0) return rc;  // the --nproc launcher: the workers did the work
     if (a.has("json")) {
         std::fputs(clusters_json(r, std::min<int64_t>(k, r.n)).c_str(), stdout);
         return kOk;

@@ -14,6 +14,7 @@
 #include "project/project.h"
 #include "train/trainer.h"
 #include "train/train_settings.h"
+#include "dist/comm.h"
 
 namespace den2moe::cli {
 
@@ -24,8 +25,11 @@ std::vector<frontend::OptionInfo> train_options() {
                                     {"out", "DIR", "output folder (required)", false},
                                     {"resume", "", "continue the run in DIR from its last checkpoint", true},
                                     {"json", "", "print the result as JSON", true}},
-                                   frontend::schema_options(train_schema())});
+                                   frontend::schema_options(train_schema()), dist_options()});
 }
+
+static int train_and_print(const Args& a, const Project& p, const std::string& model_dir, const TrainSettings& s,
+                           RunContext& ctx);
 
 int cmd_train(const Args& a, RunContext& ctx) {
     D2M_CHECK(a.positionals().size() == 1, InvalidInput, "train: expected one MOE_DIR argument, got ",
@@ -43,11 +47,18 @@ int cmd_train(const Args& a, RunContext& ctx) {
     apply_stage_defaults(s, model_top_k(model_dir));
     apply_project_training(s, p);
     apply_settings(train_schema(), s, a);
+    validate_data_parallel(s, planned_world_size(a));  // before any rank starts
 
+    return run_distributed(a, [&] { return train_and_print(a, p, model_dir, s, ctx); });
+}
+
+static int train_and_print(const Args& a, const Project& p, const std::string& model_dir, const TrainSettings& s,
+                           RunContext& ctx) {
     const bool quiet = a.has("quiet");
     TrainResult r = run_training(p, model_dir, s, a.get("out"), a.has("resume"), ctx, [quiet](const std::string& m) {
         if (!quiet) std::fprintf(stderr, "\nnote: %s\n", m.c_str());
     });
+    if (!dist::world().is_root()) return kOk;  // rank 0 prints the result
     if (a.has("json")) {
         json j = {{"out", r.out_dir},
                   {"stage", s.stage},

@@ -1,7 +1,10 @@
 // run_mining: statistics (cached) -> pruned model per domain -> N×N PPL -> affinity -> linkage.
 // Shared work is done once: the model is loaded once, each domain's statistics once (and reused from
 // the disk cache), each evaluation set tokenised once; a pruned model shares the dense trunk (only its
-// FFNs are new tensors).
+// FFNs are new tensors). Sharded over the ranks of dist::world() (den2moe mine --nproc, torchrun,
+// srun): rank r computes the statistics and the pruned row of domains i with i mod W = r and the
+// dense cells j mod W = r; the cells are summed into every rank (each cell from one rank, the others
+// add +0.0, so the matrix is bit-identical to one process) and rank 0 alone writes the cell cache.
 #include "pipeline/mining.h"
 
 #include <ATen/ATen.h>
@@ -24,6 +27,7 @@
 #include "core/json_text.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
+#include "dist/comm.h"
 #include "eval/perplexity.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
@@ -117,10 +121,20 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
     ctx.report("load", 1, 1, "model");
     res.timings.load_s = since(t0);
 
-    // ---- statistics, one entry per domain (cache first)
+    // ---- the ranks' shares: rows (statistics + pruned model) i mod W, dense cells j mod W
+    dist::Communicator& comm = dist::world();
+    const int64_t W = comm.world_size(), R = comm.rank();
+    auto mine = [&](int64_t i) { return i % W == R; };
+
+    // ---- statistics, one entry per domain of this rank's rows (cache first)
     t0 = Clock::now();
-    DomainStatsRun dsr = domain_statistics(project, doms, model, tok, res.model_hash, opt.use_cache, ctx);
-    std::vector<FfnStats>& stats = dsr.stats;
+    std::vector<const ProjectDomain*> my_doms;
+    for (int64_t i = 0; i < n; ++i)
+        if (mine(i)) my_doms.push_back(doms[static_cast<size_t>(i)]);
+    DomainStatsRun dsr = domain_statistics(project, my_doms, model, tok, res.model_hash, opt.use_cache, ctx);
+    std::vector<FfnStats> stats(static_cast<size_t>(n));  // empty for the other ranks' rows
+    for (int64_t i = 0, k = 0; i < n; ++i)
+        if (mine(i)) stats[static_cast<size_t>(i)] = std::move(dsr.stats[static_cast<size_t>(k++)]);
     res.stats_cache_hits = dsr.hits;
     res.stats_cache_misses = dsr.misses;
     res.timings.stats_tokens = dsr.tokens;
@@ -177,16 +191,20 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
     PplOptions po;
     po.seq = project.eval.seq_len;
     po.batch = batch;
-    res.ppl.assign(static_cast<size_t>(n * n), NAN);
-    res.dense_ppl.assign(static_cast<size_t>(n), NAN);
-    const int64_t total_evals = n * n + n;
+    // several ranks: the other ranks' cells stay +0.0 for the sum
+    res.ppl.assign(static_cast<size_t>(n * n), W > 1 ? 0.0 : NAN);
+    res.dense_ppl.assign(static_cast<size_t>(n), W > 1 ? 0.0 : NAN);
+    int64_t total_evals = 0;
+    for (int64_t i = 0; i < n; ++i) total_evals += (mine(i) ? n : 0) + (mine(i) ? 1 : 0);
+    json new_cells = json::object();  // cells this rank computed (several ranks: rank 0 writes them all)
     int64_t done = 0;
     double prune_s = 0, eval_s = 0;
     // row: "dense" or a statistics key; make_model builds the row's model only if a cell is missing
     auto eval_row = [&](const std::string& row, const std::function<std::shared_ptr<const LlamaModel>()>& make_model,
-                        double* out, const std::string& label) {
+                        double* out, const std::string& label, const std::function<bool(int64_t)>& cell_is_mine) {
         std::shared_ptr<const LlamaModel> m;
         for (int64_t j = 0; j < n; ++j) {
+            if (!cell_is_mine(j)) continue;
             ctx.check_cancelled();
             const std::string key = row.empty() ? std::string() : cell_key(row, j);
             auto it = key.empty() ? cells.end() : cells.find(key);
@@ -201,17 +219,18 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
                 out[j] = pr.ppl();
                 res.timings.eval_tokens += pr.n_tokens;
                 eval_s += since(te);
-                if (!key.empty()) cells[key] = out[j];
+                if (!key.empty()) cells[key] = new_cells[key] = out[j];
             }
             ctx.report("evaluation", ++done, total_evals, label + " → " + res.domains[j]);
         }
-        if (cell_cache && m) write_file_atomic(cells_path, dump_json(cells) + "\n");  // keep finished rows
+        if (cell_cache && m && W == 1) write_file_atomic(cells_path, dump_json(cells) + "\n");  // keep finished rows
     };
     ctx.report("evaluation", 0, total_evals, "dense");
     const std::shared_ptr<const LlamaModel> dense_model = lm.model;
     eval_row(cell_cache ? std::string("dense") : std::string(), [&] { return dense_model; }, res.dense_ppl.data(),
-             "dense");
+             "dense", mine);
     for (int64_t i = 0; i < n; ++i) {
+        if (!mine(i)) continue;
         ctx.check_cancelled();
         const std::string row = cell_cache && !stats[i].key.empty() ? stats[i].key + "|" + prune_key : std::string();
         auto make = [&]() -> std::shared_ptr<const LlamaModel> {
@@ -220,7 +239,37 @@ MiningResult run_mining(const Project& project, const MiningOptions& opt, RunCon
             prune_s += since(tp);
             return pruned;
         };
-        eval_row(row, make, res.ppl.data() + i * n, "pruned(" + res.domains[i] + ")");
+        eval_row(row, make, res.ppl.data() + i * n, "pruned(" + res.domains[i] + ")", [](int64_t) { return true; });
+    }
+    if (W > 1) {  // every cell from its one rank; the counters summed; rank 0 keeps the cells
+        at::Tensor all = at::empty({n * n + n + 5}, at::kDouble);  // [ppl n*n | dense n | counters 5]
+        double* a = all.data_ptr<double>();
+        std::copy(res.ppl.begin(), res.ppl.end(), a);
+        std::copy(res.dense_ppl.begin(), res.dense_ppl.end(), a + n * n);
+        double* c = a + n * n + n;
+        c[0] = static_cast<double>(dsr.hits), c[1] = static_cast<double>(dsr.misses);
+        c[2] = static_cast<double>(dsr.tokens), c[3] = static_cast<double>(res.ppl_cache_hits);
+        c[4] = static_cast<double>(res.timings.eval_tokens);
+        std::vector<at::Tensor> v{all};
+        comm.all_reduce_sum(v);
+        a = v[0].data_ptr<double>();
+        std::copy(a, a + n * n, res.ppl.begin());
+        std::copy(a + n * n, a + n * n + n, res.dense_ppl.begin());
+        c = a + n * n + n;
+        res.stats_cache_hits = static_cast<int64_t>(c[0]);
+        res.stats_cache_misses = static_cast<int64_t>(c[1]);
+        res.timings.stats_tokens = static_cast<int64_t>(c[2]);
+        res.ppl_cache_hits = static_cast<int64_t>(c[3]);
+        res.timings.eval_tokens = static_cast<int64_t>(c[4]);
+        const std::vector<std::string> parts = comm.all_gather_bytes(dump_json(new_cells));
+        if (cell_cache && comm.is_root()) {
+            bool any = false;
+            for (const auto& p : parts) {
+                const json part = json::parse(p);  // kept alive while its items are walked
+                for (auto it = part.begin(); it != part.end(); ++it) cells[it.key()] = it.value(), any = true;
+            }
+            if (any) write_file_atomic(cells_path, dump_json(cells) + "\n");
+        }
     }
     res.timings.pruning_s = prune_s;
     res.timings.evaluation_s = eval_s;

@@ -80,6 +80,8 @@ at::Tensor LoraSet::merged(const at::Tensor& W, const at::Tensor& A, const at::T
     return W.to(at::kFloat) + at::mm(B.to(at::kFloat), A.to(at::kFloat)) * scale();
 }
 
+void LoraSet::reseed_dropout(uint64_t seed) { gen_.set_current_seed(seed); }
+
 at::Tensor LoraSet::rng_state() const { return gen_.get_state(); }
 
 void LoraSet::set_rng_state(const at::Tensor& state) { gen_.set_state(state); }

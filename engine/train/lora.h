@@ -48,6 +48,8 @@ public:
     /// W + scale·B·A in float32 (`W` the base weight in any dtype; A and B as given, e.g. masters).
     at::Tensor merged(const at::Tensor& W, const at::Tensor& A, const at::Tensor& B) const;
 
+    /// Restart the dropout masks from `seed` (data-parallel ranks: a function of seed, rank and step).
+    void reseed_dropout(uint64_t seed);
     /// The dropout generator's state (a byte tensor) for checkpoints, and its restoration.
     at::Tensor rng_state() const;
     void set_rng_state(const at::Tensor& state);

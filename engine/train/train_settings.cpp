@@ -53,6 +53,12 @@ void apply_stage_defaults(TrainSettings& s, int64_t top_k) {
     }
 }
 
+void validate_data_parallel(const TrainSettings& s, int world_size) {
+    D2M_CHECK(s.batch * s.grad_accum >= world_size, InvalidInput, "training.batch x grad_accum = ",
+              s.batch * s.grad_accum, " windows per step cannot be shared by ", world_size,
+              " ranks (each needs at least one window)", Hint{"raise --batch or --grad-accum, or run fewer ranks"});
+}
+
 void validate_train_settings(const TrainSettings& s) {
     train_schema().check(s, "training.");
     const int64_t per_step = s.seq_len * s.batch * s.grad_accum;

@@ -121,6 +121,9 @@ void apply_stage_defaults(TrainSettings& s, int64_t top_k);
 
 /// Range and choice checks (the schema) plus the rules between fields; throws the house error.
 void validate_train_settings(const TrainSettings& s);
+/// Data-parallel over `world_size` ranks: each needs at least one of a step's batch x grad_accum
+/// windows. The CLI calls it before it starts ranks; the trainer again with the job's world size.
+void validate_data_parallel(const TrainSettings& s, int world_size);
 
 /// Comma-separated list -> trimmed non-empty items.
 std::vector<std::string> split_list(const std::string& s);

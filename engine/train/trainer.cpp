@@ -23,6 +23,7 @@
 #include "core/json_text.h"
 #include "core/run_context.h"
 #include "core/runtime.h"
+#include "dist/comm.h"
 #include "io/hf_config.h"
 #include "io/model_files.h"
 #include "io/safetensors.h"
@@ -186,6 +187,7 @@ struct Trainer::Impl {
     AdamWConfig adam;
     LrSchedule sched;
     std::vector<std::string> notes;
+    dist::Communicator* comm = nullptr;  // the job's ranks (one: a plain run)
 
     at::Tensor head;  // the vocabulary projection [V, D] (lm_head, or the embedding when tied)
 
@@ -214,6 +216,8 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     : impl_(std::make_unique<Impl>()) {
     Impl& I = *impl_;
     validate_train_settings(s);
+    I.comm = &dist::world();
+    validate_data_parallel(s, I.comm->world_size());
     I.project = project;
     I.model_dir = model_dir;
     I.s = s;
@@ -466,22 +470,81 @@ std::map<std::string, at::Tensor> Trainer::parameters() const {
     return out;
 }
 
+namespace {
+uint64_t mix64(uint64_t x) {  // SplitMix64 finaliser
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+}  // namespace
+
 double Trainer::train_step() {
     Impl& I = *impl_;
     const TrainSettings& s = I.s;
+    dist::Communicator& comm = *I.comm;
+    const int W = comm.world_size(), R = comm.rank();
     zero_grad();
+    // The step's G = batch x grad_accum windows are the next G of the global order on every rank;
+    // rank R takes the contiguous share [G·R/W, G·(R+1)/W) in micro-batches of at most `batch`, each
+    // weighted by its share of G, so the summed gradient is the mean over all G windows whatever W
+    // is (one rank: grad_accum micro-batches weighted 1/grad_accum, as before).
+    const int64_t G = s.batch * s.grad_accum;
+    std::vector<std::pair<int64_t, int64_t>> draws(static_cast<size_t>(G));
+    for (auto& d : draws) d = I.order->next();
+    const int64_t lo = G * R / W, hi = G * (R + 1) / W;
     double loss = 0;
-    for (int64_t a = 0; a < s.grad_accum; ++a) {
-        at::Tensor ids = next_batch(*I.corpus, *I.order, s.batch);
-        loss += accumulate(ids, 1.0 / static_cast<double>(s.grad_accum)) / static_cast<double>(s.grad_accum);
+    for (int64_t b0 = lo; b0 < hi; b0 += s.batch) {
+        const int64_t nb = std::min(s.batch, hi - b0);
+        // the micro-batch's dropout masks are a pure function of (seed, step, its first window), not of
+        // the rank: W ranks draw the masks one process draws (when the micro-batches coincide), and a
+        // resume with another world size continues the same sequence
+        if (I.lora) {
+            I.lora->reseed_dropout(mix64(mix64(static_cast<uint64_t>(s.seed)) ^
+                                         mix64(static_cast<uint64_t>(I.step) * 0x100000001b3ull + static_cast<uint64_t>(b0))));
+        }
+        std::vector<at::Tensor> rows;
+        for (int64_t k = b0; k < b0 + nb; ++k) {
+            const auto& dw = draws[static_cast<size_t>(k)];
+            rows.push_back(I.corpus->domains[static_cast<size_t>(dw.first)].train[dw.second]);
+        }
+        const double w = static_cast<double>(nb) / static_cast<double>(G);
+        loss += accumulate(at::stack(rows), w) * w;  // ids [nb, seq_len]
     }
     std::vector<Param*> with_grad;
     std::vector<at::Tensor> grads;
-    for (auto& p : I.params) {
-        at::Tensor g = p.grad();
-        if (!g.defined()) continue;  // as torch's optimizers: a tensor without a gradient is not updated
-        with_grad.push_back(&p);
-        grads.push_back(g.to(at::kFloat));
+    if (W == 1) {
+        for (auto& p : I.params) {
+            at::Tensor g = p.grad();
+            if (!g.defined()) continue;  // as torch's optimizers: a tensor without a gradient is not updated
+            with_grad.push_back(&p);
+            grads.push_back(g.to(at::kFloat));
+        }
+    } else {
+        // every rank sends every tensor (zeros where its share gave none) with a has-gradient flag:
+        // a tensor is updated when any rank's share reached it, as in one process
+        const size_t P = I.params.size();
+        std::vector<at::Tensor> all;
+        at::Tensor flags = at::zeros({static_cast<int64_t>(P)}, at::kFloat);  // [P]
+        for (size_t i = 0; i < P; ++i) {
+            at::Tensor g = I.params[i].grad();
+            if (g.defined()) {
+                all.push_back(g.to(at::kFloat).cpu().contiguous().clone());
+                flags[static_cast<int64_t>(i)] = 1.0f;
+            } else {
+                all.push_back(at::zeros(I.params[i].value().sizes(), at::kFloat));
+            }
+        }
+        all.push_back(flags);
+        all.push_back(at::full({1}, loss, at::kDouble));
+        comm.all_reduce_sum(all);
+        loss = all[P + 1].item<double>();
+        const at::Device dev = I.params.empty() ? at::Device(at::kCPU) : I.params[0].master.device();
+        for (size_t i = 0; i < P; ++i) {
+            if (all[P][static_cast<int64_t>(i)].item<float>() == 0.0f) continue;
+            with_grad.push_back(&I.params[i]);
+            grads.push_back(all[i].to(dev));
+        }
     }
     const double norm = clip_grad_norm(grads, s.clip);
     if (!std::isfinite(loss) || !std::isfinite(norm)) {
@@ -513,25 +576,49 @@ double Trainer::train_step() {
     return loss;
 }
 
+std::string Trainer::replica_fingerprint() const {
+    std::string f;
+    for (const auto& p : impl_->params) {
+        const double v = p.master.to(at::kDouble).sum().item<double>();
+        f.append(reinterpret_cast<const char*>(&v), sizeof v);
+        f += std::to_string(p.t);
+    }
+    return hash_string(f);
+}
+
 HeldOut Trainer::evaluate() {
     Impl& I = *impl_;
     at::NoGradGuard no_grad;
     if (I.lora) I.lora->set_training(false);
     HeldOut h;
-    double nll_all = 0;
-    int64_t n_all = 0;
-    for (const auto& d : I.corpus->domains) {
+    // batches k of each domain's test windows go to rank k mod W; per-domain sums then all-reduced
+    const int W = I.comm->world_size(), R = I.comm->rank();
+    const size_t nd = I.corpus->domains.size();
+    at::Tensor sums = at::zeros({2 * static_cast<int64_t>(nd)}, at::kDouble);  // [nll_0, n_0, nll_1, n_1, ...]
+    double* acc = sums.data_ptr<double>();
+    for (size_t di = 0; di < nd; ++di) {
+        const TrainDomain& d = I.corpus->domains[di];
         const int64_t nw = d.test.size(0);
-        if (nw == 0) continue;
-        double nll = 0;
-        int64_t n = 0;
-        for (int64_t b = 0; b < nw; b += I.s.batch) {
+        for (int64_t b = 0, k = 0; b < nw; b += I.s.batch, ++k) {
+            if (k % W != R) continue;
             at::Tensor ids = d.test.narrow(0, b, std::min(I.s.batch, nw - b));
             const int64_t m = ids.size(0) * (ids.size(1) - 1);  // predictions
-            nll += I.lm_loss(*I.eval_model, ids).item<double>() * static_cast<double>(m);
-            n += m;
+            acc[2 * di] += I.lm_loss(*I.eval_model, ids).item<double>() * static_cast<double>(m);
+            acc[2 * di + 1] += static_cast<double>(m);
         }
-        h.domains.push_back(d.name);
+    }
+    if (W > 1) {
+        std::vector<at::Tensor> v{sums};
+        I.comm->all_reduce_sum(v);
+        acc = v[0].data_ptr<double>();
+    }
+    double nll_all = 0;
+    int64_t n_all = 0;
+    for (size_t di = 0; di < nd; ++di) {
+        if (I.corpus->domains[di].test.size(0) == 0) continue;
+        const double nll = acc[2 * di];
+        const int64_t n = static_cast<int64_t>(acc[2 * di + 1]);
+        h.domains.push_back(I.corpus->domains[di].name);
         h.loss.push_back(nll / static_cast<double>(n));
         nll_all += nll;
         n_all += n;
@@ -763,6 +850,10 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
     }
 
     Trainer tr(project, model_dir, s, ctx);
+    // data-parallel: every rank trains; rank 0 alone writes files (the others' state is identical)
+    dist::Communicator& comm = dist::world();
+    const bool root = comm.is_root();
+    const int world = comm.world_size();
     TrainResult res;
     res.out_dir = out_dir;
     res.notes = tr.notes();
@@ -773,19 +864,25 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
         res.resumed_from = tr.step();
         note(str("resumed at step ", tr.step(), " of ", tr.total_steps(), " from ", ckpt.string()));
     }
+    if (world > 1) {
+        res.notes.push_back(str("data-parallel over ", world, " ranks: each step's ", s.batch * s.grad_accum,
+                                " windows are shared by the ranks and their gradients summed; rank 0 writes the files"));
+    }
     for (const auto& n : res.notes) note(n);
-    fs::create_directories(out, ec);
-    D2M_CHECK(!ec, Io, "cannot create output folder ", out_dir, ": ", ec.message());
     const std::string log_path = (out / "train_log.jsonl").string();
-    {
+    std::ofstream jl;
+    if (root) {
+        fs::create_directories(out, ec);
+        D2M_CHECK(!ec, Io, "cannot create output folder ", out_dir, ": ", ec.message());
         std::string kept;
         if (resume) {
             for (const auto& l : log_lines_upto(log_path, tr.step())) kept += l + "\n";
         }
         write_file_atomic(log_path, kept);
+        jl.open(log_path, std::ios::app);
     }
-    std::ofstream jl(log_path, std::ios::app);
     auto log_line = [&](const json& j) {
+        if (!root) return;
         jl << dump_json(j) << "\n";
         jl.flush();
     };
@@ -805,15 +902,36 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
         res.before = evaluate(0);
         before = res.before.to_json();
     }
-    auto checkpoint = [&] { tr.save_checkpoint(ckpt.string(), {{"before", before}}); };
+    auto checkpoint = [&] {
+        if (world > 1) {  // the replicas must agree before one of them speaks for all
+            const std::vector<std::string> fp = comm.all_gather_bytes(tr.replica_fingerprint());
+            for (int r = 1; r < world; ++r) {
+                D2M_CHECK(fp[static_cast<size_t>(r)] == fp[0], Internal, "data-parallel ranks 0 and ", r,
+                          " hold different weights at step ", tr.step(), " (their all-reduced updates diverged)");
+            }
+        }
+        if (root) tr.save_checkpoint(ckpt.string(), {{"before", before}});
+    };
+    // a cancel (Ctrl-C reaches every rank, at different moments) is acted on by all ranks together
+    auto cancelled = [&] {
+        bool c = ctx.cancel.cancelled();
+        if (world > 1) {
+            std::vector<at::Tensor> f{at::full({1}, c ? 1.0 : 0.0, at::kDouble)};
+            comm.all_reduce_sum(f);
+            c = f[0].item<double>() > 0;
+        }
+        return c;
+    };
 
     static const int64_t kill_at = [] {  // fault injection for the resume test (tests/app/cli/train_tests.cmake)
         const char* v = std::getenv("D2M_TRAIN_TEST_KILL_AT_STEP");
-        return v ? std::atoll(v) : int64_t{-1};
+        const char* r = std::getenv("D2M_TRAIN_TEST_KILL_RANK");  // only that rank (data-parallel tests)
+        if (r && std::atoi(r) != dist::world().rank()) return int64_t{-1};
+        return v ? static_cast<int64_t>(std::atoll(v)) : int64_t{-1};
     }();
     const int64_t tokens_step = tr.tokens_per_step();
     while (tr.step() < total) {
-        if (ctx.cancel.cancelled()) {
+        if (cancelled()) {
             checkpoint();
             note(str("cancelled at step ", tr.step(), "; checkpoint written, --resume continues"));
             throw Cancelled();
@@ -859,12 +977,14 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
                    {"steps", total},
                    {"tokens", res.tokens},
                    {"threads", at::get_num_threads()},
+                   {"world_size", world},
                    {"data", data},
                    {"data_hash", tr.corpus().data_hash},
                    {"held_out_before", before},
                    {"held_out_after", res.after.to_json()},
                    {"notes", res.notes},
                    {"loss_curve", "train_log.jsonl"}};
+    if (!root) return res;
     tr.write_model(out_dir, record);
     json summary = record;
     summary["seconds_this_run"] = res.seconds;

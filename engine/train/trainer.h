@@ -60,8 +60,13 @@ public:
     const TrainCorpus& corpus() const;
 
     /// One optimizer step on the next windows of the data order (forward, backward, NaN/Inf guard,
-    /// clipping, AdamW, master -> compute copy). Returns the step's mean loss.
+    /// clipping, AdamW, master -> compute copy). Returns the step's mean loss. Data-parallel (the
+    /// process-wide dist::world() has several ranks): the step's batch x grad_accum windows are
+    /// shared by the ranks and their float32 gradients summed (bucketed all-reduce) before clipping,
+    /// so every rank makes the same update as one process would (fp32 summation order aside).
     double train_step();
+    /// A hash of every master tensor's sum and step count: equal on all ranks while they agree.
+    std::string replica_fingerprint() const;
     /// Mean loss of `ids` [B, T] scaled by `weight` and back-propagated into the gradients (no update).
     double accumulate(const at::Tensor& ids, double weight = 1.0);
     /// Float32 gradients of every trainable tensor (HF names; LoRA as "<module>.lora_A.weight").
@@ -73,7 +78,8 @@ public:
     double last_lr() const;
     double last_grad_norm() const;
 
-    /// Held-out loss on the test windows with the saved model's routing (no dropout, no gradients).
+    /// Held-out loss on the test windows with the saved model's routing (no dropout, no gradients);
+    /// data-parallel: each rank evaluates every W-th batch and the sums are all-reduced.
     HeldOut evaluate();
     /// Logits of the model being trained, in its Train mode (adapters on, dropout off).
     at::Tensor logits(const at::Tensor& ids);

@@ -155,9 +155,9 @@ def rel(a, b):
     return (a - b).abs().max().item() / max(b.abs().max().item(), 1e-30)
 
 
-def cmd_grads(a):
-    t = read_safetensors(a.fixture)
-    info = json.loads(read_metadata(a.fixture)['info'])
+def fixture_model(t, info):
+    """The fixture's model with its trainable tensors as leaves (torch.nn.Parameter, so that a
+    Module can hold them too): (MoeLlama, {HF name: leaf})."""
     m = MoeLlama(info['model'])
     if info['stage'] == 'router':
         m.routing, m.temperature = 'dense', info['temperature']
@@ -169,8 +169,8 @@ def cmd_grads(a):
         for k in t:
             if k.startswith('lora_A:'):
                 name = k[len('lora_A:'):]
-                A = t[k].clone().requires_grad_(True)
-                B = t['lora_B:' + name].clone().requires_grad_(True)
+                A = torch.nn.Parameter(t[k].clone())
+                B = torch.nn.Parameter(t['lora_B:' + name].clone())
                 m.lora[name] = (A, B)
                 mod = name[:-len('.weight')]
                 leaves[mod + '.lora_A.weight'] = A
@@ -178,34 +178,47 @@ def cmd_grads(a):
     for name in info['trainable']:
         if '.lora_' in name:
             continue
-        m.W[name] = m.W[name].clone().requires_grad_(True)
+        m.W[name] = torch.nn.Parameter(m.W[name].clone())
         leaves[name] = m.W[name]
     missing = [n for n in info['trainable'] if n not in leaves]
     if missing:
         raise SystemExit('trainable tensors the oracle cannot find: %s' % missing[:5])
+    return m, leaves
+
+
+def cmd_grads(a):
+    t = read_safetensors(a.fixture)
+    info = json.loads(read_metadata(a.fixture)['info'])
+    m, leaves = fixture_model(t, info)
     ids = t['ids']
     loss = m.loss(ids)
     loss.backward()
+    check_grads(a.fixture, info, t, {n: leaves[n].grad for n in info['trainable']}, loss.item(), a.tol)
+
+
+def check_grads(fixture, info, t, grads, ref_loss, tol):
+    """The engine's loss and gradients in the fixture against the reference's (`grads`: HF name ->
+    tensor, None when autograd gave none); prints the worst error, exits 1 above `tol`, else ORACLE_OK."""
     ours = t['loss'].item()
     worst, worst_name, bad = 0.0, '', []
     for name in info['trainable']:
-        g_ref = leaves[name].grad
+        g_ref = grads[name]
         if g_ref is None:
-            g_ref = torch.zeros_like(leaves[name])
+            g_ref = torch.zeros_like(t['grad:' + name])
         g = t['grad:' + name]
         scale = g_ref.abs().max().item()
         err = (g - g_ref).abs().max().item()
         r = err / scale if scale > 0 else err
         if scale == 0 and err != 0:
             bad.append('%s: reference gradient is exactly 0, ours has max |g| %.3e' % (name, err))
-        elif r > a.tol:
+        elif r > tol:
             bad.append('%s: rel err %.3e (max |g| %.3e)' % (name, r, scale))
         if r > worst:
             worst, worst_name = r, name
-    zero = sum(1 for n in info['trainable'] if leaves[n].grad is None or leaves[n].grad.abs().max().item() == 0)
-    loss_rel = abs(ours - loss.item()) / abs(loss.item())
+    zero = sum(1 for n in info['trainable'] if grads[n] is None or grads[n].abs().max().item() == 0)
+    loss_rel = abs(ours - ref_loss) / abs(ref_loss)
     print('%s: loss ours %.7f oracle %.7f (rel %.2e); %d gradients, worst rel err %.2e (%s); %d exactly zero'
-          % (os.path.basename(a.fixture), ours, loss.item(), loss_rel, len(info['trainable']), worst, worst_name,
+          % (os.path.basename(fixture), ours, ref_loss, loss_rel, len(info['trainable']), worst, worst_name,
              zero))
     if loss_rel > 1e-5 or bad:
         for b in bad[:10]:
