@@ -37,3 +37,7 @@ endif()
 if(TARGET tst_conversion_parity)
   add_dependencies(tst_conversion_parity den2moe den2moe-studio)
 endif()
+# The results tables test also checks `den2moe-studio --view results`.
+if(TARGET tst_results_view)
+  add_dependencies(tst_results_view den2moe-studio)
+endif()
