@@ -3,13 +3,16 @@
 // the app's adapter. Checked by hand: Mean(Task), Mean(TaskType), per-type means, a missing task (absent
 // or null) shown as missing and making the means missing (never zero), deltas against a baseline and
 // their colours, sorting (missing last in both orders), the type filter (means follow it), CSV /
-// Markdown / LaTeX cell by cell, and the headless `den2moe-studio --view results` form.
+// Markdown / LaTeX cell by cell, import of the Python mteb package's result layout (1.14 and 2.x files,
+// subsets, revisions; and the engine's own mteb files against its summary), and the headless
+// `den2moe-studio --view results` form.
 #include "results_adapters.h"
 #include "results_table.h"
 #include "results_view.h"
 
 #include "eval/results.h"
 
+#include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QProcess>
@@ -288,6 +291,77 @@ private Q_SLOTS:
         QVERIFY(f.open(QIODevice::ReadOnly));
         QCOMPARE(QString::fromUtf8(f.readAll()), v.exportText(QStringLiteral("md")));
         QVERIFY(!v.exportTo(m_tmp.path() + QStringLiteral("/t.docx"), &error));
+    }
+
+    void importMtebLayout() {
+        // result files as the Python mteb package writes them: 1.14 (indent 2, sorted keys) and 2.x
+        // (rounded, "date", mteb_version in the entry), a multilingual task with subsets, model_meta.json
+        const QString root = m_tmp.path() + QStringLiteral("/mteb-results");
+        auto put = [&](const QString& rel, const QByteArray& text) {
+            const QString path = root + QLatin1Char('/') + rel;
+            QDir().mkpath(QFileInfo(path).absolutePath());
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(text);
+        };
+        auto entry114 = [](const char* task, const char* score) {
+            return QStringLiteral(R"({"dataset_revision": "x", "evaluation_time": 1.5, "kg_co2_emissions": null,
+  "mteb_version": "1.14.15", "scores": {"test": [{"cosine_spearman": %2, "hf_subset": "default",
+  "languages": ["eng-Latn"], "main_score": %2}]}, "task_name": "%1"})").arg(QLatin1String(task), QLatin1String(score)).toUtf8();
+        };
+        put("intfloat__e5-small-v2/rev1/STS13.json", entry114("STS13", "0.78125"));
+        put("intfloat__e5-small-v2/rev1/Banking77Classification.json", entry114("Banking77Classification", "0.8"));
+        put("intfloat__e5-small-v2/rev1/model_meta.json", R"({"name": "intfloat/e5-small-v2", "revision": "rev1"})");
+        put("intfloat__e5-small-v2/rev2/STS13.json", entry114("STS13", "0.79"));
+        put("other__model/r/STS22.json", R"({"task_name": "STS22", "scores": {"test": [
+            {"hf_subset": "de", "languages": ["deu-Latn"], "main_score": 0.5},
+            {"hf_subset": "en", "languages": ["eng-Latn"], "main_score": 0.6}]}})");
+        put("other__model/r/STS14.json", R"({"dataset_revision": "y", "date": 1733000000.0, "evaluation_time": 2.0,
+            "kg_co2_emissions": null, "mteb_version": "2.1.0", "scores": {"test": [{"hf_subset": "default",
+            "languages": ["eng-Latn"], "main_score": 0.654321, "mteb_version": "2.1.0"}]}, "task_name": "STS14"})");
+
+        ResultsData d;
+        QString error;
+        QVERIFY2(loadResultsFolders({root}, &d, &error), qPrintable(error));
+        QCOMPARE(d.runs.size(), 3);
+        QCOMPARE(d.runs[0].label, QStringLiteral("intfloat/e5-small-v2@rev1"));
+        QCOMPARE(d.runs[1].label, QStringLiteral("intfloat/e5-small-v2@rev2"));
+        QCOMPARE(d.runs[2].label, QStringLiteral("other/model"));
+        QCOMPARE(d.runs[0].scores.size(), 2);  // model_meta.json is not a task
+        QCOMPARE(d.runs[0].scores.value(QStringLiteral("STS13")), 0.78125);
+        QCOMPARE(d.runs[0].scores.value(QStringLiteral("Banking77Classification")), 0.8);
+        QCOMPARE(d.runs[1].scores.value(QStringLiteral("STS13")), 0.79);
+        QCOMPARE(d.runs[2].scores.value(QStringLiteral("STS22")), 0.6);  // the "en" subset
+        QCOMPARE(d.runs[2].scores.value(QStringLiteral("STS14")), 0.654321);
+        QHash<QString, ResultTaskInfo> tasks;
+        for (const ResultTaskInfo& t : d.tasks) tasks.insert(t.task, t);
+        QCOMPARE(tasks.size(), 4);
+        QCOMPARE(tasks[QStringLiteral("STS13")].type, QStringLiteral("STS"));  // from the task registry
+        QCOMPARE(tasks[QStringLiteral("Banking77Classification")].type, QStringLiteral("Classification"));
+        QCOMPARE(tasks[QStringLiteral("Banking77Classification")].metric, QStringLiteral("accuracy"));
+        QCOMPARE(tasks[QStringLiteral("STS22")].type, QStringLiteral("Other"));
+        QVERIFY(!tasks[QStringLiteral("STS22")].inMeans);
+
+        // the engine's own mteb files (den2moe eval --out DIR/mteb) import to the summary's scores
+        den2moe::EvalSummary hs = den2moe::read_summary(m_hs.toStdString());
+        const QString out = m_tmp.path() + QStringLiteral("/engine-out");
+        for (const den2moe::TaskScores& t : hs.tasks) den2moe::write_task_result(out.toStdString(), hs, t);
+        ResultsData e;
+        QVERIFY2(loadResultsFolders({out + QStringLiteral("/mteb")}, &e, &error), qPrintable(error));
+        QCOMPARE(e.runs.size(), 1);
+        QCOMPARE(e.runs[0].label, QStringLiteral("den2moe/moe_hs-100%"));
+        QCOMPARE(e.runs[0].scores.size(), 3);  // the zero-shot task is not in the mteb layout
+        for (const den2moe::TaskScores& t : hs.tasks) {
+            if (t.is_mteb()) QCOMPARE(e.runs[0].scores.value(QString::fromStdString(t.task)), t.main_score);
+        }
+
+        // an empty folder and broken JSON are errors that name the place
+        QDir().mkpath(m_tmp.path() + QStringLiteral("/empty"));
+        QVERIFY(!loadResultsFolders({m_tmp.path() + QStringLiteral("/empty")}, &d, &error));
+        QVERIFY2(error.contains(QStringLiteral("neither summary.json")), qPrintable(error));
+        put("broken/m/r/X.json", "{\"task_name\": ");
+        QVERIFY(!loadResultsFolders({root + QStringLiteral("/broken")}, &d, &error));
+        QVERIFY2(error.contains(QStringLiteral("X.json")), qPrintable(error));
     }
 
     void headlessForm() {
