@@ -78,6 +78,13 @@ QString groupOf(const ResultColumn& c) {
     }
 }
 
+/// The header's task name: without its type's name at the end ("Banking77Classification" under
+/// "Classification" → "Banking77"); exports keep the full name.
+QString shortTaskName(const ResultColumn& c) {
+    if (c.task.size() > c.type.size() && c.task.endsWith(c.type)) return c.task.left(c.task.size() - c.type.size());
+    return c.task;
+}
+
 /// The second header line: "Task" / "TaskType" under Mean, "Mean" under a type, the task name.
 QString subtitleOf(const ResultColumn& c) {
     switch (c.kind) {
@@ -384,7 +391,8 @@ QVariant ResultsTableModel::headerData(int section, Qt::Orientation orientation,
     const ResultColumn& col = m_grid.columns[section];
     if (role == Qt::DisplayRole) {
         const QString grp = groupOf(col);
-        return grp.isEmpty() ? subtitleOf(col) : grp + QLatin1Char('\n') + subtitleOf(col);
+        const QString sub = col.kind == ResultColumnKind::Task ? shortTaskName(col) : subtitleOf(col);
+        return grp.isEmpty() ? sub : grp + QLatin1Char('\n') + sub;
     }
     if (role == Qt::ToolTipRole) {
         return col.kind == ResultColumnKind::Task ? QStringLiteral("%1 (%2), main score %3").arg(col.task, col.type, col.metric)

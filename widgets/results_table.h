@@ -84,7 +84,7 @@ QString resultsMarkdown(const ResultGrid& grid, const QVector<int>& order = {});
 /// LaTeX booktabs tabular: type groups as \multicolumn with \cmidrule, × 100, "--" missing, deltas as above.
 QString resultsLatex(const ResultGrid& grid, const QVector<int>& order = {});
 
-/// Qt model over a ResultGrid. Roles: Display (text, deltas when showDeltas), kValueRole (raw double,
+/// Qt model over a ResultGrid (header: "type\ntask", the task without its type's name at the end). Roles: Display (text, deltas when showDeltas), kValueRole (raw double,
 /// NaN missing; the label for the Run column), ToolTip, Background (delta colour), Font (bold baseline
 /// and means).
 class ResultsTableModel : public QAbstractTableModel {

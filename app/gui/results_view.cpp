@@ -22,6 +22,10 @@
 
 namespace den2moe::ui {
 
+namespace {
+constexpr int kMaxColumnWidth = 120;
+}
+
 ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     setObjectName(QStringLiteral("resultsView"));
     m_model = new ResultsTableModel(this);
@@ -63,6 +67,7 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     m_table->setAlternatingRowColors(false);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->horizontalHeader()->setDefaultAlignment(Qt::AlignCenter);
+    m_table->horizontalHeader()->setTextElideMode(Qt::ElideMiddle);
     m_table->verticalHeader()->setVisible(false);
 
     m_summary = new QLabel(this);
@@ -84,6 +89,10 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     });
     connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
         m_table->resizeColumnsToContents();
+        // long task names are elided in the header (the tooltip has the full name)
+        for (int c = 1; c < m_model->columnCount(); ++c) {
+            if (m_table->columnWidth(c) > kMaxColumnWidth) m_table->setColumnWidth(c, kMaxColumnWidth);
+        }
         m_table->resizeRowsToContents();
     });
     rebuildControls();

@@ -340,6 +340,13 @@ private Q_SLOTS:
         QCOMPARE(tasks[QStringLiteral("Banking77Classification")].type, QStringLiteral("Classification"));
         QCOMPARE(tasks[QStringLiteral("Banking77Classification")].metric, QStringLiteral("accuracy"));
         QCOMPARE(tasks[QStringLiteral("STS22")].type, QStringLiteral("Other"));
+        ResultsTableModel m;
+        m.setData(d);
+        for (int c = 0; c < m.columnCount(); ++c) {
+            if (m.grid().columns[c].key() == QLatin1String("Banking77Classification")) {
+                QCOMPARE(m.headerData(c, Qt::Horizontal).toString(), QStringLiteral("Classification\nBanking77"));
+            }
+        }
         QVERIFY(!tasks[QStringLiteral("STS22")].inMeans);
 
         // the engine's own mteb files (den2moe eval --out DIR/mteb) import to the summary's scores
