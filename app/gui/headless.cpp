@@ -74,7 +74,9 @@ std::vector<OptionInfo> studioOptions() {
             {"text", "TEXT", "the text of --view routing", false},
             {"layer", "L", "MoE layer shown by --view routing|experts (experts: -1 = the mean over layers)", false},
             {"csv", "FILE", "also write the data of --view routing|experts as CSV", false},
-            {"results", "DIR", "--view results: a folder written by `den2moe eval --out DIR` (repeat for more runs)", false},
+            {"results", "DIR",
+             "--view results: a `den2moe eval --out DIR` folder, or result files of the Python mteb package (repeat for more runs)",
+             false},
             {"baseline", "N|LABEL", "--view results: deltas against the N-th --results (1-based) or the run so labelled",
              false},
             {"types", "T,T", "--view results: only these task types (the means follow)", false},
@@ -177,7 +179,7 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     o.sort = text("sort");
     o.deltas = a.has("deltas");
     if (a.has("types")) o.types = text("types").split(QLatin1Char(','), Qt::SkipEmptyParts);
-    if (!o.results.isEmpty() && !a.has("view")) o.view = QStringLiteral("results");
+    if ((!o.results.isEmpty() || !o.tables.isEmpty()) && !a.has("view")) o.view = QStringLiteral("results");
     const bool resultsView = o.view == QLatin1String("results");
     D2M_CHECK(!resultsView || !o.results.isEmpty(), InvalidInput, "--view results needs --results DIR",
               Hint{"a folder written by `den2moe eval --out DIR`; repeat --results for more runs"});
