@@ -43,7 +43,7 @@ if d2m_have_qt && [ -d widgets ] && ls widgets/*.cpp >/dev/null 2>&1; then
     exit 1
   fi
   ninja -C build -j "$D2M_JOBS" den2moe-studio $gui_targets
-  gui_regex='tst_|oracle_dendrogram|dendrogram'
+  gui_regex='tst_|studio_|oracle_dendrogram|dendrogram'
   n_gui=$(count_tests build -R "$gui_regex")
   phase "tests: GUI configuration ($n_gui tests)"
   (cd build && ctest --output-on-failure --no-tests=error -j "$D2M_JOBS" -R "$gui_regex")

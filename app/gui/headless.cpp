@@ -7,6 +7,7 @@
 #include "export_dialog.h"
 #include "heatmap_view.h"
 #include "main_window.h"
+#include "results_view.h"
 #include "routing_view.h"
 #include "view_adapters.h"
 
@@ -61,7 +62,7 @@ std::vector<OptionInfo> studioOptions() {
     return {{"project", "P", "project file (the window: else the last project, else the demo)", false},
             {"run", "mining|conversion|export", "run a step without a window (its options below)", false},
             {"screenshot", "FILE", "render the views into this image (PNG; SVG/PDF for one plot) and exit", false},
-            {"view", "heatmap|dendrogram|all|routing|experts", "what --screenshot renders (default all)", false},
+            {"view", "heatmap|dendrogram|all|routing|experts|results", "what --screenshot renders (default all)", false},
             {"clusters", "K|FILE", "cut the dendrogram into K clusters; with --run conversion, a clusters.json", false},
             {"mining-dir", "DIR", "load a finished mining folder (mining.json) instead of running", false},
             {"save-mining", "DIR", "after --run mining, write the mining outputs into DIR", false},
@@ -73,6 +74,16 @@ std::vector<OptionInfo> studioOptions() {
             {"text", "TEXT", "the text of --view routing", false},
             {"layer", "L", "MoE layer shown by --view routing|experts (experts: -1 = the mean over layers)", false},
             {"csv", "FILE", "also write the data of --view routing|experts as CSV", false},
+            {"results", "DIR",
+             "--view results: a `den2moe eval --out DIR` folder, or result files of the Python mteb package (repeat for more runs)",
+             false},
+            {"baseline", "N|LABEL", "--view results: deltas against the N-th --results (1-based) or the run so labelled",
+             false},
+            {"types", "T,T", "--view results: only these task types (the means follow)", false},
+            {"sort", "KEY[:asc]", "--view results: sort the runs by this column (Mean(Task), a task, run), descending",
+             false},
+            {"deltas", "", "--view results: cells show the deltas to the baseline", true},
+            {"table", "FILE", "--view results: write the table as .csv, .md or .tex (LaTeX booktabs); repeatable", false},
             {"version", "", "the version", true}};
 }
 
@@ -98,6 +109,8 @@ std::string studioHelpText() {
         "  den2moe-studio --project P --run conversion [conversion options] [--view routing|experts ...]\n"
         "  den2moe-studio --run export --model-dir DIR --out DIR [export options] [--screenshot dialog.png]\n"
         "  den2moe-studio --model-dir DIR --view routing --text TEXT --screenshot out.png\n"
+        "  den2moe-studio --view results --results DIR [--results DIR ...] [--baseline N] --screenshot t.png\n"
+        "                 [--table t.md|t.tex|t.csv]   MTEB result tables of `den2moe eval` folders\n"
         "A step's options mean what they mean for `den2moe mine / convert / export`.\n\n"
         "options:\n";
     h += frontend::options_help(frontend::join_options({studioOptions(), frontend::common_options()}));
@@ -160,10 +173,31 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
         D2M_CHECK(!o.modelDir.isEmpty() && (a.has("out") || a.has("lint-only")), InvalidInput,
                   "--run export needs --model-dir DIR and --out DIR (or --lint-only)");
     }
+    for (const std::string& r : a.get_all("results")) o.results << QString::fromStdString(r);
+    for (const std::string& t : a.get_all("table")) o.tables << QString::fromStdString(t);
+    o.baseline = text("baseline");
+    o.sort = text("sort");
+    o.deltas = a.has("deltas");
+    if (a.has("types")) o.types = text("types").split(QLatin1Char(','), Qt::SkipEmptyParts);
+    if ((!o.results.isEmpty() || !o.tables.isEmpty()) && !a.has("view")) o.view = QStringLiteral("results");
+    const bool resultsView = o.view == QLatin1String("results");
+    D2M_CHECK(!resultsView || !o.results.isEmpty(), InvalidInput, "--view results needs --results DIR",
+              Hint{"a folder written by `den2moe eval --out DIR`; repeat --results for more runs"});
+    D2M_CHECK(resultsView || (o.results.isEmpty() && o.tables.isEmpty() && o.baseline.isEmpty() && o.types.isEmpty() &&
+                              o.sort.isEmpty() && !o.deltas),
+              InvalidInput, "--results, --table, --baseline, --types, --sort and --deltas belong to --view results");
+    D2M_CHECK(!resultsView || run.empty(), InvalidInput, "--view results reads finished evaluations; it takes no --run");
+    for (const QString& t : o.tables) {
+        const QString suffix = QFileInfo(t).suffix().toLower();
+        D2M_CHECK(suffix == QLatin1String("csv") || suffix == QLatin1String("md") || suffix == QLatin1String("tex"),
+                  InvalidInput, "--table ", t.toStdString(), ": the suffix must be .csv, .md or .tex");
+    }
+    D2M_CHECK(o.sort.isEmpty() || !o.sort.endsWith(QLatin1Char(':')), InvalidInput, "--sort KEY[:asc|:desc], got '",
+              a.get("sort"), "'");
     const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");
-    D2M_CHECK(moeView || o.view == QLatin1String("all") || o.view == QLatin1String("heatmap") ||
+    D2M_CHECK(resultsView || moeView || o.view == QLatin1String("all") || o.view == QLatin1String("heatmap") ||
                   o.view == QLatin1String("dendrogram"),
-              InvalidInput, "--view must be heatmap, dendrogram, all, routing or experts, got '", a.get("view"), "'");
+              InvalidInput, "--view must be heatmap, dendrogram, all, routing, experts or results, got '", a.get("view"), "'");
     D2M_CHECK(o.compareDir.isEmpty() || o.view == QLatin1String("routing"), InvalidInput,
               "--compare-dir needs --view routing");
     D2M_CHECK(o.view != QLatin1String("routing") || !o.text.isEmpty(), InvalidInput, "--view routing needs --text TEXT");
@@ -318,6 +352,61 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
     return 0;
 }
 
+int renderResultsView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    ResultsView* v = w.resultsView();
+    QString error;
+    if (!v->addFolders(o.results, &error)) D2M_FAIL(InvalidInput, "--results: ", error.toStdString());
+    if (!o.types.isEmpty()) {
+        const QStringList known = resultTypes(v->model()->resultsData());
+        for (const QString& t : o.types) {
+            D2M_CHECK(known.contains(t), InvalidInput, "--types: no task of type '", t.toStdString(), "' in the results",
+                      Hint{"types here: " + known.join(QStringLiteral(", ")).toStdString()});
+        }
+        v->setVisibleTypes(o.types);
+    }
+    if (!o.baseline.isEmpty()) {
+        const int n = isCount(o.baseline.toStdString()) ? o.baseline.toInt() : 0;
+        if (!v->setBaselineLabel(o.baseline)) {
+            D2M_CHECK(n >= 1 && n <= v->model()->rowCount(), InvalidInput, "--baseline ", o.baseline.toStdString(),
+                      ": neither a run's label nor a number 1..", v->model()->rowCount());
+            v->setBaseline(n - 1);
+        }
+    }
+    v->setShowDeltas(o.deltas);
+    if (!o.sort.isEmpty()) {
+        QString key = o.sort;
+        Qt::SortOrder order = Qt::DescendingOrder;
+        if (key.endsWith(QLatin1String(":asc"))) {
+            key.chop(4);
+            order = Qt::AscendingOrder;
+        } else if (key.endsWith(QLatin1String(":desc"))) {
+            key.chop(5);
+        }
+        D2M_CHECK(v->sortByKey(key, order), InvalidInput, "--sort: no column '", key.toStdString(), "'",
+                  Hint{"a task name, Mean(Task), Mean(TaskType), Mean(<type>) or run"});
+    }
+    for (const QString& t : o.tables) {
+        if (!v->exportTo(t, &error)) D2M_FAIL(Io, error.toStdString());
+        say(err, QStringLiteral("wrote ") + t);
+    }
+    if (!o.screenshot.isEmpty()) {
+        // the tab drawn on its own at --size (the window stays hidden), then given back to the window
+        const int tab = w.tabs()->indexOf(v);
+        const QString title = w.tabs()->tabText(tab);
+        v->setParent(nullptr);
+        v->setAttribute(Qt::WA_DontShowOnScreen, true);
+        v->resize(o.size);
+        v->show();
+        for (int i = 0; i < 3; ++i) QCoreApplication::processEvents();
+        const bool ok = v->exportTo(o.screenshot, &error);
+        v->hide();
+        w.tabs()->insertTab(tab, v, title);
+        if (!ok) D2M_FAIL(Io, error.toStdString());
+        say(err, QStringLiteral("wrote ") + o.screenshot);
+    }
+    return frontend::kOk;
+}
+
 int runHeadlessExport(MainWindow& w, const StudioOptions& o, const frontend::Args& a, QTextStream& err) {
     den2moe::ExportSettings base;  // the project's export settings when one is given, else the defaults
     QString error;
@@ -357,6 +446,7 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     if (!a.has("quiet")) w.jobRunner()->setProgressObserver(printer.sink());
     QString error;
     if (o.run == QLatin1String("export")) return runHeadlessExport(w, o, a, err);
+    if (o.view == QLatin1String("results")) return renderResultsView(w, o, err);  // needs no project
     // The routing view of a converted folder needs nothing but the folder (its tokenizer is beside it):
     // no project is opened, so an installed binary works wherever it was built. Everything else reads
     // the project given, else the demo project when one is found beside the binary.

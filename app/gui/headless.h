@@ -6,6 +6,8 @@
 //                  --screenshot r.png | --view experts [--csv data.csv]
 //   den2moe-studio --run export --model-dir DIR --out DIR [export options] [--screenshot dialog.png]
 //   den2moe-studio --model-dir CONVERTED --view routing --text "..." --screenshot r.png [--clusters K] ...
+//   den2moe-studio --view results --results DIR [--results DIR ...] [--baseline N|LABEL] [--types T,T]
+//                  [--sort KEY[:asc]] [--deltas] [--screenshot t.png] [--table t.md|t.tex|t.csv ...]
 // The headless form runs the step through the window's JobRunner (no window shown) with the options'
 // meaning and the validation of `den2moe mine / convert / export` (frontend::mining_job, conversion_job,
 // export_settings), prints progress with the CLI's printer, renders the views offscreen, saves the image
@@ -45,11 +47,17 @@ struct StudioOptions {
     int layer = 0;       ///< --layer: MoE layer index shown (routing, experts; experts: -1 = mean)
     bool layerSet = false;
     QString csv;         ///< --csv FILE: the rendered view's data
+    QStringList results; ///< --results DIR (repeatable): evaluation folders for --view results
+    QString baseline;    ///< --baseline N|LABEL (--view results): the N-th --results (1-based) or a run's label
+    QStringList types;   ///< --types T,T (--view results): the task types shown
+    QString sort;        ///< --sort KEY[:asc|:desc] (--view results): a column key, descending by default
+    bool deltas = false; ///< --deltas (--view results): cells show the deltas to the baseline
+    QStringList tables;  ///< --table FILE (repeatable, --view results): .csv / .md / .tex of the table
     bool help = false;
     bool version = false;
 
     /// Anything that makes the app run without a window.
-    bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty(); }
+    bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty() || !tables.isEmpty(); }
 };
 
 /// The options of den2moe-studio itself (--project, --run, --screenshot, --view, ...), common ones included.

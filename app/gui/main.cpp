@@ -24,7 +24,7 @@ void chooseHeadlessPlatform(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         const QByteArray a(argv[i]);
         headless = headless || a == "--screenshot" || a.startsWith("--screenshot=") || a == "--run" ||
-                   a.startsWith("--run=") || a == "--help" || a == "-h" || a == "--version";
+                   a.startsWith("--run=") || a == "--table" || a.startsWith("--table=") || a == "--help" || a == "-h" || a == "--version";
     }
     if (headless && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY") &&
         qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY")) {

@@ -12,6 +12,7 @@
 #include "export_dialog.h"
 #include "heatmap_view.h"
 #include "project_panel.h"
+#include "results_view.h"
 #include "routing_view.h"
 #include "task_panel.h"
 #include "view_adapters.h"
@@ -73,12 +74,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_conversionPanel = new ConversionPanel(this);
     m_routing = new RoutingView(this);
     m_expertLoad = new ExpertLoadView(this);
+    m_results = new ResultsView(this);
     m_tabs = new QTabWidget(this);
     m_tabs->setObjectName(QStringLiteral("mainTabs"));
     m_tabs->addTab(m_affinity, tr("Affinity"));
     m_tabs->addTab(m_conversionPanel, tr("Experts"));
     m_tabs->addTab(m_routing, tr("Routing"));
     m_tabs->addTab(m_expertLoad, tr("Expert load"));
+    m_tabs->addTab(m_results, tr("Results"));
     setCentralWidget(m_tabs);
     buildActions();
     buildDocks();
@@ -253,6 +256,10 @@ void MainWindow::buildMenus() {
     file->addAction(m_saveAction);
     file->addAction(m_saveAsAction);
     file->addSeparator();
+    file->addAction(tr("Add evaluation results…"), this, [this] {
+        m_tabs->setCurrentWidget(m_results);
+        m_results->addFoldersDialog();
+    });
     QMenu* exportMenu = file->addMenu(tr("&Export"));
     exportMenu->addAction(tr("Heatmap (PNG/SVG/PDF)…"), this, [this] { actionExportView(QStringLiteral("heatmap")); });
     exportMenu->addAction(tr("Dendrogram (PNG/SVG/PDF)…"), this,
@@ -268,6 +275,10 @@ void MainWindow::buildMenus() {
     });
     hfAct->setObjectName(QStringLiteral("exportHuggingFace"));
     exportMenu->addSeparator();
+    exportMenu->addAction(tr("Result table (Markdown/LaTeX/CSV/PNG)…"), this, [this] {
+        m_tabs->setCurrentWidget(m_results);
+        m_results->exportDialog();
+    });
     exportMenu->addAction(tr("Matrices as CSV…"), this, &MainWindow::actionExportCsv);
     exportMenu->addAction(tr("Clusters as CSV…"), this, &MainWindow::actionExportClusters);
     file->addSeparator();

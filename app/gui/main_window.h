@@ -120,6 +120,8 @@ public:
     HfExportOutputPtr exportResult() const { return m_export; }
     RoutingView* routingView() const { return m_routing; }
     ExpertLoadView* expertLoadView() const { return m_expertLoad; }
+    /// The Results tab (MTEB result tables of evaluation runs).
+    class ResultsView* resultsView() const { return m_results; }
     QTabWidget* tabs() const { return m_tabs; }
 
     /// The demo project beside the executable (build tree or installed share dir), "" if none.
@@ -176,6 +178,7 @@ private:
     ConversionPanel* m_conversionPanel = nullptr;
     RoutingView* m_routing = nullptr;
     ExpertLoadView* m_expertLoad = nullptr;
+    class ResultsView* m_results = nullptr;
     bool m_interactive = true;
     bool m_loading = false;  // programmatic state changes do not mark the project modified
 

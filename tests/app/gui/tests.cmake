@@ -47,3 +47,7 @@ if(TARGET den2moe-studio AND TARGET den2moe)
                        LABELS gui FIXTURES_REQUIRED cli_convert
                        PASS_REGULAR_EXPRESSION "ROUTED.*demo project was not found beside the program.*NO_PROJECT_EXIT1")
 endif()
+# The results tables test also checks `den2moe-studio --view results`.
+if(TARGET tst_results_view)
+  add_dependencies(tst_results_view den2moe-studio)
+endif()
