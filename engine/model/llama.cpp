@@ -12,6 +12,7 @@
 #endif
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
 #include <ATen/Parallel.h>
 
 #include <algorithm>

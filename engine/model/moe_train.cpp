@@ -10,6 +10,7 @@
 #include "model/gemm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
 
 #include "core/error.h"
 #include "core/observers.h"

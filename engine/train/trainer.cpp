@@ -5,6 +5,7 @@
 #include "train/trainer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 

@@ -6,6 +6,7 @@
 // gives the unmerged logits; a checkpoint restored into a fresh trainer continues bit for bit; a
 // short run lowers the held-out loss; settings and checkpoints that do not fit are refused.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
 
 #include <cstdio>
 #include <filesystem>
