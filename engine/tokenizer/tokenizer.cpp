@@ -1,5 +1,5 @@
 // Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin ->
-// llama2.c); spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
+// llama2.c, tokenizer.json / vocab.json / a folder -> byte-level BPE); spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
 // <exe dir>/../lib/den2moe (installed layout), then the build-tree path compiled in. decode_text,
 // token_bytes and token_spans apply the text policy (core/text.h) with the tokenizer's own rule.
 #include "tokenizer/tokenizer.h"
@@ -68,12 +68,22 @@ std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size_hint) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        const std::string dir = path.back() == '/' ? path.substr(0, path.size() - 1) : path;
+        if (file_exists(dir + "/tokenizer.json") || file_exists(dir + "/vocab.json")) return load_bpe(dir);
+        if (file_exists(dir + "/tokenizer.model")) return load_sentencepiece(dir + "/tokenizer.model");
+        D2M_FAIL(InvalidInput, "folder ", path, " holds no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model)",
+                 Hint{"pass the tokenizer file itself, or the model folder that holds it"});
+    }
     D2M_CHECK(file_exists(path), Io, "tokenizer file not found: ", path,
-              Hint{"pass tokenizer.model (sentencepiece) or a llama2.c tokenizer .bin"});
+              Hint{"pass tokenizer.model (sentencepiece), a llama2.c tokenizer .bin, tokenizer.json or a folder "
+                   "with vocab.json + merges.txt (byte-level BPE)"});
+    if (is_bpe_tokenizer_path(path)) return load_bpe(path);
     if (ends_with(path, ".model")) return load_sentencepiece(path);
     if (ends_with(path, ".bin")) return load_llama2c_tokenizer(path, vocab_size_hint);
     D2M_FAIL(InvalidInput, "cannot tell the tokenizer type of ", path,
-             ": expected a *.model (sentencepiece) or *.bin (llama2.c) file",
+             ": expected a *.model (sentencepiece), *.bin (llama2.c), tokenizer.json or vocab.json (byte-level BPE)",
              Hint{"rename the file to its proper extension"});
 }
 
