@@ -206,14 +206,17 @@ public:
         const std::string repaired = text::is_valid_utf8(text_in) ? std::string() : text::repair(text_in);
         const std::string& s = repaired.empty() ? text_in : repaired;
         std::unique_ptr<icu::RegexMatcher> m;
+        std::vector<size_t> next(added_.size());  // each added token's next occurrence at or after pos
+        for (size_t k = 0; k < added_.size(); ++k) next[k] = s.find(added_[k].content);
         size_t pos = 0;
         while (pos < s.size()) {
             size_t at = std::string::npos;
             const AddedToken* hit = nullptr;
-            for (const AddedToken& a : added_) {  // leftmost, then longest
-                const size_t p = s.find(a.content, pos);
+            for (size_t k = 0; k < added_.size(); ++k) {  // leftmost, then longest
+                if (next[k] != std::string::npos && next[k] < pos) next[k] = s.find(added_[k].content, pos);
+                const size_t p = next[k];
                 if (p == std::string::npos) continue;
-                if (p < at || (p == at && a.content.size() > hit->content.size())) at = p, hit = &a;
+                if (p < at || (p == at && added_[k].content.size() > hit->content.size())) at = p, hit = &added_[k];
             }
             const size_t end = hit ? at : s.size();
             if (end > pos) encode_segment(std::string_view(s).substr(pos, end - pos), m, ids);
@@ -331,8 +334,7 @@ private:
         std::vector<int> out;
         if (ignore_merges_) {
             std::string u;
-            const auto b2u = bytes_to_unicode();
-            for (unsigned char c : word) text::append_utf8(u, b2u[c]);
+            for (unsigned char c : word) u += pieces_[byte_id_[c]];  // the byte's vocabulary piece
             if (int id = piece_id(u); id >= 0) out.push_back(id);
         }
         if (out.empty()) out = merge(word);

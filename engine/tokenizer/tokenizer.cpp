@@ -67,6 +67,29 @@ std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector
     return text::group_tokens(bytes, text::Unit::Grapheme, tok.repair());
 }
 
+std::vector<std::string> tokenizer_files(const std::string& path) {
+    struct stat st {};
+    const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (!dir && !is_bpe_tokenizer_path(path)) return {path};
+    std::string folder = path, base;
+    if (!dir) {
+        const size_t s = path.rfind('/');
+        folder = s == std::string::npos ? std::string(".") : path.substr(0, s);
+        base = s == std::string::npos ? path : path.substr(s + 1);
+    }
+    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    const bool single = base == "tokenizer.json" || (base.empty() && file_exists(folder + "/tokenizer.json"));
+    if (base.empty() && !single && !file_exists(folder + "/vocab.json") && file_exists(folder + "/tokenizer.model"))
+        return {folder + "/tokenizer.model"};
+    std::vector<std::string> names = single ? std::vector<std::string>{"tokenizer.json"}
+                                            : std::vector<std::string>{"vocab.json", "merges.txt", "added_tokens.json"};
+    names.insert(names.end(), {"tokenizer_config.json", "special_tokens_map.json"});
+    std::vector<std::string> out;
+    for (const std::string& n : names)
+        if (file_exists(folder + "/" + n)) out.push_back(folder + "/" + n);
+    return out;
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size_hint) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {

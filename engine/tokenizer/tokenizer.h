@@ -58,6 +58,10 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int v
 std::unique_ptr<Tokenizer> load_bpe(const std::string& path);
 /// True for a folder, tokenizer.json, vocab.json or merges.txt: what load_bpe reads.
 bool is_bpe_tokenizer_path(const std::string& path);
+/// The files that make up the tokenizer at `path` (what a copy of it must carry): the file itself for
+/// sentencepiece / llama2.c; for byte-level BPE the present ones of vocab.json, merges.txt,
+/// added_tokens.json (or tokenizer.json), tokenizer_config.json, special_tokens_map.json beside it.
+std::vector<std::string> tokenizer_files(const std::string& path);
 
 /// Where the sentencepiece shim module lives: $D2M_SPM_SHIM, else beside the executable, else the
 /// build-tree path compiled in.
