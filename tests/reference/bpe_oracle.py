@@ -9,7 +9,8 @@ Two independent peers of engine/tokenizer/bpe_tokenizer.cpp, chosen with --impl:
           Needs only Debian's /usr/bin/python3 + python3-regex.
   hf      Hugging Face `tokenizers` (PyPI, pinned in tests.cmake), its Tokenizer built from vocab.json +
           merges.txt with the README's normalizer / pre-tokenizer / decoder; also saves that Tokenizer as
-          tokenizer.json (--save-json) so the engine's tokenizer.json reader is checked on the real format.
+          tokenizer.json (--save-json) so the engine's tokenizer.json reader is checked on the real format;
+          --variant gpt2 builds it with GPT-2's pre-tokenizer instead (ByteLevel's regex, no NFC).
 Both encode the same texts: fixed edge cases, added tokens inside text, the first --per-domain records of
 every shared domain's test.jsonl.gz (python code included) and every line of tests/data/multilingual.jsonl,
 and decode a list of id sequences that cut characters apart. Writes
@@ -176,15 +177,18 @@ class GPT2BPE:
 
 
 class HFTokenizers:
-    def __init__(self, folder, save_json):
+    def __init__(self, folder, save_json, variant='qwen2'):
         import tokenizers
         from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
         self.version = tokenizers.__version__
         tok = Tokenizer(models.BPE.from_file(os.path.join(folder, 'vocab.json'), os.path.join(folder, 'merges.txt')))
-        tok.normalizer = normalizers.NFC()
-        tok.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior='isolated', invert=False),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+        if variant == 'qwen2':
+            tok.normalizer = normalizers.NFC()
+            tok.pre_tokenizer = pre_tokenizers.Sequence([
+                pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior='isolated', invert=False),
+                pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)])
+        else:  # GPT-2's pre-tokenizer (ByteLevel's own regex, no normaliser) on the same vocabulary
+            tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=True)
         tok.decoder = decoders.ByteLevel()
         with open(os.path.join(folder, 'added_tokens.json'), encoding='utf-8') as f:
             added = json.load(f)
@@ -251,6 +255,8 @@ def main():
     ap.add_argument('--per-domain', type=int, default=150)
     ap.add_argument('--save-json', default='', help='hf: also save the Tokenizer as this tokenizer.json')
     ap.add_argument('--out', default='', help='the JSON written (required unless --bench)')
+    ap.add_argument('--variant', choices=['qwen2', 'gpt2'], default='qwen2',
+                    help="hf: the README's pre-tokenizer (qwen2) or GPT-2's ByteLevel regex without NFC (gpt2)")
     ap.add_argument('--corpus-only', action='store_true')
     ap.add_argument('--bench', action='store_true')
     a = ap.parse_args()
@@ -260,7 +266,7 @@ def main():
             json.dump({'texts': texts}, f, ensure_ascii=False)
         return 0
     folder = os.path.join(a.shared, a.tokenizer)
-    impl = GPT2BPE(folder) if a.impl == 'python' else HFTokenizers(folder, a.save_json)
+    impl = GPT2BPE(folder) if a.impl == 'python' else HFTokenizers(folder, a.save_json, a.variant)
     if a.bench:
         import time
         for t in texts:
@@ -276,7 +282,8 @@ def main():
         ids = impl.encode(t)
         cases.append({'text': t, 'ids': ids, 'decoded': impl.decode(ids)})
     dec = [{'ids': s, 'decoded': impl.decode(s)} for s in decode_cases(cases)]
-    out = {'impl': a.impl if a.impl == 'python' else f'tokenizers {impl.version}', 'tokenizer': a.tokenizer,
+    out = {'impl': a.impl if a.impl == 'python' else f'tokenizers {impl.version}', 'variant': a.variant,
+           'tokenizer': a.tokenizer,
            'cases': cases, 'decode_cases': dec}
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     tmp = a.out + '.tmp'

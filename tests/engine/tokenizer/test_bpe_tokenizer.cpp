@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "support/check.h"
+#include "support/oracle_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -32,93 +33,10 @@ std::string oracle_path() {
 }
 
 nlohmann::json load_oracle(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw std::runtime_error("oracle file " + path +
-                                 " not found: run the bpe_oracle CTest fixture (tests/reference/bpe_oracle.py) first");
-    }
-    return nlohmann::json::parse(in);
+    return d2m_test::load_oracle_file(path, "bpe_oracle", "tests/reference/bpe_oracle.py");
 }
 
-std::string ids_str(const std::vector<int>& v, size_t max = 24) {
-    std::ostringstream os;
-    os << "[";
-    for (size_t i = 0; i < v.size() && i < max; ++i) os << (i ? "," : "") << v[i];
-    if (v.size() > max) os << ",... (" << v.size() << ")";
-    os << "]";
-    return os.str();
-}
-
-const Tokenizer& qwen() {
-    static const std::unique_ptr<Tokenizer> tok = Tokenizer::load(qwen_dir());
-    return *tok;
-}
-
-/// Every case of `oracle`: encode -> ids, decode_text(ids) -> decoded, token bytes concatenate to decode().
-void compare_with(const Tokenizer& tok, const nlohmann::json& oracle) {
-    size_t n_cases = 0, n_tokens = 0, n_bad = 0;
-    for (const auto& c : oracle.at("cases")) {
-        const std::string text = c.at("text").get<std::string>();
-        const std::vector<int> want = c.at("ids").get<std::vector<int>>();
-        const std::vector<int> got = tok.encode(text, false, false);
-        ++d2m_test::checks();
-        if (got != want && ++n_bad <= 5) {
-            d2m_test::fail(__FILE__, __LINE__, "ids differ on \"" + den2moe::text::display(text.substr(0, 80)) +
-                                                   "\": engine " + ids_str(got) + " vs " +
-                                                   oracle.value("impl", "?") + " " + ids_str(want));
-        }
-        const std::string decoded = c.at("decoded").get<std::string>();
-        CHECK_EQ(den2moe::decode_text(tok, want), decoded);
-        std::string joined;
-        for (const std::string& b : den2moe::token_bytes(tok, want)) joined += b;
-        CHECK_EQ(joined, tok.decode(want));
-        ++n_cases;
-        n_tokens += want.size();
-    }
-    size_t n_dec = 0, n_fffd = 0;
-    for (const auto& c : oracle.at("decode_cases")) {
-        const std::vector<int> ids = c.at("ids").get<std::vector<int>>();
-        const std::string want = c.at("decoded").get<std::string>();
-        const std::string got = den2moe::decode_text(tok, ids);
-        ++d2m_test::checks();
-        if (got != want) {
-            d2m_test::fail(__FILE__, __LINE__, "decode of " + ids_str(ids) + ": engine \"" +
-                                                   den2moe::text::display(got) + "\" vs \"" +
-                                                   den2moe::text::display(want) + "\"");
-        }
-        ++n_dec;
-        n_fffd += want.find("\xEF\xBF\xBD") != std::string::npos;
-    }
-    std::fprintf(stderr, "  %s: %zu texts, %zu tokens (%zu differ), %zu decode cases (%zu repaired)\n",
-                 oracle.value("impl", "?").c_str(), n_cases, n_tokens, n_bad, n_dec, n_fffd);
-    CHECK(n_cases > 3000);  // the corpus really was read
-    CHECK(n_fffd > 10);     // the decode cases really cut characters
-}
-
-void write(const std::string& path, const std::string& s) {
-    std::ofstream(path, std::ios::binary) << s;
-}
-
-/// A folder with a tiny byte-level vocabulary (all 256 byte pieces) + `merges` + `extra` vocab entries.
-std::string tiny_folder(const std::string& name, const std::string& merges, const std::string& extra_vocab,
-                        bool with_merges = true) {
-    const std::string dir = d2m_test::tmp_dir() + "/" + name;
-    ::mkdir(dir.c_str(), 0755);
-    // GPT-2 bytes_to_unicode, written out here independently of the engine
-    nlohmann::json v = nlohmann::json::object();
-    int next = 256;
-    for (int b = 0; b < 256; ++b) {
-        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-        std::string u;
-        den2moe::text::append_utf8(u, printable ? b : next++);
-        v[u] = b;
-    }
-    std::string vocab = v.dump();
-    if (!extra_vocab.empty()) vocab = vocab.substr(0, vocab.size() - 1) + "," + extra_vocab + "}";
-    write(dir + "/vocab.json", vocab);
-    if (with_merges) write(dir + "/merges.txt", "#version: 0.2\n" + merges);
-    return dir;
-}
+using d2m_test::ids_str;
 
 }  // namespace
 
@@ -137,6 +55,15 @@ TEST(loads_qwen2_folder) {
     CHECK_EQ(tok.decode_piece(-1, 220), std::string(" "));
     CHECK_EQ(tok.decode_piece(-1, 151644), std::string());  // special: dropped like decode()
     CHECK_EQ(Tokenizer::load(qwen_dir() + "/vocab.json")->vocab_size(), 151646);
+    // what a copy of the tokenizer (MoE folder, training output, cache hash) must carry
+    const std::vector<std::string> files = {qwen_dir() + "/vocab.json", qwen_dir() + "/merges.txt",
+                                            qwen_dir() + "/added_tokens.json", qwen_dir() + "/tokenizer_config.json",
+                                            qwen_dir() + "/special_tokens_map.json"};
+    CHECK_EQ(den2moe::tokenizer_files(qwen_dir()), files);
+    CHECK_EQ(den2moe::tokenizer_files(qwen_dir() + "/vocab.json"), files);
+    const std::string spm = d2m_test::shared_dir() + "/models/demo-llama-7m/tokenizer.model";
+    CHECK_EQ(den2moe::tokenizer_files(spm), std::vector<std::string>{spm});
+    CHECK_EQ(den2moe::tokenizer_files(d2m_test::shared_dir() + "/models/demo-llama-7m"), std::vector<std::string>{spm});
 }
 
 TEST(known_ids_by_hand) {
@@ -188,6 +115,19 @@ TEST(tokenizer_json_matches_python) {
     CHECK_EQ(tok->vocab_size(), 151646);
     CHECK_EQ(tok->eos_id(), 151643);  // no tokenizer_config.json beside it: <|endoftext|>
     compare_with(*tok, load_oracle(oracle_path()));
+}
+
+TEST(gpt2_pre_tokenizer_matches_hf_tokenizers) {
+    // the same vocabulary with GPT-2's pre-tokenizer (ByteLevel use_regex, no NFC), as tokenizers saved it
+    const std::string path = env_or("D2M_BPE_HF_GPT2_JSON", "(D2M_BPE_HF_GPT2_JSON unset)");
+    std::ifstream probe(path);
+    if (!probe) throw std::runtime_error("tokenizer.json " + path + " not found: run the bpe_oracle_hf_gpt2 fixture");
+    const nlohmann::json oracle = load_oracle(env_or("D2M_BPE_ORACLE_HF_GPT2", "(D2M_BPE_ORACLE_HF_GPT2 unset)"));
+    CHECK_EQ(oracle.value("variant", ""), std::string("gpt2"));
+    const std::unique_ptr<Tokenizer> tok = Tokenizer::load(path);
+    // the two pre-tokenizers differ (digits, NFC, newlines), so this really tests the GPT-2 path
+    CHECK(tok->encode("2024\r\n\r\nCafe\xCC\x81", false, false) != qwen().encode("2024\r\n\r\nCafe\xCC\x81", false, false));
+    compare_with(*tok, oracle);
 }
 
 TEST(tiny_vocabulary_merges_by_rank) {

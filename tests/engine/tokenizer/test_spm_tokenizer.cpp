@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "support/check.h"
+#include "support/oracle_file.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -28,23 +29,10 @@ std::string oracle_path() {
 }
 
 nlohmann::json load_oracle(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw std::runtime_error("oracle file " + path +
-                                 " not found: run the spm_oracle CTest fixture "
-                                 "(tests/reference/spm_oracle.py) first");
-    }
-    return nlohmann::json::parse(in);
+    return d2m_test::load_oracle_file(path, "spm_oracle", "tests/reference/spm_oracle.py");
 }
 
-std::string ids_str(const std::vector<int>& v, size_t max = 24) {
-    std::ostringstream os;
-    os << "[";
-    for (size_t i = 0; i < v.size() && i < max; ++i) os << (i ? "," : "") << v[i];
-    if (v.size() > max) os << ",... (" << v.size() << ")";
-    os << "]";
-    return os.str();
-}
+using d2m_test::ids_str;
 
 }  // namespace
 

@@ -67,6 +67,12 @@ if(_d2m_hf_ok)
                    --shared ${D2M_SHARED_DIR} --multilingual ${CMAKE_SOURCE_DIR}/tests/data/multilingual.jsonl
                    --save-json ${D2M_BPE_HF_TOKENIZER_JSON} --out ${D2M_BPE_ORACLE_HF_JSON})
   set_tests_properties(bpe_oracle_hf PROPERTIES FIXTURES_SETUP bpe_oracle_hf LABELS "engine;oracle")
+  add_test(NAME bpe_oracle_hf_gpt2
+           COMMAND ${_d2m_hf_python} ${CMAKE_SOURCE_DIR}/tests/reference/bpe_oracle.py --impl hf --variant gpt2
+                   --shared ${D2M_SHARED_DIR} --multilingual ${CMAKE_SOURCE_DIR}/tests/data/multilingual.jsonl
+                   --save-json ${CMAKE_BINARY_DIR}/oracle/hf_gpt2/tokenizer.json
+                   --out ${CMAKE_BINARY_DIR}/oracle/bpe_oracle_hf_gpt2.json)
+  set_tests_properties(bpe_oracle_hf_gpt2 PROPERTIES FIXTURES_SETUP bpe_oracle_hf LABELS "engine;oracle")
 endif()
 
 if(TARGET test_bpe_tokenizer)
@@ -74,7 +80,7 @@ if(TARGET test_bpe_tokenizer)
   # the default registration runs every case; without the HF peer its two cases are run apart and must fail
   if(_d2m_hf_ok)
     set_tests_properties(test_bpe_tokenizer PROPERTIES FIXTURES_REQUIRED "bpe_oracle;bpe_oracle_hf"
-      ENVIRONMENT "${_bpe_env};D2M_BPE_ORACLE_HF=${D2M_BPE_ORACLE_HF_JSON};D2M_BPE_HF_JSON=${D2M_BPE_HF_TOKENIZER_JSON}")
+      ENVIRONMENT "${_bpe_env};D2M_BPE_ORACLE_HF=${D2M_BPE_ORACLE_HF_JSON};D2M_BPE_HF_JSON=${D2M_BPE_HF_TOKENIZER_JSON};D2M_BPE_ORACLE_HF_GPT2=${CMAKE_BINARY_DIR}/oracle/bpe_oracle_hf_gpt2.json;D2M_BPE_HF_GPT2_JSON=${CMAKE_BINARY_DIR}/oracle/hf_gpt2/tokenizer.json")
   else()
     foreach(case missing_oracle_is_an_error loads_qwen2_folder known_ids_by_hand invalid_utf8_input_is_repaired_first
                  oracle_matches_python tiny_vocabulary_merges_by_rank bad_files_name_file_and_line)
