@@ -517,7 +517,12 @@ BpeSpec read_tokenizer_json(const std::string& path) {
     const size_t slash = path.rfind('/');
     json cfg;
     read_config(slash == std::string::npos ? std::string(".") : path.substr(0, slash), spec, cfg);
-    if (cfg.is_null()) spec.eos = "<|endoftext|>";  // no tokenizer_config.json: the family's end of text, if any
+    if (cfg.is_null()) {  // no tokenizer_config.json: the family's end of text, if it has one
+        const std::string eot = "<|endoftext|>";
+        bool has = spec.vocab.contains(eot);
+        for (const AddedToken& a : spec.added) has = has || a.content == eot;
+        if (has) spec.eos = eot;
+    }
     return spec;
 }
 

@@ -78,9 +78,8 @@ std::vector<std::string> tokenizer_files(const std::string& path) {
         base = s == std::string::npos ? path : path.substr(s + 1);
     }
     while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    if (base.empty() && file_exists(folder + "/tokenizer.model")) return {folder + "/tokenizer.model"};  // as load()
     const bool single = base == "tokenizer.json" || (base.empty() && file_exists(folder + "/tokenizer.json"));
-    if (base.empty() && !single && !file_exists(folder + "/vocab.json") && file_exists(folder + "/tokenizer.model"))
-        return {folder + "/tokenizer.model"};
     std::vector<std::string> names = single ? std::vector<std::string>{"tokenizer.json"}
                                             : std::vector<std::string>{"vocab.json", "merges.txt", "added_tokens.json"};
     names.insert(names.end(), {"tokenizer_config.json", "special_tokens_map.json"});
@@ -94,8 +93,9 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path, int vocab_si
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
         const std::string dir = path.back() == '/' ? path.substr(0, path.size() - 1) : path;
-        if (file_exists(dir + "/tokenizer.json") || file_exists(dir + "/vocab.json")) return load_bpe(dir);
+        // find_tokenizer's order: a Llama folder has tokenizer.model and a byte-fallback tokenizer.json
         if (file_exists(dir + "/tokenizer.model")) return load_sentencepiece(dir + "/tokenizer.model");
+        if (file_exists(dir + "/tokenizer.json") || file_exists(dir + "/vocab.json")) return load_bpe(dir);
         D2M_FAIL(InvalidInput, "folder ", path, " holds no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model)",
                  Hint{"pass the tokenizer file itself, or the model folder that holds it"});
     }

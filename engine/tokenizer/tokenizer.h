@@ -34,8 +34,9 @@ public:
     virtual text::Repair repair() const { return text::Repair::MaximalSubpart; }
 
     /// Load by file type: *.model -> sentencepiece, *.bin -> llama2.c (needs `vocab_size`, which
-    /// the .bin does not store), tokenizer.json / vocab.json / merges.txt or a folder holding them ->
-    /// byte-level BPE (a folder with only tokenizer.model -> sentencepiece). Errors name the file.
+    /// the .bin does not store), tokenizer.json / vocab.json / merges.txt -> byte-level BPE; a folder:
+    /// its tokenizer.model, else its tokenizer.json or vocab.json + merges.txt (find_tokenizer's
+    /// order). Errors name the file.
     static std::unique_ptr<Tokenizer> load(const std::string& path, int vocab_size_hint = 0);
 };
 
@@ -56,7 +57,7 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int v
 /// decode() and decode_piece() drop special added tokens (skip_special_tokens); piece() is the
 /// vocabulary's byte-level form (added tokens: their content).
 std::unique_ptr<Tokenizer> load_bpe(const std::string& path);
-/// True for a folder, tokenizer.json, vocab.json or merges.txt: what load_bpe reads.
+/// True for a folder, tokenizer.json, vocab.json or merges.txt: the paths load_bpe reads.
 bool is_bpe_tokenizer_path(const std::string& path);
 /// The files that make up the tokenizer at `path` (what a copy of it must carry): the file itself for
 /// sentencepiece / llama2.c; for byte-level BPE the present ones of vocab.json, merges.txt,
