@@ -64,6 +64,7 @@ TEST(loads_qwen2_folder) {
     const std::string spm = d2m_test::shared_dir() + "/models/demo-llama-7m/tokenizer.model";
     CHECK_EQ(den2moe::tokenizer_files(spm), std::vector<std::string>{spm});
     CHECK_EQ(den2moe::tokenizer_files(d2m_test::shared_dir() + "/models/demo-llama-7m"), std::vector<std::string>{spm});
+    CHECK_EQ(Tokenizer::load(d2m_test::shared_dir() + "/models/demo-llama-7m")->kind(), std::string("sentencepiece"));
 }
 
 TEST(known_ids_by_hand) {
