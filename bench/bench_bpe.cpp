@@ -1,10 +1,8 @@
-// Byte-level BPE encode speed (Qwen2 vocabulary, shared/models/qwen2_tokenizer): tokens/s of the engine's
-// encode over the oracle corpus (tests/reference/bpe_oracle.py --corpus-only: ~3,700 texts of the shared
-// domains + tests/data/multilingual.jsonl), one thread, caches warm (one pass before each timed pass), in
-// interleaved rounds with the pure-Python GPT-2 reference and, when --hf-python PY is given, Hugging Face
-// tokenizers (single-thread encode loop). Prints each median and the ratios; --markdown adds a table row.
-// usage: bench_bpe [--reps N] [--hf-python build/hfvenv/bin/python] [--markdown]   (run from the source root,
-//        or set D2M_SOURCE_DIR / D2M_SHARED_DIR)
+// Byte-level BPE encode speed (Qwen2 vocabulary): engine tokens/s on the oracle corpus (bpe_oracle.py
+// --corpus-only: ~3,700 texts), one thread, caches warm, in interleaved rounds with the pure-Python GPT-2
+// reference and (--hf-python PY) Hugging Face tokenizers' single-thread encode loop; medians and ratios.
+// usage: bench_bpe [--reps N] [--hf-python build-nogui/hfvenv/bin/python] [--markdown]
+//        (from the source root, or with D2M_SOURCE_DIR / D2M_SHARED_DIR set)
 #include "bench_util.h"
 #include "tokenizer/tokenizer.h"
 

@@ -1,11 +1,9 @@
-// Byte-level BPE (GPT-2 family: Qwen2 / Qwen2.5 / Qwen3, GPT-2) read from a model folder's vocab.json +
-// merges.txt (+ added_tokens.json, tokenizer_config.json) or from Hugging Face tokenizers' tokenizer.json.
-// encode = what HF tokenizers' encode(add_special_tokens=False) gives: added tokens split out of the raw
-// text first (leftmost, longest), then per remaining segment NFC (ICU Normalizer2, when the tokenizer has it),
-// the pre-tokenizer regex (ICU RegexMatcher, matches and gaps both kept: "Isolated"), GPT-2's byte->unicode
-// mapping and BPE merges by rank (a heap over a linked list, leftmost on ties; words cached). decode = the
-// pieces' bytes concatenated, special added tokens dropped; decode_text repairs per maximal subpart, as the
-// ByteLevel decoder's String::from_utf8_lossy does. Bad files throw InvalidInput naming the file and line.
+// Byte-level BPE (GPT-2, Qwen2/2.5/3) from vocab.json + merges.txt (+ added_tokens.json, tokenizer_config.json)
+// or tokenizer.json. encode = HF tokenizers' encode(add_special_tokens=False): added tokens split out of the raw
+// text (leftmost, longest), then per stretch NFC (ICU Normalizer2), the pre-tokenizer regex (ICU, matches and gaps
+// kept), GPT-2's byte->unicode map and merges by rank (heap, leftmost on ties, words cached). decode = the pieces'
+// bytes without special tokens; decode_text repairs per maximal subpart (from_utf8_lossy). Bad files throw
+// InvalidInput naming the file and line.
 #include "tokenizer/tokenizer.h"
 
 #include "core/error.h"
