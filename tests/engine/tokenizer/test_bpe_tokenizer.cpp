@@ -38,6 +38,77 @@ nlohmann::json load_oracle(const std::string& path) {
 
 using d2m_test::ids_str;
 
+const Tokenizer& qwen() {
+    static const std::unique_ptr<Tokenizer> tok = Tokenizer::load(qwen_dir());
+    return *tok;
+}
+
+/// Every case of `oracle`: encode -> ids, decode_text(ids) -> decoded, token bytes concatenate to decode().
+void compare_with(const Tokenizer& tok, const nlohmann::json& oracle) {
+    size_t n_cases = 0, n_tokens = 0, n_bad = 0;
+    for (const auto& c : oracle.at("cases")) {
+        const std::string text = c.at("text").get<std::string>();
+        const std::vector<int> want = c.at("ids").get<std::vector<int>>();
+        const std::vector<int> got = tok.encode(text, false, false);
+        ++d2m_test::checks();
+        if (got != want && ++n_bad <= 5) {
+            d2m_test::fail(__FILE__, __LINE__, "ids differ on \"" + den2moe::text::display(text.substr(0, 80)) +
+                                                   "\": engine " + ids_str(got) + " vs " +
+                                                   oracle.value("impl", "?") + " " + ids_str(want));
+        }
+        const std::string decoded = c.at("decoded").get<std::string>();
+        CHECK_EQ(den2moe::decode_text(tok, want), decoded);
+        std::string joined;
+        for (const std::string& b : den2moe::token_bytes(tok, want)) joined += b;
+        CHECK_EQ(joined, tok.decode(want));
+        ++n_cases;
+        n_tokens += want.size();
+    }
+    size_t n_dec = 0, n_fffd = 0;
+    for (const auto& c : oracle.at("decode_cases")) {
+        const std::vector<int> ids = c.at("ids").get<std::vector<int>>();
+        const std::string want = c.at("decoded").get<std::string>();
+        const std::string got = den2moe::decode_text(tok, ids);
+        ++d2m_test::checks();
+        if (got != want) {
+            d2m_test::fail(__FILE__, __LINE__, "decode of " + ids_str(ids) + ": engine \"" +
+                                                   den2moe::text::display(got) + "\" vs \"" +
+                                                   den2moe::text::display(want) + "\"");
+        }
+        ++n_dec;
+        n_fffd += want.find("\xEF\xBF\xBD") != std::string::npos;
+    }
+    std::fprintf(stderr, "  %s: %zu texts, %zu tokens (%zu differ), %zu decode cases (%zu repaired)\n",
+                 oracle.value("impl", "?").c_str(), n_cases, n_tokens, n_bad, n_dec, n_fffd);
+    CHECK(n_cases > 3000);  // the corpus really was read
+    CHECK(n_fffd > 10);     // the decode cases really cut characters
+}
+
+void write(const std::string& path, const std::string& s) {
+    std::ofstream(path, std::ios::binary) << s;
+}
+
+/// A folder with a tiny byte-level vocabulary (all 256 byte pieces) + `merges` + `extra` vocab entries.
+std::string tiny_folder(const std::string& name, const std::string& merges, const std::string& extra_vocab,
+                        bool with_merges = true) {
+    const std::string dir = d2m_test::tmp_dir() + "/" + name;
+    ::mkdir(dir.c_str(), 0755);
+    // GPT-2 bytes_to_unicode, written out here independently of the engine
+    nlohmann::json v = nlohmann::json::object();
+    int next = 256;
+    for (int b = 0; b < 256; ++b) {
+        const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        std::string u;
+        den2moe::text::append_utf8(u, printable ? b : next++);
+        v[u] = b;
+    }
+    std::string vocab = v.dump();
+    if (!extra_vocab.empty()) vocab = vocab.substr(0, vocab.size() - 1) + "," + extra_vocab + "}";
+    write(dir + "/vocab.json", vocab);
+    if (with_merges) write(dir + "/merges.txt", "#version: 0.2\n" + merges);
+    return dir;
+}
+
 }  // namespace
 
 TEST(missing_oracle_is_an_error) {

@@ -130,11 +130,17 @@ TEST(load_errors_name_the_file) {
         CHECK(e.message().size() > (std::string("sentencepiece cannot load ") + bad + ": ").size());
         CHECK(e.kind() == den2moe::ErrorKind::InvalidInput);
     }
-    const std::string odd = d2m_test::tmp_dir() + "/tokenizer.json";
+    const std::string odd = d2m_test::tmp_dir() + "/tokenizer.txt";
     {
         std::ofstream(odd) << "{}";
     }
     CHECK_THROWS_WITH(Tokenizer::load(odd), "cannot tell the tokenizer type");
+    // tokenizer.json is read as byte-level BPE (bpe_tokenizer.cpp); an empty object says what it lacks
+    const std::string empty_json = d2m_test::tmp_dir() + "/tokenizer.json";
+    {
+        std::ofstream(empty_json) << "{}";
+    }
+    CHECK_THROWS_WITH(Tokenizer::load(empty_json), "not a Hugging Face tokenizer.json");
 }
 
 TEST(shim_path_resolution) {
