@@ -1,5 +1,6 @@
-// Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin ->
-// llama2.c, tokenizer.json / vocab.json / a folder -> byte-level BPE); spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
+// Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin -> llama2.c,
+// tokenizer.json / vocab.json -> byte-level BPE; a folder by find_tokenizer's order); tokenizer_files lists what
+// a copy must carry. spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
 // <exe dir>/../lib/den2moe (installed layout), then the build-tree path compiled in. decode_text,
 // token_bytes and token_spans apply the text policy (core/text.h) with the tokenizer's own rule.
 #include "tokenizer/tokenizer.h"
