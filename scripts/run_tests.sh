@@ -20,6 +20,19 @@ bash scripts/install_deps.sh
 count_tests() { (cd "$1" && shift && ctest -N "$@" | sed -n 's/^Total Tests: //p'); }
 summary=()
 
+phase "test peers: Hugging Face tokenizers (PyPI, pinned) in build-nogui/hfvenv"
+# the second BPE oracle (tests/engine/tokenizer/tests.cmake registers bpe_oracle_hf when it exists)
+hf_peer="HF tokenizers peer: ran"
+if [ ! -x build-nogui/hfvenv/bin/python ]; then
+  mkdir -p build-nogui
+  if ! { /usr/bin/python3 -m venv --system-site-packages build-nogui/hfvenv &&
+         build-nogui/hfvenv/bin/pip install -q --disable-pip-version-check --no-deps tokenizers==0.23.3; }; then
+    rm -rf build-nogui/hfvenv
+    echo "WARNING: could not install tokenizers==0.23.3 from PyPI: the HF tokenizers peer does not run" >&2
+    hf_peer="HF tokenizers peer: NOT RUN (PyPI unreachable)"
+  fi
+fi
+
 phase "build: no-Qt configuration (build-nogui/)"
 configure build-nogui OFF ON OFF
 ninja -C build-nogui -j "$D2M_JOBS"
@@ -32,7 +45,7 @@ if [ "${n_nogui:-0}" -lt "$n_engine_sources" ]; then
 fi
 phase "tests: no-Qt configuration ($n_nogui tests)"
 (cd build-nogui && ctest --output-on-failure --no-tests=error -j "$D2M_JOBS")
-summary+=("no-Qt configuration: $n_nogui tests passed")
+summary+=("no-Qt configuration: $n_nogui tests passed" "$hf_peer")
 
 if d2m_have_qt && [ -d widgets ] && ls widgets/*.cpp >/dev/null 2>&1; then
   phase "build: GUI configuration's Qt tests (build/)"

@@ -32,7 +32,7 @@ static std::string model_arg(const Args& a, const char* cmd) {
 static void emit_json(const Args& a, const json& j) { emit_json_text(a, dump_json(j, 1) + "\n"); }
 
 std::vector<frontend::OptionInfo> info_options() {
-    return {{"tokenizer", "PATH", "tokenizer file (default: found beside the model)", false},
+    return {{"tokenizer", "PATH", "tokenizer file or folder (default: found beside the model); alone: describe it", false},
             {"json", "", "print the description as JSON", true},
             {"out", "FILE", "also write the JSON to FILE", false}};
 }
@@ -60,7 +60,31 @@ std::vector<frontend::OptionInfo> ppl_options() {
             {"out", "FILE", "also write the JSON to FILE", false}};
 }
 
+static json tokenizer_json(const std::string& path, const Tokenizer& tok) {
+    return {{"path", path}, {"kind", tok.kind()}, {"vocab_size", tok.vocab_size()}, {"bos", tok.bos_id()},
+            {"eos", tok.eos_id()}};
+}
+
+/// `den2moe info --tokenizer PATH` without a model: the tokenizer alone.
+static int info_tokenizer(const Args& a, const std::string& path) {
+    const std::unique_ptr<Tokenizer> tok = Tokenizer::load(path);
+    json j = tokenizer_json(path, *tok);
+    auto special = [&](int id) {  // "151645 <|im_end|>" or "none"
+        return id < 0 ? std::string("none") : std::to_string(id) + " " + text::display(tok->piece(id));
+    };
+    j["bos_piece"] = tok->bos_id() < 0 ? std::string() : tok->piece(tok->bos_id());
+    j["eos_piece"] = tok->eos_id() < 0 ? std::string() : tok->piece(tok->eos_id());
+    emit_json(a, j);
+    if (!a.has("json")) {
+        std::printf("tokenizer    %s (%s, %d pieces)\n", path.c_str(), tok->kind().c_str(), tok->vocab_size());
+        std::printf("bos          %s\n", special(tok->bos_id()).c_str());
+        std::printf("eos          %s\n", special(tok->eos_id()).c_str());
+    }
+    return kOk;
+}
+
 int cmd_info(const Args& a, RunContext&) {
+    if (a.positionals().empty() && !a.get("tokenizer").empty()) return info_tokenizer(a, a.get("tokenizer"));
     const std::string path = model_arg(a, "info");
     LoadedModel lm = load_model(path, ComputeDType::F32, a.get("tokenizer"));
     const auto& c = lm.model->config();
@@ -80,9 +104,7 @@ int cmd_info(const Args& a, RunContext&) {
               {"tie_word_embeddings", c.tie_word_embeddings},
               {"parameters", lm.model->n_params()},
               {"stored_dtype", lm.stored_dtypes.empty() ? "" : lm.stored_dtypes.begin()->second},
-              {"tokenizer", {{"path", lm.tokenizer_path}, {"kind", lm.tokenizer->kind()},
-                             {"vocab_size", lm.tokenizer->vocab_size()}, {"bos", lm.tokenizer->bos_id()},
-                             {"eos", lm.tokenizer->eos_id()}}},
+              {"tokenizer", tokenizer_json(lm.tokenizer_path, *lm.tokenizer)},
               {"warnings", lm.warnings}};
     emit_json(a, j);
     if (!a.has("json")) {

@@ -6,9 +6,12 @@ namespace den2moe::cli {
 
 const std::vector<Command>& commands() {
     static const std::vector<Command> cmds = {
-        {"info", "describe a checkpoint (config, parameters, tokenizer)",
-         "usage: den2moe info MODEL [options]\n\n"
-         "MODEL is a Hugging Face folder (config.json + safetensors), a converted MoE folder or a llama2.c .bin.",
+        {"info", "describe a checkpoint (config, parameters, tokenizer) or a tokenizer alone",
+         "usage: den2moe info MODEL [options]\n"
+         "       den2moe info --tokenizer PATH [--json]\n\n"
+         "MODEL is a Hugging Face folder (config.json + safetensors), a converted MoE folder or a llama2.c .bin.\n"
+         "A tokenizer is a sentencepiece tokenizer.model, a llama2.c tokenizer .bin, a byte-level BPE\n"
+         "tokenizer.json, or a folder with vocab.json + merges.txt (GPT-2, Qwen2/Qwen3).",
          info_options, cmd_info},
         {"generate", "greedy continuation of a prompt",
          "usage: den2moe generate MODEL [--prompt TEXT] [-n N] [options]\n\n"

@@ -1,4 +1,5 @@
 #include "calib/stats_cache.h"
+#include "tokenizer/tokenizer.h"
 
 #include <ATen/ATen.h>
 
@@ -66,7 +67,8 @@ std::string hash_model(const std::string& model_path, const std::string& tokeniz
     } else {
         files.push_back(model_path);
     }
-    if (!tokenizer_path.empty()) files.push_back(tokenizer_path);
+    if (!tokenizer_path.empty())  // sentencepiece / llama2.c: the file; BPE: vocab.json, merges.txt, ...
+        for (const std::string& f : tokenizer_files(tokenizer_path)) files.push_back(f);
     std::string all;
     for (const auto& f : files) all += fs::path(f).filename().string() + "=" + hash_file(f) + ";";
     return hash_string(all);

@@ -154,8 +154,9 @@ std::vector<fs::path> source_dirs(const LlamaModel& m, const ExportOptions& opt)
     return dirs;
 }
 
-const char* const kTokenizerFiles[6] = {"tokenizer.model", "tokenizer.json", "tokenizer_config.json",
-                                       "special_tokens_map.json", "added_tokens.json", "tokenizer.bin"};
+const char* const kTokenizerFiles[8] = {"tokenizer.model", "tokenizer.json", "tokenizer_config.json",
+                                       "special_tokens_map.json", "added_tokens.json", "tokenizer.bin",
+                                       "vocab.json", "merges.txt"};  // the last two: byte-level BPE
 
 /// name -> the first source holding it (tokenizer files and generation_config.json); tok{V}.bin is
 /// llama2.c's tokenizer name, which den2moe's loader also looks for.

@@ -52,7 +52,7 @@ std::filesystem::path folder_of(const std::string& p);
 nlohmann::json read_json_file(const std::filesystem::path& p);
 /// Where tokenizer files, provenance and generation_config.json come from, in order.
 std::vector<std::filesystem::path> source_dirs(const LlamaModel& m, const ExportOptions& opt);
-extern const char* const kTokenizerFiles[6];
+extern const char* const kTokenizerFiles[8];
 /// name -> the first source holding it (tokenizer files and generation_config.json); tok{V}.bin is
 /// llama2.c's tokenizer name, which den2moe's loader also looks for.
 std::map<std::string, std::filesystem::path> files_to_copy(const std::vector<std::filesystem::path>& dirs, int64_t vocab);

@@ -149,7 +149,8 @@ std::vector<std::string> check_llama_tensors(const LlamaConfig& cfg,
 std::string find_tokenizer(const std::string& model_path, int64_t vocab_size) {
     const std::string dir = is_dir(model_path) ? strip_slash(model_path) : parent_dir(model_path);
     for (const std::string& name :
-         {std::string("tokenizer.model"), std::string("tokenizer.bin"), str("tok", vocab_size, ".bin")}) {
+         {std::string("tokenizer.model"), std::string("tokenizer.bin"), str("tok", vocab_size, ".bin"),
+          std::string("tokenizer.json"), std::string("vocab.json")}) {  // the last two: byte-level BPE
         const std::string p = dir + "/" + name;
         if (is_file(p)) return p;
     }

@@ -34,7 +34,8 @@ std::vector<std::string> check_llama_tensors(const LlamaConfig& cfg,
                                              const std::map<std::string, at::Tensor>& tensors,
                                              const std::string& source);
 
-/// Find the tokenizer beside a model path ("" if none).
+/// Find the tokenizer beside a model path ("" if none): tokenizer.model, tokenizer.bin, tok<V>.bin,
+/// then tokenizer.json or vocab.json (byte-level BPE; Tokenizer::load reads the files beside them).
 std::string find_tokenizer(const std::string& model_path, int64_t vocab_size);
 
 }  // namespace den2moe

@@ -33,7 +33,7 @@ LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::s
         const int64_t vocab = out.model->config().vocab_size;
         out.tokenizer_path = tokenizer_override.empty() ? find_tokenizer(hm.dir, vocab) : tokenizer_override;
         D2M_CHECK(!out.tokenizer_path.empty(), InvalidInput, "no tokenizer found beside the model ", path,
-                  " (looked for tokenizer.model, tokenizer.bin and tok", vocab, ".bin)",
+                  " (looked for tokenizer.model, tokenizer.bin, tok", vocab, ".bin, tokenizer.json and vocab.json)",
                   Hint{"pass --tokenizer PATH, or copy the checkpoint's tokenizer.model into its folder"});
         out.tokenizer = Tokenizer::load(out.tokenizer_path, (int)vocab);
         D2M_CHECK(out.tokenizer->vocab_size() <= vocab, Incompatible, "tokenizer ", out.tokenizer_path, " has ",
@@ -48,7 +48,7 @@ LoadedModel load_model(const std::string& path, ComputeDType dtype, const std::s
     for (const auto& kv : files.tensors) out.stored_dtypes[kv.first] = c10::toString(kv.second.scalar_type());
     out.tokenizer_path = tokenizer_override.empty() ? files.tokenizer_path : tokenizer_override;
     D2M_CHECK(!out.tokenizer_path.empty(), InvalidInput, "no tokenizer found beside the model ", path,
-              " (looked for tokenizer.model, tokenizer.bin and tok", files.config.vocab_size, ".bin)",
+              " (looked for tokenizer.model, tokenizer.bin, tok", files.config.vocab_size, ".bin, tokenizer.json and vocab.json)",
               Hint{"pass --tokenizer PATH, or copy the checkpoint's tokenizer.model into its folder"});
     out.tokenizer = Tokenizer::load(out.tokenizer_path, (int)files.config.vocab_size);
     D2M_CHECK(out.tokenizer->vocab_size() <= files.config.vocab_size, Incompatible, "tokenizer ",

@@ -18,6 +18,7 @@
 #include "io/safetensors.h"
 #include "io/tensor_names.h"
 #include "model/moe.h"
+#include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -167,10 +168,11 @@ void save_moe_native(const LlamaModel& model, const json& moe_config, const json
     write_file_atomic(out.file("provenance.json"), dump_json(provenance, 2) + "\n");
     for (const auto& kv : extra_files) write_file_atomic(out.file(kv.first), kv.second);
     if (!tokenizer_path.empty()) {
-        std::error_code ec;
-        fs::copy_file(tokenizer_path, out.path() / fs::path(tokenizer_path).filename(),
-                      fs::copy_options::overwrite_existing, ec);
-        D2M_CHECK(!ec, Io, "cannot copy the tokenizer ", tokenizer_path, " into ", dir, ": ", ec.message());
+        for (const std::string& f : tokenizer_files(tokenizer_path)) {  // BPE: vocab.json + merges.txt + ...
+            std::error_code ec;
+            fs::copy_file(f, out.path() / fs::path(f).filename(), fs::copy_options::overwrite_existing, ec);
+            D2M_CHECK(!ec, Io, "cannot copy the tokenizer file ", f, " into ", dir, ": ", ec.message());
+        }
     }
     out.commit();
 }

@@ -1,5 +1,6 @@
-// Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin ->
-// llama2.c); spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
+// Tokenizer::load picks the implementation from the file name (*.model -> sentencepiece, *.bin -> llama2.c,
+// tokenizer.json / vocab.json -> byte-level BPE; a folder by find_tokenizer's order); tokenizer_files lists what
+// a copy must carry. spm_shim_path() finds libspm_shim.so: $D2M_SPM_SHIM, beside the executable,
 // <exe dir>/../lib/den2moe (installed layout), then the build-tree path compiled in. decode_text,
 // token_bytes and token_spans apply the text policy (core/text.h) with the tokenizer's own rule.
 #include "tokenizer/tokenizer.h"
@@ -67,13 +68,46 @@ std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector
     return text::group_tokens(bytes, text::Unit::Grapheme, tok.repair());
 }
 
+std::vector<std::string> tokenizer_files(const std::string& path) {
+    struct stat st {};
+    const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (!dir && !is_bpe_tokenizer_path(path)) return {path};
+    std::string folder = path, base;
+    if (!dir) {
+        const size_t s = path.rfind('/');
+        folder = s == std::string::npos ? std::string(".") : path.substr(0, s);
+        base = s == std::string::npos ? path : path.substr(s + 1);
+    }
+    while (folder.size() > 1 && folder.back() == '/') folder.pop_back();
+    if (base.empty() && file_exists(folder + "/tokenizer.model")) return {folder + "/tokenizer.model"};  // as load()
+    const bool single = base == "tokenizer.json" || (base.empty() && file_exists(folder + "/tokenizer.json"));
+    std::vector<std::string> names = single ? std::vector<std::string>{"tokenizer.json"}
+                                            : std::vector<std::string>{"vocab.json", "merges.txt", "added_tokens.json"};
+    names.insert(names.end(), {"tokenizer_config.json", "special_tokens_map.json"});
+    std::vector<std::string> out;
+    for (const std::string& n : names)
+        if (file_exists(folder + "/" + n)) out.push_back(folder + "/" + n);
+    return out;
+}
+
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::string& path, int vocab_size_hint) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        const std::string dir = path.back() == '/' ? path.substr(0, path.size() - 1) : path;
+        // find_tokenizer's order: a Llama folder has tokenizer.model and a byte-fallback tokenizer.json
+        if (file_exists(dir + "/tokenizer.model")) return load_sentencepiece(dir + "/tokenizer.model");
+        if (file_exists(dir + "/tokenizer.json") || file_exists(dir + "/vocab.json")) return load_bpe(dir);
+        D2M_FAIL(InvalidInput, "folder ", path, " holds no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model)",
+                 Hint{"pass the tokenizer file itself, or the model folder that holds it"});
+    }
     D2M_CHECK(file_exists(path), Io, "tokenizer file not found: ", path,
-              Hint{"pass tokenizer.model (sentencepiece) or a llama2.c tokenizer .bin"});
+              Hint{"pass tokenizer.model (sentencepiece), a llama2.c tokenizer .bin, tokenizer.json or a folder "
+                   "with vocab.json + merges.txt (byte-level BPE)"});
+    if (is_bpe_tokenizer_path(path)) return load_bpe(path);
     if (ends_with(path, ".model")) return load_sentencepiece(path);
     if (ends_with(path, ".bin")) return load_llama2c_tokenizer(path, vocab_size_hint);
     D2M_FAIL(InvalidInput, "cannot tell the tokenizer type of ", path,
-             ": expected a *.model (sentencepiece) or *.bin (llama2.c) file",
+             ": expected a *.model (sentencepiece), *.bin (llama2.c), tokenizer.json or vocab.json (byte-level BPE)",
              Hint{"rename the file to its proper extension"});
 }
 

@@ -1,6 +1,7 @@
-// Tokenizer interface with two implementations: sentencepiece tokenizer.model through the real
-// library (loaded from a dlopen'd shim so its bundled protobuf never meets torch's), and llama2.c's
-// tokenizer.bin (encode/decode exactly as run.c does).
+// Tokenizer interface with three implementations: sentencepiece tokenizer.model through the real
+// library (loaded from a dlopen'd shim so its bundled protobuf never meets torch's), llama2.c's
+// tokenizer.bin (encode/decode exactly as run.c does), and byte-level BPE (GPT-2, Qwen2/Qwen3) from
+// vocab.json + merges.txt or tokenizer.json (encode/decode as Hugging Face tokenizers does).
 #pragma once
 
 #include "core/text.h"
@@ -27,13 +28,15 @@ public:
     virtual int vocab_size() const = 0;
     virtual int bos_id() const = 0;
     virtual int eos_id() const = 0;
-    virtual std::string kind() const = 0;           ///< "sentencepiece" or "llama2c"
+    virtual std::string kind() const = 0;           ///< "sentencepiece", "llama2c" or "byte-level BPE"
     /// How this tokenizer's own decode turns bytes that are not valid UTF-8 into text (core/text.h).
     /// Default: per maximal subpart, as Hugging Face tokenizers' byte-level decode does.
     virtual text::Repair repair() const { return text::Repair::MaximalSubpart; }
 
     /// Load by file type: *.model -> sentencepiece, *.bin -> llama2.c (needs `vocab_size`, which
-    /// the .bin does not store). Errors name the file.
+    /// the .bin does not store), tokenizer.json / vocab.json / merges.txt -> byte-level BPE; a folder:
+    /// its tokenizer.model, else its tokenizer.json or vocab.json + merges.txt (find_tokenizer's
+    /// order). Errors name the file.
     static std::unique_ptr<Tokenizer> load(const std::string& path, int vocab_size_hint = 0);
 };
 
@@ -48,6 +51,18 @@ std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector
 
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path);
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int vocab_size);
+/// Byte-level BPE from a folder (tokenizer.json if present, else vocab.json + merges.txt with
+/// added_tokens.json and tokenizer_config.json: Qwen2Tokenizer -> Qwen2's regex and NFC, else GPT-2's
+/// regex), or from tokenizer.json / vocab.json named directly. bos/eos from tokenizer_config.json.
+/// decode() and decode_piece() drop special added tokens (skip_special_tokens); piece() is the
+/// vocabulary's byte-level form (added tokens: their content).
+std::unique_ptr<Tokenizer> load_bpe(const std::string& path);
+/// True for a folder, tokenizer.json, vocab.json or merges.txt: the paths load_bpe reads.
+bool is_bpe_tokenizer_path(const std::string& path);
+/// The files that make up the tokenizer at `path` (what a copy of it must carry): the file itself for
+/// sentencepiece / llama2.c; for byte-level BPE the present ones of vocab.json, merges.txt,
+/// added_tokens.json (or tokenizer.json), tokenizer_config.json, special_tokens_map.json beside it.
+std::vector<std::string> tokenizer_files(const std::string& path);
 
 /// Where the sentencepiece shim module lives: $D2M_SPM_SHIM, else beside the executable, else the
 /// build-tree path compiled in.

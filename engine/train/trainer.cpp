@@ -777,13 +777,14 @@ void Trainer::write_model(const std::string& dir, const json& record) const {
     stages.push_back(I.s.stage);
     mc["trained_stages"] = stages;
     write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(mc, 2) + "\n");
-    if (!I.lm.tokenizer_path.empty()) {
-        const fs::path dst = fs::path(dir) / fs::path(I.lm.tokenizer_path).filename();
-        if (!fs::exists(dst, ec) || !fs::equivalent(dst, I.lm.tokenizer_path, ec)) {
+    for (const std::string& src : I.lm.tokenizer_path.empty() ? std::vector<std::string>{}
+                                                               : tokenizer_files(I.lm.tokenizer_path)) {
+        const fs::path dst = fs::path(dir) / fs::path(src).filename();  // BPE: vocab.json + merges.txt + ...
+        if (!fs::exists(dst, ec) || !fs::equivalent(dst, src, ec)) {
             const fs::path tmp = dst.string() + ".tmp";
-            fs::copy_file(I.lm.tokenizer_path, tmp, fs::copy_options::overwrite_existing, ec);
+            fs::copy_file(src, tmp, fs::copy_options::overwrite_existing, ec);
             if (!ec) fs::rename(tmp, dst, ec);
-            D2M_CHECK(!ec, Io, "cannot copy the tokenizer ", I.lm.tokenizer_path, " into ", dir, ": ", ec.message());
+            D2M_CHECK(!ec, Io, "cannot copy the tokenizer file ", src, " into ", dir, ": ", ec.message());
         }
     }
     json prov = I.source_provenance.is_object() ? I.source_provenance : json::object();

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "support/check.h"
+#include "support/oracle_file.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -28,23 +29,10 @@ std::string oracle_path() {
 }
 
 nlohmann::json load_oracle(const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-        throw std::runtime_error("oracle file " + path +
-                                 " not found: run the spm_oracle CTest fixture "
-                                 "(tests/reference/spm_oracle.py) first");
-    }
-    return nlohmann::json::parse(in);
+    return d2m_test::load_oracle_file(path, "spm_oracle", "tests/reference/spm_oracle.py");
 }
 
-std::string ids_str(const std::vector<int>& v, size_t max = 24) {
-    std::ostringstream os;
-    os << "[";
-    for (size_t i = 0; i < v.size() && i < max; ++i) os << (i ? "," : "") << v[i];
-    if (v.size() > max) os << ",... (" << v.size() << ")";
-    os << "]";
-    return os.str();
-}
+using d2m_test::ids_str;
 
 }  // namespace
 
@@ -158,11 +146,17 @@ TEST(load_errors_name_the_file) {
                 CHECK(std::string(e.what()).find(leak) == std::string::npos);
         }
     }
-    const std::string odd = d2m_test::tmp_dir() + "/tokenizer.json";
+    const std::string odd = d2m_test::tmp_dir() + "/tokenizer.txt";
     {
         std::ofstream(odd) << "{}";
     }
     CHECK_THROWS_WITH(Tokenizer::load(odd), "cannot tell the tokenizer type");
+    // tokenizer.json is read as byte-level BPE (bpe_tokenizer.cpp); an empty object says what it lacks
+    const std::string empty_json = d2m_test::tmp_dir() + "/tokenizer.json";
+    {
+        std::ofstream(empty_json) << "{}";
+    }
+    CHECK_THROWS_WITH(Tokenizer::load(empty_json), "not a Hugging Face tokenizer.json");
 }
 
 TEST(shim_path_resolution) {
