@@ -4,7 +4,8 @@
 # build-interop/ on first use, a small converted model and its exports, then runs each check; every check
 # prints one verdict line (check, our number, the tool's, tolerance) and the script exits 1 if any disagrees.
 # usage: scripts/run_interop.sh [--setup-only] [--only NAME]...   env: D2M_BUILD (default build-nogui),
-#        D2M_INTEROP_VENV (an existing venv to use instead), D2M_SHARED_DIR (default ../shared).
+#        D2M_INTEROP_VENV / D2M_INTEROP_VENV_MTEB (existing venvs to use instead), D2M_SHARED_DIR (../shared).
+# checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-tokenizer, mteb.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +13,9 @@ BUILD="${D2M_BUILD:-build-nogui}"
 BIN="$ROOT/$BUILD/bin/den2moe"
 OUT="$ROOT/build-interop"
 VENV="${D2M_INTEROP_VENV:-$OUT/venv}"
+VENV_MTEB="${D2M_INTEROP_VENV_MTEB:-$OUT/venv-mteb}"
 export D2M_SHARED_DIR="${D2M_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error HF_HUB_DISABLE_PROGRESS_BARS=1  # local files only, quiet
 SETUP_ONLY=0
 ONLY=()
 while [ $# -gt 0 ]; do
@@ -31,14 +34,14 @@ venv_for() {  # venv_for DIR REQUIREMENTS... : create DIR once, install each loc
     local dir="$1"; shift
     [ -x "$dir/bin/python" ] && [ -f "$dir/.d2m-installed" ] && return 0
     local t0=$SECONDS
+    rm -rf "$dir"
     /usr/bin/python3 -m venv --system-site-packages "$dir"
     for req in "$@"; do "$dir/bin/pip" install -q --no-deps -r "$req"; done
     echo "$((SECONDS - t0))" > "$dir/.d2m-installed"
     echo "interop: installed $dir in $((SECONDS - t0)) s" >&2
 }
-if [ -z "${D2M_INTEROP_VENV:-}" ]; then
-    venv_for "$VENV" tests/interop/requirements.txt
-fi
+[ -n "${D2M_INTEROP_VENV:-}" ] || venv_for "$VENV" tests/interop/requirements.txt
+[ -n "${D2M_INTEROP_VENV_MTEB:-}" ] || venv_for "$VENV_MTEB" tests/interop/requirements-mteb.txt
 PY="$VENV/bin/python"
 
 # --- the model under test: the demo model, converted (random split, 4 experts, top-2, fp32), exported twice
@@ -52,6 +55,11 @@ fi
 for fmt in mixtral qwen2moe; do
     [ -f "$W/$fmt/config.json" ] || "$BIN" export "$W/moe" --format "$fmt" --out "$W/$fmt" >/dev/null
 done
+# embeddings and MTEB-layout result files of two cheap tasks (the cache makes a rerun instant)
+if [ ! -f "$W/eval/embeddings/STS13.safetensors" ]; then
+    "$BIN" eval "$W/moe" --tasks STS13,MRPC --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache" \
+        >"$W/eval.log" 2>&1 || { cat "$W/eval.log" >&2; exit 2; }
+fi
 [ "$SETUP_ONLY" = 1 ] && exit 0
 
 # --- the checks, one verdict line each
@@ -71,5 +79,6 @@ for fmt in mixtral qwen2moe; do
 done
 run_check transformers-tokenizer "$PY" tests/interop/check_transformers_tokenizer.py --den2moe "$BIN" \
     --model "$W/mixtral" --data "$D2M_SHARED_DIR/data/domains" --work "$W/tok"
+run_check mteb "$VENV_MTEB/bin/python" tests/interop/check_mteb.py --eval-dir "$W/eval"
 echo "interop: checks took $((SECONDS - t_all)) s" >&2
 exit $fail

@@ -1,0 +1,80 @@
+"""Interop check: the `mteb` package (1.14, the version our task definitions follow) on den2moe's saved
+embeddings. (1) STS: mteb's own STSEvaluator, given the bundled pairs and gold scores and a tiny encoder that
+returns our saved vector for each text (`den2moe eval --save-embeddings`: <Task>.safetensors + .texts.json),
+gives the main score (cosine Spearman) of our result file within 1e-6. (2) Every result file we wrote
+(mteb/<model>/<revision>/<Task>.json) loads with mteb's result loader (MTEBResults.from_disk) and its
+main score reads back unchanged. Prints one verdict line per comparison; exits 1 on any disagreement."""
+import argparse, glob, json, os, sys
+
+from pathlib import Path
+
+import numpy as np
+import mteb
+from mteb.evaluation.evaluators.STSEvaluator import STSEvaluator
+from mteb.load_results.mteb_results import MTEBResults
+from safetensors.numpy import load_file
+
+TOL = 1e-6
+STS_FILES = {"STS13": ["2013/FNWN.test.tsv", "2013/OnWN.test.tsv", "2013/headlines.test.tsv"]}
+
+
+class SavedEncoder:
+    """mteb's Encoder protocol over saved vectors: encode(texts) -> [n, D] by exact text."""
+
+    def __init__(self, texts, vectors):
+        self.by_text = {}
+        for t, v in zip(texts, vectors):
+            self.by_text.setdefault(t, v)
+
+    def encode(self, sentences, **kwargs):
+        return np.stack([self.by_text[s] for s in sentences])
+
+
+def sts_gold(shared, files):
+    gold = []
+    for f in files:
+        with open(os.path.join(shared, "data", "sts_semeval", f), encoding="utf-8") as fh:
+            gold += [float(line.split("\t")[0]) for line in fh if line.strip()]
+    return gold
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--eval-dir", required=True, help="a den2moe eval --out folder run with --save-embeddings")
+    args = ap.parse_args()
+    shared = os.environ["D2M_SHARED_DIR"]
+    ok_all = True
+    results = sorted(glob.glob(os.path.join(args.eval_dir, "mteb", "*", "*", "*.json")))
+    results = [r for r in results if not r.endswith("model_meta.json")]
+    for task, files in STS_FILES.items():
+        ours_file = [r for r in results if os.path.basename(r) == task + ".json"]
+        if not ours_file:
+            continue
+        ours = json.load(open(ours_file[0]))["scores"]["test"][0]["main_score"]
+        emb = load_file(os.path.join(args.eval_dir, "embeddings", task + ".safetensors"))
+        texts = json.load(open(os.path.join(args.eval_dir, "embeddings", task + ".texts.json")))
+        enc = SavedEncoder(texts["sentence1"] + texts["sentence2"],
+                           list(emb["sentence1.hs_raw"]) + list(emb["sentence2.hs_raw"]))
+        gold = sts_gold(shared, files)
+        assert len(gold) == len(texts["sentence1"]), f"{task}: {len(gold)} gold scores, {len(texts['sentence1'])} pairs"
+        theirs = STSEvaluator(texts["sentence1"], texts["sentence2"], gold, task_name=task)(enc)["cosine_spearman"]
+        ok = abs(ours - theirs) <= TOL
+        ok_all &= ok
+        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} STSEvaluator {task} cosine_spearman: "
+              f"ours {ours:.8f} theirs {theirs:.8f} on {len(gold)} pairs (tolerance {TOL:g})")
+    loaded, same = 0, 0
+    for r in results:
+        res = MTEBResults.from_disk(Path(r), load_historic_data=False)
+        ours = json.load(open(r))["scores"]["test"][0]["main_score"]
+        theirs = res.scores["test"][0]["main_score"]
+        loaded += 1
+        same += abs(ours - theirs) <= 0  # read back, so exactly equal
+    ok = loaded > 0 and same == loaded
+    ok_all &= ok
+    print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} MTEBResults.from_disk: {loaded} result files load, "
+          f"main score read back equal on {same}/{loaded} (tolerance: exact)")
+    return 0 if ok_all else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
