@@ -1,16 +1,14 @@
-"""Interop check: transformers' AutoTokenizer, loaded from a den2moe export's own files (tokenizer.model +
-tokenizer_config.json), encodes each of a few hundred lines of the bundled corpora (BOS first) exactly as
-`den2moe tokenize --lines` does. Lines: the first records of every domain's test split, cut at newlines,
-non-empty, up to --max-lines.
-Known difference (verdict KNOWN, exit 0): transformers builds the tokenizer with tokenizers' Metaspace, which
-skips sentencepiece's dummy prefix when a text already starts with a space, so lines that open with whitespace
-lose one "▁". The check then proves the cause: the same vocabulary and merges with sentencepiece's own
-normalizer (Prepend "▁", Replace " " -> "▁", no pre-tokenizer) must equal ours on every line; and
-every differing line must open with whitespace. Anything else is a FAIL (exit 1)."""
-import argparse, gzip, json, os, subprocess, sys
+"""Interop check: transformers' AutoTokenizer, loaded from a den2moe export's own files (tokenizer.json written
+by the exporter, tokenizer.model, tokenizer_config.json), encodes each of a few hundred lines of the bundled
+corpora (BOS first) exactly as `den2moe tokenize --lines` does. Lines: the first records of every domain's test
+split, cut at newlines, non-empty, up to --max-lines.
+Second line, why the exporter writes tokenizer.json: transformers' own conversion of tokenizer.model alone uses
+tokenizers' Metaspace, which skips sentencepiece's dummy prefix when a text already starts with a space, so lines
+that open with whitespace lose one "\u2581" (verdict KNOWN when every differing line opens with whitespace and
+there is at least one; PASS if none differ; FAIL otherwise). Exits 1 on any FAIL."""
+import argparse, gzip, json, os, shutil, subprocess, sys
 
 import transformers
-from tokenizers import Tokenizer, normalizers
 from transformers import AutoTokenizer
 
 
@@ -50,34 +48,36 @@ def main():
                          capture_output=True)
     ours = json.loads(out.stdout)["ids"]
     assert len(ours) == len(lines), f"den2moe returned {len(ours)} rows for {len(lines)} lines"
-    tok = AutoTokenizer.from_pretrained(args.model)
-    theirs = [tok(l).input_ids for l in lines]
-    bad = [i for i in range(len(lines)) if theirs[i] != ours[i]]
+    ok_all = True
     n_tok = sum(len(x) for x in ours)
     ws = sum(1 for l in lines if l[:1].isspace())
-    explained = all(lines[i][:1].isspace() for i in bad)
-    # the same model with sentencepiece's normalizer: what a tokenizer.json written by the exporter would hold
-    spm = Tokenizer.from_str(tok.backend_tokenizer.to_str())
-    spm.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
-    spm.pre_tokenizer = None
-    bos = [tok.bos_token_id]
-    bad_spm = [i for i, l in enumerate(lines) if bos + spm.encode(l, add_special_tokens=False).ids != ours[i]]
-    name = f"transformers {transformers.__version__} {type(tok).__name__} tokenizer"
-    if not bad:
-        verdict = "PASS"
-    elif explained and not bad_spm:
-        verdict = "KNOWN"
-    else:
-        verdict = "FAIL"
-    print(f"{verdict} {name} (from the export's tokenizer.model): ours = theirs on {len(lines) - len(bad)}/"
-          f"{len(lines)} lines ({n_tok} tokens) (tolerance: exact)"
-          + (f"; all {len(bad)} differing lines open with whitespace ({ws} such lines)" if bad and explained else ""))
-    print(f"{'PASS' if not bad_spm else 'FAIL'} {name} with sentencepiece's normalizer (Prepend + Replace): "
-          f"ours = theirs on {len(lines) - len(bad_spm)}/{len(lines)} lines (tolerance: exact)")
-    for i in (bad if verdict == "FAIL" else [])[:5] + bad_spm[:5]:
-        print(f"    line {i} {lines[i][:80]!r}\n      ours   {ours[i][:40]}\n      theirs {theirs[i][:40]}",
+    # 1. the export as it is
+    assert os.path.exists(os.path.join(args.model, "tokenizer.json")), "the export has no tokenizer.json"
+    tok = AutoTokenizer.from_pretrained(args.model)
+    bad = [i for i, l in enumerate(lines) if tok(l).input_ids != ours[i]]
+    ok_all &= not bad
+    print(f"{'PASS' if not bad else 'FAIL'} transformers {transformers.__version__} {type(tok).__name__} tokenizer "
+          f"from the export (our tokenizer.json): ours = theirs on {len(lines) - len(bad)}/{len(lines)} lines "
+          f"({n_tok} tokens) (tolerance: exact)")
+    # 2. transformers' own conversion of tokenizer.model (the folder without our tokenizer.json)
+    bare = os.path.join(args.work, "spm-only")
+    shutil.rmtree(bare, ignore_errors=True)
+    os.makedirs(bare)
+    for f in ("tokenizer.model", "tokenizer_config.json", "special_tokens_map.json", "config.json"):
+        if os.path.exists(os.path.join(args.model, f)):
+            shutil.copy(os.path.join(args.model, f), bare)
+    tok2 = AutoTokenizer.from_pretrained(bare)
+    bad2 = [i for i, l in enumerate(lines) if tok2(l).input_ids != ours[i]]
+    explained = bool(bad2) and all(lines[i][:1].isspace() for i in bad2)
+    verdict = "PASS" if not bad2 else "KNOWN" if explained else "FAIL"
+    ok_all &= verdict != "FAIL"
+    print(f"{verdict} transformers {transformers.__version__} {type(tok2).__name__} tokenizer converted from "
+          f"tokenizer.model alone: ours = theirs on {len(lines) - len(bad2)}/{len(lines)} lines (tolerance: exact)"
+          + (f"; all {len(bad2)} differing lines open with whitespace ({ws} such lines)" if explained else ""))
+    for i in (bad + (bad2 if verdict == "FAIL" else []))[:5]:
+        print(f"    line {i} {lines[i][:80]!r}\n      ours   {ours[i][:40]}\n      theirs {tok(lines[i]).input_ids[:40]}",
               file=sys.stderr)
-    return 0 if verdict != "FAIL" and not bad_spm else 1
+    return 0 if ok_all else 1
 
 if __name__ == "__main__":
     sys.exit(main())
