@@ -44,22 +44,18 @@ venv_for() {  # venv_for DIR REQUIREMENTS... : create DIR once, install each loc
 [ -n "${D2M_INTEROP_VENV_MTEB:-}" ] || venv_for "$VENV_MTEB" tests/interop/requirements-mteb.txt
 PY="$VENV/bin/python"
 
-# --- the model under test: the demo model, converted (random split, 4 experts, top-2, fp32), exported twice
+# --- the model under test: the demo model, converted (random split, 4 experts, top-2, fp32), exported twice;
+# remade on every run (seconds) so the files are always this build's; eval's own cache keeps a rerun instant
 [ -x "$BIN" ] || { echo "run_interop.sh: $BIN not built (ninja -C $BUILD den2moe)" >&2; exit 1; }
 W="$OUT/work"
 mkdir -p "$W"
-if [ ! -f "$W/moe/model.safetensors" ]; then
-    "$BIN" convert projects/demo.den2moe.json --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval \
-        --out "$W/moe" >/dev/null
-fi
-for fmt in mixtral qwen2moe; do
-    [ -f "$W/$fmt/config.json" ] || "$BIN" export "$W/moe" --format "$fmt" --out "$W/$fmt" >/dev/null
-done
-# embeddings and MTEB-layout result files of two cheap tasks (the cache makes a rerun instant)
-if [ ! -f "$W/eval/embeddings/STS13.safetensors" ]; then
-    "$BIN" eval "$W/moe" --tasks STS13,MRPC --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache" \
-        >"$W/eval.log" 2>&1 || { cat "$W/eval.log" >&2; exit 2; }
-fi
+rm -rf "$W/moe" "$W/mixtral" "$W/qwen2moe" "$W/make.log"
+made() { "$@" >>"$W/make.log" 2>&1 || { cat "$W/make.log" >&2; exit 2; }; }
+made "$BIN" convert projects/demo.den2moe.json --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval \
+    --out "$W/moe"
+for fmt in mixtral qwen2moe; do made "$BIN" export "$W/moe" --format "$fmt" --out "$W/$fmt"; done
+# embeddings and MTEB-layout result files of two cheap tasks
+made "$BIN" eval "$W/moe" --tasks STS13,MRPC --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
 [ "$SETUP_ONLY" = 1 ] && exit 0
 
 # --- the checks, one verdict line each
