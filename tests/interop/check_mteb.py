@@ -1,7 +1,9 @@
 """Interop check: the `mteb` package (1.14, the version our task definitions follow) on den2moe's saved
 embeddings. (1) STS: mteb's own STSEvaluator, given the bundled pairs and gold scores and a tiny encoder that
 returns our saved vector for each text (`den2moe eval --save-embeddings`: <Task>.safetensors + .texts.json),
-gives the main score (cosine Spearman) of our result file within 1e-6. (2) Every result file we wrote
+gives the main score (cosine Spearman) of our result file within 1e-6; PairClassification: mteb's
+PairClassificationEvaluator on MRPC (our texts are the prompts our eval built, MoEE's "none" template, ported
+here: `none_prompt`; every one must be among the saved texts) gives our max_ap within 1e-6. (2) Every result file we wrote
 (mteb/<model>/<revision>/<Task>.json) loads with mteb's result loader (MTEBResults.from_disk) and its
 main score reads back unchanged. Prints one verdict line per comparison; exits 1 on any disagreement."""
 import argparse, glob, json, os, sys
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import mteb
+from mteb.evaluation.evaluators.PairClassificationEvaluator import PairClassificationEvaluator
 from mteb.evaluation.evaluators.STSEvaluator import STSEvaluator
 from mteb.load_results.mteb_results import MTEBResults
 from safetensors.numpy import load_file
@@ -28,6 +31,21 @@ class SavedEncoder:
 
     def encode(self, sentences, **kwargs):
         return np.stack([self.by_text[s] for s in sentences])
+
+
+def none_prompt(text):
+    """engine/eval/prompts.cpp moee_prompt(text, "none", ""): MoEE's quoting (period added, " -> ', _ -> space)."""
+    x = text
+    if x and x[-1] not in ".?!\"'":
+        x += "."
+    x = x.replace('"', "'")
+    return ('"' + x + '"').replace("_", " ").strip()
+
+
+def mrpc_pairs(shared):
+    with open(os.path.join(shared, "data", "mrpc", "msr-para-test.tsv"), encoding="utf-8-sig") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    return [r[3] for r in rows], [r[4] for r in rows], [int(r[0]) for r in rows]
 
 
 def sts_gold(shared, files):
@@ -62,6 +80,22 @@ def main():
         ok_all &= ok
         print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} STSEvaluator {task} cosine_spearman: "
               f"ours {ours:.8f} theirs {theirs:.8f} on {len(gold)} pairs (tolerance {TOL:g})")
+    if any(os.path.basename(r) == "MRPC.json" for r in results):
+        ours = json.load(open([r for r in results if os.path.basename(r) == "MRPC.json"][0]))
+        ours = ours["scores"]["test"][0]["main_score"]
+        emb = load_file(os.path.join(args.eval_dir, "embeddings", "MRPC.safetensors"))
+        texts = json.load(open(os.path.join(args.eval_dir, "embeddings", "MRPC.texts.json")))["sentences"]
+        enc = SavedEncoder(texts, list(emb["sentences.hs_raw"]))
+        s1, s2, labels = mrpc_pairs(shared)
+        s1, s2 = [none_prompt(x) for x in s1], [none_prompt(x) for x in s2]
+        missing = sum(1 for x in s1 + s2 if x not in enc.by_text)
+        assert not missing, f"MRPC: {missing} prompts not among the saved texts (prompt port out of date?)"
+        m = PairClassificationEvaluator(s1, s2, labels, task_name="MRPC").compute_metrics(enc)
+        theirs = m["max_ap"]
+        ok = abs(ours - theirs) <= TOL
+        ok_all &= ok
+        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} PairClassificationEvaluator MRPC max_ap: "
+              f"ours {ours:.8f} theirs {theirs:.8f} on {len(labels)} pairs (tolerance {TOL:g})")
     loaded, same = 0, 0
     for r in results:
         res = MTEBResults.from_disk(Path(r), load_historic_data=False)
