@@ -54,8 +54,8 @@ made() { "$@" >>"$W/make.log" 2>&1 || { cat "$W/make.log" >&2; exit 2; }; }
 made "$BIN" convert projects/demo.den2moe.json --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval \
     --out "$W/moe"
 for fmt in mixtral qwen2moe; do made "$BIN" export "$W/moe" --format "$fmt" --out "$W/$fmt"; done
-# embeddings and MTEB-layout result files of two cheap tasks
-made "$BIN" eval "$W/moe" --tasks STS13,MRPC --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
+# embeddings and MTEB-layout result files of three cheap tasks
+made "$BIN" eval "$W/moe" --tasks STS13,MRPC,TrecQAReranking --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
 [ "$SETUP_ONLY" = 1 ] && exit 0
 
 # --- the checks, one verdict line each

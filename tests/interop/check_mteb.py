@@ -3,16 +3,18 @@ embeddings. (1) STS: mteb's own STSEvaluator, given the bundled pairs and gold s
 returns our saved vector for each text (`den2moe eval --save-embeddings`: <Task>.safetensors + .texts.json),
 gives the main score (cosine Spearman) of our result file within 1e-6; PairClassification: mteb's
 PairClassificationEvaluator on MRPC (our texts are the prompts our eval built, MoEE's "none" template, ported
-here: `none_prompt`; every one must be among the saved texts) gives our max_ap within 1e-6. (2) Every result file we wrote
+here: `none_prompt`; every one must be among the saved texts) gives our max_ap, and RerankingEvaluator on
+TrecQA our map, within 1e-6. (2) Every result file we wrote
 (mteb/<model>/<revision>/<Task>.json) loads with mteb's result loader (MTEBResults.from_disk) and its
 main score reads back unchanged. Prints one verdict line per comparison; exits 1 on any disagreement."""
-import argparse, glob, json, os, sys
+import argparse, csv, glob, json, os, sys
 
 from pathlib import Path
 
 import numpy as np
 import mteb
 from mteb.evaluation.evaluators.PairClassificationEvaluator import PairClassificationEvaluator
+from mteb.evaluation.evaluators.RerankingEvaluator import RerankingEvaluator
 from mteb.evaluation.evaluators.STSEvaluator import STSEvaluator
 from mteb.load_results.mteb_results import MTEBResults
 from safetensors.numpy import load_file
@@ -46,6 +48,18 @@ def mrpc_pairs(shared):
     with open(os.path.join(shared, "data", "mrpc", "msr-para-test.tsv"), encoding="utf-8-sig") as f:
         rows = [line.rstrip("\n").split("\t") for line in f][1:]
     return [r[3] for r in rows], [r[4] for r in rows], [int(r[0]) for r in rows]
+
+
+def trecqa_samples(shared):
+    samples, at = [], {}
+    with open(os.path.join(shared, "data", "trecqa", "test.csv"), encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            q = r["qtext"]
+            if q not in at:
+                at[q] = len(samples)
+                samples.append({"query": q, "positive": [], "negative": []})
+            samples[at[q]]["positive" if r["label"].strip() == "1" else "negative"].append(r["atext"])
+    return samples
 
 
 def sts_gold(shared, files):
@@ -96,6 +110,23 @@ def main():
         ok_all &= ok
         print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} PairClassificationEvaluator MRPC max_ap: "
               f"ours {ours:.8f} theirs {theirs:.8f} on {len(labels)} pairs (tolerance {TOL:g})")
+    if any(os.path.basename(r) == "TrecQAReranking.json" for r in results):
+        ours = json.load(open([r for r in results if os.path.basename(r) == "TrecQAReranking.json"][0]))
+        ours = ours["scores"]["test"][0]["main_score"]
+        emb = load_file(os.path.join(args.eval_dir, "embeddings", "TrecQAReranking.safetensors"))
+        texts = json.load(open(os.path.join(args.eval_dir, "embeddings", "TrecQAReranking.texts.json")))
+        enc = SavedEncoder(texts["queries"] + texts["docs"], list(emb["queries.hs_raw"]) + list(emb["docs.hs_raw"]))
+        samples = [{"query": none_prompt(s["query"]), "positive": [none_prompt(x) for x in s["positive"]],
+                    "negative": [none_prompt(x) for x in s["negative"]]} for s in trecqa_samples(shared)]
+        every = [s["query"] for s in samples] + [x for s in samples for x in s["positive"] + s["negative"]]
+        missing = sum(1 for x in every if x not in enc.by_text)
+        assert not missing, f"TrecQAReranking: {missing} prompts not among the saved texts"
+        m = RerankingEvaluator(samples, task_name="TrecQAReranking").compute_metrics(enc)
+        theirs = m["map"]
+        ok = abs(ours - theirs) <= TOL
+        ok_all &= ok
+        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} RerankingEvaluator TrecQAReranking map: "
+              f"ours {ours:.8f} theirs {theirs:.8f} on {len(samples)} questions (tolerance {TOL:g})")
     loaded, same = 0, 0
     for r in results:
         res = MTEBResults.from_disk(Path(r), load_historic_data=False)
