@@ -7,7 +7,7 @@ here: `none_prompt`; every one must be among the saved texts) gives our max_ap, 
 TrecQA our map, within 1e-6. (2) Every result file we wrote
 (mteb/<model>/<revision>/<Task>.json) loads with mteb's result loader (MTEBResults.from_disk) and its
 main score reads back unchanged. Prints one verdict line per comparison; exits 1 on any disagreement."""
-import argparse, csv, glob, json, os, sys
+import argparse, csv, glob, json, logging, os, sys
 
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from mteb.load_results.mteb_results import MTEBResults
 from safetensors.numpy import load_file
 
 TOL = 1e-6
+logging.getLogger("mteb").setLevel(logging.ERROR)  # its notes on duplicate texts are expected here
 STS_FILES = {"STS13": ["2013/FNWN.test.tsv", "2013/OnWN.test.tsv", "2013/headlines.test.tsv"]}
 
 
