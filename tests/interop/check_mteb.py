@@ -76,58 +76,54 @@ def main():
     ap.add_argument("--eval-dir", required=True, help="a den2moe eval --out folder run with --save-embeddings")
     args = ap.parse_args()
     shared = os.environ["D2M_SHARED_DIR"]
-    ok_all = True
     results = sorted(glob.glob(os.path.join(args.eval_dir, "mteb", "*", "*", "*.json")))
     results = [r for r in results if not r.endswith("model_meta.json")]
-    for task, files in STS_FILES.items():
-        ours_file = [r for r in results if os.path.basename(r) == task + ".json"]
-        if not ours_file:
-            continue
-        ours = json.load(open(ours_file[0]))["scores"]["test"][0]["main_score"]
+    verdicts = []
+
+    def saved(task, *names):
+        """Our main score and an encoder over the saved vectors of `names`; None when the task did not run."""
+        files = [r for r in results if os.path.basename(r) == task + ".json"]
+        if not files:
+            return None, None
         emb = load_file(os.path.join(args.eval_dir, "embeddings", task + ".safetensors"))
         texts = json.load(open(os.path.join(args.eval_dir, "embeddings", task + ".texts.json")))
-        enc = SavedEncoder(texts["sentence1"] + texts["sentence2"],
-                           list(emb["sentence1.hs_raw"]) + list(emb["sentence2.hs_raw"]))
+        enc = SavedEncoder(sum((texts[n] for n in names), []), sum((list(emb[n + ".hs_raw"]) for n in names), []))
+        return json.load(open(files[0]))["scores"]["test"][0]["main_score"], enc
+
+    def verdict(what, ours, theirs, size):
+        ok = abs(ours - theirs) <= TOL
+        verdicts.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} {what}: ours {ours:.8f} theirs {theirs:.8f} "
+              f"on {size} (tolerance {TOL:g})")
+
+    def all_saved(enc, task, texts):
+        missing = sum(1 for x in texts if x not in enc.by_text)
+        assert not missing, f"{task}: {missing} prompts not among the saved texts (prompt port out of date?)"
+
+    for task, files in STS_FILES.items():
+        ours, enc = saved(task, "sentence1", "sentence2")
+        if enc is None:
+            continue
+        texts = json.load(open(os.path.join(args.eval_dir, "embeddings", task + ".texts.json")))
         gold = sts_gold(shared, files)
         assert len(gold) == len(texts["sentence1"]), f"{task}: {len(gold)} gold scores, {len(texts['sentence1'])} pairs"
         theirs = STSEvaluator(texts["sentence1"], texts["sentence2"], gold, task_name=task)(enc)["cosine_spearman"]
-        ok = abs(ours - theirs) <= TOL
-        ok_all &= ok
-        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} STSEvaluator {task} cosine_spearman: "
-              f"ours {ours:.8f} theirs {theirs:.8f} on {len(gold)} pairs (tolerance {TOL:g})")
-    if any(os.path.basename(r) == "MRPC.json" for r in results):
-        ours = json.load(open([r for r in results if os.path.basename(r) == "MRPC.json"][0]))
-        ours = ours["scores"]["test"][0]["main_score"]
-        emb = load_file(os.path.join(args.eval_dir, "embeddings", "MRPC.safetensors"))
-        texts = json.load(open(os.path.join(args.eval_dir, "embeddings", "MRPC.texts.json")))["sentences"]
-        enc = SavedEncoder(texts, list(emb["sentences.hs_raw"]))
+        verdict(f"STSEvaluator {task} cosine_spearman", ours, theirs, f"{len(gold)} pairs")
+    ours, enc = saved("MRPC", "sentences")
+    if enc is not None:
         s1, s2, labels = mrpc_pairs(shared)
         s1, s2 = [none_prompt(x) for x in s1], [none_prompt(x) for x in s2]
-        missing = sum(1 for x in s1 + s2 if x not in enc.by_text)
-        assert not missing, f"MRPC: {missing} prompts not among the saved texts (prompt port out of date?)"
-        m = PairClassificationEvaluator(s1, s2, labels, task_name="MRPC").compute_metrics(enc)
-        theirs = m["max_ap"]
-        ok = abs(ours - theirs) <= TOL
-        ok_all &= ok
-        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} PairClassificationEvaluator MRPC max_ap: "
-              f"ours {ours:.8f} theirs {theirs:.8f} on {len(labels)} pairs (tolerance {TOL:g})")
-    if any(os.path.basename(r) == "TrecQAReranking.json" for r in results):
-        ours = json.load(open([r for r in results if os.path.basename(r) == "TrecQAReranking.json"][0]))
-        ours = ours["scores"]["test"][0]["main_score"]
-        emb = load_file(os.path.join(args.eval_dir, "embeddings", "TrecQAReranking.safetensors"))
-        texts = json.load(open(os.path.join(args.eval_dir, "embeddings", "TrecQAReranking.texts.json")))
-        enc = SavedEncoder(texts["queries"] + texts["docs"], list(emb["queries.hs_raw"]) + list(emb["docs.hs_raw"]))
+        all_saved(enc, "MRPC", s1 + s2)
+        theirs = PairClassificationEvaluator(s1, s2, labels, task_name="MRPC").compute_metrics(enc)["max_ap"]
+        verdict("PairClassificationEvaluator MRPC max_ap", ours, theirs, f"{len(labels)} pairs")
+    ours, enc = saved("TrecQAReranking", "queries", "docs")
+    if enc is not None:
         samples = [{"query": none_prompt(s["query"]), "positive": [none_prompt(x) for x in s["positive"]],
                     "negative": [none_prompt(x) for x in s["negative"]]} for s in trecqa_samples(shared)]
-        every = [s["query"] for s in samples] + [x for s in samples for x in s["positive"] + s["negative"]]
-        missing = sum(1 for x in every if x not in enc.by_text)
-        assert not missing, f"TrecQAReranking: {missing} prompts not among the saved texts"
-        m = RerankingEvaluator(samples, task_name="TrecQAReranking").compute_metrics(enc)
-        theirs = m["map"]
-        ok = abs(ours - theirs) <= TOL
-        ok_all &= ok
-        print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} RerankingEvaluator TrecQAReranking map: "
-              f"ours {ours:.8f} theirs {theirs:.8f} on {len(samples)} questions (tolerance {TOL:g})")
+        all_saved(enc, "TrecQAReranking",
+                  [s["query"] for s in samples] + [x for s in samples for x in s["positive"] + s["negative"]])
+        theirs = RerankingEvaluator(samples, task_name="TrecQAReranking").compute_metrics(enc)["map"]
+        verdict("RerankingEvaluator TrecQAReranking map", ours, theirs, f"{len(samples)} questions")
     loaded, same = 0, 0
     for r in results:
         res = MTEBResults.from_disk(Path(r), load_historic_data=False)
@@ -136,10 +132,10 @@ def main():
         loaded += 1
         same += abs(ours - theirs) <= 0  # read back, so exactly equal
     ok = loaded > 0 and same == loaded
-    ok_all &= ok
+    verdicts.append(ok)
     print(f"{'PASS' if ok else 'FAIL'} mteb {mteb.__version__} MTEBResults.from_disk: {loaded} result files load, "
           f"main score read back equal on {same}/{loaded} (tolerance: exact)")
-    return 0 if ok_all else 1
+    return 0 if all(verdicts) else 1
 
 
 if __name__ == "__main__":
