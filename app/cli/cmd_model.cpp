@@ -1,8 +1,10 @@
-// CLI commands on one dense model: info, generate, ppl. Each is argument parsing around one
-// engine call and printing (human table on stdout, JSON with --json / --out).
+// CLI commands on one model: info, generate (optionally saving the prompt's logits), ppl, tokenize.
+// Each is argument parsing around one engine call and printing (human table on stdout, JSON with
+// --json / --out).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "cli.h"
@@ -43,7 +45,18 @@ std::vector<frontend::OptionInfo> generate_options() {
             {"dtype", "fp32|bf16", "compute dtype (default fp32)", false},
             {"tokenizer", "PATH", "tokenizer file (default: found beside the model)", false},
             {"ignore-eos", "", "do not stop at EOS", true},
+            {"save-logits", "FILE", "also write the prompt's logits (one cache-free forward pass) to FILE.safetensors:"
+                                    " input_ids [T] int64, logits [T, V] float32", false},
             {"json", "", "print prompt, ids and text as JSON", true},
+            {"out", "FILE", "also write the JSON to FILE", false}};
+}
+
+std::vector<frontend::OptionInfo> tokenize_options() {
+    return {{"text", "TEXT", "a text to encode (repeatable)", false},
+            {"lines", "FILE", "encode each line of FILE (split at \\n; the \\n is not encoded)", false},
+            {"no-bos", "", "do not add BOS", true},
+            {"tokenizer", "PATH", "tokenizer file (default: found beside the model)", false},
+            {"json", "", "print the ids as JSON", true},
             {"out", "FILE", "also write the JSON to FILE", false}};
 }
 
@@ -131,6 +144,9 @@ int cmd_generate(const Args& a, RunContext& ctx) {
     print_warnings(lm.warnings);
     const Tokenizer& tok = *lm.tokenizer;
     std::vector<int> prompt = tok.encode(a.get("prompt"), /*add_bos=*/true, /*add_eos=*/false);
+    if (a.has("save-logits"))
+        write_logits_file(*lm.model, prompt, a.get("save-logits"),
+                          {{"model", path}, {"dtype", a.get("dtype", "fp32")}, {"prompt", a.get("prompt")}});
     GenerateOptions go;
     go.max_new_tokens = n_new;
     // llama2.c's run.c stops only at BOS; Hugging Face checkpoints stop at EOS too
@@ -202,6 +218,36 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
             std::printf("%s %10lld %9lld %8.4f %10.3f\n", text::pad_cell(d.name, 18).c_str(), (long long)d.result.n_tokens,
                         (long long)d.result.n_windows, d.result.mean_nll(), d.result.ppl());
     }
+    return kOk;
+}
+
+int cmd_tokenize(const Args& a, RunContext&) {
+    const std::string path = model_arg(a, "tokenize");
+    std::vector<std::string> texts = a.get_all("text");
+    if (a.has("lines")) {
+        const std::string file = a.get("lines");
+        std::ifstream in(file, std::ios::binary);
+        D2M_CHECK(in.good(), Io, "tokenize: cannot read ", file, Hint{"--lines takes a text file"});
+        std::string line;
+        while (std::getline(in, line)) texts.push_back(line);
+    }
+    D2M_CHECK(!texts.empty(), InvalidInput, "tokenize: nothing to encode",
+              Hint{"--text TEXT (repeatable) or --lines FILE"});
+    LoadedModel lm = load_model(path, ComputeDType::F32, a.get("tokenizer"));
+    print_warnings(lm.warnings);
+    const bool bos = !a.has("no-bos");
+    json rows = json::array();
+    std::vector<std::vector<int>> all;
+    for (const auto& t : texts) {
+        all.push_back(lm.tokenizer->encode(t, bos, /*add_eos=*/false));
+        rows.push_back(all.back());
+    }
+    emit_json(a, json{{"tokenizer", lm.tokenizer_path}, {"kind", lm.tokenizer->kind()}, {"bos", bos}, {"ids", rows}});
+    if (!a.has("json"))
+        for (const auto& ids : all) {
+            for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
+            std::printf("\n");
+        }
     return kOk;
 }
 

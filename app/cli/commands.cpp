@@ -19,8 +19,15 @@ const std::vector<Command>& commands() {
          "Generation stops at BOS (like llama2.c run.c) and, for Hugging Face checkpoints, at EOS.\n"
          "The printed text equals the tokenizer's decode of the ids (a character split over tokens is printed\n"
          "once complete; bad bytes become U+FFFD as the tokenizer's own decode makes them). JSON: prompt,\n"
-         "prompt_ids, ids (new), text (decode of prompt + new), tokens [{id, piece, text, hex}] (new).",
+         "prompt_ids, ids (new), text (decode of prompt + new), tokens [{id, piece, text, hex}] (new).\n"
+         "--save-logits FILE writes the prompt's logits from one cache-free forward pass (what outside tools\n"
+         "such as transformers are compared with: tests/interop).",
          generate_options, cmd_generate},
+        {"tokenize", "token ids of texts or of each line of a file",
+         "usage: den2moe tokenize MODEL (--text TEXT ... | --lines FILE) [--no-bos] [--json]\n\n"
+         "Encodes with the model's tokenizer (BOS first unless --no-bos): one line of ids per text, or JSON\n"
+         "{tokenizer, kind, bos, ids: [[...], ...]}. Lines are bytes split at \\n, encoded as they are.",
+         tokenize_options, cmd_tokenize},
         {"ppl", "perplexity per evaluation domain",
          "usage: den2moe ppl MODEL --data PATH [--data PATH...] [options]\n\n"
          "Records are joined as BOS text EOS; the stream is cut into non-overlapping windows of --seq tokens\n"

@@ -7,6 +7,7 @@
 // down_proj × 2, a missing shared expert as an all-zero one, interleaved RoPE rows permuted to
 // Hugging Face's half-split order, Qwen2's q/k/v biases as zeros.
 #include "export/hf_export.h"
+#include "tokenizer/spm_json.h"
 #include "export/export_common.h"
 #include "io/atomic_dir.h"
 
@@ -159,6 +160,19 @@ ExportResult export_hf(const LlamaModel& m, const std::string& format, const std
         copy_into(src, tmp.path() / name);
         res.files.push_back(name);
     }
+    // transformers builds a tokenizer from tokenizer.model that drops sentencepiece's dummy prefix on text
+    // opening with a space (docs/interop.md): a tokenizer.json with sentencepiece's own normalizer is exact
+    std::string tokenizer_json_note;
+    if (copies.count("tokenizer.model") && !copies.count("tokenizer.json")) {
+        SpmJsonResult tj = sentencepiece_to_tokenizer_json(copies.at("tokenizer.model").string());
+        if (!tj.json.empty()) {
+            write_file_atomic((tmp.path() / "tokenizer.json").string(), tj.json);
+            res.files.push_back("tokenizer.json");
+            tokenizer_json_note = "written from tokenizer.model";
+        } else {
+            tokenizer_json_note = "not written: " + tj.why_not;
+        }
+    }
     if (!copies.count("generation_config.json")) {
         nlohmann::ordered_json g;
         g["_from_model_config"] = true;
@@ -185,6 +199,7 @@ ExportResult export_hf(const LlamaModel& m, const std::string& format, const std
                        {"shard_size", opt.shard_size}, {"tensor_parallel", opt.tensor_parallel},
                        {"zero_shared_width", opt.zero_shared_width}};
     prov["shards"] = n_shards;
+    if (!tokenizer_json_note.empty()) prov["tokenizer_json"] = tokenizer_json_note;
     prov["lint"] = res.lint.to_json()["findings"];
     for (const auto& d : dirs) {  // the native folder's provenance and MoE config, when exported from one
         json p = read_json_file(d / "provenance.json");

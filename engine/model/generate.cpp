@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/run_context.h"
 #include "io/hf_config.h"
+#include "io/safetensors.h"
 #include "model/llama.h"
 
 namespace den2moe {
@@ -60,6 +61,19 @@ std::vector<int> generate_greedy(const LlamaModel& model, const std::vector<int>
         ids = at::full({1, 1}, (int64_t)next, at::kLong);
     }
     return out;
+}
+
+void write_logits_file(const LlamaModel& model, const std::vector<int>& ids, const std::string& path,
+                       const std::map<std::string, std::string>& metadata) {
+    D2M_CHECK(!ids.empty(), InvalidInput, "logits: no tokens to run", " for ", path,
+              Hint{"give a prompt (the ids include BOS only when the tokenizer adds it)"});
+    at::Tensor row = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong);  // [T]
+    at::Tensor logits;
+    {
+        at::NoGradGuard no_grad;
+        logits = model.forward(row.unsqueeze(0))[0].to(at::kFloat).contiguous();  // [T, V]
+    }
+    save_safetensors(path, {{"input_ids", row}, {"logits", logits}}, metadata);
 }
 
 }  // namespace den2moe

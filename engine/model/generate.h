@@ -1,10 +1,12 @@
 // Greedy generation with the KV cache, token by token, with llama2.c run.c's loop semantics:
 // the prompt is prefilled, then the argmax token is appended until max_new_tokens, BOS (run.c's
-// sequence delimiter) or, optionally, EOS.
+// sequence delimiter) or, optionally, EOS. write_logits_file: one full (cache-free) forward pass
+// over given ids, saved for outside tools to compare with (tests/interop).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,5 +38,10 @@ GenerationPlan plan_generation(const LlamaConfig& cfg, int64_t prompt_tokens, Ge
 std::vector<int> generate_greedy(const LlamaModel& model, const std::vector<int>& prompt,
                                  const GenerateOptions& opt, RunContext& ctx,
                                  const std::function<bool(int prev, int next)>& on_token = {});
+
+/// One forward pass over `ids` (a single row, no cache, fp32 logits) written atomically to the
+/// safetensors file `path`: "input_ids" [T] int64 and "logits" [T, V] float32, plus `metadata`.
+void write_logits_file(const LlamaModel& model, const std::vector<int>& ids, const std::string& path,
+                       const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace den2moe

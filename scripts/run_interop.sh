@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The interop suite (issue 22): the real tools researchers use (transformers, mteb, ...) read what den2moe
+# writes and agree with its numbers. Makes its own pinned venv (tests/interop/requirements*.txt) under
+# build-interop/ on first use, a small converted model and its exports, then runs each check; every check
+# prints one verdict line (check, our number, the tool's, tolerance) and the script exits 1 if any disagrees.
+# usage: scripts/run_interop.sh [--setup-only] [--only NAME]...   env: D2M_BUILD (default build-nogui),
+#        D2M_INTEROP_VENV / D2M_INTEROP_VENV_MTEB (existing venvs to use instead), D2M_SHARED_DIR (../shared).
+# checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-tokenizer, mteb.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+BUILD="${D2M_BUILD:-build-nogui}"
+BIN="$ROOT/$BUILD/bin/den2moe"
+OUT="$ROOT/build-interop"
+VENV="${D2M_INTEROP_VENV:-$OUT/venv}"
+VENV_MTEB="${D2M_INTEROP_VENV_MTEB:-$OUT/venv-mteb}"
+export D2M_SHARED_DIR="${D2M_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_VERBOSITY=error HF_HUB_DISABLE_PROGRESS_BARS=1  # local files only, quiet
+SETUP_ONLY=0
+ONLY=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --setup-only) SETUP_ONLY=1 ;;
+        --only) shift; ONLY+=("$1") ;;
+        -h|--help) sed -n 2,7p "$0"; exit 0 ;;
+        *) echo "run_interop.sh: unknown argument $1" >&2; exit 1 ;;
+    esac
+    shift
+done
+mkdir -p "$OUT"
+
+# --- the venv: a full lock installed with --no-deps, so nothing is resolved (or replaced) behind our back
+venv_for() {  # venv_for DIR REQUIREMENTS... : create DIR once, install each lock, record the time
+    local dir="$1"; shift
+    [ -x "$dir/bin/python" ] && [ -f "$dir/.d2m-installed" ] && return 0
+    local t0=$SECONDS
+    rm -rf "$dir"
+    /usr/bin/python3 -m venv --system-site-packages "$dir"
+    for req in "$@"; do "$dir/bin/pip" install -q --no-deps -r "$req"; done
+    echo "$((SECONDS - t0))" > "$dir/.d2m-installed"
+    echo "interop: installed $dir in $((SECONDS - t0)) s" >&2
+}
+[ -n "${D2M_INTEROP_VENV:-}" ] || venv_for "$VENV" tests/interop/requirements.txt
+[ -n "${D2M_INTEROP_VENV_MTEB:-}" ] || venv_for "$VENV_MTEB" tests/interop/requirements-mteb.txt
+PY="$VENV/bin/python"
+
+# --- the model under test: the demo model, converted (random split, 4 experts, top-2, fp32), exported twice;
+# remade on every run (seconds) so the files are always this build's; eval's own cache keeps a rerun instant
+[ -x "$BIN" ] || { echo "run_interop.sh: $BIN not built (ninja -C $BUILD den2moe)" >&2; exit 1; }
+W="$OUT/work"
+mkdir -p "$W"
+rm -rf "$W/moe" "$W/mixtral" "$W/qwen2moe" "$W/make.log"
+made() { "$@" >>"$W/make.log" 2>&1 || { cat "$W/make.log" >&2; exit 2; }; }
+made "$BIN" convert projects/demo.den2moe.json --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval \
+    --out "$W/moe"
+for fmt in mixtral qwen2moe; do made "$BIN" export "$W/moe" --format "$fmt" --out "$W/$fmt"; done
+# embeddings and MTEB-layout result files of three cheap tasks
+made "$BIN" eval "$W/moe" --tasks STS13,MRPC,TrecQAReranking --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
+[ "$SETUP_ONLY" = 1 ] && exit 0
+
+# --- the checks, one verdict line each
+want() { [ ${#ONLY[@]} -eq 0 ] && return 0; local n; for n in "${ONLY[@]}"; do [ "$n" = "$1" ] && return 0; done; return 1; }
+fail=0
+t_all=$SECONDS
+run_check() {  # run_check NAME COMMAND...
+    local name="$1"; shift
+    want "$name" || return 0
+    local t0=$SECONDS
+    if ! "$@"; then fail=1; fi
+    echo "  ($name: $((SECONDS - t0)) s)" >&2
+}
+for fmt in mixtral qwen2moe; do
+    run_check "transformers-$fmt" "$PY" tests/interop/check_transformers_model.py --den2moe "$BIN" \
+        --model "$W/$fmt" --work "$W/hf-$fmt"
+done
+run_check transformers-tokenizer "$PY" tests/interop/check_transformers_tokenizer.py --den2moe "$BIN" \
+    --model "$W/mixtral" --data "$D2M_SHARED_DIR/data/domains" --work "$W/tok"
+run_check mteb "$VENV_MTEB/bin/python" tests/interop/check_mteb.py --eval-dir "$W/eval"
+echo "interop: checks took $((SECONDS - t_all)) s" >&2
+exit $fail
