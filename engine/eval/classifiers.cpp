@@ -85,10 +85,8 @@ void LogisticRegression::fit(const at::Tensor& X_in, const std::vector<int64_t>&
         opt.step(closure);
     }
     // iterations done and the final gradient, for the caller's report
-    {
-        auto& st = static_cast<torch::optim::LBFGSParamState&>(*opt.state().at(c10::guts::to_string(w.unsafeGetTensorImpl())));
-        n_iter_ = st.n_iter();
-    }
+    // (one parameter, so one state entry; its key type differs between libtorch 1.13 and 2.x)
+    for (const auto& kv : opt.state()) n_iter_ = static_cast<torch::optim::LBFGSParamState&>(*kv.second).n_iter();
     w.mutable_grad() = at::Tensor();
     at::Tensor loss = objective();
     loss.backward();
