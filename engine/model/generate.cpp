@@ -3,6 +3,7 @@
 #include "model/generate.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // NoGradGuard: not reached through ATen.h in libtorch 2.x
 
 #include <algorithm>
 
