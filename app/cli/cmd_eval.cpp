@@ -19,13 +19,6 @@
 namespace den2moe::cli {
 
 namespace {
-std::string shared_dir_for_eval() {
-    const std::string s = find_shared_dir();
-    D2M_CHECK(!s.empty(), InvalidInput, "eval: the shared data folder was not found",
-              Hint{"set D2M_SHARED_DIR to the folder holding data/ (the shared bundle), or put it at ../shared"});
-    return s;
-}
-
 std::string pct(double v) {
     if (!std::isfinite(v)) return "-";
     char b[32];
@@ -71,7 +64,7 @@ int cmd_eval(const Args& a, RunContext& ctx) {
     }
     apply_settings(task_eval_schema(), s, a);
     if (a.has("show-prompt")) {
-        std::fputs(describe_prompts(s, shared_dir_for_eval()).c_str(), stdout);
+        std::fputs(describe_prompts(s, find_shared_dir()).c_str(), stdout);
         return kOk;
     }
     D2M_CHECK(a.positionals().size() == 1 || (a.positionals().empty() && !model.empty()), InvalidInput,
@@ -79,7 +72,7 @@ int cmd_eval(const Args& a, RunContext& ctx) {
               Hint{"den2moe eval MODEL --tasks mteb --out DIR (see --list-tasks), or --project P for its model"});
     if (!a.positionals().empty()) model = a.positionals()[0];
     TaskEvalOutput out;
-    out.shared_dir = shared_dir_for_eval();
+    out.shared_dir = find_shared_dir();
     out.out_dir = a.get("out");
     out.cache_dir = a.has("cache-dir") ? a.get("cache-dir") : default_eval_cache_dir();
     validate_task_eval(s, EvalModelCaps{}, out.shared_dir);  // tasks and data before loading the model
