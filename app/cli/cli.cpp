@@ -55,9 +55,11 @@ int main(int argc, char** argv) {
                     blas.library.empty() ? "(not OpenBLAS)" : blas.library.c_str(), blas.active.c_str(),
                     blas.reason.c_str());
         if (!blas.hint.empty()) std::printf("hint: %s\n", blas.hint.c_str());
-        std::printf("bf16 GEMMs: %s\n", gemm::bf16_mode() == gemm::Bf16Mode::Native
-                                            ? "native (libtorch's bf16 kernels)"
-                                            : "widened to float32 and rounded once (this CPU has no fast bf16 GEMM)");
+        const bool env_set = std::getenv("D2M_BF16_GEMM") != nullptr;
+        std::printf("bf16 GEMMs: %s (%s)\n",
+                    gemm::bf16_mode() == gemm::Bf16Mode::Native ? "native (libtorch's bf16 kernels)"
+                                                                : "widened to float32 and rounded once",
+                    env_set ? "set by D2M_BF16_GEMM" : cpu_bf16_support().reason.c_str());
         return 0;
     }
     const std::string name = argv[1];

@@ -3,6 +3,8 @@
 // --json / --out).
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -166,10 +168,18 @@ int cmd_generate(const Args& a, RunContext& ctx) {
     for (size_t i = 1; i < prompt.size(); ++i) print(shown.push(tok.decode_piece(prompt[i - 1], prompt[i])));
     RunContext quiet;  // per-token progress would interleave with the text
     quiet.cancel = ctx.cancel;
+    using clock = std::chrono::steady_clock;
+    const clock::time_point t0 = clock::now();
+    clock::time_point t_first = t0;  // the first new token: the prompt's forward pass (prefill) is done
+    int64_t n_seen = 0;
     std::vector<int> out = generate_greedy(*lm.model, prompt, go, quiet, [&](int prev, int next) {
+        if (n_seen++ == 0) t_first = clock::now();
         print(shown.push(tok.decode_piece(prev, next)));
         return true;
     });
+    const clock::time_point t_end = clock::now();
+    auto secs = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+    const double prefill_s = secs(t_first - t0), decode_s = secs(t_end - t_first);
     print(shown.finish());
     if (stream) std::fputs("\n", stdout);
     std::vector<int> all = prompt;
@@ -179,7 +189,14 @@ int cmd_generate(const Args& a, RunContext& ctx) {
                       {"ids", out},
                       {"text", decode_text(tok, all)},
                       {"tokens", tokens_json(out, vocab_pieces(tok, out),
-                                             token_bytes(tok, out, prompt.empty() ? -1 : prompt.back()), tok.repair())}});
+                                             token_bytes(tok, out, prompt.empty() ? -1 : prompt.back()), tok.repair())},
+                      // model loading excluded; decode = the tokens after the first, one forward step each
+                      {"timing",
+                       {{"seconds", secs(t_end - t0)},
+                        {"prefill_seconds", prefill_s},
+                        {"prompt_tokens_per_s", prefill_s > 0 ? double(prompt.size()) / prefill_s : 0.0},
+                        {"decode_seconds", decode_s},
+                        {"decode_tokens_per_s", decode_s > 0 && out.size() > 1 ? double(out.size() - 1) / decode_s : 0.0}}}});
     return kOk;
 }
 
@@ -202,7 +219,11 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     LoadedModel lm = load_model(path, parse_compute_dtype(dtype), a.get("tokenizer"));
     print_warnings(lm.warnings);
     validate_ppl(po, lm.model->config());
+    const auto t0 = std::chrono::steady_clock::now();
     auto table = perplexity_table(*lm.model, *lm.tokenizer, domains, po, ctx);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    int64_t forward_tokens = 0;  // every window's tokens go through the model once
+    for (const auto& d : table) forward_tokens += d.result.n_forward;
     json rows = json::array();
     for (const auto& d : table)
         rows.push_back({{"domain", d.name}, {"ppl", d.result.ppl()}, {"mean_nll", d.result.mean_nll()},
@@ -210,7 +231,10 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
                         {"windows", d.result.n_windows}});
     json j = {{"model", path}, {"dtype", dtype}, {"seq", po.seq}, {"stride", po.stride ? po.stride : po.seq},
               {"max_tokens", po.max_tokens}, {"protocol", "BOS text EOS records concatenated; windows of seq tokens"},
-              {"domains", rows}};
+              {"domains", rows},
+              // model loading excluded (reading and tokenizing the data included)
+              {"timing", {{"seconds", seconds}, {"forward_tokens", forward_tokens},
+                          {"tokens_per_s", seconds > 0 ? double(forward_tokens) / seconds : 0.0}}}};
     emit_json(a, j);
     if (!a.has("json")) {
         std::printf("%-18s %10s %9s %8s %10s\n", "domain", "tokens", "windows", "nll", "ppl");

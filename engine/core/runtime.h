@@ -53,11 +53,16 @@ BlasDecision decide_blas_core(const std::string& detected, const std::string& fo
 /// Idempotent; nothing happens when the BLAS is something else.
 const BlasKernels& select_blas_kernels();
 
-/// Whether libtorch's CPU bfloat16 matrix products run on fast kernels on this CPU. libtorch sends
-/// bf16 GEMMs to oneDNN only on CPUs with AVX-512 (F, BW, VL, DQ); elsewhere they run on its scalar
-/// reference loops: 1.1 GFLOP/s against 57 GFLOP/s fp32 on 2 Zen 1 (AVX2) cores, libtorch 1.13
-/// (docs/benchmarks.md). Where this is false the engine widens bf16 products to float32
-/// (model/gemm.h). Non-x86 CPUs: true (not measured).
-bool cpu_bf16_matmul_is_fast();
+/// Whether libtorch's CPU bfloat16 matrix products are fast on this CPU, and why. They are where the CPU
+/// has bf16 instructions (AVX512-BF16 or AMX-BF16, with AVX-512 F/BW/VL/DQ for oneDNN's kernels). With
+/// AVX-512 alone oneDNN emulates bf16 and ran 1.5-2.1x slower than widening to float32 on a 2-core Xeon
+/// (issue 27); without AVX-512 libtorch falls back to scalar loops, 1.1 against 57 GFLOP/s fp32 on 2 Zen 1
+/// cores (docs/benchmarks.md). Where `fast` is false the engine widens bf16 products to float32 (model/gemm.h).
+struct Bf16Support {
+    bool fast = false;
+    std::string reason;  ///< one line for --version
+};
+const Bf16Support& cpu_bf16_support();
+bool cpu_bf16_matmul_is_fast();  ///< cpu_bf16_support().fast
 
 }  // namespace den2moe

@@ -94,6 +94,7 @@ PplResult perplexity(const LlamaModel& model, const std::vector<int>& stream_in,
                       begins[i], Hint{"the model produced NaN/Inf logits; try --dtype fp32"});
             r.nll_sum += nll;
             r.n_scored += nb * n_score;
+            r.n_forward += nb * len;
             done += nb;
             ctx.report("perplexity", done, r.n_windows);
         }

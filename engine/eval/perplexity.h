@@ -29,6 +29,7 @@ struct PplResult {
     int64_t n_scored = 0;      ///< predictions scored
     int64_t n_windows = 0;
     int64_t n_tokens = 0;      ///< stream tokens used
+    int64_t n_forward = 0;     ///< tokens through the model (Σ window lengths; > n_tokens with overlap)
     double mean_nll() const { return n_scored ? nll_sum / double(n_scored) : 0.0; }
     double ppl() const;
 };

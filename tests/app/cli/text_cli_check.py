@@ -129,6 +129,10 @@ def main():
         check(g['text'] == sp.decode(all_ids), 'generate: text %r != sentencepiece %r' % (g['text'], sp.decode(all_ids)))
         check(len(g['tokens']) == len(g['ids']), 'generate: one token entry per new id')
         check_tokens(sp, g, 'generate')
+        t = g.get('timing', {})
+        check(t.get('decode_tokens_per_s', 0) > 0 and t.get('prefill_seconds', -1) >= 0 and
+              abs(t.get('seconds', 0) - t.get('prefill_seconds', 0) - t.get('decode_seconds', 0)) < 1e-6,
+              'generate --json: timing (prefill + decode = seconds, decode tokens/s > 0): %r' % t)
         rc, out, err = run(gen, env)
         check(rc == 0, 'generate stream exits %d' % rc)
         try:
@@ -178,6 +182,10 @@ def main():
         if p:
             d = p['domains'][0]
             check(d['tokens'] > 1000 and 1.0 < d['ppl'] < 1e6, 'ppl: %r' % d)
+            t = p.get('timing', {})
+            # non-overlapping windows of 64 tokens, each through the model once
+            check(t.get('forward_tokens') == 64 * sum(x['windows'] for x in p['domains']) and
+                  t.get('tokens_per_s', 0) > 0, 'ppl --json: timing (forward tokens = 64 x windows, tokens/s > 0): %r' % t)
     rc, out, err = run([a.den2moe, 'info', a.moe, '--json'], env)
     check(rc == 0 and parse_json(out, 'info') is not None, 'info --json exits %d' % rc)
 
