@@ -131,11 +131,28 @@ TEST(blas_decision_rules) {
     CHECK(d.hint.find("D2M_BLAS_CORE=fast is not a mode") != std::string::npos);
 }
 
-// libtorch's CPU bf16 GEMMs are fast only where oneDNN takes them (AVX-512); elsewhere the engine
-// widens bf16 products to float32 (model/gemm.h, tests/engine/model/test_gemm.cpp).
+// libtorch's CPU bf16 GEMMs are fast only where the CPU has bf16 instructions (AVX512-BF16 or AMX-BF16,
+// with AVX-512); elsewhere the engine widens bf16 products to float32 (model/gemm.h, test_gemm.cpp).
+// The oracle is the kernel's view of the CPU: /proc/cpuinfo's flags, not CPUID read again.
 TEST(bf16_gemm_speed_check_follows_the_cpu) {
-    CHECK_EQ(cpu_bf16_matmul_is_fast(), cpu_has_avx512());
-    std::fprintf(stderr, "bf16 GEMMs fast here: %s\n", cpu_bf16_matmul_is_fast() ? "yes" : "no");
+    std::ifstream in("/proc/cpuinfo");
+    std::string line, flags;
+    while (std::getline(in, line))
+        if (line.rfind("flags", 0) == 0) {
+            flags = " " + line.substr(line.find(':') + 1) + " ";
+            break;
+        }
+    if (flags.empty()) {
+        std::fprintf(stderr, "no /proc/cpuinfo flags: only the reason is checked\n");
+    } else {
+        auto has = [&](const char* f) { return flags.find(std::string(" ") + f + " ") != std::string::npos; };
+        const bool avx512 = has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512dq") && has("avx512cd");
+        const bool expect = avx512 && (has("avx512_bf16") || has("amx_bf16"));
+        CHECK_EQ(cpu_bf16_matmul_is_fast(), expect);
+    }
+    CHECK(!cpu_bf16_support().reason.empty());
+    std::fprintf(stderr, "bf16 GEMMs fast here: %s (%s)\n", cpu_bf16_matmul_is_fast() ? "yes" : "no",
+                 cpu_bf16_support().reason.c_str());
 }
 
 TEST(worker_threads_get_the_thread_count) {
