@@ -222,8 +222,13 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     const auto t0 = std::chrono::steady_clock::now();
     auto table = perplexity_table(*lm.model, *lm.tokenizer, domains, po, ctx);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    int64_t forward_tokens = 0;  // every window's tokens go through the model once
-    for (const auto& d : table) forward_tokens += d.result.n_forward;
+    int64_t forward_tokens = 0, steady_tokens = 0;  // every window's tokens go through the model once
+    double steady_s = 0;
+    for (const auto& d : table) {
+        forward_tokens += d.result.n_forward;
+        steady_tokens += d.result.steady_forward;
+        steady_s += d.result.steady_seconds;
+    }
     json rows = json::array();
     for (const auto& d : table)
         rows.push_back({{"domain", d.name}, {"ppl", d.result.ppl()}, {"mean_nll", d.result.mean_nll()},
@@ -232,9 +237,12 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     json j = {{"model", path}, {"dtype", dtype}, {"seq", po.seq}, {"stride", po.stride ? po.stride : po.seq},
               {"max_tokens", po.max_tokens}, {"protocol", "BOS text EOS records concatenated; windows of seq tokens"},
               {"domains", rows},
-              // model loading excluded (reading and tokenizing the data included)
+              // model loading excluded (reading and tokenizing the data included); steady: each
+              // domain's first batch (the warm-up) and the data reading excluded
               {"timing", {{"seconds", seconds}, {"forward_tokens", forward_tokens},
-                          {"tokens_per_s", seconds > 0 ? double(forward_tokens) / seconds : 0.0}}}};
+                          {"tokens_per_s", seconds > 0 ? double(forward_tokens) / seconds : 0.0},
+                          {"steady_tokens", steady_tokens},
+                          {"steady_tokens_per_s", steady_s > 0 ? double(steady_tokens) / steady_s : 0.0}}}};
     emit_json(a, j);
     if (!a.has("json")) {
         std::printf("%-18s %10s %9s %8s %10s\n", "domain", "tokens", "windows", "nll", "ppl");

@@ -3,6 +3,7 @@
 // double.
 #include "eval/perplexity.h"
 
+#include <chrono>
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -67,6 +68,9 @@ PplResult perplexity(const LlamaModel& model, const std::vector<int>& stream_in,
     r.n_windows = (int64_t)windows.size();
     const int64_t batch = std::max<int64_t>(1, opt.batch);
     int64_t done = 0;
+    using clock = std::chrono::steady_clock;
+    const clock::time_point t0 = clock::now();
+    clock::time_point t_warm = t0;
     for (const auto& g : groups) {
         const int64_t len = g.first.first, n_score = g.first.second;
         const auto& begins = g.second;
@@ -95,10 +99,18 @@ PplResult perplexity(const LlamaModel& model, const std::vector<int>& stream_in,
             r.nll_sum += nll;
             r.n_scored += nb * n_score;
             r.n_forward += nb * len;
+            if (done == 0) {
+                t_warm = clock::now();
+            } else {
+                r.steady_forward += nb * len;
+            }
             done += nb;
             ctx.report("perplexity", done, r.n_windows);
         }
     }
+    const clock::time_point t_end = clock::now();
+    r.seconds = std::chrono::duration<double>(t_end - t0).count();
+    r.steady_seconds = std::chrono::duration<double>(t_end - t_warm).count();
     return r;
 }
 

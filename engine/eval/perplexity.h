@@ -30,6 +30,9 @@ struct PplResult {
     int64_t n_windows = 0;
     int64_t n_tokens = 0;      ///< stream tokens used
     int64_t n_forward = 0;     ///< tokens through the model (Σ window lengths; > n_tokens with overlap)
+    double seconds = 0;        ///< wall time of the forward passes and losses
+    double steady_seconds = 0; ///< the same after the first batch (warm-up excluded)
+    int64_t steady_forward = 0;///< n_forward after the first batch
     double mean_nll() const { return n_scored ? nll_sum / double(n_scored) : 0.0; }
     double ppl() const;
 };
