@@ -8,6 +8,8 @@ chosen under each (from lm-eval's --log_samples) — our `items` record in the z
 One verdict line per task; exit 1 on any disagreement."""
 import argparse, csv, glob, gzip, io, json, os, re, subprocess, sys
 
+import numpy as np
+
 TASKS = ("arc_easy", "openbookqa", "mmlu")
 LETTERS = "ABCD"
 
@@ -26,9 +28,14 @@ def read_text(path):
 def letter_csv(path):
     docs = []
     for r in csv.reader(io.StringIO(read_text(path), newline="")):
-        if len(r) < 6 or r[5].strip() not in LETTERS:
-            continue  # ARC's fifth-option answers are skipped by den2moe too
-        docs.append({"question": r[0], "options": r[1:5], "gold": LETTERS.index(r[5].strip())})
+        key = r[5].strip() if len(r) >= 6 else ""
+        gold = LETTERS.index(key) if key in LETTERS else "1234".index(key) if key in "1234" and key else None
+        opts = list(r[1:5])
+        while opts and not opts[-1].strip():
+            opts.pop()  # ARC's 3-option questions
+        if gold is None or len(opts) < 2 or gold >= len(opts) or any(not o.strip() for o in opts):
+            continue  # as den2moe: fifth-option answers and items whose options were lost are skipped
+        docs.append({"question": r[0], "options": opts, "gold": gold})
     return docs
 
 
@@ -58,7 +65,7 @@ def items(shared, task, limit):
 
 
 def hf_record(task, subject, d, k):  # the Hugging Face dataset's schema, which lm-eval's YAMLs read
-    ch = {"text": d["options"], "label": list(LETTERS)}
+    ch = {"text": d["options"], "label": list(LETTERS[: len(d["options"])])}
     if task == "arc_easy":
         return {"id": str(k), "question": d["question"], "choices": ch, "answerKey": LETTERS[d["gold"]]}
     if task == "openbookqa":
@@ -107,10 +114,11 @@ def lm_eval_samples(out_dir, name):
         ll = [float(x[0]) for x in r["filtered_resps"]]
         args = [r["arguments"][f"gen_args_{i}"]["arg_1"] for i in range(len(ll))]
         lens = [len(a[1:] if a.startswith(" ") else a) for a in args]  # len(choice): the delimiter is not counted
-        pred.append(max(range(len(ll)), key=lambda i: (ll[i], -i)))
-        pred_norm.append(max(range(len(ll)), key=lambda i: (ll[i] / lens[i], -i)))
+        with np.errstate(divide="ignore", invalid="ignore"):  # lm-eval's own arithmetic (an empty choice: -inf)
+            pred.append(int(np.argmax(np.array(ll))))
+            pred_norm.append(int(np.argmax(np.array(ll) / np.array(lens, dtype=float))))
         gold.append(int(r["target"]))
-        acc.append(float(r["acc"]))
+        acc.append((float(r["acc"]), float(r.get("acc_norm", float(pred_norm[-1] == gold[-1])))))
     return pred, pred_norm, gold, acc
 
 
@@ -154,7 +162,8 @@ def main():
             a, b, c, d = lm_eval_samples(out, n)
             pred += a; pred_norm += b; gold += c; acc_lm += d
         # our reading of lm-eval's samples agrees with lm-eval's own per-item acc
-        assert [float(p == g) for p, g in zip(pred, gold)] == acc_lm, f"{task}: argmax disagrees with lm-eval's acc"
+        assert [(float(p == g), float(q == g)) for p, q, g in zip(pred, pred_norm, gold)] == acc_lm, \
+            f"{task}: our reading of lm-eval's samples disagrees with its per-item acc / acc_norm"
         it = ours[task]["items"]
         assert it["gold"] == expected[task] == gold, f"{task}: the items differ (gold answers in another order)"
         n = len(gold)
