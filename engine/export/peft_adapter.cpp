@@ -109,6 +109,7 @@ PeftAdapterResult write_peft_adapter(const LlamaModel& trained, const std::strin
                    "(LoRA merged) with `den2moe export`"});
 
     const LlamaConfig& cfg = trained.config();
+    const std::map<std::string, at::Tensor> weights = trained.named_tensors();
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     std::vector<std::string> modules;
     for (const auto& kv : lora) {
@@ -126,6 +127,14 @@ PeftAdapterResult write_peft_adapter(const LlamaModel& trained, const std::strin
                   "projections are written)",
                   Hint{"train the adapter with --lora-targets q_proj,k_proj,v_proj,o_proj, or export the trained "
                        "folder (LoRA merged) with `den2moe export`"});
+        const auto w = weights.find(module + ".weight");
+        D2M_CHECK(w != weights.end() && w->second.dim() == 2 && w->second.size(0) == B.size(0) &&
+                      w->second.size(1) == A.size(1),
+                  Incompatible, "PEFT adapter: the LoRA of ", module, " (B·A ", B.size(0), " x ", A.size(1),
+                  ") does not fit ", trained_dir, "'s ", module, ".weight",
+                  w == weights.end() ? std::string(" (absent)") : " " + std::to_string(w->second.size(0)) + " x " +
+                                                                    std::to_string(w->second.size(1)),
+                  Hint{"the checkpoint belongs to another model"});
         A = A.to(at::kFloat).contiguous();
         B = B.to(at::kFloat).contiguous();
         // the export rotates q/k rows of an interleaved-RoPE model into HF's half-split order: B's rows alike

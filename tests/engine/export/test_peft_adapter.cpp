@@ -132,6 +132,9 @@ TEST(refuses_what_an_adapter_cannot_carry) {
                                          null_context()),
                       "has no checkpoint.safetensors");
     CHECK_THROWS_WITH(write_peft_adapter(m, expert, "llama", out, null_context()), "unknown export format");
+    const std::string wrong = make_run("peft_wrong", {{"model.layers.0.self_attn.k_proj.lora_A.weight", A},
+                                                      {"model.layers.0.self_attn.k_proj.lora_B.weight", B}});
+    CHECK_THROWS_WITH(write_peft_adapter(m, wrong, "mixtral", out, null_context()), "does not fit");  // k is [kv_dim, D]
     CHECK(!fs::exists(out));  // nothing written by any refusal
     // a folder that is not an adapter is never replaced
     const std::string other = d2m_test::tmp_dir() + "/peft_not_adapter";
