@@ -5,7 +5,7 @@
 # prints one verdict line (check, our number, the tool's, tolerance) and the script exits 1 if any disagrees.
 # usage: scripts/run_interop.sh [--setup-only] [--only NAME]...   env: D2M_BUILD (default build-nogui),
 #        D2M_INTEROP_VENV / D2M_INTEROP_VENV_MTEB (existing venvs to use instead), D2M_SHARED_DIR (../shared).
-# checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-tokenizer, mteb.
+# checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-tokenizer, mteb, peft, lm-eval.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -41,6 +41,15 @@ venv_for() {  # venv_for DIR REQUIREMENTS... : create DIR once, install each loc
     echo "interop: installed $dir in $((SECONDS - t0)) s" >&2
 }
 [ -n "${D2M_INTEROP_VENV:-}" ] || venv_for "$VENV" tests/interop/requirements.txt
+lock_into() {  # lock_into DIR REQUIREMENTS: one more lock into an existing venv, once (its own marker)
+    local marker="$1/.d2m-$(basename "$2")"
+    [ -f "$marker" ] && return 0
+    local t0=$SECONDS
+    "$1/bin/pip" install -q --no-deps -r "$2"
+    echo "$((SECONDS - t0))" > "$marker"
+    echo "interop: installed $2 into $1 in $((SECONDS - t0)) s" >&2
+}
+[ -n "${D2M_INTEROP_VENV:-}" ] || lock_into "$VENV" tests/interop/requirements-lmeval.txt
 [ -n "${D2M_INTEROP_VENV_MTEB:-}" ] || venv_for "$VENV_MTEB" tests/interop/requirements-mteb.txt
 PY="$VENV/bin/python"
 
@@ -76,5 +85,16 @@ done
 run_check transformers-tokenizer "$PY" tests/interop/check_transformers_tokenizer.py --den2moe "$BIN" \
     --model "$W/mixtral" --data "$D2M_SHARED_DIR/data/domains" --work "$W/tok"
 run_check mteb "$VENV_MTEB/bin/python" tests/interop/check_mteb.py --eval-dir "$W/eval"
+if want peft; then  # a short adapter-only LoRA run on the attention projections, its PEFT adapter, both exports
+    rm -rf "$W/peft"
+    made "$BIN" train "$W/moe" --project projects/demo.den2moe.json --stage extra --trainable "" \
+        --lora-targets q_proj,k_proj,v_proj,o_proj --tokens 2048 --seq-len 64 --batch 4 --lr 1e-2 --dtype fp32 \
+        --eval-windows 1 --domains wiki --out "$W/peft/trained"
+    made "$BIN" export "$W/peft/trained" --format mixtral --out "$W/peft/merged" --peft-adapter "$W/peft/adapter"
+    run_check peft "$PY" tests/interop/check_peft.py --den2moe "$BIN" --trained "$W/peft/trained" \
+        --base "$W/mixtral" --merged "$W/peft/merged" --adapter "$W/peft/adapter" --work "$W/peft/work"
+fi
+run_check lm-eval env HF_DATASETS_OFFLINE=1 HF_HOME="$W/hf-home" "$PY" tests/interop/check_lm_eval.py --den2moe "$BIN" \
+    --model "$W/mixtral" --work "$W/lm-eval"
 echo "interop: checks took $((SECONDS - t_all)) s" >&2
 exit $fail

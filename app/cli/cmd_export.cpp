@@ -1,6 +1,8 @@
 // CLI `export`: a converted MoE folder -> a standard Hugging Face folder (Mixtral / Qwen2-MoE).
 // Prints the lint report first (stdout; --json for the machine-readable document), exits 1 on
-// lint errors, then writes the folder atomically (engine/export/hf_export.h).
+// lint errors, then writes the folder atomically (engine/export/hf_export.h). --peft-adapter DIR also
+// writes a training run's LoRA, unmerged, as a PEFT adapter folder (engine/export/peft_adapter.h),
+// before the export (its refusals come first).
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include "core/json_text.h"
 #include "core/run_context.h"
 #include "export/hf_export.h"
+#include "export/peft_adapter.h"
 
 namespace den2moe::cli {
 
@@ -18,7 +21,11 @@ using nlohmann::json;
 
 std::vector<frontend::OptionInfo> export_cmd_options() {
     return frontend::join_options({frontend::export_options(),
-                                   {{"json", "", "print the lint report (and the export's files) as JSON", true}}});
+                                   {{"json", "", "print the lint report (and the export's files) as JSON", true},
+                                    {"peft-adapter", "DIR",
+                                     "MOE_DIR is a `den2moe train` folder: also write its LoRA, unmerged, as a PEFT "
+                                     "adapter folder for the export of the run's source model",
+                                     false}}});
 }
 
 int cmd_export(const Args& a, RunContext& ctx) {
@@ -41,6 +48,14 @@ int cmd_export(const Args& a, RunContext& ctx) {
             std::fprintf(stderr, "export refused: %lld lint error(s); nothing was written\n",
                          (long long)lint.count(LintSeverity::Error));
         return lint.has_errors() ? kUserError : kOk;
+    }
+    if (a.has("peft-adapter")) {
+        const PeftAdapterResult pa = write_peft_adapter(*prep.model, path, format, a.get("peft-adapter"), ctx);
+        doc["peft_adapter"] = {{"out", pa.out_dir}, {"r", pa.rank}, {"lora_alpha", pa.alpha},
+                               {"target_modules", pa.target_modules}, {"step", pa.train_step}};
+        if (!a.has("json"))
+            std::printf("\nPEFT adapter -> %s (r %lld, alpha %g, %zu modules, step %lld)\n", pa.out_dir.c_str(),
+                        (long long)pa.rank, pa.alpha, pa.target_modules.size(), (long long)pa.train_step);
     }
     ExportResult r = export_hf(*prep.model, format, a.get("out"), opt, ctx);
     doc["export"] = {{"out", r.out_dir},          {"files", r.files},   {"shards", r.n_shards},

@@ -192,6 +192,8 @@ McOutcome score_mc(const std::vector<McPrompt>& items, const std::vector<std::ve
                 best_norm = c;
             }
         }
+        o.pred.push_back(static_cast<int>(best));
+        o.pred_norm.push_back(static_cast<int>(best_norm));
         o.acc.push_back(static_cast<int>(best) == items[i].gold ? 1.0 : 0.0);
         o.acc_norm.push_back(static_cast<int>(best_norm) == items[i].gold ? 1.0 : 0.0);
     }

@@ -34,6 +34,7 @@ std::vector<std::vector<double>> mc_loglikelihoods(const LlamaModel& model, cons
 /// Per-item correctness under acc and acc_norm (argmax ties go to the first choice, as np.argmax).
 struct McOutcome {
     std::vector<double> acc, acc_norm;  ///< 0/1 per item
+    std::vector<int> pred, pred_norm;   ///< the chosen option per item (argmax of the sums / per-character means)
 };
 McOutcome score_mc(const std::vector<McPrompt>& items, const std::vector<std::vector<double>>& loglik);
 

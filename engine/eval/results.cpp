@@ -167,6 +167,7 @@ nlohmann::json zeroshot_task_json(const TaskScores& t) {
                         {"notes", t.notes}};
     if (t.metrics.contains("per_subject")) j["per_subject"] = t.metrics["per_subject"];
     if (t.metrics.contains("prompt_format")) j["prompt_format"] = t.metrics["prompt_format"];
+    if (t.metrics.contains("items")) j["items"] = t.metrics["items"];  // per-item choices (multiple choice)
     return j;
 }
 

@@ -146,6 +146,15 @@ McTaskData load_letter_csv(const TaskInfo& t, const std::string& path) {
             ++d.skipped;
             continue;
         }
+        // ARC's 3-option questions leave D empty: 3 choices, as lm-eval. The bundled ARC files lost every
+        // option of their items with numbered keys (1-4): with empty choices each would score 0 and the tie
+        // go to option A, so those are skipped (found by issue 22's lm-eval check)
+        while (!doc.options.empty() && trim(doc.options.back()).empty()) doc.options.pop_back();
+        if (doc.options.size() < 2 || doc.gold >= static_cast<int>(doc.options.size()) ||
+            std::any_of(doc.options.begin(), doc.options.end(), [](const std::string& o) { return trim(o).empty(); })) {
+            ++d.skipped;
+            continue;
+        }
         all.push_back(std::move(doc));
     }
     return d;

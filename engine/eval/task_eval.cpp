@@ -146,6 +146,11 @@ TaskScores run_mc_task(const TaskInfo& t, const LoadedModel& lm, const TaskEvalS
     ts.metrics["acc_stderr"] = metrics::stderr_of_mean(o.acc);
     ts.metrics["acc_norm"] = metrics::mean_of(o.acc_norm);
     ts.metrics["acc_norm_stderr"] = metrics::stderr_of_mean(o.acc_norm);
+    // per item, in the task's item order: the option chosen under acc / acc_norm and the gold one
+    // (lm-eval's --log_samples compares item by item: tests/interop/check_lm_eval.py)
+    std::vector<int> gold;
+    for (const auto& p : prompts) gold.push_back(p.gold);
+    ts.metrics["items"] = {{"pred", o.pred}, {"pred_norm", o.pred_norm}, {"gold", gold}};
     if (t.name == "mmlu") {
         std::map<std::string, std::vector<double>> acc, accn;
         for (size_t i = 0; i < data.docs.size(); ++i) {

@@ -82,7 +82,7 @@ const std::vector<TaskInfo>& task_registry() {
         const std::string sts_instr = "Retrieve semantically similar text.";
         std::vector<TaskInfo> t;
         // ---- zero-shot multiple choice (lm-evaluation-harness task names and prompts) ----
-        t.push_back(mc("arc_easy", "ARC-Easy, 4 options (the file named test is ARC's official dev split, 570 questions)",
+        t.push_back(mc("arc_easy", "ARC-Easy, 4 options (the file named test is ARC's official dev split: 570 questions, 21 of them without their options)",
                        {"data/arc/ARC-E/arc_easy_test.csv"}, 0.25));
         t.push_back(mc("arc_challenge", "ARC-Challenge, 4 options (ARC's official dev split, 299 questions)",
                        {"data/arc/ARC-C/arc_challenge_test.csv"}, 0.25,
