@@ -148,11 +148,11 @@ def make_windows(manifest, encode, bos, eos, seq_len, wanted):
 
 # ---- LoRA (PEFT's LoraLayer as den2moe's trainer: A kaiming_uniform(a=sqrt 5), B = 0, scale alpha/r) ----
 class LoraLinear(torch.nn.Module):
-    def __init__(self, base, r, alpha, dropout):
+    def __init__(self, base, r, alpha, dropout, dtype=torch.float32):
         super().__init__()
         self.base = base
-        self.lora_A = torch.nn.Parameter(torch.empty(r, base.in_features, dtype=torch.float32, device=base.weight.device))
-        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, r, dtype=torch.float32, device=base.weight.device))
+        self.lora_A = torch.nn.Parameter(torch.empty(r, base.in_features, dtype=dtype, device=base.weight.device))
+        self.lora_B = torch.nn.Parameter(torch.zeros(base.out_features, r, dtype=dtype, device=base.weight.device))
         torch.nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.scale = alpha / r
         self.drop = torch.nn.Dropout(dropout)
@@ -166,13 +166,13 @@ class LoraLinear(torch.nn.Module):
         return w.to(self.base.weight.dtype)
 
 
-def add_lora(model, targets, r, alpha, dropout):
+def add_lora(model, targets, r, alpha, dropout, dtype=torch.float32):
     wrapped = []
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             full = (name + "." if name else "") + child_name
             if isinstance(child, torch.nn.Linear) and any(full == t or full.endswith("." + t) for t in targets):
-                setattr(module, child_name, LoraLinear(child, r, alpha, dropout))
+                setattr(module, child_name, LoraLinear(child, r, alpha, dropout, dtype))
                 wrapped.append(full)
     return wrapped
 
@@ -276,7 +276,9 @@ def main(argv=None, load_model=load_hf_model, load_tokenizer=load_hf_tokenizer):
         log("router stage: %d %s blocks mix every expert, temperature %g" % (n, settings["moe_block_class"], s["temperature"]))
     lora = []
     if s["lora_rank"] > 0:
-        lora = add_lora(model, hf["lora_targets"], s["lora_rank"], s["lora_alpha"], s["lora_dropout"])
+        # fp32 adapters; under DeepSpeed in the model's dtype (its bf16/fp16 optimizer keeps fp32 masters)
+        lora = add_lora(model, hf["lora_targets"], s["lora_rank"], s["lora_alpha"], s["lora_dropout"],
+                        dtype if a.deepspeed else torch.float32)
         if not lora:
             raise SystemExit("LoRA targets %s match no linear layer" % hf["lora_targets"])
     names = [n for n, _ in model.named_parameters()]
@@ -313,7 +315,9 @@ def main(argv=None, load_model=load_hf_model, load_tokenizer=load_hf_tokenizer):
     else:
         engine = model
         if world > 1:
-            engine = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
+            # top-k routing leaves the unselected experts' LoRA without a gradient in a step
+            engine = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None,
+                                                               find_unused_parameters=True)
         opt = torch.optim.AdamW(params, lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"], weight_decay=s["weight_decay"])
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
 
@@ -352,6 +356,10 @@ def main(argv=None, load_model=load_hf_model, load_tokenizer=load_hf_tokenizer):
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
+        if world > 1:  # the logged loss is the mean over every process's windows
+            t = torch.tensor([loss_sum], dtype=torch.float64, device=device)
+            torch.distributed.all_reduce(t)
+            loss_sum = t.item() / world
         if rank == 0 and (step % s["log_every"] == 0 or step + 1 == steps):
             rec = {"step": step + 1, "loss": loss_sum, "lr": lr_at(s, step, total), "seconds": round(time.time() - t0, 3)}
             with open(log_path, "a") as f:

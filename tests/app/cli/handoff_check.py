@@ -20,6 +20,10 @@
           step moves each element by lr * |g| / (|g| + eps)) and by ~lr somewhere; LoRA targets
           moved (merged B A) in the experts stages, experts untouched in the router stage.
 Prints HANDOFF_OK.
+  ddp --bundle EXPORT/handoff [--steps 3]
+      the script on 2 processes (python3 -m torch.distributed.run, Gloo, DistributedDataParallel) =
+      on 1 process with twice the per-process batch (the same windows per step): loss curve rel
+      1e-5, weights max abs diff 1e-6. Prints DDP_SAME. (`worker` is one process of it.)
 """
 import argparse
 import csv
@@ -195,6 +199,12 @@ class Inner(torch.nn.Module):
         self.norm = RMSNorm(c["hidden_size"], c["rms_norm_eps"])
 
 
+class CausalLMOutput(dict):  # as transformers' ModelOutput: a dict (DDP finds the tensors in it) with attributes
+    @property
+    def logits(self):
+        return self["logits"]
+
+
 class TinyCausalLM(torch.nn.Module):
     def __init__(self, c, kind):
         super().__init__()
@@ -205,7 +215,7 @@ class TinyCausalLM(torch.nn.Module):
         x = self.model.embed_tokens(input_ids)
         for layer in self.model.layers:
             x = layer(x)
-        return types.SimpleNamespace(logits=self.lm_head(self.model.norm(x)))
+        return CausalLMOutput(logits=self.lm_head(self.model.norm(x)))
 
 
 def load_tiny(model_dir, dtype):
@@ -366,6 +376,68 @@ def cmd_check(a):
     print("HANDOFF_OK")
 
 
+def cmd_worker(a):
+    """One process of cmd_ddp: the bundle's script with the small model, --max-steps N."""
+    spec = importlib.util.spec_from_file_location("train_handoff", os.path.join(a.bundle, "train_handoff.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--out", a.out, "--max-steps", str(a.steps), "--skip-verify"], load_model=load_tiny,
+             load_tokenizer=byte_tokenizer)
+
+
+def cmd_ddp(a):
+    """The script on 2 processes (torchrun, Gloo, DDP) = on 1 process with twice the batch: the same
+    windows per step, so the same loss curve (rel 1e-5) and weights (max abs diff 1e-6, lr 1e-4)."""
+    src = os.path.abspath(a.bundle)
+    settings = json.load(open(os.path.join(src, "training_settings.json")))
+    model_dir = os.path.normpath(os.path.join(src, settings["model_dir"]))
+    import shutil
+    import socket
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {}
+        for name, world in (("single", 1), ("ddp", 2)):
+            b = os.path.join(tmp, name)
+            shutil.copytree(src, b)
+            st = json.loads(json.dumps(settings))
+            st["model_dir"] = model_dir
+            st["training"]["batch"] = settings["training"]["batch"] * (2 // world)
+            st["training"]["lora_dropout"] = 0.0
+            json.dump(st, open(os.path.join(b, "training_settings.json"), "w"))
+            out = os.path.join(tmp, name + "-out")
+            worker = [os.path.abspath(__file__), "worker", "--bundle", b, "--out", out, "--steps", str(a.steps)]
+            if world == 1:
+                cmd = [sys.executable] + worker
+            else:
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", 0))
+                    port = sock.getsockname()[1]
+                # Debian's torch 1.13 under Python 3.11 cannot parse torchrun's default --redirects 0
+                cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+                       "127.0.0.1", "--master_port", str(port), "--redirects", "1", "--tee", "1"] + worker
+            env = dict(os.environ, OMP_NUM_THREADS="1")
+            r = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+            if r.returncode != 0:
+                print(r.stdout[-4000:])
+                raise SystemExit("%s run failed (exit %d)" % (name, r.returncode))
+            runs[name] = ([json.loads(l)["loss"] for l in open(os.path.join(out, "train_log.jsonl"))],
+                          torch.load(os.path.join(out, "model.pt")))
+        (l1, w1), (l2, w2) = runs["single"], runs["ddp"]
+        print("loss 1 process:  ", ["%.6f" % x for x in l1])
+        print("loss 2 processes:", ["%.6f" % x for x in l2])
+        expect(len(l1) == len(l2) == a.steps, "step counts %d / %d" % (len(l1), len(l2)))
+        for x, y in zip(l1, l2):
+            expect(abs(x - y) <= 1e-5 * abs(x), "loss %.7f (1 process) != %.7f (2 processes)" % (x, y))
+        worst = max((w1[k].float() - w2[k].float()).abs().max().item() for k in w1)
+        start = load_tiny(model_dir, torch.float32).state_dict()
+        moved = max((w1[k].float() - start[k]).abs().max().item() for k in w1)
+        print("weights: max |1 process - 2 processes| = %.3g (largest change from the start %.3g)" % (worst, moved))
+        expect(worst <= 1e-6, "weights differ by %.3g between 1 and 2 processes" % worst)
+        expect(moved > 0, "nothing trained")
+    if FAILS:
+        sys.exit(1)
+    print("DDP_SAME")
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -374,8 +446,15 @@ def main():
     c = sub.add_parser("check")
     c.add_argument("--bundle", required=True)
     c.add_argument("--no-step", action="store_true", help="the files only (a bf16 export), no training step")
+    w = sub.add_parser("worker")
+    w.add_argument("--bundle", required=True)
+    w.add_argument("--out", required=True)
+    w.add_argument("--steps", type=int, default=3)
+    d = sub.add_parser("ddp")
+    d.add_argument("--bundle", required=True)
+    d.add_argument("--steps", type=int, default=3)
     a = ap.parse_args()
-    cmd_prepare(a) if a.cmd == "prepare" else cmd_check(a)
+    {"prepare": cmd_prepare, "check": cmd_check, "worker": cmd_worker, "ddp": cmd_ddp}[a.cmd](a)
 
 
 if __name__ == "__main__":
