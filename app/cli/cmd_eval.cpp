@@ -1,5 +1,7 @@
 // CLI `eval`: zero-shot multiple-choice accuracy and MTEB-style embedding tasks of one model. Thin:
 // flags → TaskEvalSettings through the schema, one engine call (run_task_eval), a table on stdout.
+// On several processes (--nproc N, torchrun, srun) the tasks are shared out by the engine; rank 0
+// writes the files and prints the table.
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -9,6 +11,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "core/run_context.h"
+#include "dist/comm.h"
 #include "eval/results.h"
 #include "eval/task_eval.h"
 #include "eval/task_registry.h"
@@ -37,7 +40,7 @@ std::vector<frontend::OptionInfo> eval_options() {
           {"show-prompt", "", "print the prompts the settings produce, then exit", true},
           {"table", "[LABEL=]DIR", "print earlier runs side by side (repeat; markdown)", false},
           {"json", "", "print the summary as JSON", true}},
-         frontend::schema_options(task_eval_schema())});
+         frontend::schema_options(task_eval_schema()), dist_options()});
 }
 
 int cmd_eval(const Args& a, RunContext& ctx) {
@@ -76,9 +79,17 @@ int cmd_eval(const Args& a, RunContext& ctx) {
     out.out_dir = a.get("out");
     out.cache_dir = a.has("cache-dir") ? a.get("cache-dir") : default_eval_cache_dir();
     validate_task_eval(s, EvalModelCaps{}, out.shared_dir);  // tasks and data before loading the model
-    LoadedModel lm = load_model(model, parse_compute_dtype(s.dtype), a.get("tokenizer"));
-    print_warnings(lm.warnings);
-    TaskEvalRun run = run_task_eval(lm, model, s, out, ctx);
+    D2M_CHECK(planned_world_size(a) == 1 || !s.save_embeddings, InvalidInput,
+              "--save-embeddings is not supported on several processes", Hint{"leave out --nproc"});
+    TaskEvalRun run;
+    const int rc = run_distributed(a, [&] {
+        LoadedModel lm = load_model(model, parse_compute_dtype(s.dtype), a.get("tokenizer"));
+        if (dist::world().is_root()) print_warnings(lm.warnings);
+        run = run_task_eval(lm, model, s, out, ctx);
+        return dist::world().is_root() ? kOk : -1;  // -1: a worker, which prints nothing
+    });
+    if (rc == -1) return kOk;
+    if (rc != kOk || run.summary.tasks.empty()) return rc;  // the --nproc launcher: the workers did the work
     const EvalSummary& sum = run.summary;
     if (a.has("json")) {
         std::fputs((dump_json(sum.to_json(), 1) + "\n").c_str(), stdout);

@@ -2,10 +2,12 @@
 // Prints the lint report first (stdout; --json for the machine-readable document), exits 1 on
 // lint errors, then writes the folder atomically (engine/export/hf_export.h). --peft-adapter DIR also
 // writes a training run's LoRA, unmerged, as a PEFT adapter folder (engine/export/peft_adapter.h),
-// before the export (its refusals come first).
+// before the export (its refusals come first); with --handoff torchrun|deepspeed and --project, also
+// its handoff/ bundle (engine/pipeline/handoff.h), whose settings are checked before the export starts.
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <memory>
 
 #include "cli.h"
 #include "core/error.h"
@@ -13,6 +15,9 @@
 #include "core/run_context.h"
 #include "export/hf_export.h"
 #include "export/peft_adapter.h"
+#include "pipeline/handoff.h"
+#include "project/project.h"
+#include "train/trainer.h"
 
 namespace den2moe::cli {
 
@@ -25,7 +30,8 @@ std::vector<frontend::OptionInfo> export_cmd_options() {
                                     {"peft-adapter", "DIR",
                                      "MOE_DIR is a `den2moe train` folder: also write its LoRA, unmerged, as a PEFT "
                                      "adapter folder for the export of the run's source model",
-                                     false}}});
+                                     false},
+                                    {"project", "PROJECT", "the project whose domains the --handoff bundle trains on", false}}});
 }
 
 int cmd_export(const Args& a, RunContext& ctx) {
@@ -37,6 +43,9 @@ int cmd_export(const Args& a, RunContext& ctx) {
     const std::string format = settings.format;
     ExportOptions opt;
     static_cast<ExportSettings&>(opt) = settings;
+    std::unique_ptr<Project> project;
+    if (a.has("project")) project = std::make_unique<Project>(load_project(a.get("project")));
+    if (settings.handoff != "none") validate_handoff(project.get(), settings, model_top_k(path));
     PreparedExport prep = prepare_export(path, format, opt, settings.dtype, a.get("tokenizer"));
     const ExportLint& lint = prep.lint;
     opt = prep.options;
@@ -61,6 +70,11 @@ int cmd_export(const Args& a, RunContext& ctx) {
     doc["export"] = {{"out", r.out_dir},          {"files", r.files},   {"shards", r.n_shards},
                      {"tensors", r.n_tensors},    {"bytes", r.bytes},   {"seconds", r.seconds},
                      {"dtype", opt.dtype}};
+    HandoffResult h;
+    if (settings.handoff != "none") {
+        h = write_handoff(r.out_dir, *project, settings, ctx);
+        doc["handoff"] = {{"dir", h.dir}, {"files", h.files}, {"data_files", h.data_files}, {"data_bytes", h.data_bytes}};
+    }
     if (a.has("json")) {
         std::fputs((dump_json(doc, 1) + "\n").c_str(), stdout);
     } else {
@@ -68,6 +82,11 @@ int cmd_export(const Args& a, RunContext& ctx) {
                     r.out_dir.c_str(), opt.dtype.c_str(), (long long)r.n_tensors, r.bytes / 1e6,
                     (long long)r.n_shards, r.n_shards == 1 ? "" : "s", r.seconds);
         for (const auto& f : r.files) std::printf("  %s\n", f.c_str());
+        if (!h.dir.empty()) {
+            std::printf("hand-off bundle (%s) -> %s (%lld data files, %.1f MB hashed)\n", settings.handoff.c_str(),
+                        h.dir.c_str(), (long long)h.data_files, h.data_bytes / 1e6);
+            for (const auto& f : h.files) std::printf("  handoff/%s\n", f.c_str());
+        }
     }
     return kOk;
 }

@@ -113,7 +113,10 @@ const std::vector<Command>& commands() {
          "approximated; info: rewritten exactly) and exits 1 on errors; --strict turns warnings into errors.\n"
          "--pad-experts zero-pads unequal experts to the widest (exact). Writes config.json, safetensors\n"
          "(sharded above --shard-size, with model.safetensors.index.json), tokenizer files,\n"
-         "generation_config.json and den2moe_provenance.json, atomically. See docs/export.md.",
+         "generation_config.json and den2moe_provenance.json, atomically. See docs/export.md.\n"
+         "--handoff torchrun|deepspeed --project P adds handoff/: the data manifest (sha256), the training\n"
+         "settings of --handoff-stage, a DeepSpeed ZeRO-2 config, a transformers training script and its\n"
+         "launch script, for training on a cluster (docs/scaling.md).",
          export_cmd_options, cmd_export},
     };
     return cmds;

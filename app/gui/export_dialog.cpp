@@ -51,7 +51,10 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     m_form = new SettingsForm(this);
     const den2moe::Schema<den2moe::ExportSettings>& schema = den2moe::export_schema();
     m_form->addField(*schema.find(kFormatKey.toStdString()), settingLabels().value(kFormatKey), formatTitles());
-    m_form->addFields(schema, settingLabels(), {kFormatKey});
+    // the hand-off bundle needs a project's domains: the CLI writes it (`export --handoff --project`)
+    m_form->addFields(schema, settingLabels(),
+                      {kFormatKey, QStringLiteral("handoff"), QStringLiteral("handoff_stage"),
+                       QStringLiteral("handoff_nproc")});
     m_out = new QLineEdit(this);
     m_out->setObjectName(QStringLiteral("exportOut"));
     auto* browseOut = new QPushButton(tr("Browse…"), this);

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "core/run_context.h"
+#include "dist/comm.h"
 #include "eval/embeddings.h"
 #include "eval/metrics.h"
 #include "eval/mteb_tasks.h"
@@ -273,6 +274,14 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
     D2M_CHECK(parse_compute_dtype(s.dtype) == lm.model->compute_dtype(), InvalidInput, "the model was loaded in ",
               compute_dtype_name(lm.model->compute_dtype()), " but the settings ask for ", s.dtype,
               Hint{"load the model with the settings' dtype"});
+    // several ranks (den2moe eval --nproc, torchrun, srun): task i runs on rank i mod world; rank 0
+    // gathers every task's scores and writes the files in task order, as one process would
+    dist::Communicator& comm = dist::world();
+    const int world = comm.world_size(), rank = comm.rank();
+    D2M_CHECK(world == 1 || !s.save_embeddings, InvalidInput, "--save-embeddings is not supported on ", world,
+              " ranks (the matrices stay on the rank that computed them)",
+              Hint{"run the evaluation with --save-embeddings on one process"});
+    const bool writer = !out.out_dir.empty() && comm.is_root();
     TaskEvalRun run;
     EvalSummary& sum = run.summary;
     sum.model = "den2moe/" + folder_name(model_path) + "-" + s.embedding + "-" + s.prompt +
@@ -285,7 +294,7 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
     std::unique_ptr<TextEncoder> encoder;
     bool any_mteb = false;
     for (const TaskInfo* t : tasks) any_mteb = any_mteb || t->is_embedding();
-    if (any_mteb && !out.out_dir.empty()) {
+    if (any_mteb && writer) {
         const auto& c = lm.model->config();
         nlohmann::json meta = {{"name", sum.model},
                                {"revision", sum.model_revision},
@@ -316,7 +325,8 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
     inner.cancel = ctx.cancel;
     inner.on_progress = ctx.on_progress;
     const int64_t n = static_cast<int64_t>(tasks.size());
-    for (int64_t i = 0; i < n; ++i) {
+    // one task's scores (and its embedding matrices when s.save_embeddings), computed or from the cache
+    auto evaluate = [&](int64_t i, SavedEmbeddings& saved) {
         const TaskInfo& t = *tasks[static_cast<size_t>(i)];
         ctx.check_cancelled();
         ctx.report("tasks", i, n, t.name);
@@ -327,10 +337,8 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
         std::optional<TaskScores> hit;
         if (use_cache && !s.save_embeddings) hit = cache.load(key);  // saved matrices need a real run
         TaskScores ts;
-        SavedEmbeddings saved;
         if (hit) {
             ts = *hit;
-            ++run.cache_hits;
         } else {
             const auto t0 = std::chrono::steady_clock::now();
             try {
@@ -372,9 +380,15 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
             ts.dataset_revision = rev;
             if (use_cache) cache.store(key, ts);
         }
+        return ts;
+    };
+    // a task's scores into the summary; its result file, the summary and its matrices written at once
+    auto record = [&](const TaskScores& ts, const SavedEmbeddings& saved) {
+        const TaskInfo& t = *tasks[sum.tasks.size()];
+        if (ts.cached) ++run.cache_hits;
         sum.tasks.push_back(ts);
         sum.recompute();
-        if (!out.out_dir.empty()) {
+        if (writer) {
             if (!saved.tensors.empty()) {
                 const fs::path dir = fs::path(out.out_dir) / "embeddings";
                 std::error_code ec;
@@ -388,9 +402,31 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
             run.files.push_back(write_task_result(out.out_dir, sum, ts));
             write_summary(out.out_dir, sum);
         }
+    };
+    if (world == 1) {
+        for (int64_t i = 0; i < n; ++i) {
+            SavedEmbeddings saved;
+            const TaskScores ts = evaluate(i, saved);
+            record(ts, saved);
+        }
+    } else {
+        nlohmann::json mine = nlohmann::json::array();
+        for (int64_t i = rank; i < n; i += world) {
+            SavedEmbeddings none;
+            mine.push_back(evaluate(i, none).to_json());
+        }
+        const std::vector<std::string> parts = comm.all_gather_bytes(mine.dump());
+        std::vector<nlohmann::json> got;
+        for (const auto& p : parts) got.push_back(nlohmann::json::parse(p));
+        for (int64_t i = 0; i < n; ++i) {
+            const nlohmann::json& j = got[static_cast<size_t>(i % world)];
+            D2M_CHECK(j.is_array() && static_cast<int64_t>(j.size()) > i / world, Internal, "rank ", i % world,
+                      " sent ", j.size(), " task results, expected at least ", i / world + 1);
+            record(TaskScores::from_json(j[static_cast<size_t>(i / world)]), SavedEmbeddings{});
+        }
     }
     ctx.report("tasks", n, n);
-    if (!out.out_dir.empty()) {
+    if (writer) {
         run.files.push_back((fs::path(out.out_dir) / "summary.json").string());
         run.files.push_back((fs::path(out.out_dir) / "summary.csv").string());
     }

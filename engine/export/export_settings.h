@@ -21,6 +21,11 @@ struct ExportSettings {
     /// Qwen2-MoE always runs a shared expert: a model without one gets an all-zero shared expert of
     /// this width (adds exactly zero; den2moe drops it again on import).
     int64_t zero_shared_width = 256;
+    // the hand-off bundle (engine/pipeline/handoff.h): handoff/ beside the export, for a team that
+    // continues training with the Python tools (transformers + torchrun or DeepSpeed ZeRO-2)
+    std::string handoff = "none";          ///< none | torchrun | deepspeed: which launcher the bundle targets
+    std::string handoff_stage = "experts"; ///< the DIVE stage the generated script trains (router | experts | extra)
+    int64_t handoff_nproc = 8;             ///< processes (GPUs) per node in the generated launch script
 };
 
 inline const Schema<ExportSettings>& export_schema() {
@@ -35,7 +40,14 @@ inline const Schema<ExportSettings>& export_schema() {
             .integer("tensor_parallel", &ExportSettings::tensor_parallel,
                      "largest vLLM tensor-parallel size to check widths for", 1, 4096, "tp")
             .integer("zero_shared_width", &ExportSettings::zero_shared_width,
-                     "width of the all-zero shared expert a Qwen2-MoE export needs", 1);
+                     "width of the all-zero shared expert a Qwen2-MoE export needs", 1)
+            .choice("handoff", &ExportSettings::handoff, {"none", "torchrun", "deepspeed"},
+                    "also write handoff/: data manifest, training settings, DeepSpeed ZeRO-2 config, a "
+                    "transformers training script and its launch script (needs --project)")
+            .choice("handoff_stage", &ExportSettings::handoff_stage, {"router", "experts", "extra"},
+                    "the DIVE stage the hand-off script trains (its defaults, then the project's training section)")
+            .integer("handoff_nproc", &ExportSettings::handoff_nproc, "GPUs per node in the hand-off launch script",
+                     1, 1024);
     return s;
 }
 
