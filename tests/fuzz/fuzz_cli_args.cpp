@@ -17,7 +17,9 @@ namespace {
 template <class S>
 void apply_all(const den2moe::Schema<S>& schema, const den2moe::frontend::Args& a) {
     S s{};
-    for (const auto& [name, value] : a.options()) {
+    for (const auto& opt : a.options()) {
+        const std::string& name = opt.first;
+        const std::string& value = opt.second;
         for (const auto& f : schema.fields()) {
             if (f.flag != name) continue;
             den2moe::fuzz::expect_house_errors_only([&] { schema.set_text(s, name, value); });
@@ -45,7 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static const std::set<std::string> switches = {"help", "quiet", "verbose", "json", "fp32", "no-cache"};
     den2moe::fuzz::expect_house_errors_only([&] {
         den2moe::frontend::Args a(words, switches);
-        for (const auto& [name, value] : a.options()) {
+        for (const auto& opt : a.options()) {
+        const std::string& name = opt.first;
+        const std::string& value = opt.second;
             (void)a.get(name);
             (void)a.get_all(name);
             den2moe::fuzz::expect_house_errors_only([&] { (void)a.get_int(name, 0); });

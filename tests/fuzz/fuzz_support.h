@@ -24,18 +24,19 @@ namespace den2moe::fuzz {
 /// A per-process scratch folder on tmpfs (else /tmp), removed at exit: parsers that take a path read the
 /// input from here.
 inline const std::string& scratch_dir() {
-    static const std::string dir = [] {
+    // never destroyed, so the exit handler below can still read it
+    static const std::string* const dir = [] {
         struct stat st {};
         std::string base = ::stat("/dev/shm", &st) == 0 ? "/dev/shm" : "/tmp";
-        std::string d = base + "/d2m-fuzz-" + std::to_string(::getpid());
-        ::mkdir(d.c_str(), 0700);
+        auto* d = new std::string(base + "/d2m-fuzz-" + std::to_string(::getpid()));
+        ::mkdir(d->c_str(), 0700);
         std::atexit([] {
             std::error_code ec;
             std::filesystem::remove_all(scratch_dir(), ec);
         });
         return d;
     }();
-    return dir;
+    return *dir;
 }
 
 /// Writes `bytes` to scratch_dir()/name and returns the path.
