@@ -91,13 +91,14 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # libtorch1.13 links the system BLAS (libblas.so.3); OpenBLAS's OpenMP build is what makes it fast and is
 # what the engine tunes at run time. hicolor-icon-theme owns the icon folders.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp, hicolor-icon-theme")
-set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "${CPACK_PACKAGE_DESCRIPTION_SUMMARY}
- Den2MoE Studio converts dense Llama-style language models into Mixture-of-Experts
- models (DIVE, Den2MoEE and their baselines) and shows how the experts specialise:
- domain-affinity mining, expert clustering, conversion, recovery training, routing
- views, task evaluation and export to Hugging Face Mixtral / Qwen2-MoE folders.
- .
- The package holds the desktop app den2moe-studio and the headless command line
- tool den2moe. The demo models and data are not included; projects find them
- through D2M_SHARED_DIR.")
+# the extended description only: CPack puts the summary in front as the synopsis and indents each line
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Den2MoE Studio converts dense Llama-style language models into
+Mixture-of-Experts models (DIVE, Den2MoEE and their baselines) and shows how
+the experts specialise: domain-affinity mining, expert clustering, conversion,
+recovery training, routing views, task evaluation and export to Hugging Face
+Mixtral / Qwen2-MoE folders.
+
+The package holds the desktop app den2moe-studio and the headless command
+line tool den2moe. The demo models and data are not included; projects find
+them through D2M_SHARED_DIR.")
 include(CPack)
