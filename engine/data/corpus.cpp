@@ -167,7 +167,7 @@ public:
             nlohmann::json rec;
             try {
                 rec = nlohmann::json::parse(line.begin(), line.end());
-            } catch (const nlohmann::json::parse_error& e) {
+            } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range 406 (a number overflows)
                 D2M_FAIL(InvalidInput, "invalid JSON on line ", line_no, " of ", path, ": ", e.what());
             }
             D2M_CHECK(rec.is_object(), InvalidInput, "line ", line_no, " of ", path,

@@ -173,7 +173,7 @@ LlamaConfig parse_hf_config(const std::string& json_text, const std::string& sou
     json root;
     try {
         root = json::parse(json_text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range 406 (a number overflows)
         D2M_FAIL(InvalidInput, "config.json at ", source, " is not valid JSON: ", e.what(),
                  Hint{"the file may be truncated or hand-edited; compare it with the original"});
     }

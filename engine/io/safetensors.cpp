@@ -141,7 +141,7 @@ void parse_header(MappedFile& file, int shard, std::vector<TensorInfo>& out,
     json header;
     try {
         header = json::parse(hbegin, hbegin + header_len);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range 406 (a number overflows)
         D2M_FAIL(InvalidInput, "Safetensors header of ", path, " is not valid JSON: ", e.what(),
                  Hint{"the file is damaged or not a safetensors file"});
     }
@@ -362,7 +362,7 @@ SafetensorsReader SafetensorsReader::open(const std::string& path) {
         json index;
         try {
             index = json::parse(read_text_file(index_path));
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse_error, and out_of_range 406 (a number overflows)
             D2M_FAIL(InvalidInput, "Safetensors index ", index_path, " is not valid JSON: ", e.what());
         }
         auto wm = index.is_object() ? index.find("weight_map") : index.end();

@@ -201,7 +201,7 @@ Project parse_project(const std::string& text, const std::string& file) {
     json j;
     try {
         j = json::parse(text);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, and out_of_range 406 (a number overflows)
         D2M_FAIL(InvalidInput, "project ", file, " is not valid JSON: ", e.what(),
                  Hint{"check for a trailing comma or an unclosed bracket"});
     }

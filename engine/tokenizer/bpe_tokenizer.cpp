@@ -61,6 +61,9 @@ json parse_json_file(const std::string& path) {
         const long line = 1 + std::count(s.begin(), s.begin() + static_cast<long>(at), '\n');
         D2M_FAIL(InvalidInput, "bad JSON in ", path, " line ", line, ": ", e.what(),
                  Hint{"restore the file from the model's original repository"});
+    } catch (const json::exception& e) {  // out_of_range 406: a number overflows while parsing
+        D2M_FAIL(InvalidInput, "bad JSON in ", path, ": ", e.what(),
+                 Hint{"restore the file from the model's original repository"});
     }
 }
 

@@ -223,6 +223,10 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int v
         scores.push_back(score);
     }
     D2M_CHECK(!pieces.empty(), InvalidInput, "llama2.c tokenizer ", path, " holds no tokens");
+    // run.c hard-codes BOS = 1 and EOS = 2: a shorter vocabulary would hand out ids outside itself
+    D2M_CHECK(pieces.size() > static_cast<size_t>(kEos), InvalidInput, "llama2.c tokenizer ", path, " holds ",
+              pieces.size(), " tokens; a llama2.c vocabulary starts with <unk>, <s>, </s> (ids 0, 1, 2)",
+              Hint{"is this tokenizer from the same checkpoint (vocab_size in the model header)?"});
     return std::make_unique<Llama2cTokenizer>(std::move(pieces), std::move(scores));
 }
 
