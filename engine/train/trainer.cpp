@@ -22,6 +22,7 @@
 #include "calib/stats_cache.h"
 #include "core/error.h"
 #include "core/json_text.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "core/runtime.h"
 #include "dist/comm.h"

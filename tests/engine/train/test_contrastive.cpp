@@ -19,7 +19,13 @@
 #include "support/check.h"
 #include "support/demo_project.h"
 
+#include "convert/convert.h"
+#include "core/observers.h"
 #include "core/run_context.h"
+#include "model/llama.h"
+#include "model/loaded_model.h"
+#include "model/moe.h"
+#include "model/moe_io.h"
 #include "data/corpus.h"
 #include "io/safetensors.h"
 #include "train/contrastive.h"
@@ -312,6 +318,156 @@ TEST(settings_refuse_what_does_not_fit) {
     while (t2.step() < t2.total_steps()) last = t2.train_step();
     std::printf("infonce: step 1 loss %.4f, step 12 loss %.4f\n", first, last);
     CHECK(last < 0.5 * first);
+}
+
+namespace {
+
+/// The demo model converted by Den2MoEE (8 clusters: 2 shared, 6 routed, 1 null; top-2; α 0 as the
+/// release's conversion), saved natively once per run.
+std::string den2moee_model() {
+    const std::string dir = root() + "/den2moee";
+    static bool built = false;
+    if (built) return dir;
+    fs::remove_all(dir);
+    LoadedModel lm = load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", ComputeDType::F32);
+    ConvertSettings s;
+    s.recipe = Recipe::Den2MoEE;
+    s.n_experts = 8;
+    s.top_k = 2;
+    s.prior_scale = 0.0;
+    s.router_dense = true;
+    Project p = d2m_test::tiny_demo_project();
+    ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, "test", {}, s, null_context());
+    save_moe_native(*r.model, r.moe_config, r.provenance, dir, lm.tokenizer_path);
+    built = true;
+    return dir;
+}
+
+json read_json(const std::string& path) {
+    std::ifstream in(path);
+    return json::parse(in);
+}
+
+}  // namespace
+
+TEST(den2moee_dense_phase_ramps_alpha_and_persists_it) {
+    const std::string src = den2moee_model(), pairs = root() + "/pairs-d2m.jsonl";
+    write_pairs(pairs, sample_pairs());
+    TrainSettings s = fixture_settings("cosmse", "last", pairs);
+    s.stage = "den2moee-dense";
+    apply_stage_defaults(s, 2);
+    CHECK(s.loss == "cosmse" && s.trainable == "*.mlp.router.weight" && s.lora_rank == 0);
+    s.pairs = pairs;
+    s.teacher = d2m_test::shared_dir() + "/models/demo-llama-7m";
+    s.domains = "truthfulqa,python";
+    s.seq_len = 32;
+    s.batch = 4;
+    s.eval_windows = 1;
+    s.dtype = "fp32";
+    s.steps = 8;
+    s.alpha_warmup = 4;
+    s.lr = 1e-3;
+    Trainer tr(d2m_test::tiny_demo_project(), src, s, null_context());
+    for (const auto& kv : tr.gradients()) CHECK(kv.first.find("mlp.router.weight") != std::string::npos);
+    CHECK_EQ(tr.gradients().size(), size_t{6});
+    // at conversion (uniform-ish router, α 0, every expert on) the model reproduces the dense teacher:
+    // the cos-MSE against the teacher's cosines starts near 0
+    const double first = tr.train_step();
+    std::printf("den2moee-dense: first loss %.3e\n", first);
+    CHECK(first < 1e-3);
+    const auto& moe0 = dynamic_cast<const MoeFfn&>(tr.model().ffn(0));
+    CHECK(moe0.router().dense);
+    CHECK_CLOSE(moe0.router().prior_scale, 0.0, 0.0);  // step 1
+    for (int64_t n = 2; n <= 8; ++n) {
+        tr.train_step();
+        const auto& m = dynamic_cast<const MoeFfn&>(tr.model().ffn(3));
+        CHECK_CLOSE(m.router().prior_scale, den2moee_alpha(n, 4, 0.0), 0.0);
+    }
+    CHECK_CLOSE(den2moee_alpha(8, 4, 0.0), 1.0, 0.0);
+    const std::string out = root() + "/den2moee-dense-out";
+    fs::remove_all(out);
+    tr.write_model(out, json::object());
+    const json mc = read_json(out + "/moe_config.json");
+    CHECK_CLOSE(mc["router"]["prior_scale"].get<double>(), 1.0, 0.0);
+    CHECK(mc["router"]["mode"] == "dense");
+    LoadedModel back = load_model(out, ComputeDType::F32);
+    const auto& r = dynamic_cast<const MoeFfn&>(back.model->ffn(0)).router();
+    CHECK(r.dense && r.prior_scale == 1.0);
+}
+
+TEST(den2moee_sparse_phase_budget_bias_from_the_routed_counts) {
+    const std::string src = root() + "/den2moee-dense-out", pairs = root() + "/pairs-d2m.jsonl";
+    CHECK(fs::exists(src + "/moe_config.json"));
+    TrainSettings s = fixture_settings("infonce", "last", pairs);
+    s.stage = "den2moee-sparse";
+    apply_stage_defaults(s, 2);
+    s.pairs = pairs;
+    s.domains = "truthfulqa,python";
+    s.seq_len = 32;
+    s.batch = 4;
+    s.eval_windows = 1;
+    s.dtype = "fp32";
+    s.steps = 2;
+    s.budget_lr = 0.05;  // large, so that the update is far above float32 rounding
+    Trainer tr(d2m_test::tiny_demo_project(), src, s, null_context());
+    const LlamaModel& m = tr.model();
+    const int L = static_cast<int>(m.config().n_layer);
+    const json mc = read_json(src + "/moe_config.json");
+    std::vector<at::Tensor> before;
+    for (int il = 0; il < L; ++il) {
+        const auto& moe = dynamic_cast<const MoeFfn&>(m.ffn(il));
+        CHECK(!moe.router().dense && moe.router().top_k == 2 && moe.router().prior_scale == 1.0);
+        before.push_back(moe.router().select_bias.clone());
+    }
+    // independent counts: the inference path's routing weights (router_probs, zero off the selection)
+    // of every text of the step (one epoch of 4 pairs = all of them), each text alone
+    std::vector<at::Tensor> counts(static_cast<size_t>(L));
+    for (auto& c : counts) c = at::zeros({6}, at::kDouble);
+    int64_t tokens = 0;
+    {
+        ObserverSet obs;
+        obs.add(site::kRouterProbs, [&](const HookEvent& e) {
+            counts[static_cast<size_t>(e.layer)] += e.tensor.reshape({-1, 6}).gt(0).sum(0).to(at::kDouble);
+        });
+        ForwardOptions fo;
+        fo.observers = &obs;
+        at::NoGradGuard ng;
+        for (const auto& pair : tr.pair_tokens()) {
+            for (const auto& ids : pair) {
+                std::vector<int64_t> v(ids.begin(), ids.end());
+                m.hidden_states(at::tensor(v, at::kLong).view({1, -1}), {}, fo);
+                tokens += static_cast<int64_t>(v.size());
+            }
+        }
+    }
+    tr.train_step();
+    double worst = 0;
+    for (int il = 0; il < L; ++il) {
+        const auto bs = mc["den2moee"]["layers"][il]["budget_score"].get<std::vector<double>>();
+        at::Tensor w = 1.0 + at::tensor(bs, at::kDouble);
+        at::Tensor c = counts[static_cast<size_t>(il)];
+        at::Tensor want = before[static_cast<size_t>(il)].to(at::kDouble) +
+                          0.05 * ((2.0 / 2.0) * w / w.sum() - c / (2.0 * c.sum().item<double>()));
+        const auto& moe = dynamic_cast<const MoeFfn&>(tr.model().ffn(il));
+        worst = std::max(worst, (moe.router().select_bias.to(at::kDouble) - want).abs().max().item<double>());
+        CHECK(c.sum().item<double>() > 0 && c.sum().item<double>() <= 2.0 * static_cast<double>(tokens));
+    }
+    std::printf("den2moee-sparse: budget bias vs the rule on independent counts: max abs err %.2e\n", worst);
+    CHECK(worst < 1e-6);
+    tr.train_step();
+    const std::string out = root() + "/den2moee-sparse-out";
+    fs::remove_all(out);
+    tr.write_model(out, json::object());
+    const json mo = read_json(out + "/moe_config.json");
+    CHECK(mo["router"]["mode"] == "sparse" && mo["top_k"] == 2);
+    CHECK_CLOSE(mo["router"]["prior_scale"].get<double>(), 1.0, 0.0);
+    LoadedModel back = load_model(out, ComputeDType::F32);
+    for (int il = 0; il < L; ++il) {
+        const auto& r = dynamic_cast<const MoeFfn&>(back.model->ffn(il)).router();
+        CHECK(!r.dense && r.top_k == 2 && r.prior_scale == 1.0);
+        const auto& t = dynamic_cast<const MoeFfn&>(tr.model().ffn(il)).router();
+        CHECK((r.select_bias - t.select_bias.cpu()).abs().max().item<double>() == 0.0);
+    }
 }
 
 D2M_TEST_MAIN()
