@@ -207,7 +207,7 @@ TEST(infonce_and_cosine_mse_by_hand) {
     CHECK_CLOSE(cosine_mse_loss(x, y, at::tensor({1.0f, 0.0f})).item<double>(), 0.5 * (0.16 + 1.0), 1e-6);
     // pooling: left-padded rows, last token and the mean over real tokens, unit norm
     at::Tensor h = at::tensor({0.f, 0.f, 3.f, 0.f, 0.f, 4.f, 1.f, 1.f, 2.f, 2.f, 0.f, 1.f}).view({2, 3, 2});
-    at::Tensor mask = at::tensor({int64_t{0}, 1, 1, 1, 1, 1}).view({2, 3});
+    at::Tensor mask = at::tensor(std::vector<int64_t>{0, 1, 1, 1, 1, 1}).view({2, 3});
     at::Tensor last = pool_embeddings(h, mask, "last");
     CHECK_CLOSE(last[0][0].item<double>(), 0.0, 1e-7);
     CHECK_CLOSE(last[0][1].item<double>(), 1.0, 1e-7);
