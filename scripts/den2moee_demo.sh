@@ -10,12 +10,12 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-build-nogui/bin/den2moe}
 OUT=${OUT:-out/den2moee-demo}
 SHARED=${D2M_SHARED_DIR:-../shared}
-SE=${STEPS_EMB:-150}; SD=${STEPS_DENSE:-60}; SS=${STEPS_SPARSE:-100}
-LIMIT=${LIMIT:-300}; PPS=${PAIRS_PER_SOURCE:-1000}
-TASKS=${TASKS:-STS12-noMSRvid,STS13,STS14,SICK-R,MRPC,Banking77Clustering,TrecQAReranking}
+SE=${STEPS_EMB:-60}; SD=${STEPS_DENSE:-30}; SS=${STEPS_SPARSE:-40}
+LIMIT=${LIMIT:-200}; PPS=${PAIRS_PER_SOURCE:-400}
+TASKS=${TASKS:-STS13,SICK-R,MRPC,Banking77Clustering}
 mkdir -p "$OUT"
 P=projects/demo.den2moe.json
-COMMON=(--project "$P" --domains wiki,python --eval-windows 1 --batch 32 --dtype fp32 --quiet)
+COMMON=(--project "$P" --domains wiki,python --eval-windows 1 --batch 16 --dtype fp32 --quiet)
 [ -e "$OUT/pairs.jsonl" ] || "$BIN" pairs --from mrpc,sts12,banking77 --max-per-source "$PPS" --out "$OUT/pairs.jsonl"
 # (1) dense embedding model
 [ -e "$OUT/emb/train.json" ] || "$BIN" train "$SHARED/models/demo-llama-7m" "${COMMON[@]}" --stage embedding \
@@ -38,7 +38,7 @@ conv moee-dense --prior-scale 0 --router-dense   # the release's converted check
 conv moee-sparse --prior-scale 1                 # the same experts, routed top-2 with alpha 1 (no recovery)
 # (3) dense phase, (4) sparse phase
 [ -e "$OUT/dense-phase/train.json" ] || "$BIN" train "$OUT/moee-dense" "${COMMON[@]}" --stage den2moee-dense \
-    --pairs "$OUT/pairs.jsonl" --teacher "$OUT/emb" --steps "$SD" --lr 1e-3 --alpha-warmup 30 --out "$OUT/dense-phase"
+    --pairs "$OUT/pairs.jsonl" --teacher "$OUT/emb" --steps "$SD" --lr 1e-3 --alpha-warmup 15 --out "$OUT/dense-phase"
 [ -e "$OUT/sparse-phase/train.json" ] || "$BIN" train "$OUT/dense-phase" "${COMMON[@]}" --stage den2moee-sparse \
     --pairs "$OUT/pairs.jsonl" --steps "$SS" --lr 1e-4 --out "$OUT/sparse-phase"
 # evaluation: HS (last token), no prompt

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "data/corpus.h"
+#include "data/text_lines.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -23,35 +24,7 @@ namespace den2moe {
 
 namespace {
 
-std::string strip_bom(std::string s) {
-    if (s.size() >= 3 && s.compare(0, 3, "\xef\xbb\xbf") == 0) s.erase(0, 3);
-    return s;
-}
-
-std::vector<std::string> split_on(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    for (size_t i = 0; i <= s.size(); ++i) {
-        if (i == s.size() || s[i] == sep) {
-            out.push_back(s.substr(b, i - b));
-            b = i + 1;
-        }
-    }
-    return out;
-}
-
-std::vector<std::string> text_lines(const std::string& data) {
-    std::vector<std::string> out = split_on(data, '\n');
-    for (auto& l : out)
-        if (!l.empty() && l.back() == '\r') l.pop_back();
-    return out;
-}
-
-std::string trimmed(const std::string& s) {
-    const size_t b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) return {};
-    return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
+std::string trimmed(const std::string& s) { return trim_ws(s); }
 
 double number(const std::string& text, const std::string& where) {
     try {
@@ -225,14 +198,14 @@ std::vector<TextPair> read_pairs(const std::string& path) {
 std::string pairs_to_jsonl(const std::vector<TextPair>& pairs) {
     std::string s;
     for (const auto& p : pairs) {
-        json j = json::object();
+        nlohmann::ordered_json j = nlohmann::ordered_json::object();  // the documented key order
         j["query"] = p.query;
         j["positive"] = p.positive;
         if (!p.negatives.empty()) j["negatives"] = p.negatives;
         if (p.has_label()) j["label"] = p.label;
         if (!p.domain.empty()) j["domain"] = p.domain;
         // invalid UTF-8 is written as U+FFFD (the bundled sources are UTF-8; JSON must be)
-        s += j.dump(-1, ' ', false, json::error_handler_t::replace);
+        s += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
         s += '\n';
     }
     return s;
