@@ -20,11 +20,15 @@ COMMON=(--project "$P" --domains wiki,python --eval-windows 1 --batch 16 --dtype
 # (1) dense embedding model
 [ -e "$OUT/emb/train.json" ] || "$BIN" train "$SHARED/models/demo-llama-7m" "${COMMON[@]}" --stage embedding \
     --pairs "$OUT/pairs.jsonl" --steps "$SE" --lr 2e-4 --out "$OUT/emb"
-# (2) Den2MoEE conversion of the embedding model: a project whose model is it (calibration: the demo domains)
+# (2) Den2MoEE conversion of the embedding model: a project whose model is it (calibration: the demo domains).
+# A project names a Hugging Face folder: the trained weights (HF names) beside the demo model's config and tokenizer.
+mkdir -p "$OUT/emb-hf"
+cp "$SHARED/models/demo-llama-7m/"{config.json,tokenizer.model,tokenizer_config.json} "$OUT/emb-hf/"
+cp "$OUT/emb/model.safetensors" "$OUT/emb-hf/model.safetensors"
 /usr/bin/python3 - "$P" "$OUT" <<'PY'
 import json, os, sys
 p = json.load(open(sys.argv[1]))
-p['model'] = os.path.abspath(os.path.join(sys.argv[2], 'emb'))
+p['model'] = os.path.abspath(os.path.join(sys.argv[2], 'emb-hf'))
 p['name'] = 'den2moee demo: the embedding model x 18 domains'
 p['calibration']['samples'] = 32
 json.dump(p, open(os.path.join(sys.argv[2], 'project.den2moe.json'), 'w'), indent=1)
@@ -34,7 +38,7 @@ conv() {  # conv NAME ARGS...
   local n=$1; shift
   [ -e "$OUT/$n/moe_config.json" ] || "$BIN" convert "$PE" --recipe den2moee --experts 8 --top-k 2 "$@" --no-eval --out "$OUT/$n" --quiet
 }
-conv moee-dense --prior-scale 0 --router-dense   # the release's converted checkpoint: alpha 0, dense mode
+conv moee-dense --prior-scale 0 --dense-router  # the release's converted checkpoint: alpha 0, dense mode
 conv moee-sparse --prior-scale 1                 # the same experts, routed top-2 with alpha 1 (no recovery)
 # (3) dense phase, (4) sparse phase
 [ -e "$OUT/dense-phase/train.json" ] || "$BIN" train "$OUT/moee-dense" "${COMMON[@]}" --stage den2moee-dense \
