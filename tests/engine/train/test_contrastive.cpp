@@ -59,23 +59,30 @@ std::vector<TextPair> sample_pairs() {
     return v;
 }
 
-/// Settings of the oracle fixtures: the dense demo model, a few tensors trained, fp32.
-TrainSettings fixture_settings(const std::string& loss, const std::string& pooling, const std::string& pairs) {
+/// A stage's defaults, then the small test run: 4 pairs per step, the two smallest LM domains for
+/// the held-out loss, fp32.
+TrainSettings small_run(const std::string& stage, int64_t top_k, const std::string& pairs) {
     TrainSettings s;
-    s.stage = "experts";
-    apply_stage_defaults(s, 0);
-    s.loss = loss;
+    s.stage = stage;
+    apply_stage_defaults(s, top_k);
     s.pairs = pairs;
-    s.pooling = pooling;
-    s.lora_rank = 0;
-    s.trainable = "model.layers.5.mlp.*,model.layers.2.self_attn.q_proj.weight,model.norm.weight,"
-                  "model.layers.0.input_layernorm.weight";
     s.domains = "truthfulqa,python";
     s.seq_len = 32;
     s.batch = 4;
     s.eval_windows = 1;
     s.dtype = "fp32";
     s.max_length = 24;
+    return s;
+}
+
+/// Settings of the oracle fixtures: the dense demo model, a few tensors trained, fp32.
+TrainSettings fixture_settings(const std::string& loss, const std::string& pooling, const std::string& pairs) {
+    TrainSettings s = small_run("experts", 0, pairs);
+    s.loss = loss;
+    s.pooling = pooling;
+    s.lora_rank = 0;
+    s.trainable = "model.layers.5.mlp.*,model.layers.2.self_attn.q_proj.weight,model.norm.weight,"
+                  "model.layers.0.input_layernorm.weight";
     return s;
 }
 
@@ -353,17 +360,9 @@ json read_json(const std::string& path) {
 TEST(den2moee_dense_phase_ramps_alpha_and_persists_it) {
     const std::string src = den2moee_model(), pairs = root() + "/pairs-d2m.jsonl";
     write_pairs(pairs, sample_pairs());
-    TrainSettings s = fixture_settings("cosmse", "last", pairs);
-    s.stage = "den2moee-dense";
-    apply_stage_defaults(s, 2);
+    TrainSettings s = small_run("den2moee-dense", 2, pairs);
     CHECK(s.loss == "cosmse" && s.trainable == "*.mlp.router.weight" && s.lora_rank == 0);
-    s.pairs = pairs;
     s.teacher = d2m_test::shared_dir() + "/models/demo-llama-7m";
-    s.domains = "truthfulqa,python";
-    s.seq_len = 32;
-    s.batch = 4;
-    s.eval_windows = 1;
-    s.dtype = "fp32";
     s.steps = 8;
     s.alpha_warmup = 4;
     s.lr = 1e-3;
@@ -398,15 +397,8 @@ TEST(den2moee_dense_phase_ramps_alpha_and_persists_it) {
 TEST(den2moee_sparse_phase_budget_bias_from_the_routed_counts) {
     const std::string src = root() + "/den2moee-dense-out", pairs = root() + "/pairs-d2m.jsonl";
     CHECK(fs::exists(src + "/moe_config.json"));
-    TrainSettings s = fixture_settings("infonce", "last", pairs);
-    s.stage = "den2moee-sparse";
-    apply_stage_defaults(s, 2);
-    s.pairs = pairs;
-    s.domains = "truthfulqa,python";
-    s.seq_len = 32;
-    s.batch = 4;
-    s.eval_windows = 1;
-    s.dtype = "fp32";
+    TrainSettings s = small_run("den2moee-sparse", 2, pairs);
+    CHECK(s.loss == "infonce" && s.lora_rank == 0 && s.tau == 0.1);
     s.steps = 2;
     s.budget_lr = 0.05;  // large, so that the update is far above float32 rounding
     Trainer tr(d2m_test::tiny_demo_project(), src, s, null_context());
