@@ -32,7 +32,7 @@ foreach(case
     "dense_router|$T train ${D2M_SHARED_DIR}/models/demo-llama-7m ${D2M_TRAIN_ARGS} --stage router --out $D/never|holds a dense model"
     "lr_zero|$T train $D/moe ${D2M_TRAIN_ARGS} --stage router --lr 0 --out $D/never|--lr = 0 is out of range"
     "tiny_budget|$T train $D/moe ${D2M_TRAIN_ARGS} --stage router --tokens 10 --out $D/never|smaller than one optimizer step"
-    "no_stage|$T train $D/moe ${D2M_TRAIN_ARGS} --out $D/never|--stage router.experts.extra is required"
+    "no_stage|$T train $D/moe ${D2M_TRAIN_ARGS} --out $D/never|--stage router.experts.extra.embedding.den2moee-dense.den2moee-sparse is required"
     "bad_device|$T train $D/moe ${D2M_TRAIN_ARGS} --stage router --device gpu7 --out $D/never|training.device 'gpu7' is not a device")
   string(REPLACE "|" ";" parts "${case}")
   list(GET parts 0 name)
