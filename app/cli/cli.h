@@ -86,6 +86,8 @@ std::vector<frontend::OptionInfo> route_options();
 std::vector<frontend::OptionInfo> export_cmd_options();
 std::vector<frontend::OptionInfo> train_options();
 int cmd_train(const Args&, RunContext&);
+std::vector<frontend::OptionInfo> pairs_options();
+int cmd_pairs(const Args&, RunContext&);
 std::vector<frontend::OptionInfo> eval_options();
 int cmd_eval(const Args&, RunContext&);
 

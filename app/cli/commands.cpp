@@ -65,8 +65,9 @@ const std::vector<Command>& commands() {
          "moe_config.json, provenance.json and (with --eval) eval.json with the per-domain perplexity of dense vs\n"
          "converted; the folder appears whole or not at all.",
          convert_options, cmd_convert},
-        {"train", "recovery training: DIVE's router, experts (LoRA) or extra stage on a converted model",
-         "usage: den2moe train MOE_DIR --project PROJECT --stage router|experts|extra --out DIR [--resume] [options]\n\n"
+        {"train", "recovery training: DIVE's stages, embedding training, Den2MoEE's dense and sparse phases",
+         "usage: den2moe train MOE_DIR --project PROJECT --stage STAGE --out DIR [--resume] [options]\n"
+         "STAGE: router | experts | extra (DIVE) | embedding | den2moee-dense | den2moee-sparse\n\n"
          "One recovery-training stage (DIVE, shared/docs/DIVE-FLAP.md section 6) on a converted model folder (or a\n"
          "dense Hugging Face folder for the experts stage), on windows packed from the project's domains' train\n"
          "splits; held-out loss on their test splits. router: only the routers train, every expert on every\n"
@@ -78,8 +79,27 @@ const std::vector<Command>& commands() {
          "Writes DIR/model.safetensors (LoRA merged), moe_config.json, provenance.json, train_log.jsonl (loss\n"
          "curve), train.json and checkpoint.safetensors (every --save-every steps, at the end, and on Ctrl-C).\n"
          "--resume continues a killed or cancelled run bit for bit (same --threads). The result loads with\n"
-         "den2moe ppl / route / export and in the app.",
+         "den2moe ppl / route / export and in the app.\n\n"
+         "Embedding training (--loss infonce | cosmse, --pairs FILE from `den2moe pairs` or your own): each text\n"
+         "is BOS + text (the evaluator's encoding), pooled at the last token (or --pooling mean), L2-normalised.\n"
+         "infonce: cross-entropy of query·candidateᵀ/tau over the batch's positives + hard negatives; cosmse:\n"
+         "(cos(query, positive) − label)², labels from the pairs or from --teacher MODEL's cosines. --steps N\n"
+         "(default one epoch over the pairs). Stages: embedding (a dense model, every transformer weight but\n"
+         "the embeddings, InfoNCE tau 0.1, LR 5e-5); den2moee-dense (DEN2MOEE.md 3.1: router weights only,\n"
+         "every expert on, cos-MSE, the prior's alpha ramp 0 -> 0.3 -> 0.6 -> 1.0, LR 1e-5); den2moee-sparse\n"
+         "(3.2: every MoE-block weight, top-2 over routed + null, InfoNCE tau 0.1, budget-bias update, LR 5e-6).\n"
+         "Den2MoEE stages save alpha, the mode and the bias in the model (the release loses them).",
          train_options, cmd_train},
+        {"pairs", "text pairs for embedding training (--loss infonce|cosmse) from the bundled train splits",
+         "usage: den2moe pairs --out FILE [--from mrpc,sts12,banking77] [--max-per-source N] [--negatives N]\n\n"
+         "Writes a pairs file (JSON Lines, one {\"query\", \"positive\", \"negatives\": [...], \"label\", \"domain\"}\n"
+         "object per line; only query and positive are required) from the bundled data's TRAIN splits:\n"
+         "  mrpc       MRPC train paraphrases (Quality 1), label 1\n"
+         "  sts12      SemEval STS 2012 MSRpar + SMTeuroparl train pairs scored >= 4 of 5, label score / 5\n"
+         "  sick       SICK train pairs with relatedness >= 4, label score / 5 (MTEB's SICK-R set contains them)\n"
+         "  banking77  Banking77 train: two queries of the same intent, hard negatives of other intents\n"
+         "Your own file in the same format trains the same way: den2moe train MODEL --loss infonce --pairs FILE.",
+         pairs_options, cmd_pairs},
         {"eval", "zero-shot accuracy and MTEB-style embedding tasks (HS / RW / MoEE embeddings)",
          "usage: den2moe eval MODEL [options]            (or --project P: its model and \"task_eval\" section)\n"
          "       den2moe eval --list-tasks\n"

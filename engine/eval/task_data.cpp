@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/settings.h"
 #include "data/corpus.h"
+#include "data/text_lines.h"
 
 namespace fs = std::filesystem;
 
@@ -22,38 +23,9 @@ std::string file_of(const TaskInfo& t, const std::string& shared_dir, size_t i) 
     return (fs::path(shared_dir) / t.files.at(i)).lexically_normal().string();
 }
 
-std::string strip_bom(std::string s) {
-    if (s.size() >= 3 && static_cast<unsigned char>(s[0]) == 0xef && static_cast<unsigned char>(s[1]) == 0xbb &&
-        static_cast<unsigned char>(s[2]) == 0xbf)
-        s.erase(0, 3);
-    return s;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    size_t b = 0;
-    for (size_t i = 0; i <= s.size(); ++i) {
-        if (i == s.size() || s[i] == sep) {
-            out.push_back(s.substr(b, i - b));
-            b = i + 1;
-        }
-    }
-    return out;
-}
-
-std::vector<std::string> lines_of(const std::string& data) {
-    std::vector<std::string> out = split(data, '\n');
-    for (auto& l : out)
-        if (!l.empty() && l.back() == '\r') l.pop_back();
-    while (!out.empty() && out.back().empty()) out.pop_back();
-    return out;
-}
-
-std::string trim(const std::string& s) {
-    const size_t b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos) return {};
-    return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
+std::vector<std::string> split(const std::string& s, char sep) { return split_on(s, sep); }
+std::vector<std::string> lines_of(const std::string& data) { return text_lines(data); }
+std::string trim(const std::string& s) { return trim_ws(s); }
 
 /// TSV rows (tab-split lines); with a header, returns the column index of each wanted name.
 struct Tsv {

@@ -10,8 +10,10 @@ namespace den2moe {
 
 void apply_stage_defaults(TrainSettings& s, int64_t top_k) {
     const std::string stage = s.stage;
-    D2M_CHECK(stage == "router" || stage == "experts" || stage == "extra", InvalidInput, "unknown training stage '",
-              stage, "'", Hint{"router, experts or extra"});
+    D2M_CHECK(stage == "router" || stage == "experts" || stage == "extra" || stage == "embedding" ||
+                  stage == "den2moee-dense" || stage == "den2moee-sparse",
+              InvalidInput, "unknown training stage '", stage, "'",
+              Hint{"router, experts, extra, embedding, den2moee-dense or den2moee-sparse"});
     // shared by every stage: DeepSpeed's "auto" AdamW through the HF Trainer defaults, clip 1.0
     s.beta1 = 0.9;
     s.beta2 = 0.999;
@@ -20,6 +22,45 @@ void apply_stage_defaults(TrainSettings& s, int64_t top_k) {
     s.clip = 1.0;
     s.router_gate = "renormalized";
     s.temperature = 1.0;
+    s.loss = "lm";
+    s.tau = 0.1;
+    if (stage == "embedding") {
+        // a dense LM made an embedding model (our demo's first step; no paper value): every
+        // transformer weight but the embeddings trains, InfoNCE tau 0.1 (Den2MoEE's), last-token pooling
+        s.loss = "infonce";
+        s.trainable = "*.self_attn.*,*.mlp.*,*norm.weight";
+        s.lora_rank = 0;
+        s.lr = 5e-5;
+        s.schedule = "cosine";
+        s.warmup_ratio = 0.03;
+        s.min_lr_ratio = 0.0;
+        return;
+    }
+    if (stage == "den2moee-dense") {
+        // DEN2MOEE.md §3.1: routers' routed-logit weights only (\bgate\.weight\b), every expert on every
+        // token, the α ramp 0 -> 0.3 -> 0.6 -> 1.0; cosine-similarity MSE; LR 1e-5, 10 % warm-up, cosine to 0
+        s.loss = "cosmse";
+        s.trainable = "*.mlp.router.weight";
+        s.lora_rank = 0;
+        s.lr = 1e-5;
+        s.schedule = "cosine";
+        s.warmup_ratio = 0.10;
+        s.min_lr_ratio = 0.0;
+        return;
+    }
+    if (stage == "den2moee-sparse") {
+        // DEN2MOEE.md §3.2: every MoE-block parameter (experts, shared expert, router weight and null
+        // rows; the prior and the selection bias are buffers), top-2 over routed + null, α = 1, the
+        // budget-bias update; InfoNCE τ = 0.1; LR 5e-6, 3 % warm-up, cosine to 0
+        s.loss = "infonce";
+        s.trainable = "*.mlp.experts.*,*.mlp.shared_expert.*,*.mlp.router.weight,*.mlp.router.null_weight";
+        s.lora_rank = 0;
+        s.lr = 5e-6;
+        s.schedule = "cosine";
+        s.warmup_ratio = 0.03;
+        s.min_lr_ratio = 0.0;
+        return;
+    }
     if (stage == "router") {
         // stage0: routers only (W_r; DIVE's noise router W_n is not kept: its noise is 5e-4 x softplus),
         // a dense mixture of every expert with temperature t, LR 1e-4 constant, 0.5 B tokens in DIVE
@@ -62,7 +103,14 @@ void validate_data_parallel(const TrainSettings& s, int world_size) {
 void validate_train_settings(const TrainSettings& s) {
     train_schema().check(s, "training.");
     const int64_t per_step = s.seq_len * s.batch * s.grad_accum;
-    D2M_CHECK(s.tokens >= per_step, InvalidInput, "training budget of ", s.tokens,
+    const bool embedding = s.loss != "lm";
+    D2M_CHECK(!embedding || !s.pairs.empty(), InvalidInput, "training.loss ", s.loss, " trains on text pairs, but no",
+              " pairs file is given", Hint{"--pairs FILE (make one from the bundled data: den2moe pairs --out FILE)"});
+    D2M_CHECK(embedding || s.pairs.empty(), InvalidInput, "training.pairs is set but the loss is lm (next token on",
+              " the project's windows), which does not read it", Hint{"--loss infonce or --loss cosmse"});
+    D2M_CHECK(s.teacher.empty() || s.loss == "cosmse", InvalidInput, "training.teacher gives cosmse's labels, but",
+              " the loss is ", s.loss);
+    D2M_CHECK(embedding || s.tokens >= per_step, InvalidInput, "training budget of ", s.tokens,
               " tokens is smaller than one optimizer step (", s.batch, " windows x ", s.seq_len, " tokens x ",
               s.grad_accum, " micro-batches = ", per_step, " tokens)",
               Hint{"raise --tokens or lower --batch / --seq-len / --grad-accum"});

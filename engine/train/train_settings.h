@@ -59,13 +59,31 @@ struct TrainSettings {
     std::string dtype = "auto";    ///< compute dtype: auto (bf16 where the CPU has fast bf16 GEMMs), fp32, bf16
     std::string device = "cpu";    ///< where the model trains: cpu, cuda, cuda:N
     std::string save_dtype = "keep";  ///< dtype of the written model: keep (the source's), fp32, bf16
+    // embedding training (train/contrastive.h, pairs format in train/pairs.h)
+    std::string loss = "lm";   ///< lm (next token on the project's windows) | infonce | cosmse (on `pairs`)
+    std::string pairs;         ///< pairs file (JSON Lines) for infonce / cosmse
+    double tau = 0.1;          ///< InfoNCE temperature (Den2MoEE's sparse phase: 0.1, DEN2MOEE.md §3.2)
+    std::string pooling = "last";  ///< embedding of a text: last (final-norm state at the last token) | mean
+    int64_t max_length = 64;   ///< tokens per text (BOS + text, the end kept, as the evaluator encodes)
+    std::string teacher;       ///< cosmse: model whose cosine of each pair is the label ("" = the pairs' labels)
+    int64_t steps = 0;         ///< optimizer steps of infonce / cosmse (0 = one epoch over the pairs)
+    // Den2MoEE's recovery (DEN2MOEE.md §1.3): the α ramp of the dense phase, the sparse phase's budget bias
+    int64_t alpha_warmup = 30;   ///< den2moee-dense: α = largest of {0.3, 0.6, 1.0} <= (step-1)/this (0 before)
+    int64_t sparse_top_k = 2;    ///< den2moee-sparse: experts per token among routed + null
+    double budget_lr = 1e-3;     ///< η of the budget-bias update (0 = off)
+    double budget_beta = 1.0;    ///< β: coverage weight w_i = 1 + β·budget_score_i
+    double budget_ke = 2.0;      ///< K_e: target routed selections per token (the release: top_ke = 2)
+    std::string budget_t_all = "routed";  ///< T_all: routed (the release's Σ T_i) | tokens (its probable intent)
 };
 
 inline const Schema<TrainSettings>& train_schema() {
     static const Schema<TrainSettings> s =
         Schema<TrainSettings>("training")
-            .choice("stage", &TrainSettings::stage, {"router", "experts", "extra"},
-                    "DIVE stage: router (stage 1), experts (stage 2, LoRA), extra (fresh LoRA, LR 1e-5)")
+            .choice("stage", &TrainSettings::stage,
+                    {"router", "experts", "extra", "embedding", "den2moee-dense", "den2moee-sparse"},
+                    "DIVE stage: router (stage 1), experts (stage 2, LoRA), extra (fresh LoRA, LR 1e-5); "
+                    "embedding (a dense model trained contrastively); Den2MoEE: den2moee-dense (routers, cos-MSE, "
+                    "alpha ramp), den2moee-sparse (MoE blocks, InfoNCE, top-2, budget bias)")
             .integer("tokens", &TrainSettings::tokens, "training budget in tokens", 1)
             .integer("seq_len", &TrainSettings::seq_len, "tokens per training window", 2, 1 << 20)
             .integer("batch", &TrainSettings::batch, "windows per micro-batch", 1, 1 << 20)
@@ -109,7 +127,29 @@ inline const Schema<TrainSettings>& train_schema() {
                     "compute dtype (auto: bf16 with fp32 master weights where the CPU has fast bf16 GEMMs)")
             .choice("save_dtype", &TrainSettings::save_dtype, {"keep", "fp32", "bf16"},
                     "dtype of the written model (keep = the source's)")
-            .text("device", &TrainSettings::device, "where the model trains: cpu, cuda or cuda:N");
+            .text("device", &TrainSettings::device, "where the model trains: cpu, cuda or cuda:N")
+            .choice("loss", &TrainSettings::loss, {"lm", "infonce", "cosmse"},
+                    "lm: next-token loss on the project's windows; infonce: contrastive on --pairs (in-batch "
+                    "and hard negatives, temperature --tau); cosmse: (cos(query, positive) - label)^2")
+            .text("pairs", &TrainSettings::pairs, "pairs file (JSON Lines, `den2moe pairs`) for infonce / cosmse")
+            .real("tau", &TrainSettings::tau, "InfoNCE temperature (Den2MoEE: 0.1)", 0, 100, true)
+            .choice("pooling", &TrainSettings::pooling, {"last", "mean"},
+                    "text embedding: final hidden state at the last token, or the mean over tokens")
+            .integer("max_length", &TrainSettings::max_length, "tokens per text for infonce / cosmse", 2, 1 << 20)
+            .text("teacher", &TrainSettings::teacher,
+                  "cosmse: model folder whose cosine of each pair is the label (empty = the pairs' labels)")
+            .integer("steps", &TrainSettings::steps,
+                     "optimizer steps for infonce / cosmse (0 = one epoch over the pairs)", 0)
+            .integer("alpha_warmup", &TrainSettings::alpha_warmup,
+                     "den2moee-dense: steps of the prior's alpha ramp 0 -> 0.3 -> 0.6 -> 1.0", 1, 1 << 30)
+            .integer("sparse_top_k", &TrainSettings::sparse_top_k,
+                     "den2moee-sparse: experts per token among routed + null", 1, 4096)
+            .real("budget_lr", &TrainSettings::budget_lr, "den2moee-sparse: budget-bias step eta (0 = off)", 0, 1)
+            .real("budget_beta", &TrainSettings::budget_beta, "den2moee-sparse: coverage weight beta", 0, 1e6)
+            .real("budget_ke", &TrainSettings::budget_ke,
+                  "den2moee-sparse: target routed selections per token K_e", 0, 4096)
+            .choice("budget_t_all", &TrainSettings::budget_t_all, {"routed", "tokens"},
+                    "den2moee-sparse: T_all of the budget update: routed selections (release) or tokens");
     return s;
 }
 

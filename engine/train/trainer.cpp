@@ -22,6 +22,7 @@
 #include "calib/stats_cache.h"
 #include "core/error.h"
 #include "core/json_text.h"
+#include "core/observers.h"
 #include "core/run_context.h"
 #include "core/runtime.h"
 #include "dist/comm.h"
@@ -36,9 +37,11 @@
 #include "model/moe_io.h"
 #include "project/project.h"
 #include "tokenizer/tokenizer.h"
+#include "train/contrastive.h"
 #include "train/data.h"
 #include "train/lora.h"
 #include "train/optim.h"
+#include "train/pairs.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -189,6 +192,18 @@ struct Trainer::Impl {
     LrSchedule sched;
     std::vector<std::string> notes;
     dist::Communicator* comm = nullptr;  // the job's ranks (one: a plain run)
+    // embedding training (loss infonce / cosmse): the pairs, tokenised; the order draws (0, pair)
+    std::vector<TextPair> pairs;
+    std::vector<std::vector<std::vector<int>>> pair_ids;  // [pair][query, positive, negatives...] token ids
+    int64_t step_tokens = 0;                              // real tokens of the last step (all ranks)
+    // Den2MoEE recovery: per MoE layer the selection bias the router reads (float32, in place) =
+    // the source's centering + the budget bias (float32 master); the step's routed-selection counts
+    bool den2moee = false;
+    double alpha_init = 0.0, alpha_now = 0.0;
+    std::vector<int> moe_layers;
+    std::vector<at::Tensor> sel_bias, centering, budget_bias, budget_score, counts;  // per MoE layer, [E]
+    int64_t count_tokens = 0;
+    ObserverSet count_obs;
 
     at::Tensor head;  // the vocabulary projection [V, D] (lm_head, or the embedding when tied)
 
@@ -196,7 +211,100 @@ struct Trainer::Impl {
         ForwardOptions o;
         o.mode = ExecMode::Train;
         o.adapters = lora.get();
+        if (den2moee && s.stage == "den2moee-sparse" && s.budget_lr > 0) o.observers = &count_obs;
         return o;
+    }
+    /// Den2MoEE's dense phase: the routers' prior scale α (train and held-out models rebuilt when it moves).
+    void set_alpha(double a) {
+        if (a == alpha_now) return;
+        for (auto* mp : {&train_model, &eval_model}) {
+            const LlamaModel& m = **mp;
+            std::vector<std::shared_ptr<const FeedForward>> ffns;
+            for (int il = 0; il < static_cast<int>(m.config().n_layer); ++il) {
+                auto* moe = dynamic_cast<const MoeFfn*>(&m.ffn(il));
+                if (!moe) {
+                    ffns.push_back(m.ffn_ptr(il));
+                    continue;
+                }
+                RouterSpec r = moe->router();
+                r.prior_scale = a;
+                ffns.push_back(moe->with_router(r));
+            }
+            const std::string src = m.source;
+            *mp = m.with_ffns(std::move(ffns));
+            (*mp)->source = src;
+        }
+        alpha_now = a;
+    }
+    /// Den2MoEE's sparse phase: one budget-bias update per optimizer step from the step's routed
+    /// selections, summed over the ranks (the release updates each rank on its own: DEN2MOEE.md §6.8).
+    void update_budget(int world) {
+        if (world > 1) {
+            std::vector<at::Tensor> all(counts.begin(), counts.end());
+            all.push_back(at::full({1}, static_cast<double>(count_tokens), at::kDouble));
+            comm->all_reduce_sum(all);
+            for (size_t m = 0; m < counts.size(); ++m) counts[m] = all[m];
+            count_tokens = static_cast<int64_t>(all.back().item<double>());
+        }
+        at::NoGradGuard ng;
+        for (size_t m = 0; m < counts.size(); ++m) {
+            update_budget_bias(budget_bias[m], budget_score[m], counts[m], static_cast<double>(s.sparse_top_k),
+                               s.budget_ke, s.budget_beta, s.budget_lr, s.budget_t_all == "tokens", count_tokens);
+            sel_bias[m].copy_(centering[m] + budget_bias[m]);
+            counts[m].zero_();
+        }
+        count_tokens = 0;
+    }
+    /// Token ids of a text as the evaluator encodes it (BOS + text, the end kept at max_length).
+    std::vector<int> text_ids(const std::string& text) const {
+        std::vector<int> ids = lm.tokenizer->encode(text, /*add_bos=*/true, /*add_eos=*/false);
+        if (static_cast<int64_t>(ids.size()) > s.max_length) ids.erase(ids.begin(), ids.end() - s.max_length);
+        return ids;
+    }
+    /// Pooled, L2-normalised embeddings [N, D] float32 of token-id lists, one left-padded batch.
+    at::Tensor embed(const LlamaModel& m, const std::vector<const std::vector<int>*>& texts, const ForwardOptions& o) const {
+        int64_t T = 1;
+        for (const auto* t : texts) T = std::max<int64_t>(T, static_cast<int64_t>(t->size()));
+        const int64_t N = static_cast<int64_t>(texts.size());
+        at::Tensor x = at::zeros({N, T}, at::kLong), mask = at::zeros({N, T}, at::kLong);  // left-padded [N, T]
+        auto px = x.accessor<int64_t, 2>();
+        auto pm = mask.accessor<int64_t, 2>();
+        for (int64_t r = 0; r < N; ++r) {
+            const auto& t = *texts[static_cast<size_t>(r)];
+            const int64_t off = T - static_cast<int64_t>(t.size());
+            for (size_t k = 0; k < t.size(); ++k) {
+                px[r][off + static_cast<int64_t>(k)] = t[k];
+                pm[r][off + static_cast<int64_t>(k)] = 1;
+            }
+        }
+        const at::Device dev = m.named_tensors().at(names::embed_tokens()).device();
+        at::Tensor h = m.hidden_states(x.to(dev), mask.to(dev), o);  // [N, T, D]
+        return pool_embeddings(h, mask.to(dev), s.pooling);           // [N, D]
+    }
+    /// The embedding loss of pairs `idx` (infonce: each query against every positive and hard negative
+    /// of these pairs; cosmse: cos(query, positive) against the label).
+    at::Tensor pair_loss(const std::vector<int64_t>& idx, int64_t* tokens) const {
+        std::vector<const std::vector<int>*> q, c;
+        std::vector<double> labels;
+        for (int64_t i : idx) q.push_back(&pair_ids[static_cast<size_t>(i)][0]);
+        for (int64_t i : idx) c.push_back(&pair_ids[static_cast<size_t>(i)][1]);  // positives first: row b = pair b
+        if (s.loss == "infonce") {
+            for (int64_t i : idx)
+                for (size_t k = 2; k < pair_ids[static_cast<size_t>(i)].size(); ++k) c.push_back(&pair_ids[static_cast<size_t>(i)][k]);
+        }
+        if (tokens) {
+            for (const auto* t : q) *tokens += static_cast<int64_t>(t->size());
+            for (const auto* t : c) *tokens += static_cast<int64_t>(t->size());
+        }
+        std::vector<const std::vector<int>*> all(q);
+        all.insert(all.end(), c.begin(), c.end());
+        at::Tensor e = embed(*train_model, all, fo());  // [B + C, D]
+        const int64_t B = static_cast<int64_t>(q.size());
+        at::Tensor eq = e.narrow(0, 0, B), ec = e.narrow(0, B, e.size(0) - B);  // [B, D], [C, D]
+        if (s.loss == "infonce") return infonce_loss(eq, ec, at::arange(B, at::kLong), s.tau);
+        at::Tensor lab = at::empty({B}, at::kFloat);  // [B]
+        for (int64_t b = 0; b < B; ++b) lab[b] = static_cast<float>(pairs[static_cast<size_t>(idx[static_cast<size_t>(b)])].label);
+        return cosine_mse_loss(eq, ec.narrow(0, 0, B), lab);
     }
     /// Mean next-token loss of ids [B, T] through `m`'s Train mode: ChunkedLmLoss unless the head
     /// itself trains (then the full logits, so it gets its gradient).
@@ -302,6 +410,9 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     if (!device.is_cpu()) base = base->to(device);  // the Train mode makes its tensors on the weights' device
 
     // routing: the saved model's (eval) and the stage's (train), over the same tensors
+    I.den2moee = s.stage == "den2moee-dense" || s.stage == "den2moee-sparse";
+    D2M_CHECK(!I.den2moee || I.is_moe, InvalidInput, "stage ", s.stage, " trains a converted Den2MoEE model, but ",
+              model_dir, " holds a dense model", Hint{"den2moe convert MODEL --recipe den2moee ... first"});
     const bool prob_gate = s.router_gate == "probability";
     std::vector<std::shared_ptr<const FeedForward>> eval_ffns, train_ffns;
     for (int il = 0; il < L; ++il) {
@@ -318,11 +429,72 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
             tr.dense = true;
             tr.temperature = s.temperature;
         }
+        if (I.den2moee) {
+            D2M_CHECK(ev.gate == RouterSpec::Gate::Den2MoEE, InvalidInput, "stage ", s.stage, " trains a Den2MoEE",
+                      " model, but layer ", il, " of ", model_dir, " has another router gate",
+                      Hint{"convert with --recipe den2moee first"});
+            const int64_t E = moe->n_experts();
+            at::Tensor c = ev.select_bias.defined() ? ev.select_bias.to(at::kFloat).cpu().reshape({E}).clone()
+                                                    : at::zeros({E}, at::kFloat);
+            I.centering.push_back(c);
+            I.budget_bias.push_back(at::zeros({E}, at::kFloat));
+            I.sel_bias.push_back(c.clone().to(device));  // the tensor both routers read (aliased, float32 [E])
+            I.counts.push_back(at::zeros({E}, at::kDouble));
+            std::vector<double> bs;
+            try {
+                bs = I.source_moe_config.at("den2moee").at("layers").at(static_cast<size_t>(il)).at("budget_score")
+                         .get<std::vector<double>>();
+            } catch (const std::exception&) {
+                bs.clear();
+            }
+            if (static_cast<int64_t>(bs.size()) != E) bs.assign(static_cast<size_t>(E), 1.0 / static_cast<double>(E));
+            I.budget_score.push_back(at::tensor(bs, at::kDouble).to(at::kFloat));
+            I.moe_layers.push_back(il);
+            I.alpha_init = ev.prior_scale;
+            ev.select_bias = tr.select_bias = I.sel_bias.back();
+            if (s.stage == "den2moee-dense") {
+                tr.dense = true;
+                tr.prior_scale = den2moee_alpha(1, s.alpha_warmup, I.alpha_init);
+            } else {
+                D2M_CHECK(s.sparse_top_k <= E + tr.n_null(), InvalidInput, "training.sparse_top_k ", s.sparse_top_k,
+                          " exceeds the ", E + tr.n_null(), " routed + null experts of layer ", il);
+                tr.dense = false;
+                tr.top_k = s.sparse_top_k;
+                tr.prior_scale = 1.0;
+            }
+            ev = tr;  // held-out evaluation with the routing the saved model will have
+            I.alpha_now = tr.prior_scale;
+        }
         eval_ffns.push_back(moe->with_router(ev));
         train_ffns.push_back(moe->with_router(tr));
     }
     I.eval_model = base->with_ffns(eval_ffns);
     I.train_model = base->with_ffns(train_ffns);
+    if (I.den2moee) {
+        // routed-selection counts of each MoE layer over the step's real tokens, from the router logits
+        // the forward computed: the selection rule of DEN2MOEE.md §1.3 (p + [bias ; 0], top-k)
+        std::vector<int64_t> slot(static_cast<size_t>(L), -1);
+        for (size_t m = 0; m < I.moe_layers.size(); ++m) slot[static_cast<size_t>(I.moe_layers[m])] = static_cast<int64_t>(m);
+        Impl* ip = &I;
+        I.count_obs.add(site::kRouterLogits, [ip, slot](const HookEvent& e) {
+            if (e.layer < 0 || slot[static_cast<size_t>(e.layer)] < 0) return;
+            at::NoGradGuard ng;
+            const size_t m = static_cast<size_t>(slot[static_cast<size_t>(e.layer)]);
+            const int64_t E = ip->sel_bias[m].numel();
+            at::Tensor z = e.tensor.detach().to(at::kFloat).reshape({-1, e.tensor.size(-1)});  // [N, E + n_null]
+            at::Tensor p = at::softmax(z, -1);
+            at::Tensor b = at::cat({ip->sel_bias[m].to(p.device()), at::zeros({z.size(1) - E}, p.options())});
+            at::Tensor sel = std::get<1>((p + b).topk(ip->s.sparse_top_k, -1));  // [N, k]
+            at::Tensor keep = e.token_mask.defined() ? e.token_mask.reshape({-1, 1}).to(sel.device()).to(at::kBool)
+                                                     : at::ones({z.size(0), 1}, sel.options().dtype(at::kBool));
+            at::Tensor routed = sel.lt(E).logical_and(keep);  // [N, k]
+            at::Tensor cnt = at::zeros({E + 1}, at::kDouble).to(sel.device());
+            cnt.index_add_(0, sel.masked_fill(routed.logical_not(), E).reshape({-1}),
+                           at::ones({sel.numel()}, cnt.options()));
+            ip->counts[m] += cnt.narrow(0, 0, E).cpu();
+            if (m == 0) ip->count_tokens += keep.sum().item<int64_t>();
+        });
+    }
     I.eval_model->source = I.train_model->source = model_dir;
 
     // data
@@ -330,6 +502,51 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     std::vector<int64_t> nw;
     for (const auto& d : I.corpus->domains) nw.push_back(d.train.size(0));
     I.order = std::make_unique<WindowOrder>(nw, I.corpus->weights, static_cast<uint64_t>(s.seed));
+    if (s.loss != "lm") {
+        // a path as given (absolute, or relative to the working directory), else relative to the project
+        auto locate_file = [&](const std::string& p) {
+            std::error_code e;
+            return fs::exists(p, e) ? p : resolve_project_path(project, p);
+        };
+        const std::string pairs_path = locate_file(s.pairs);
+        I.pairs = read_pairs(pairs_path);
+        for (const auto& p : I.pairs) {
+            std::vector<std::vector<int>> v{I.text_ids(p.query), I.text_ids(p.positive)};
+            for (const auto& n : p.negatives) v.push_back(I.text_ids(n));
+            I.pair_ids.push_back(std::move(v));
+        }
+        const int64_t n_pairs = static_cast<int64_t>(I.pairs.size());
+        D2M_CHECK(n_pairs >= s.batch, InvalidInput, "the pairs file ", pairs_path, " holds ", n_pairs,
+                  " pairs, fewer than one batch of ", s.batch, Hint{"lower --batch or supply more pairs"});
+        // the checkpoint's data check covers the pairs (and the teacher's labels through the settings)
+        I.corpus->data_hash = hash_string(I.corpus->data_hash + "|pairs:" + hash_file(pairs_path));
+        I.order = std::make_unique<WindowOrder>(std::vector<int64_t>{n_pairs}, std::vector<double>{},
+                                                static_cast<uint64_t>(s.seed));
+        if (s.loss == "cosmse" && !s.teacher.empty()) {
+            // the teacher's cosine of each pair is its label (DEN2MOEE.md §3.1: distillation to the dense model)
+            const std::string tdir = locate_file(s.teacher);
+            LoadedModel teacher = load_model(tdir, ComputeDType::F32);
+            at::NoGradGuard no_grad;
+            ForwardOptions o;  // Infer
+            for (int64_t b0 = 0; b0 < n_pairs; b0 += 32) {
+                ctx.check_cancelled();
+                const int64_t b1 = std::min(n_pairs, b0 + 32);
+                std::vector<const std::vector<int>*> t;
+                for (int64_t i = b0; i < b1; ++i) t.push_back(&I.pair_ids[static_cast<size_t>(i)][0]);
+                for (int64_t i = b0; i < b1; ++i) t.push_back(&I.pair_ids[static_cast<size_t>(i)][1]);
+                at::Tensor e = I.embed(*teacher.model, t, o);  // [2n, D]
+                at::Tensor cos = (e.narrow(0, 0, b1 - b0) * e.narrow(0, b1 - b0, b1 - b0)).sum(-1);  // unit norm
+                for (int64_t i = b0; i < b1; ++i) I.pairs[static_cast<size_t>(i)].label = cos[i - b0].item<double>();
+            }
+            I.notes.push_back(str("cosmse: the labels are the cosines of teacher ", tdir, " (", s.pooling,
+                                  " pooling), computed once before training"));
+        } else if (s.loss == "cosmse") {
+            for (size_t i = 0; i < I.pairs.size(); ++i)
+                D2M_CHECK(I.pairs[i].has_label(), InvalidInput, "loss cosmse needs a label on every pair, but pair ",
+                          i + 1, " of ", pairs_path, " has none",
+                          Hint{"add \"label\" to each line, or give --teacher MODEL (its cosines become the labels)"});
+        }
+    }
 
     // parameters
     const std::map<std::string, at::Tensor> named = I.train_model->named_tensors();
@@ -396,6 +613,10 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     }
     I.adam = AdamWConfig{s.beta1, s.beta2, s.eps, s.weight_decay};
     I.total_steps = s.tokens / (s.seq_len * s.batch * s.grad_accum);
+    if (s.loss != "lm") {
+        const int64_t G = s.batch * s.grad_accum, n_pairs = static_cast<int64_t>(I.pairs.size());
+        I.total_steps = s.steps > 0 ? s.steps : (n_pairs + G - 1) / G;
+    }
     I.sched.kind = s.schedule;
     I.sched.lr = s.lr;
     I.sched.warmup_ratio = s.warmup_ratio;
@@ -408,6 +629,20 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     I.notes.push_back(str("stage ", s.stage, ": ", I.params.size(), " trainable tensors, ", n_train, " parameters",
                           I.lora ? str(" (LoRA r ", s.lora_rank, " on ", lora_targets.size(), " layers)") : std::string(),
                           "; compute ", I.compute == at::kBFloat16 ? "bf16 with fp32 master weights" : "fp32"));
+    if (s.loss != "lm") {
+        I.notes.push_back(str("loss ", s.loss, " on ", I.pairs.size(), " pairs of ", s.pairs, ", ", s.pooling,
+                              "-token pooling, L2-normalised",
+                              s.loss == "infonce" ? str(", tau ", format_real(s.tau), ", in-batch + hard negatives") : "",
+                              "; ", I.total_steps, " steps of ", s.batch * s.grad_accum, " pairs; held-out = LM loss"));
+    }
+    if (I.den2moee && s.stage == "den2moee-dense") {
+        I.notes.push_back(str("den2moee-dense: every expert on every token; prior scale alpha ramps ",
+                              format_real(I.alpha_init), " -> 0.3 -> 0.6 -> 1.0 over ", s.alpha_warmup,
+                              " steps (counted in optimizer steps, the release counts forwards)"));
+    } else if (I.den2moee) {
+        I.notes.push_back(str("den2moee-sparse: top-", s.sparse_top_k, " over routed + null, alpha 1, budget bias eta ",
+                              format_real(s.budget_lr), " once per optimizer step (T_all = ", s.budget_t_all, ")"));
+    }
     if (s.stage == "router") {
         I.notes.push_back(str("router stage: every expert runs on every token (softmax over all experts, temperature ",
                               format_real(s.temperature), "); the saved model routes top-", I.top_k, " as before"));
@@ -456,6 +691,29 @@ double Trainer::accumulate(const at::Tensor& ids, double weight) {
     return value;
 }
 
+double Trainer::accumulate_pairs(const std::vector<int64_t>& pairs, double weight) {
+    Impl& I = *impl_;
+    D2M_CHECK(I.s.loss != "lm", Internal, "accumulate_pairs needs loss infonce or cosmse");
+    at::Tensor loss = I.pair_loss(pairs, &I.step_tokens);
+    const double value = loss.item<double>();
+    (weight == 1.0 ? loss : loss * weight).backward();
+    return value;
+}
+
+at::Tensor Trainer::embeddings(const std::vector<std::string>& texts) const {
+    const Impl& I = *impl_;
+    at::NoGradGuard no_grad;
+    std::vector<std::vector<int>> ids;
+    for (const auto& t : texts) ids.push_back(I.text_ids(t));
+    std::vector<const std::vector<int>*> ptr;
+    for (const auto& v : ids) ptr.push_back(&v);
+    return I.embed(*I.train_model, ptr, I.fo());
+}
+
+const std::vector<std::vector<std::vector<int>>>& Trainer::pair_tokens() const { return impl_->pair_ids; }
+const std::vector<TextPair>& Trainer::pairs() const { return impl_->pairs; }
+int64_t Trainer::last_step_tokens() const { return impl_->step_tokens; }
+
 std::map<std::string, at::Tensor> Trainer::gradients() const {
     std::map<std::string, at::Tensor> out;
     for (const auto& p : impl_->params) {
@@ -495,6 +753,10 @@ double Trainer::train_step() {
     for (auto& d : draws) d = I.order->next();
     const int64_t lo = G * R / W, hi = G * (R + 1) / W;
     double loss = 0;
+    I.step_tokens = 0;
+    if (I.den2moee && s.stage == "den2moee-dense") I.set_alpha(den2moee_alpha(I.step + 1, s.alpha_warmup, I.alpha_init));
+    for (auto& c : I.counts) c.zero_();  // the step's own selections only (not an evaluation's)
+    I.count_tokens = 0;
     for (int64_t b0 = lo; b0 < hi; b0 += s.batch) {
         const int64_t nb = std::min(s.batch, hi - b0);
         // the micro-batch's dropout masks are a pure function of (seed, step, its first window), not of
@@ -505,12 +767,21 @@ double Trainer::train_step() {
                                          mix64(static_cast<uint64_t>(I.step) * 0x100000001b3ull + static_cast<uint64_t>(b0))));
         }
         std::vector<at::Tensor> rows;
+        const double w = static_cast<double>(nb) / static_cast<double>(G);
+        if (s.loss != "lm") {
+            // in-batch negatives are the micro-batch's own pairs (data-parallel: the rank's share)
+            std::vector<int64_t> idx;
+            for (int64_t k = b0; k < b0 + nb; ++k) idx.push_back(draws[static_cast<size_t>(k)].second);
+            loss += accumulate_pairs(idx, w) * w;
+            continue;
+        }
+        rows.clear();
         for (int64_t k = b0; k < b0 + nb; ++k) {
             const auto& dw = draws[static_cast<size_t>(k)];
             rows.push_back(I.corpus->domains[static_cast<size_t>(dw.first)].train[dw.second]);
         }
-        const double w = static_cast<double>(nb) / static_cast<double>(G);
         loss += accumulate(at::stack(rows), w) * w;  // ids [nb, seq_len]
+        I.step_tokens += nb * s.seq_len;
     }
     std::vector<Param*> with_grad;
     std::vector<at::Tensor> grads;
@@ -538,8 +809,10 @@ double Trainer::train_step() {
         }
         all.push_back(flags);
         all.push_back(at::full({1}, loss, at::kDouble));
+        all.push_back(at::full({1}, static_cast<double>(I.step_tokens), at::kDouble));
         comm.all_reduce_sum(all);
         loss = all[P + 1].item<double>();
+        I.step_tokens = static_cast<int64_t>(all[P + 2].item<double>());
         const at::Device dev = I.params.empty() ? at::Device(at::kCPU) : I.params[0].master.device();
         for (size_t i = 0; i < P; ++i) {
             if (all[P][static_cast<int64_t>(i)].item<float>() == 0.0f) continue;
@@ -570,6 +843,7 @@ double Trainer::train_step() {
             if (!p.aliased) p.value().copy_(p.master);
         }
     }
+    if (I.den2moee && s.stage == "den2moee-sparse" && s.budget_lr > 0) I.update_budget(W);
     zero_grad();
     ++I.step;
     I.last_lr = lr;
@@ -649,6 +923,7 @@ void Trainer::save_checkpoint(const std::string& path, const json& extra) const 
         steps[p.name] = p.t;
     }
     if (I.lora) t.emplace_back("rng:lora_dropout", I.lora->rng_state());
+    for (size_t m = 0; m < I.budget_bias.size(); ++m) t.emplace_back("budget_bias:" + std::to_string(m), I.budget_bias[m]);
     json state = {{"format", kCheckpointFormat},
                   {"step", I.step},
                   {"total_steps", I.total_steps},
@@ -718,11 +993,19 @@ json Trainer::load_checkpoint(const std::string& path) {
             D2M_CHECK(r.has("rng:lora_dropout"), Incompatible, "the dropout generator's state is missing");
             I.lora->set_rng_state(r.get("rng:lora_dropout"));
         }
+        for (size_t m = 0; m < I.budget_bias.size(); ++m) {  // Den2MoEE's budget bias (sparse phase)
+            const std::string key = "budget_bias:" + std::to_string(m);
+            D2M_CHECK(r.has(key), Incompatible, "the budget bias ", key, " is missing");
+            I.budget_bias[m].copy_(r.get(key).to(at::kFloat));
+            I.sel_bias[m].copy_(I.centering[m] + I.budget_bias[m]);
+        }
     } catch (const Error& e) {
         D2M_FAIL(Incompatible, "checkpoint ", path, " does not fit this run: ", e.message());
     }
     I.step = state.value("step", int64_t{0});
     I.order->seek(state.value("cursor", int64_t{0}));
+    if (I.den2moee && I.s.stage == "den2moee-dense")
+        I.set_alpha(den2moee_alpha(std::max<int64_t>(I.step, 1), I.s.alpha_warmup, I.alpha_init));
     return state.value("extra", json::object());
 }
 
@@ -755,6 +1038,10 @@ void Trainer::write_model(const std::string& dir, const json& record) const {
             out[kv.first] = I.lora->merged(src->second, A.cpu(), B.cpu()).to(dtype_for(kv.first, src->second));
         }
     }
+    for (size_t m = 0; m < I.sel_bias.size(); ++m) {  // Den2MoEE: centering + budget bias
+        const std::string n = names::layer_prefix(I.moe_layers[m]) + "mlp.router.select_bias";
+        out[n] = I.sel_bias[m].cpu().to(dtype_for(n, I.sel_bias[m]));
+    }
     if (I.s.save_dtype != "keep") {
         for (auto& kv : out) {
             if (at::isFloatingType(kv.second.scalar_type())) kv.second = kv.second.to(dtype_for(kv.first, kv.second));
@@ -773,9 +1060,26 @@ void Trainer::write_model(const std::string& dir, const json& record) const {
         }
     }
     if (!I.dropped.empty()) mc["expert_bias"] = false;
+    if (I.den2moee) {
+        // the routing the model was trained into is persisted (the release loses α and the mode: §6.7)
+        json rc = mc.value("router", json::object());
+        rc["prior_scale"] = I.alpha_now;
+        rc["mode"] = I.s.stage == "den2moee-dense" ? "dense" : "sparse";
+        if (I.s.stage == "den2moee-sparse") {
+            mc["top_k"] = I.s.sparse_top_k;
+            rc["selection_bias"] = "logit centering -W.E[x] + budget bias (added to probabilities, selection only)";
+            rc["budget_bias"] = {{"eta", I.s.budget_lr}, {"beta", I.s.budget_beta}, {"k_e", I.s.budget_ke},
+                                 {"t_all", I.s.budget_t_all}, {"per", "optimizer step, counts summed over ranks"}};
+        }
+        mc["router"] = rc;
+    }
     json stages = mc.value("trained_stages", json::array());
-    stages.push_back(I.s.stage);
+    stages.push_back(I.s.loss == "lm" ? I.s.stage : I.s.stage + ":" + I.s.loss);
     mc["trained_stages"] = stages;
+    if (I.s.loss != "lm") {  // the model is an embedding model now: how its embedding is read
+        mc["embedding"] = {{"pooling", I.s.pooling}, {"normalize", true}, {"loss", I.s.loss},
+                           {"max_length", I.s.max_length}, {"tokens", "BOS + text (no EOS)"}};
+    }
     write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(mc, 2) + "\n");
     for (const std::string& src : I.lm.tokenizer_path.empty() ? std::vector<std::string>{}
                                                                : tokenizer_files(I.lm.tokenizer_path)) {
@@ -931,7 +1235,7 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
         if (r && std::atoi(r) != dist::world().rank()) return int64_t{-1};
         return v ? static_cast<int64_t>(std::atoll(v)) : int64_t{-1};
     }();
-    const int64_t tokens_step = tr.tokens_per_step();
+    int64_t tokens_done = 0;  // LM: steps x tokens per step; embedding losses: the real tokens of the texts
     while (tr.step() < total) {
         if (cancelled()) {
             checkpoint();
@@ -943,14 +1247,15 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
         const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - ts).count();
         const int64_t step = tr.step();
         if (step == kill_at) std::raise(SIGKILL);
-        const double tps = static_cast<double>(tokens_step) / std::max(dt, 1e-9);
+        tokens_done += tr.last_step_tokens();
+        const double tps = static_cast<double>(tr.last_step_tokens()) / std::max(dt, 1e-9);
         if (step % s.log_every == 0 || step == total) {
             log_line({{"type", "step"},
                       {"step", step},
                       {"loss", loss},
                       {"lr", tr.last_lr()},
                       {"grad_norm", tr.last_grad_norm()},
-                      {"tokens", step * tokens_step},
+                      {"tokens", s.loss == "lm" ? step * tr.tokens_per_step() : tokens_done},
                       {"tokens_per_s", tps}});
         }
         ctx.report("train", step, total, "",
@@ -961,7 +1266,7 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
     res.after = evaluate(total);
     checkpoint();
     res.steps = total;
-    res.tokens = total * tokens_step;
+    res.tokens = s.loss == "lm" ? total * tr.tokens_per_step() : tokens_done;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     json data = json::array();
     for (const auto& d : tr.corpus().domains) {

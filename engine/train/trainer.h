@@ -30,6 +30,7 @@ class RunContext;
 class Tokenizer;
 struct Project;
 struct TrainCorpus;
+struct TextPair;
 
 /// Held-out loss per domain (mean NLL over the test windows' predictions) and overall (token-weighted).
 struct HeldOut {
@@ -69,6 +70,17 @@ public:
     std::string replica_fingerprint() const;
     /// Mean loss of `ids` [B, T] scaled by `weight` and back-propagated into the gradients (no update).
     double accumulate(const at::Tensor& ids, double weight = 1.0);
+    /// Embedding losses (loss infonce / cosmse): the loss of pairs `pairs` (indices into pairs()),
+    /// scaled by `weight` and back-propagated into the gradients (no update).
+    double accumulate_pairs(const std::vector<int64_t>& pairs, double weight = 1.0);
+    /// The pairs file's pairs (labels filled in by the teacher for cosmse --teacher) and their token
+    /// ids: [pair][query, positive, negatives...].
+    const std::vector<TextPair>& pairs() const;
+    const std::vector<std::vector<std::vector<int>>>& pair_tokens() const;
+    /// Embeddings [N, D] float32 (pooled, L2-normalised) of texts by the model being trained.
+    at::Tensor embeddings(const std::vector<std::string>& texts) const;
+    /// Real tokens the last train_step() ran (all ranks; LM: its windows' tokens).
+    int64_t last_step_tokens() const;
     /// Float32 gradients of every trainable tensor (HF names; LoRA as "<module>.lora_A.weight").
     std::map<std::string, at::Tensor> gradients() const;
     /// Float32 master values of every trainable tensor, by name.

@@ -32,7 +32,7 @@ foreach(case
     "dense_router|$T train ${D2M_SHARED_DIR}/models/demo-llama-7m ${D2M_TRAIN_ARGS} --stage router --out $D/never|holds a dense model"
     "lr_zero|$T train $D/moe ${D2M_TRAIN_ARGS} --stage router --lr 0 --out $D/never|--lr = 0 is out of range"
     "tiny_budget|$T train $D/moe ${D2M_TRAIN_ARGS} --stage router --tokens 10 --out $D/never|smaller than one optimizer step"
-    "no_stage|$T train $D/moe ${D2M_TRAIN_ARGS} --out $D/never|--stage router.experts.extra is required"
+    "no_stage|$T train $D/moe ${D2M_TRAIN_ARGS} --out $D/never|--stage router.experts.extra.embedding.den2moee-dense.den2moee-sparse is required"
     "bad_device|$T train $D/moe ${D2M_TRAIN_ARGS} --stage router --device gpu7 --out $D/never|training.device 'gpu7' is not a device")
   string(REPLACE "|" ";" parts "${case}")
   list(GET parts 0 name)
@@ -50,3 +50,15 @@ add_test(NAME cli_train_bad_checkpoints
 set_tests_properties(cli_train_bad_checkpoints PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED "cli_train_runs;cli_train_router"
                      PASS_REGULAR_EXPRESSION "belongs to another model.*exit 1.*cannot be read.*exit 1.*already holds a model or a training run.*exit 1.*UNCHANGED")
+
+# embedding training: a pairs file from the bundled MRPC train split, InfoNCE on the dense demo model;
+# a run killed at step 3 of 5 and resumed equals the uninterrupted run byte for byte; the saved model
+# records its embedding setting; a contrastive loss without a pairs file exits 1 before any work
+add_test(NAME cli_train_embedding_pairs
+         COMMAND sh -c "D=${D2M_CLI_TRAIN} && rm -rf $D/ea $D/eb && $<TARGET_FILE:den2moe> pairs --from mrpc,banking77 --max-per-source 24 --out $D/pairs.jsonl && A='${D2M_TRAIN_ARGS} --stage embedding --pairs ${D2M_CLI_TRAIN}/pairs.jsonl --batch 8 --steps 5 --quiet' && $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m $A --out $D/ea && grep -q '\"pooling\": \"last\"' $D/ea/moe_config.json && (D2M_TRAIN_TEST_KILL_AT_STEP=3 $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m $A --out $D/eb; echo exit $?) && $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m $A --out $D/eb --resume && cmp $D/ea/model.safetensors $D/eb/model.safetensors && echo EMBEDDING_BIT_EXACT")
+set_tests_properties(cli_train_embedding_pairs PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_train PASS_REGULAR_EXPRESSION "mrpc +24 pairs.*exit 137.*EMBEDDING_BIT_EXACT")
+add_test(NAME cli_train_embedding_needs_pairs
+         COMMAND sh -c "D=${D2M_CLI_TRAIN} && $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m ${D2M_TRAIN_ARGS} --stage embedding --out $D/enone; echo exit $?; test ! -e $D/enone && echo NOTHING_WRITTEN")
+set_tests_properties(cli_train_embedding_needs_pairs PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_train PASS_REGULAR_EXPRESSION "no pairs file.*exit 1.*NOTHING_WRITTEN")

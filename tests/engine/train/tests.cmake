@@ -26,3 +26,20 @@ add_test(NAME oracle_train_export_mixtral
                  --logits ${CMAKE_BINARY_DIR}/train-oracle/trained-mixtral_logits.safetensors --tol 1e-4)
 set_tests_properties(oracle_train_export_mixtral PROPERTIES FIXTURES_REQUIRED train_oracle_fixtures
                      LABELS "engine;oracle")
+# Embedding training: the PyTorch oracle (tests/reference/contrastive_oracle.py, each text run alone
+# through an independent Llama forward) recomputes test_contrastive's InfoNCE (last-token pooling,
+# hard negatives) and cos-MSE (mean pooling) loss and every trainable gradient; fp32 rel 1e-4.
+target_link_libraries(test_contrastive PRIVATE d2m_convert)
+set_tests_properties(test_contrastive PROPERTIES FIXTURES_SETUP contrastive_oracle_fixtures)
+foreach(fx infonce_last cosmse_mean)
+  add_test(NAME oracle_contrastive_${fx}
+           COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/contrastive_oracle.py grads
+                   --fixture ${CMAKE_BINARY_DIR}/contrastive-oracle/${fx}.safetensors --tol 1e-4)
+  set_tests_properties(oracle_contrastive_${fx} PROPERTIES FIXTURES_REQUIRED contrastive_oracle_fixtures
+                       ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
+endforeach()
+add_test(NAME oracle_contrastive_budget_bias
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/contrastive_oracle.py budget
+                 --fixture ${CMAKE_BINARY_DIR}/contrastive-oracle/budget.safetensors)
+set_tests_properties(oracle_contrastive_budget_bias PROPERTIES FIXTURES_REQUIRED contrastive_oracle_fixtures
+                     ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")

@@ -1,0 +1,67 @@
+// Embedding-training arithmetic: see train/contrastive.h.
+#include "train/contrastive.h"
+
+#include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace den2moe {
+
+at::Tensor pool_embeddings(const at::Tensor& h, const at::Tensor& mask, const std::string& pooling) {
+    D2M_CHECK(h.dim() == 3, Internal, "pool_embeddings: hidden states must be [B, T, D], got ", h.dim(), " dims");
+    at::Tensor e;  // [B, D] float32
+    if (pooling == "last") {
+        e = h.select(1, h.size(1) - 1).to(at::kFloat);
+    } else {
+        D2M_CHECK(pooling == "mean", InvalidInput, "pooling '", pooling, "' is not last or mean");
+        at::Tensor m = mask.to(h.device()).to(at::kFloat).unsqueeze(-1);  // [B, T, 1]
+        e = (h.to(at::kFloat) * m).sum(1) / m.sum(1).clamp_min(1.0);
+    }
+    // F.normalize(e, dim=-1): e / max(‖e‖, 1e-12)
+    return e / e.norm(2, {-1}, true).clamp_min(1e-12);
+}
+
+at::Tensor infonce_loss(const at::Tensor& anchors, const at::Tensor& candidates, const at::Tensor& target,
+                        double tau) {
+    D2M_CHECK(tau > 0, InvalidInput, "InfoNCE temperature ", tau, " must be positive");
+    at::Tensor s = at::matmul(anchors.to(at::kFloat), candidates.to(at::kFloat).t()) / tau;  // [B, C]
+    return at::cross_entropy_loss(s, target.to(s.device()));
+}
+
+at::Tensor cosine_mse_loss(const at::Tensor& a, const at::Tensor& b, const at::Tensor& label) {
+    at::Tensor af = a.to(at::kFloat), bf = b.to(at::kFloat);
+    // torch.cosine_similarity: a·b / max(‖a‖·‖b‖, eps) with eps 1e-8
+    at::Tensor cos = (af * bf).sum(-1) / (af.norm(2, {-1}) * bf.norm(2, {-1})).clamp_min(1e-8);  // [B]
+    return (cos - label.to(cos.device()).to(at::kFloat)).pow(2).mean();
+}
+
+void update_budget_bias(at::Tensor& budget_bias, const at::Tensor& budget_score, const at::Tensor& counts,
+                        double k, double k_e, double beta, double eta, bool t_all_tokens, int64_t tokens) {
+    at::NoGradGuard ng;
+    const int64_t R = budget_bias.numel();
+    D2M_CHECK(budget_score.numel() == R && counts.numel() == R, Internal, "budget-bias update: ", R,
+              " routed experts but ", budget_score.numel(), " scores and ", counts.numel(), " counts");
+    D2M_CHECK(k > 0, InvalidInput, "budget-bias update: top-k ", k, " must be positive");
+    at::Tensor c = counts.to(at::kDouble).cpu();
+    const double t_all = t_all_tokens ? static_cast<double>(tokens) : c.sum().item<double>();
+    if (t_all <= 0) return;  // no token reached a routed expert: nothing to compare
+    at::Tensor w = 1.0 + beta * budget_score.to(at::kDouble).cpu();  // [R]
+    at::Tensor ideal = (k_e / k) * w / w.sum();
+    at::Tensor actual = c / (k * t_all);
+    budget_bias.add_((eta * (ideal - actual)).to(budget_bias.scalar_type()).to(budget_bias.device()));
+}
+
+double den2moee_alpha(int64_t step, int64_t warmup, double init) {
+    // the release: r = min(current_step / init_warmup_steps, 1) after the forward, current_step counting
+    // forwards from 1, so forward n sees the milestone reached after forward n − 1
+    const double r = std::min(1.0, static_cast<double>(std::max<int64_t>(step - 1, 0)) / static_cast<double>(warmup));
+    double a = init;
+    for (double m : {0.3, 0.6, 1.0})
+        if (r >= m - 1e-12) a = m;
+    return a;
+}
+
+}  // namespace den2moe
