@@ -5,7 +5,6 @@
 #include "settings_form.h"
 
 #include <QDir>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -42,21 +41,9 @@ EvaluationPanel::EvaluationPanel(QWidget* parent) : QWidget(parent) {
     m_out = new QLineEdit(this);
     m_out->setObjectName(QStringLiteral("evalOutDir"));
     m_out->setPlaceholderText(tr("default: <project cache>/eval/<model>-<embedding>-<prompt>"));
-    auto browse = [this](QLineEdit* edit, const QString& title) {
-        auto* b = new QPushButton(tr("…"), this);
-        b->setMaximumWidth(32);
-        connect(b, &QPushButton::clicked, this, [this, edit, title] {
-            const QString d = QFileDialog::getExistingDirectory(this, title, edit->text());
-            if (!d.isEmpty()) edit->setText(d);
-        });
-        auto* row = new QHBoxLayout;
-        row->addWidget(edit);
-        row->addWidget(b);
-        return row;
-    };
     auto* top = new QFormLayout;
-    top->addRow(tr("Model"), browse(m_model, tr("Model folder")));
-    top->addRow(tr("Result folder"), browse(m_out, tr("Result folder")));
+    top->addRow(tr("Model"), folderRow(this, m_model, tr("Model folder")));
+    top->addRow(tr("Result folder"), folderRow(this, m_out, tr("Result folder")));
 
     m_form = new SettingsForm(this);
     m_form->addFields(den2moe::task_eval_schema(), {{QStringLiteral("rw_values"), tr("RW values")},

@@ -4,8 +4,11 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSpinBox>
 
 #include <climits>
@@ -147,6 +150,23 @@ void SettingsForm::setFieldEnabled(const QString& key, bool enabled) {
         w->setEnabled(enabled);
         if (QWidget* label = m_form->labelForField(w)) label->setEnabled(enabled);
     }
+}
+
+QHBoxLayout* folderRow(QWidget* owner, QLineEdit* edit, const QString& title) {
+    auto* button = new QPushButton(QStringLiteral("…"), owner);
+    button->setMaximumWidth(32);
+    button->setToolTip(title);
+    QObject::connect(button, &QPushButton::clicked, owner, [owner, edit, title] {
+        const QString d = QFileDialog::getExistingDirectory(owner, title, edit->text());
+        if (!d.isEmpty()) {
+            edit->setText(d);
+            Q_EMIT edit->editingFinished();
+        }
+    });
+    auto* row = new QHBoxLayout;
+    row->addWidget(edit);
+    row->addWidget(button);
+    return row;
 }
 
 }  // namespace den2moe::ui

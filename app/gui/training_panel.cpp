@@ -8,7 +8,6 @@
 
 #include <QComboBox>
 #include <QDir>
-#include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -70,21 +69,6 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
     m_model->setPlaceholderText(tr("a converted model folder (the Experts step's output)"));
     m_out = new QLineEdit(this);
     m_out->setObjectName(QStringLiteral("trainOutDir"));
-    auto browse = [this](QLineEdit* edit, const QString& title) {
-        auto* b = new QPushButton(tr("…"), this);
-        b->setMaximumWidth(32);
-        connect(b, &QPushButton::clicked, this, [this, edit, title] {
-            const QString d = QFileDialog::getExistingDirectory(this, title, edit->text());
-            if (!d.isEmpty()) {
-                edit->setText(d);
-                Q_EMIT edit->editingFinished();
-            }
-        });
-        auto* row = new QHBoxLayout;
-        row->addWidget(edit);
-        row->addWidget(b);
-        return row;
-    };
     m_stage = new QComboBox(this);
     m_stage->setObjectName(QStringLiteral("trainStage"));
     const den2moe::FieldInfo* stageField = schema.find(kStageKey.toStdString());
@@ -92,8 +76,8 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
     m_stage->setToolTip(QString::fromStdString(stageField->help));
 
     auto* top = new QFormLayout;
-    top->addRow(tr("Source model"), browse(m_model, tr("Source model folder")));
-    top->addRow(tr("Output folder"), browse(m_out, tr("Output folder")));
+    top->addRow(tr("Source model"), folderRow(this, m_model, tr("Source model folder")));
+    top->addRow(tr("Output folder"), folderRow(this, m_out, tr("Output folder")));
     top->addRow(tr("Stage"), m_stage);
 
     m_form = new SettingsForm(this);

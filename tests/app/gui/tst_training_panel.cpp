@@ -7,6 +7,7 @@
 // gap during training is reported (not asserted: the machine is shared). The curves widget keeps
 // ascending steps when a resumed run rewrites its tail. Headless: `--view training --train-dir DIR`
 // renders a finished run, and --view training without a run is a usage error (exit 1).
+#include "app_test_support.h"
 #include "main_window.h"
 #include "settings_form.h"
 #include "training_curves.h"
@@ -66,16 +67,8 @@ private Q_SLOTS:
     void initTestCase() {
         QVERIFY(m_tmp.isValid());
         m_moe = m_tmp.path() + QStringLiteral("/moe");
-        const QString cli = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe");
-        QVERIFY2(QFile::exists(cli), "the den2moe CLI is built beside the app");
-        QProcess proc;
-        proc.start(cli, {QStringLiteral("convert"), QStringLiteral(D2M_SOURCE_DIR "/projects/demo.den2moe.json"),
-                         QStringLiteral("--recipe"), QStringLiteral("random"), QStringLiteral("--experts"),
-                         QStringLiteral("4"), QStringLiteral("--top-k"), QStringLiteral("2"), QStringLiteral("--dtype"),
-                         QStringLiteral("fp32"), QStringLiteral("--no-eval"), QStringLiteral("--quiet"),
-                         QStringLiteral("--out"), m_moe});
-        QVERIFY(proc.waitForFinished(180000));
-        QVERIFY2(proc.exitCode() == 0, proc.readAllStandardError().constData());
+        const QString error = d2mtest::convertRandomWithCli(m_moe);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
     }
 
     void curvesKeepAscendingSteps() {
