@@ -38,7 +38,7 @@ std::vector<frontend::OptionInfo> eval_options() {
           {"tokenizer", "PATH", "tokenizer override", false},
           {"list-tasks", "", "list the tasks and groups, then exit", true},
           {"show-prompt", "", "print the prompts the settings produce, then exit", true},
-          {"table", "[LABEL=]DIR", "print earlier runs side by side (repeat; markdown)", false},
+          {"table", "[LABEL=]DIR", "print earlier runs side by side (repeat; markdown); a folder of the Python mteb package's result files is imported (one run per model revision)", false},
           {"json", "", "print the summary as JSON", true}},
          frontend::schema_options(task_eval_schema()), dist_options()});
 }
@@ -48,12 +48,12 @@ int cmd_eval(const Args& a, RunContext& ctx) {
         std::fputs(describe_tasks().c_str(), stdout);
         return kOk;
     }
-    if (a.has("table")) {  // earlier runs side by side: DIR or LABEL=DIR, repeated
+    if (a.has("table")) {  // earlier runs side by side: DIR or LABEL=DIR, repeated; mteb result folders too
         std::vector<std::pair<std::string, EvalSummary>> runs;
         for (const auto& v : a.get_all("table")) {
             const auto eq = v.find('=');
             const std::string dir = eq == std::string::npos ? v : v.substr(eq + 1);
-            runs.emplace_back(eq == std::string::npos ? v : v.substr(0, eq), read_summary(dir));
+            for (auto& r : read_result_runs(dir, eq == std::string::npos ? v : v.substr(0, eq))) runs.push_back(std::move(r));
         }
         std::fputs(result_table_markdown(result_table(runs)).c_str(), stdout);
         return kOk;

@@ -7,6 +7,7 @@
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "pipeline/conversion.h"
+#include "train/trainer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -97,6 +98,46 @@ HfExportOutput exportHf(const std::string& moeDir, const ExportSettings& setting
     out.bytes = r.bytes;
     out.seconds = r.seconds;
     return out;
+}
+
+int64_t modelTopK(const std::string& modelDir) { return model_top_k(modelDir); }
+
+TrainSettings trainDefaults(const Project& project, const std::string& modelDir, const std::string& stage) {
+    TrainSettings s;
+    train_schema().set_text(s, "stage", stage);
+    apply_stage_defaults(s, model_top_k(modelDir));
+    apply_project_training(s, project);
+    return s;
+}
+
+namespace {
+HeldOutLoss heldOut(const HeldOut& h) { return {h.domains, h.loss, h.mean}; }
+}  // namespace
+
+TrainOutput train(const Project& project, const std::string& modelDir, const TrainSettings& settings,
+                  const std::string& outDir, bool resume, RunContext& ctx,
+                  const std::function<void(const std::string&)>& log) {
+    TrainResult r = run_training(project, modelDir, settings, outDir, resume, ctx, log);
+    TrainOutput out;
+    out.out_dir = r.out_dir;
+    out.stage = settings.stage;
+    out.steps = r.steps;
+    out.tokens = r.tokens;
+    out.resumed_from = r.resumed_from;
+    out.before = heldOut(r.before);
+    out.after = heldOut(r.after);
+    out.seconds = r.seconds;
+    out.notes = r.notes;
+    return out;
+}
+
+TaskEvalRun evaluate(const std::string& modelPath, const TaskEvalSettings& settings, const TaskEvalOutput& out,
+                     RunContext& ctx) {
+    validate_task_eval(settings, EvalModelCaps{}, out.shared_dir);  // tasks and data before loading the model
+    ctx.check_cancelled();
+    LoadedModel lm = load_model(modelPath, parse_compute_dtype(settings.dtype));
+    ctx.check_cancelled();
+    return run_task_eval(lm, modelPath, settings, out, ctx);
 }
 
 }  // namespace den2moe::bridge

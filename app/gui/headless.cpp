@@ -4,17 +4,21 @@
 #include "affinity_view.h"
 #include "cluster_model.h"
 #include "expert_load_view.h"
+#include "evaluation_panel.h"
 #include "export_dialog.h"
 #include "heatmap_view.h"
 #include "main_window.h"
 #include "results_view.h"
 #include "routing_view.h"
+#include "training_panel.h"
 #include "view_adapters.h"
 
 #include "console.h"
 
 #include "core/error.h"
+#include "eval/task_settings.h"
 #include "mining/mining.h"
+#include "train/train_settings.h"
 
 #include <QComboBox>
 #include <QCoreApplication>
@@ -33,12 +37,21 @@ namespace {
 
 using frontend::OptionInfo;
 
-const std::set<std::string> kSteps = {"mining", "conversion", "export"};
+const std::set<std::string> kSteps = {"mining", "conversion", "export", "training", "evaluation"};
 
 std::vector<OptionInfo> stepOptions(const std::string& run) {
     if (run == "mining") return frontend::mining_options();
     if (run == "conversion") return frontend::conversion_options();
     if (run == "export") return frontend::export_options();
+    if (run == "training") {  // `den2moe train`'s options; the source model is --model-dir
+        return frontend::join_options({{{"out", "DIR", "output folder of the training run (required)", false},
+                                        {"resume", "", "continue the run in --out from its last checkpoint", true}},
+                                       frontend::schema_options(den2moe::train_schema())});
+    }
+    if (run == "evaluation") {  // `den2moe eval`'s options; the model is --model-dir (default: the project's)
+        return frontend::join_options({{{"out", "DIR", "result folder (default: <project cache>/eval/...)", false}},
+                                       frontend::schema_options(den2moe::task_eval_schema())});
+    }
     return {};
 }
 
@@ -60,9 +73,11 @@ MatrixKind matrixKindFrom(const QString& name) {
 
 std::vector<OptionInfo> studioOptions() {
     return {{"project", "P", "project file (the window: else the last project, else the demo)", false},
-            {"run", "mining|conversion|export", "run a step without a window (its options below)", false},
+            {"run", "mining|conversion|export|training|evaluation", "run a step without a window (its options below)", false},
             {"screenshot", "FILE", "render the views into this image (PNG; SVG/PDF for one plot) and exit", false},
-            {"view", "heatmap|dendrogram|all|routing|experts|results", "what --screenshot renders (default all)", false},
+            {"view", "heatmap|dendrogram|all|routing|experts|results|training|evaluation",
+             "what --screenshot renders (default all; training / evaluation after --run training / evaluation)", false},
+            {"train-dir", "DIR", "--view training: a finished or paused training run folder (its train_log.jsonl)", false},
             {"clusters", "K|FILE", "cut the dendrogram into K clusters; with --run conversion, a clusters.json", false},
             {"mining-dir", "DIR", "load a finished mining folder (mining.json) instead of running", false},
             {"save-mining", "DIR", "after --run mining, write the mining outputs into DIR", false},
@@ -111,10 +126,16 @@ std::string studioHelpText() {
         "  den2moe-studio --model-dir DIR --view routing --text TEXT --screenshot out.png\n"
         "  den2moe-studio --view results --results DIR [--results DIR ...] [--baseline N] --screenshot t.png\n"
         "                 [--table t.md|t.tex|t.csv]   MTEB result tables of `den2moe eval` folders\n"
+        "  den2moe-studio --project P --run training --model-dir MOE --stage router --out DIR [train options]\n"
+        "                 [--screenshot t.png]         the Training step (PNG: the tab; SVG/PDF: the curves)\n"
+        "  den2moe-studio --view training --train-dir DIR --screenshot t.png   curves of a finished run\n"
+        "  den2moe-studio --project P --run evaluation [--model-dir M] [eval options] [--screenshot e.png]\n"
+        "  den2moe-studio --view evaluation --results DIR --screenshot e.png   one evaluation run's table\n"
         "A step's options mean what they mean for `den2moe mine / convert / export`.\n\n"
         "options:\n";
     h += frontend::options_help(frontend::join_options({studioOptions(), frontend::common_options()}));
-    for (const std::string& step : {std::string("mining"), std::string("conversion"), std::string("export")}) {
+    for (const std::string& step : {std::string("mining"), std::string("conversion"), std::string("export"),
+                                    std::string("training"), std::string("evaluation")}) {
         h += "\n--run " + step + ":\n" + frontend::options_help(stepOptions(step));
     }
     h += "\nExit codes: 0 ok, 1 user error, 2 internal error, 130 cancelled.\n";
@@ -132,7 +153,7 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
               a.positionals().front(), "'", Hint{"the project is --project P; see --help"});
     const std::string run = a.get("run");
     D2M_CHECK(!a.has("run") || kSteps.count(run), InvalidInput, "--run: unknown step '", run, "'",
-              Hint{"available: mining, conversion, export"});
+              Hint{"available: mining, conversion, export, training, evaluation"});
     a.allow(frontend::flags_of(studioOptionsFor(run)));
     auto text = [&](const char* name) { return QString::fromStdString(a.get(name)); };
     o.project = text("project");
@@ -179,12 +200,32 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     o.sort = text("sort");
     o.deltas = a.has("deltas");
     if (a.has("types")) o.types = text("types").split(QLatin1Char(','), Qt::SkipEmptyParts);
+    o.trainDir = text("train-dir");
+    if (!o.trainDir.isEmpty() && !a.has("view")) o.view = QStringLiteral("training");
     if ((!o.results.isEmpty() || !o.tables.isEmpty()) && !a.has("view")) o.view = QStringLiteral("results");
+    if (run == "training" && !a.has("view")) o.view = QStringLiteral("training");
+    if (run == "evaluation" && !a.has("view")) o.view = QStringLiteral("evaluation");
+    const bool trainingView = o.view == QLatin1String("training");
+    const bool evaluationView = o.view == QLatin1String("evaluation");
+    D2M_CHECK(o.trainDir.isEmpty() || trainingView, InvalidInput, "--train-dir belongs to --view training");
+    D2M_CHECK(!trainingView || run == "training" || !o.trainDir.isEmpty(), InvalidInput,
+              "--view training needs --train-dir DIR (a finished run) or --run training",
+              Hint{"a folder written by `den2moe train --out DIR` or the app's Training step"});
+    D2M_CHECK(!trainingView || run != "training" || o.trainDir.isEmpty(), InvalidInput,
+              "--run training shows its own run; --train-dir is for a finished one");
+    D2M_CHECK(run != "training" || (!o.modelDir.isEmpty() && a.has("out") && a.has("stage")), InvalidInput,
+              "--run training needs --model-dir MOE_DIR, --stage router|experts|extra and --out DIR");
+    D2M_CHECK(!evaluationView || run == "evaluation" || o.results.size() == 1, InvalidInput,
+              "--view evaluation needs --run evaluation or one --results DIR (a `den2moe eval --out DIR` folder)");
+    D2M_CHECK(!evaluationView || run != "evaluation" || o.results.isEmpty(), InvalidInput,
+              "--run evaluation shows its own run; --results is for a finished one");
+    D2M_CHECK(run != "training" || trainingView, InvalidInput, "--run training shows --view training");
+    D2M_CHECK(run != "evaluation" || evaluationView, InvalidInput, "--run evaluation shows --view evaluation");
     const bool resultsView = o.view == QLatin1String("results");
     D2M_CHECK(!resultsView || !o.results.isEmpty(), InvalidInput, "--view results needs --results DIR",
               Hint{"a folder written by `den2moe eval --out DIR`; repeat --results for more runs"});
-    D2M_CHECK(resultsView || (o.results.isEmpty() && o.tables.isEmpty() && o.baseline.isEmpty() && o.types.isEmpty() &&
-                              o.sort.isEmpty() && !o.deltas),
+    D2M_CHECK(resultsView || (((evaluationView && run.empty()) || o.results.isEmpty()) && o.tables.isEmpty() &&
+                              o.baseline.isEmpty() && o.types.isEmpty() && o.sort.isEmpty() && !o.deltas),
               InvalidInput, "--results, --table, --baseline, --types, --sort and --deltas belong to --view results");
     D2M_CHECK(!resultsView || run.empty(), InvalidInput, "--view results reads finished evaluations; it takes no --run");
     for (const QString& t : o.tables) {
@@ -195,9 +236,12 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     D2M_CHECK(o.sort.isEmpty() || !o.sort.endsWith(QLatin1Char(':')), InvalidInput, "--sort KEY[:asc|:desc], got '",
               a.get("sort"), "'");
     const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");
-    D2M_CHECK(resultsView || moeView || o.view == QLatin1String("all") || o.view == QLatin1String("heatmap") ||
-                  o.view == QLatin1String("dendrogram"),
-              InvalidInput, "--view must be heatmap, dendrogram, all, routing, experts or results, got '", a.get("view"), "'");
+    D2M_CHECK(resultsView || moeView || trainingView || evaluationView || o.view == QLatin1String("all") ||
+                  o.view == QLatin1String("heatmap") || o.view == QLatin1String("dendrogram"),
+              InvalidInput, "--view must be heatmap, dendrogram, all, routing, experts, results, training or evaluation, got '",
+              a.get("view"), "'");
+    D2M_CHECK(!evaluationView || o.screenshot.isEmpty() || o.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive),
+              InvalidInput, "--view evaluation writes PNG only");
     D2M_CHECK(o.compareDir.isEmpty() || o.view == QLatin1String("routing"), InvalidInput,
               "--compare-dir needs --view routing");
     D2M_CHECK(o.view != QLatin1String("routing") || !o.text.isEmpty(), InvalidInput, "--view routing needs --text TEXT");
@@ -407,6 +451,123 @@ int renderResultsView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
     return frontend::kOk;
 }
 
+/// Draws the tab `v` of the window on its own at `size` into `path` (PNG), then gives it back.
+void grabTab(MainWindow& w, QWidget* v, const QSize& size, const QString& path) {
+    const int tab = w.tabs()->indexOf(v);
+    const QString title = w.tabs()->tabText(tab);
+    v->setParent(nullptr);
+    v->setAttribute(Qt::WA_DontShowOnScreen, true);
+    v->resize(size);
+    v->show();
+    for (int i = 0; i < 3; ++i) QCoreApplication::processEvents();
+    const bool ok = v->grab().save(path);
+    v->hide();
+    w.tabs()->insertTab(tab, v, title);
+    D2M_CHECK(ok, Io, "cannot write ", path.toStdString());
+}
+
+/// The Training tab (PNG) or its curves alone (SVG / PDF).
+void saveTraining(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    if (o.screenshot.isEmpty()) return;
+    TrainingPanel* panel = w.trainingPanel();
+    if (o.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive)) {
+        grabTab(w, panel, o.size, o.screenshot);
+    } else {
+        QString error;
+        if (!panel->curves()->exportImage(o.screenshot, o.size.width(), o.size.height(), &error)) {
+            D2M_FAIL(Io, error.toStdString());
+        }
+    }
+    say(err, QStringLiteral("wrote ") + o.screenshot);
+}
+
+int renderTrainingRun(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    QString error;
+    if (!w.trainingPanel()->loadRun(o.trainDir, &error)) D2M_FAIL(InvalidInput, "--train-dir: ", error.toStdString());
+    saveTraining(w, o, err);
+    return frontend::kOk;
+}
+
+int renderEvaluationRun(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    den2moe::EvalSummary s;
+    try {
+        s = den2moe::read_summary(o.results.front().toStdString());
+    } catch (const den2moe::Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        D2M_FAIL(InvalidInput, "--results: ", e.what());
+    }
+    EvaluationPanel* panel = w.evaluationPanel();
+    panel->setModelPath(QString::fromStdString(s.model_path));
+    panel->setOutDir(o.results.front());
+    try {
+        den2moe::TaskEvalSettings settings;
+        den2moe::task_eval_schema().read_json(settings, s.settings, "summary.json: settings.");
+        panel->setSettings(settings);
+    } catch (const std::exception&) {
+        // a summary from another version: the table alone
+    }
+    int64_t cached = 0;
+    for (const den2moe::TaskScores& t : s.tasks) cached += t.cached ? 1 : 0;
+    panel->setResult(s, o.results.front(), cached);
+    if (!o.screenshot.isEmpty()) {
+        grabTab(w, panel, o.size, o.screenshot);
+        say(err, QStringLiteral("wrote ") + o.screenshot);
+    }
+    return frontend::kOk;
+}
+
+int runHeadlessTraining(MainWindow& w, const StudioOptions& o, const frontend::Args& a, QTextStream& err) {
+    TrainingPanel* panel = w.trainingPanel();
+    panel->setModelDir(o.modelDir);
+    QString error;
+    if (!panel->setStage(QString::fromStdString(a.get("stage")), &error)) D2M_FAIL(InvalidInput, "--stage: ", error.toStdString());
+    // the flags over the stage's defaults and the project's section, as `den2moe train` applies them
+    den2moe::TrainSettings s = panel->settings();
+    frontend::apply_schema(den2moe::train_schema(), s, a);
+    for (const den2moe::FieldInfo& f : den2moe::train_schema().fields()) {
+        const std::string v = den2moe::train_schema().get_text(s, f.key);
+        if (v != den2moe::train_schema().get_text(panel->settings(), f.key)) {
+            panel->setSetting(QString::fromStdString(f.key), QString::fromStdString(v));
+        }
+    }
+    panel->setOutDir(QString::fromStdString(a.get("out")));
+    if (!w.startTraining(a.has("resume"), &error)) D2M_FAIL(InvalidInput, "the training cannot start: ", error.toStdString());
+    const int code = waitForJob(w, &MainWindow::trainingFinished, QStringLiteral("training"), err);
+    if (code == frontend::kCancelled) saveTraining(w, o, err);  // the curves up to the pause
+    if (code != frontend::kOk) return code;
+    const TrainOutputPtr r = w.trainingResult();
+    say(err, QStringLiteral("trained (%1 stage, %2 steps) into %3")
+                 .arg(QString::fromStdString(r->stage))
+                 .arg(r->steps)
+                 .arg(QString::fromStdString(r->out_dir)));
+    saveTraining(w, o, err);
+    return frontend::kOk;
+}
+
+int runHeadlessEvaluation(MainWindow& w, const StudioOptions& o, const frontend::Args& a, QTextStream& err) {
+    EvaluationPanel* panel = w.evaluationPanel();
+    if (!o.modelDir.isEmpty()) panel->setModelPath(o.modelDir);
+    den2moe::TaskEvalSettings s = panel->settings();
+    frontend::apply_schema(den2moe::task_eval_schema(), s, a);
+    panel->setSettings(s);
+    if (a.has("out")) panel->setOutDir(QString::fromStdString(a.get("out")));
+    QString error;
+    if (!w.startEvaluation(&error)) D2M_FAIL(InvalidInput, "the evaluation cannot start: ", error.toStdString());
+    const int code = waitForJob(w, &MainWindow::evaluationFinished, QStringLiteral("evaluation"), err);
+    if (code != frontend::kOk) return code;
+    const EvalRunPtr r = w.evaluationResult();
+    say(err, QStringLiteral("evaluated %1 tasks (%2 from the cache) into %3")
+                 .arg(r->run.summary.tasks.size())
+                 .arg(r->run.cache_hits)
+                 .arg(QString::fromStdString(r->out_dir)));
+    if (!o.screenshot.isEmpty()) {
+        grabTab(w, panel, o.size, o.screenshot);
+        say(err, QStringLiteral("wrote ") + o.screenshot);
+    }
+    return frontend::kOk;
+}
+
 int runHeadlessExport(MainWindow& w, const StudioOptions& o, const frontend::Args& a, QTextStream& err) {
     den2moe::ExportSettings base;  // the project's export settings when one is given, else the defaults
     QString error;
@@ -447,6 +608,8 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     QString error;
     if (o.run == QLatin1String("export")) return runHeadlessExport(w, o, a, err);
     if (o.view == QLatin1String("results")) return renderResultsView(w, o, err);  // needs no project
+    if (o.view == QLatin1String("training") && o.run.isEmpty()) return renderTrainingRun(w, o, err);
+    if (o.view == QLatin1String("evaluation") && o.run.isEmpty()) return renderEvaluationRun(w, o, err);
     // The routing view of a converted folder needs nothing but the folder (its tokenizer is beside it):
     // no project is opened, so an installed binary works wherever it was built. Everything else reads
     // the project given, else the demo project when one is found beside the binary.
@@ -488,6 +651,8 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     if (o.clustersK > 0 && w.miningResult()) {
         w.cutAtK(o.clustersK);
     }
+    if (o.run == QLatin1String("training")) return runHeadlessTraining(w, o, a, err);
+    if (o.run == QLatin1String("evaluation")) return runHeadlessEvaluation(w, o, a, err);
     const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");
     if (o.run == QLatin1String("conversion")) {
         // the flags onto the project's conversion settings, validated as `den2moe convert` does

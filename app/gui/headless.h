@@ -8,6 +8,11 @@
 //   den2moe-studio --model-dir CONVERTED --view routing --text "..." --screenshot r.png [--clusters K] ...
 //   den2moe-studio --view results --results DIR [--results DIR ...] [--baseline N|LABEL] [--types T,T]
 //                  [--sort KEY[:asc]] [--deltas] [--screenshot t.png] [--table t.md|t.tex|t.csv ...]
+//   den2moe-studio --project P --run training --model-dir MOE --stage S --out DIR [train options] [--resume]
+//                  [--screenshot t.png|curves.svg|curves.pdf]
+//   den2moe-studio --view training --train-dir DIR --screenshot t.png      a finished run's curves from its log
+//   den2moe-studio --project P --run evaluation [--model-dir M] [eval options] [--out DIR] [--screenshot e.png]
+//   den2moe-studio --view evaluation --results DIR --screenshot e.png      one evaluation run's table
 // The headless form runs the step through the window's JobRunner (no window shown) with the options'
 // meaning and the validation of `den2moe mine / convert / export` (frontend::mining_job, conversion_job,
 // export_settings), prints progress with the CLI's printer, renders the views offscreen, saves the image
@@ -33,7 +38,7 @@ namespace den2moe::ui {
 /// The app's own options (not a step's).
 struct StudioOptions {
     QString project;     ///< --project
-    QString run;         ///< --run mining|conversion|export
+    QString run;         ///< --run mining|conversion|export|training|evaluation
     QString screenshot;  ///< --screenshot out.png
     QString view = QStringLiteral("all");  ///< heatmap | dendrogram | all | routing | experts
     int clustersK = 0;   ///< --clusters K (an integer: the dendrogram cut; a file is a step's clusters.json)
@@ -53,11 +58,12 @@ struct StudioOptions {
     QString sort;        ///< --sort KEY[:asc|:desc] (--view results): a column key, descending by default
     bool deltas = false; ///< --deltas (--view results): cells show the deltas to the baseline
     QStringList tables;  ///< --table FILE (repeatable, --view results): .csv / .md / .tex of the table
+    QString trainDir;    ///< --train-dir DIR (--view training): a finished or paused training run
     bool help = false;
     bool version = false;
 
     /// Anything that makes the app run without a window.
-    bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty() || !tables.isEmpty(); }
+    bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty() || !tables.isEmpty() || !trainDir.isEmpty(); }
 };
 
 /// The options of den2moe-studio itself (--project, --run, --screenshot, --view, ...), common ones included.

@@ -9,18 +9,22 @@
 #include "csv_export.h"
 #include "dendrogram_view.h"
 #include "expert_load_view.h"
+#include "evaluation_panel.h"
 #include "export_dialog.h"
 #include "heatmap_view.h"
 #include "project_panel.h"
+#include "results_adapters.h"
 #include "results_view.h"
 #include "routing_view.h"
 #include "task_panel.h"
+#include "training_panel.h"
 #include "view_adapters.h"
 
 #include "core/error.h"
 #include "mining/mining.h"
 #include "pipeline/conversion.h"
 #include "pipeline/mining.h"
+#include "train/train_settings.h"
 
 #include <QAction>
 #include <QApplication>
@@ -33,6 +37,7 @@
 #include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPointer>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QToolBar>
@@ -75,12 +80,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_routing = new RoutingView(this);
     m_expertLoad = new ExpertLoadView(this);
     m_results = new ResultsView(this);
+    m_trainingPanel = new TrainingPanel(this);
+    m_evaluationPanel = new EvaluationPanel(this);
     m_tabs = new QTabWidget(this);
     m_tabs->setObjectName(QStringLiteral("mainTabs"));
     m_tabs->addTab(m_affinity, tr("Affinity"));
     m_tabs->addTab(m_conversionPanel, tr("Experts"));
     m_tabs->addTab(m_routing, tr("Routing"));
     m_tabs->addTab(m_expertLoad, tr("Expert load"));
+    m_tabs->addTab(m_trainingPanel, tr("Training"));
+    m_tabs->addTab(m_evaluationPanel, tr("Evaluation"));
     m_tabs->addTab(m_results, tr("Results"));
     setCentralWidget(m_tabs);
     buildActions();
@@ -126,12 +135,32 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             actionRunMining();
         } else if (step == PipelineStep::Experts) {
             m_tabs->setCurrentWidget(m_conversionPanel);
+        } else if (step == PipelineStep::Training) {
+            m_tabs->setCurrentWidget(m_trainingPanel);
+        } else if (step == PipelineStep::Evaluation) {
+            m_tabs->setCurrentWidget(m_evaluationPanel);
         }
     });
-
-    for (PipelineStep s : {PipelineStep::Training, PipelineStep::Evaluation}) {
-        m_pipeline->setAvailable(s, false);
-    }
+    connect(m_trainingPanel, &TrainingPanel::startRequested, this, [this](bool resume) {
+        QString error;
+        if (!startTraining(resume, &error)) m_trainingPanel->setStopped(false, error);
+    });
+    connect(m_trainingPanel, &TrainingPanel::pauseRequested, this, &MainWindow::pauseTraining);
+    connect(m_evaluationPanel, &EvaluationPanel::runRequested, this, [this] {
+        QString error;
+        if (!startEvaluation(&error)) m_evaluationPanel->setStopped(error);
+    });
+    connect(m_evaluationPanel, &EvaluationPanel::cancelRequested, m_runner, &JobRunner::cancel);
+    connect(m_runner, &JobRunner::progress, this,
+            [this](const QString& stage, qint64 step, qint64 total, double, const QString& message, const ProgressMetrics&) {
+                if (m_runner->jobName() == QLatin1String("evaluation")) m_evaluationPanel->setProgress(stage, step, total, message);
+            });
+    connect(m_evaluationPanel, &EvaluationPanel::settingsEdited, this, [this](const den2moe::TaskEvalSettings& s) {
+        m_projects->update([&s](den2moe::Project& p) { p.task_eval = s; });
+        if (m_pipeline->state(PipelineStep::Evaluation) == StepState::Done) {
+            m_pipeline->setState(PipelineStep::Evaluation, StepState::Stale, tr("Settings changed since the last evaluation"));
+        }
+    });
     resize(1500, 950);
     statusBar()->showMessage(tr("Ready"));
     newProject();
@@ -152,6 +181,8 @@ void MainWindow::connectJobs() {
         m_loadMining->setEnabled(true);
         m_cancelJob->setEnabled(false);
         m_conversionPanel->setRunning(false);
+        m_trainingPanel->setRunning(false);  // the buttons follow the checkpoint a paused run left
+        m_evaluationPanel->setRunning(false);
         updateConversionInputs();
     });
     // Each job's own handlers have run by now (JobController); what every job shares:
@@ -358,6 +389,18 @@ void MainWindow::onProjectReset() {
     m_projectPanel->setProject(project());
     m_conversion.reset();
     m_conversionPanel->setSettings(project().convert);
+    m_training.reset();
+    m_evaluation.reset();
+    m_trainingPanel->setProject(project());
+    m_evaluationPanel->setProject(project());
+    m_evaluationPanel->setSettings(project().task_eval);
+    try {
+        m_evaluationPanel->setModelPath(
+            project().model.empty() ? QString()
+                                    : QString::fromStdString(den2moe::resolve_project_path(project(), project().model)));
+    } catch (const std::exception&) {
+        m_evaluationPanel->setModelPath({});
+    }
     if (m_exportDialog) m_exportDialog->setSettings(project().hf_export);
     m_routing->setModel(nullptr);
     m_expertLoad->setLoad(den2moe::ExpertLoad{});
@@ -951,6 +994,10 @@ void MainWindow::onConversionFinished(const ConversionOutputPtr& r) {
             .arg(r->cache_hits)
             .arg(r->cache_misses));
     m_conversionPanel->setResult(*r);
+    if (r->model) {  // the next steps start from the converted model
+        m_trainingPanel->setModelDir(QString::fromStdString(r->dir));
+        m_evaluationPanel->setModelPath(QString::fromStdString(r->dir));
+    }
     m_routing->setModel(r->model);
     m_expertLoad->setLoad(r->load, r->model ? &bridge::moeModelInfo(*r->model) : nullptr);
     m_pipeline->setState(PipelineStep::Experts, StepState::Done,
@@ -1048,6 +1095,157 @@ void MainWindow::onExportFinished(const HfExportOutputPtr& x) {
         }
     }
     Q_EMIT exportFinished();
+}
+
+bool MainWindow::startTraining(bool resume, QString* error) {
+    TrainingPanel* panel = m_trainingPanel;
+    const std::string model = panel->modelDir().toStdString(), out = panel->outDir().toStdString();
+    const den2moe::TrainSettings settings = panel->settings();
+    QString problem;
+    if (m_jobs->isBusy()) {
+        problem = tr("Another job is running (%1)").arg(m_runner->jobName());
+    } else if (model.empty()) {
+        problem = tr("choose the source model: a converted folder (the Experts step or `den2moe convert` writes one)");
+    } else if (out.empty()) {
+        problem = tr("choose an output folder");
+    } else {
+        try {
+            den2moe::validate_train_settings(settings);  // the rest (model, data, folder) before any work, on the worker
+        } catch (const std::exception& e) {
+            problem = errorText(e);
+        }
+    }
+    if (!problem.isEmpty()) {
+        if (error) *error = problem;
+        log(tr("Training not started:\n  %1").arg(indented(problem)));
+        return false;
+    }
+    const den2moe::Project project = this->project();
+    QPointer<TrainingPanel> live(panel);
+    const StepState before = m_pipeline->state(PipelineStep::Training);
+    const bool started = m_jobs->start(
+        QStringLiteral("training"),
+        [project, model, settings, out, resume, live](den2moe::RunContext& ctx) {
+            // every report reaches the curves (the runner's progress() coalesces: it would drop points)
+            den2moe::RunContext::ProgressFn forward = ctx.on_progress;
+            ctx.on_progress = [forward, live](const den2moe::Progress& p) {
+                if (forward) forward(p);
+                if (p.stage != "train") return;
+                QMap<QString, double> metrics;
+                for (const den2moe::Metric& m : p.metrics) metrics.insert(QString::fromStdString(m.name), m.value);
+                const qint64 step = p.step, total = p.total;
+                const double eta = p.eta_s;
+                TrainingPanel* target = live.data();
+                if (!target) return;
+                QMetaObject::invokeMethod(
+                    target, [live, step, total, eta, metrics] {
+                        if (live) live->addProgress(QStringLiteral("train"), step, total, eta, metrics);
+                    },
+                    Qt::QueuedConnection);
+            };
+            return TrainOutputPtr(std::make_shared<const bridge::TrainOutput>(
+                bridge::train(project, model, settings, out, resume, ctx)));
+        },
+        [this](const TrainOutputPtr& r) {
+            m_training = r;
+            m_trainingPanel->setResult(*r);
+            m_evaluationPanel->setModelPath(QString::fromStdString(r->out_dir));
+            const double ppl = std::exp(r->after.mean);
+            m_pipeline->setState(PipelineStep::Training, StepState::Done,
+                                 tr("%1 stage, held-out ppl %2").arg(QString::fromStdString(r->stage)).arg(ppl, 0, 'f', 2));
+            log(tr("Training (%1 stage) done: %2 steps in %3 s, held-out ppl %4, saved in %5")
+                    .arg(QString::fromStdString(r->stage))
+                    .arg(r->steps)
+                    .arg(r->seconds, 0, 'f', 1)
+                    .arg(ppl, 0, 'f', 3)
+                    .arg(QString::fromStdString(r->out_dir)));
+            Q_EMIT trainingFinished();
+        },
+        [this, before](const JobStop& stop) {
+            m_pipeline->setState(PipelineStep::Training, before);
+            m_trainingPanel->setStopped(stop.cancelled, stop.hint.isEmpty() ? stop.message
+                                                                           : stop.message + QStringLiteral("\nhint: ") + stop.hint);
+        });
+    if (!started) {
+        if (error) *error = tr("The job runner is busy");
+        return false;
+    }
+    panel->setRunning(true, resume);
+    m_pipeline->setState(PipelineStep::Training, StepState::Running);
+    m_tabs->setCurrentWidget(panel);
+    log(tr("Training (%1 stage) %2 %3 into %4")
+            .arg(QString::fromStdString(settings.stage), resume ? tr("resumed from the checkpoint of") : tr("of"),
+                 QString::fromStdString(model), QString::fromStdString(out)));
+    return true;
+}
+
+void MainWindow::pauseTraining() {
+    if (m_runner->isBusy() && m_runner->jobName() == QLatin1String("training")) m_runner->cancel();
+}
+
+bool MainWindow::startEvaluation(QString* error) {
+    EvaluationPanel* panel = m_evaluationPanel;
+    const std::string model = panel->modelPath().toStdString();
+    den2moe::TaskEvalOutput out;
+    out.shared_dir = den2moe::find_shared_dir(project().file);
+    out.out_dir = panel->outDir().toStdString();
+    out.cache_dir = den2moe::default_eval_cache_dir();
+    const den2moe::TaskEvalSettings settings = panel->settings();
+    QString problem;
+    if (m_jobs->isBusy()) {
+        problem = tr("Another job is running (%1)").arg(m_runner->jobName());
+    } else if (model.empty()) {
+        problem = tr("choose the model to evaluate");
+    } else {
+        try {
+            den2moe::validate_task_eval(settings, den2moe::EvalModelCaps{}, out.shared_dir);  // tasks and data first
+        } catch (const std::exception& e) {
+            problem = errorText(e);
+        }
+    }
+    if (!problem.isEmpty()) {
+        if (error) *error = problem;
+        log(tr("Evaluation not started:\n  %1").arg(indented(problem)));
+        return false;
+    }
+    const StepState before = m_pipeline->state(PipelineStep::Evaluation);
+    const bool started = m_jobs->start(
+        QStringLiteral("evaluation"),
+        [model, settings, out](den2moe::RunContext& ctx) {
+            auto r = std::make_shared<EvalRunOutput>();
+            r->run = bridge::evaluate(model, settings, out, ctx);
+            r->out_dir = out.out_dir;
+            return EvalRunPtr(r);
+        },
+        [this](const EvalRunPtr& r) {
+            m_evaluation = r;
+            const QString dir = QString::fromStdString(r->out_dir);
+            m_evaluationPanel->setResult(r->run.summary, dir, r->run.cache_hits);
+            ResultsData data = m_results->model()->resultsData();
+            appendResults(data, resultsDataFrom({{r->out_dir.empty() ? r->run.summary.model_path : r->out_dir,
+                                                  r->run.summary}}));
+            m_results->setResults(data);
+            m_pipeline->setState(PipelineStep::Evaluation, StepState::Done,
+                                 tr("%1 tasks of %2").arg(r->run.summary.tasks.size()).arg(QString::fromStdString(r->run.summary.model)));
+            log(tr("Evaluation done: %1 tasks (%2 from the cache) → %3")
+                    .arg(r->run.summary.tasks.size())
+                    .arg(r->run.cache_hits)
+                    .arg(dir));
+            Q_EMIT evaluationFinished();
+        },
+        [this, before](const JobStop& stop) {
+            m_pipeline->setState(PipelineStep::Evaluation, before);
+            m_evaluationPanel->setStopped(stop.cancelled ? tr("Cancelled: the finished tasks kept their files.")
+                                                         : stop.message);
+        });
+    if (!started) {
+        if (error) *error = tr("The job runner is busy");
+        return false;
+    }
+    panel->setRunning(true);
+    m_pipeline->setState(PipelineStep::Evaluation, StepState::Running);
+    log(tr("Evaluation of %1 (%2) started").arg(panel->modelPath(), QString::fromStdString(settings.tasks)));
+    return true;
 }
 
 }  // namespace den2moe::ui

@@ -28,6 +28,8 @@ namespace den2moe::ui {
 
 class AffinityView;
 class ConversionPanel;
+class EvaluationPanel;
+class TrainingPanel;
 class ExpertLoadView;
 class RoutingView;
 class ExportDialog;
@@ -120,6 +122,22 @@ public:
     HfExportOutputPtr exportResult() const { return m_export; }
     RoutingView* routingView() const { return m_routing; }
     ExpertLoadView* expertLoadView() const { return m_expertLoad; }
+    /// The Training step: `den2moe train`'s engine call (bridge::train) with the Training tab's model,
+    /// output folder and settings, on the JobRunner; live curves from every progress report; the
+    /// result in the tab (held-out ppl before/after, the curves from the run's log). `resume`
+    /// continues from the output folder's checkpoint. False (with the reason) when it cannot start.
+    bool startTraining(bool resume = false, QString* error = nullptr);
+    /// Pause: cancels the training job; the engine writes a checkpoint that startTraining(true) resumes.
+    void pauseTraining();
+    TrainOutputPtr trainingResult() const { return m_training; }
+    TrainingPanel* trainingPanel() const { return m_trainingPanel; }
+    /// The Evaluation step: `den2moe eval`'s engine calls (bridge::evaluate) with the Evaluation tab's
+    /// model, result folder and settings (validate_task_eval first), on the JobRunner; the run's
+    /// summary in the tab's table and as a run in the Results tab. False (with the reason) when it
+    /// cannot start.
+    bool startEvaluation(QString* error = nullptr);
+    EvalRunPtr evaluationResult() const { return m_evaluation; }
+    EvaluationPanel* evaluationPanel() const { return m_evaluationPanel; }
     /// The Results tab (MTEB result tables of evaluation runs).
     class ResultsView* resultsView() const { return m_results; }
     QTabWidget* tabs() const { return m_tabs; }
@@ -131,6 +149,8 @@ Q_SIGNALS:
     void miningFinished();
     void conversionFinished();
     void exportFinished();
+    void trainingFinished();
+    void evaluationFinished();
     void jobFailed(const QString& message, const QString& hint);
     void jobCancelled();
 
@@ -173,6 +193,10 @@ private:
     MiningResultPtr m_mining;
     ConversionOutputPtr m_conversion;
     HfExportOutputPtr m_export;
+    TrainOutputPtr m_training;
+    EvalRunPtr m_evaluation;
+    TrainingPanel* m_trainingPanel = nullptr;
+    EvaluationPanel* m_evaluationPanel = nullptr;
     ExportDialog* m_exportDialog = nullptr;
     QTabWidget* m_tabs = nullptr;
     ConversionPanel* m_conversionPanel = nullptr;

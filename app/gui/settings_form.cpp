@@ -4,8 +4,11 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QFormLayout>
+#include <QHBoxLayout>
 #include <QLineEdit>
+#include <QPushButton>
 #include <QSpinBox>
 
 #include <climits>
@@ -15,7 +18,27 @@ namespace den2moe::ui {
 
 namespace {
 
-constexpr int kDecimals = 3;
+constexpr int kDecimals = 12;  // learning rates (1e-4) and epsilons (1e-8) keep their value
+
+/// A number box that shows the schema's shortest text ("0.0001", "1e-08", "0.5") rather than a fixed
+/// count of decimals, and reads any number back (range-checked by the box, then by the schema).
+class RealSpinBox : public QDoubleSpinBox {
+public:
+    using QDoubleSpinBox::QDoubleSpinBox;
+    QString textFromValue(double v) const override { return QString::fromStdString(den2moe::format_real(v)); }
+    double valueFromText(const QString& text) const override { return text.trimmed().toDouble(); }
+    QValidator::State validate(QString& text, int&) const override {
+        const QString t = text.trimmed();
+        if (t.isEmpty() || t == QLatin1String("-") || t.endsWith(QLatin1Char('e'), Qt::CaseInsensitive) ||
+            t.endsWith(QLatin1String("e-"), Qt::CaseInsensitive) || t.endsWith(QLatin1Char('.'))) {
+            return QValidator::Intermediate;
+        }
+        bool ok = false;
+        const double v = t.toDouble(&ok);
+        if (!ok) return QValidator::Invalid;
+        return v >= minimum() && v <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
+    }
+};
 
 /// A finite bound, moved inwards by `step` when open, limited to [lo, hi].
 double bound(double v, bool open, double step, double lo, double hi, bool isMin) {
@@ -57,7 +80,7 @@ void SettingsForm::addField(const den2moe::FieldInfo& f, const QString& label, c
             break;
         }
         case den2moe::FieldType::Real: {
-            auto* box = new QDoubleSpinBox(this);
+            auto* box = new RealSpinBox(this);
             const double step = std::pow(10.0, -kDecimals);
             box->setDecimals(kDecimals);
             box->setRange(bound(f.min, f.min_open, step, -1e9, 1e9, true), bound(f.max, f.max_open, step, -1e9, 1e9, false));
@@ -147,6 +170,23 @@ void SettingsForm::setFieldEnabled(const QString& key, bool enabled) {
         w->setEnabled(enabled);
         if (QWidget* label = m_form->labelForField(w)) label->setEnabled(enabled);
     }
+}
+
+QHBoxLayout* folderRow(QWidget* owner, QLineEdit* edit, const QString& title) {
+    auto* button = new QPushButton(QStringLiteral("…"), owner);
+    button->setMaximumWidth(32);
+    button->setToolTip(title);
+    QObject::connect(button, &QPushButton::clicked, owner, [owner, edit, title] {
+        const QString d = QFileDialog::getExistingDirectory(owner, title, edit->text());
+        if (!d.isEmpty()) {
+            edit->setText(d);
+            Q_EMIT edit->editingFinished();
+        }
+    });
+    auto* row = new QHBoxLayout;
+    row->addWidget(edit);
+    row->addWidget(button);
+    return row;
 }
 
 }  // namespace den2moe::ui

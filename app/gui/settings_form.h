@@ -13,6 +13,8 @@
 #include <QWidget>
 
 class QFormLayout;
+class QHBoxLayout;
+class QLineEdit;
 class QSpinBox;
 
 namespace den2moe::ui {
@@ -67,6 +69,10 @@ private:
     QFormLayout* m_form = nullptr;
     bool m_filling = false;
 };
+
+/// `edit` with a "…" button that picks a folder (dialog titled `title`, starting at the edit's text);
+/// a picked folder is set and editingFinished() emitted, as if typed. The row is parented by the caller.
+QHBoxLayout* folderRow(QWidget* owner, QLineEdit* edit, const QString& title);
 
 /// Gives a spin box the range of an integer field (open bounds moved inwards, clamped to int).
 void applyIntRange(QSpinBox* box, const den2moe::FieldInfo& field);

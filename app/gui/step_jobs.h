@@ -33,6 +33,13 @@ struct ConversionOutput {
 };
 using ConversionOutputPtr = std::shared_ptr<const ConversionOutput>;
 using HfExportOutputPtr = std::shared_ptr<const bridge::HfExportOutput>;
+using TrainOutputPtr = std::shared_ptr<const bridge::TrainOutput>;
+/// A finished evaluation: the engine's run and the folder its files went to ("" = none).
+struct EvalRunOutput {
+    den2moe::TaskEvalRun run;
+    std::string out_dir;
+};
+using EvalRunPtr = std::shared_ptr<const EvalRunOutput>;
 
 /// The folder where the window keeps the last mining of a project (<project cache>/mining; "" when
 /// the project has no cache folder).

@@ -3,16 +3,19 @@
 // which is what mteb 1.14's json.dump(sort_keys=True) gives.
 #include "eval/results.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "eval/task_registry.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -78,7 +81,7 @@ void EvalSummary::recompute() {
     std::vector<double> all, zs;
     std::map<std::string, std::vector<double>> by;
     for (const auto& t : tasks) {
-        if (!std::isfinite(t.main_score)) continue;
+        if (!std::isfinite(t.main_score) || t.type == kOtherTaskType) continue;
         if (t.is_mteb()) {
             all.push_back(t.main_score);
             by[t.type].push_back(t.main_score);
@@ -231,6 +234,98 @@ EvalSummary read_summary(const std::string& path_in) {
     } catch (const nlohmann::json::exception& e) {
         D2M_FAIL(InvalidInput, "evaluation summary ", path, " is not valid: ", e.what());
     }
+}
+
+namespace {
+
+/// The main score of an mteb task file's `scores` (see import_mteb_results); NaN when there is none.
+double mteb_main_score(const nlohmann::json& scores) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (!scores.is_object() || scores.empty()) return nan;
+    const nlohmann::json& split = scores.contains("test") ? scores["test"] : scores.begin().value();
+    if (!split.is_array() || split.empty()) return nan;
+    auto score = [&](const nlohmann::json& e) {
+        return e.is_object() && e.contains("main_score") && e["main_score"].is_number() ? e["main_score"].get<double>()
+                                                                                       : nan;
+    };
+    for (const char* subset : {"default", "en", "en-en"}) {
+        for (const auto& e : split) {
+            if (e.is_object() && e.value("hf_subset", std::string()) == subset) return score(e);
+        }
+    }
+    double sum = 0;
+    for (const auto& e : split) sum += score(e);
+    return sum / double(split.size());
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, EvalSummary>> import_mteb_results(const std::string& dir) {
+    std::map<std::string, std::vector<TaskScores>> by_folder;  // revision folder -> its tasks (path order)
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->is_regular_file(ec) && it->path().extension() == ".json" && it->path().filename() != "model_meta.json") {
+            files.push_back(it->path());
+        }
+    }
+    std::sort(files.begin(), files.end());
+    for (const fs::path& path : files) {
+        nlohmann::json j;
+        try {
+            std::ifstream in(path);
+            j = nlohmann::json::parse(in);
+        } catch (const nlohmann::json::exception& e) {
+            D2M_FAIL(InvalidInput, path.string(), " is not valid JSON: ", e.what());
+        }
+        if (!j.is_object() || !j.contains("task_name") || !j["task_name"].is_string() || !j.contains("scores")) continue;
+        TaskScores t;
+        t.task = j["task_name"].get<std::string>();
+        t.main_score = mteb_main_score(j["scores"]);
+        t.dataset_revision = j.value("dataset_revision", std::string());
+        if (j.contains("evaluation_time") && j["evaluation_time"].is_number()) t.seconds = j["evaluation_time"].get<double>();
+        if (const TaskInfo* info = find_task(t.task)) {
+            t.type = task_type_name(info->type);
+            t.main_score_name = info->main_score;
+            t.chance = info->chance;
+        } else {
+            t.type = kOtherTaskType;
+            t.main_score_name = "main_score";
+        }
+        by_folder[path.parent_path().string()].push_back(std::move(t));
+    }
+    D2M_CHECK(!by_folder.empty(), InvalidInput, dir,
+              " holds neither summary.json (den2moe eval) nor mteb result files (<model>/<revision>/<Task>.json)");
+    std::map<std::string, int> revisions_of_model;
+    for (const auto& kv : by_folder) revisions_of_model[fs::path(kv.first).parent_path().string()] += 1;
+    std::vector<std::pair<std::string, EvalSummary>> runs;
+    for (auto& [folder, tasks] : by_folder) {
+        const fs::path rev(folder);
+        std::string label = rev.parent_path().filename().string();
+        for (size_t at; (at = label.find("__")) != std::string::npos;) label.replace(at, 2, "/");
+        if (revisions_of_model[rev.parent_path().string()] > 1) label += "@" + rev.filename().string();
+        EvalSummary s;
+        s.model = label;
+        s.model_path = folder;
+        s.model_revision = rev.filename().string();
+        s.tasks = std::move(tasks);
+        s.recompute();
+        runs.emplace_back(label, std::move(s));
+    }
+    return runs;
+}
+
+std::vector<std::pair<std::string, EvalSummary>> read_result_runs(const std::string& path, const std::string& label) {
+    std::error_code ec;
+    std::vector<std::pair<std::string, EvalSummary>> runs;
+    if (fs::is_directory(path, ec) && !fs::exists(fs::path(path) / "summary.json", ec)) {
+        runs = import_mteb_results(path);
+    } else {
+        EvalSummary s = read_summary(path);
+        runs.emplace_back(s.model.empty() ? fs::path(path).filename().string() : s.model, std::move(s));
+    }
+    if (!label.empty() && runs.size() == 1) runs.front().first = label;
+    return runs;
 }
 
 ResultTable result_table(const std::vector<std::pair<std::string, EvalSummary>>& runs) {

@@ -77,6 +77,24 @@ std::string summary_csv(const EvalSummary& s);
 /// Reads OUT/summary.json (or the file itself). Throws Error naming the file.
 EvalSummary read_summary(const std::string& path);
 
+/// The type of a task the registry does not know (an imported mteb result): shown, in no mean.
+constexpr const char* kOtherTaskType = "Other";
+
+/// Imports result files of the Python `mteb` package (1.11+ / 2.x, MOEE-MTEB.md §B11:
+/// <root>/<model>/<revision>/<Task>.json) found at any depth under `dir` (JSON objects with "task_name"
+/// and "scores"; model_meta.json is skipped): one run per folder holding them, in path order, labelled
+/// (pair.first, also the summary's model) from the model folder ("__" → "/"), with "@<revision>" when
+/// one model has several revisions there. A task's score is the main_score of split "test" (else the
+/// first split), subset "default" (else "en", else "en-en", else the mean of its subsets). Type, main
+/// score name and chance come from the task registry; an unknown task is typed kOtherTaskType (no
+/// mean counts it). Means are recomputed. Throws Error (InvalidInput) naming a file that is not valid
+/// JSON, or the folder when it holds no result file.
+std::vector<std::pair<std::string, EvalSummary>> import_mteb_results(const std::string& dir);
+/// read_summary of `path` (a folder with summary.json, or the file), else import_mteb_results of the
+/// folder; each run labelled `label` when given and the folder holds one run, else by its model name
+/// (`den2moe eval --table`, the app's Results tab).
+std::vector<std::pair<std::string, EvalSummary>> read_result_runs(const std::string& path, const std::string& label = {});
+
 /// Several runs side by side (the app's MTEB table, docs/evaluation-demo.md): one column per run, one
 /// row per task (first-seen order), then per-type means, Mean(Task), Mean(TaskType) and the zero-shot
 /// mean. A run without a task has NaN there.

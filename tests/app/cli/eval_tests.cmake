@@ -57,6 +57,12 @@ add_test(NAME cli_eval_table
          COMMAND $<TARGET_FILE:den2moe> eval --table a=${D2M_CLI_EVAL_DIR}/dense --table b=${D2M_CLI_EVAL_DIR}/dense)
 set_tests_properties(cli_eval_table PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_eval
                      PASS_REGULAR_EXPRESSION "\\| task \\| main score \\| chance \\| a \\| b \\|.*\\*\\*Mean\\(TaskType\\)\\*\\*")
+# the same run's MTEB-layout files imported as the Python mteb package's result folder (issue 18): one
+# run (labelled by the argument, as a summary folder is), its STS13 row
+add_test(NAME cli_eval_table_mteb_import
+         COMMAND $<TARGET_FILE:den2moe> eval --table ${D2M_CLI_EVAL_DIR}/dense/mteb)
+set_tests_properties(cli_eval_table_mteb_import PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_eval
+                     PASS_REGULAR_EXPRESSION "\\| chance \\| [^|]*/dense/mteb \\|\n.*\\| STS13 \\| cosine_spearman \\| 0.00 \\| [0-9.-]+ \\|")
 # the saved embeddings of cli_eval_dense rescored in Python from the raw data files (MTEB's evaluator logic)
 add_test(NAME oracle_eval_recompute
          COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py recompute --dir ${D2M_CLI_EVAL_DIR}/dense

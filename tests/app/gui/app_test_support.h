@@ -5,6 +5,8 @@
 #include "mining/mining.h"
 #include "project/project.h"
 
+#include <QFile>
+#include <QProcess>
 #include <QString>
 #include <QStringList>
 
@@ -69,6 +71,20 @@ inline den2moe::Project smallDemoProject(const std::vector<std::string>& domains
     p.dtype = "fp32";
     p.cache_dir = cacheDir.toStdString();
     return p;
+}
+
+/// `den2moe convert` of the demo project with the random recipe (`experts` x top-`topK`, fp32, no
+/// evaluation) into `out`: "" when it worked, else why not (the CLI's stderr).
+inline QString convertRandomWithCli(const QString& out, int experts = 4, int topK = 2) {
+    const QString cli = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe");
+    if (!QFile::exists(cli)) return QStringLiteral("the den2moe CLI is not built beside the app");
+    QProcess proc;
+    proc.start(cli, {QStringLiteral("convert"), demoProjectPath(), QStringLiteral("--recipe"), QStringLiteral("random"),
+                     QStringLiteral("--experts"), QString::number(experts), QStringLiteral("--top-k"),
+                     QString::number(topK), QStringLiteral("--dtype"), QStringLiteral("fp32"), QStringLiteral("--no-eval"),
+                     QStringLiteral("--quiet"), QStringLiteral("--out"), out});
+    if (!proc.waitForFinished(300000)) return QStringLiteral("den2moe convert timed out");
+    return proc.exitCode() == 0 ? QString() : QString::fromUtf8(proc.readAllStandardError());
 }
 
 }  // namespace d2mtest

@@ -51,3 +51,12 @@ endif()
 if(TARGET tst_results_view)
   add_dependencies(tst_results_view den2moe-studio)
 endif()
+# Issue 18: the Training and Evaluation steps run real (short) jobs and call both binaries.
+if(TARGET tst_training_panel AND TARGET den2moe)
+  add_dependencies(tst_training_panel den2moe den2moe-studio)
+  set_tests_properties(tst_training_panel PROPERTIES RUN_SERIAL TRUE TIMEOUT 1500)  # it reports the event-loop gap
+endif()
+if(TARGET tst_evaluation_panel AND TARGET den2moe)
+  add_dependencies(tst_evaluation_panel den2moe den2moe-studio)
+  set_tests_properties(tst_evaluation_panel PROPERTIES TIMEOUT 900)
+endif()

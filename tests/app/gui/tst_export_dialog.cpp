@@ -2,6 +2,7 @@
 // widgets, kept in the project's export section and saved with it), its result display, and an
 // export through the main window's JobRunner (bridge::exportHf, the engine calls of `den2moe
 // export`) whose Mixtral folder routes every token to the same experts as the converted source.
+#include "app_test_support.h"
 #include "engine_bridge.h"
 #include "export_dialog.h"
 #include "main_window.h"
@@ -33,16 +34,8 @@ private Q_SLOTS:
         qRegisterMetaType<den2moe::ui::ExportRequest>();
         QVERIFY(m_tmp.isValid());
         m_src = m_tmp.path() + QStringLiteral("/moe");
-        const QString cli = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe");
-        QVERIFY2(QFile::exists(cli), "the den2moe CLI is built beside the app");
-        QProcess proc;
-        proc.start(cli, {QStringLiteral("convert"), QStringLiteral(D2M_SOURCE_DIR "/projects/demo.den2moe.json"),
-                         QStringLiteral("--recipe"), QStringLiteral("random"), QStringLiteral("--experts"),
-                         QStringLiteral("4"), QStringLiteral("--top-k"), QStringLiteral("2"), QStringLiteral("--dtype"),
-                         QStringLiteral("fp32"), QStringLiteral("--no-eval"), QStringLiteral("--quiet"),
-                         QStringLiteral("--out"), m_src});
-        QVERIFY(proc.waitForFinished(120000));
-        QVERIFY2(proc.exitCode() == 0, proc.readAllStandardError().constData());
+        const QString error = d2mtest::convertRandomWithCli(m_src);
+        QVERIFY2(error.isEmpty(), qPrintable(error));
     }
 
     void defaultsAndRequests() {

@@ -203,9 +203,14 @@ private Q_SLOTS:
                                         QStringLiteral("mining"), QStringLiteral("--samples"), QStringLiteral("0")});
         QCOMPARE(code7, 1);
         QVERIFY2(err7.contains(QLatin1String("--samples = 0 is out of range")), qPrintable(err7));
-        auto [code8, out8, err8] = run({QStringLiteral("--run"), QStringLiteral("training")});
+        auto [code8, out8, err8] = run({QStringLiteral("--run"), QStringLiteral("distillation")});
         QCOMPARE(code8, 1);
-        QVERIFY2(err8.contains(QLatin1String("unknown step 'training'")), qPrintable(err8));
+        QVERIFY2(err8.contains(QLatin1String("unknown step 'distillation'")), qPrintable(err8));
+        // --run training needs its model, stage and output folder (checked before a project is read)
+        auto [code9, out9, err9] = run({QStringLiteral("--run"), QStringLiteral("training"), QStringLiteral("--stage"),
+                                        QStringLiteral("router")});
+        QCOMPARE(code9, 1);
+        QVERIFY2(err9.contains(QLatin1String("--run training needs --model-dir")), qPrintable(err9));
         // A project that does not validate: the run does not start.
         QString bad = readAll(m_project);
         bad.replace(QStringLiteral("$SHARED/models/demo-llama-7m"), QStringLiteral("$SHARED/models/no-such-model"));
