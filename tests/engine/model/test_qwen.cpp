@@ -153,8 +153,38 @@ TEST(named_tensors_reload_to_the_same_model) {
     }
 }
 
+namespace {
+
+/// `arch` converted by `recipe` on the tiny demo project (4 windows of 64 tokens per domain): 4 experts
+/// top-2 (upcycle, random), two clusters at ratio 0.5 (dive), 8 experts top-2 (den2moee).
+ConvertResult convert(const LoadedModel& lm, const std::string& arch, Recipe recipe) {
+    ConvertSettings s;
+    s.recipe = recipe;
+    s.top_k = 2;
+    s.n_experts = recipe == Recipe::Den2MoEE ? 8 : 4;
+    ProjectClusters cl;
+    if (recipe == Recipe::Dive) {
+        s.ratio = 0.5;
+        cl.names = {"math", "prose"};
+        cl.members = {{"gsm8k", "mmlu_stem"}, {"wiki", "stories"}};
+        cl.manual = true;
+    }
+    return convert_model(d2m_test::tiny_demo_project(), lm.model, *lm.tokenizer, str("qwen-", arch), cl, s,
+                         null_context());
+}
+
+/// Saved as a native MoE folder and loaded back: rel difference of the logits, and the loaded model.
+double native_round_trip(const ConvertResult& r, const LoadedModel& lm, const std::string& dir, const Ref& ref) {
+    save_moe_native(*r.model, r.moe_config, r.provenance, dir, lm.tokenizer_path);
+    LoadedModel back = load_model(dir, ComputeDType::F32);
+    CHECK(back.model->config().qk_norm == lm.model->config().qk_norm);
+    CHECK(back.model->config().qkv_bias == lm.model->config().qkv_bias);
+    return rel_err(back.model->forward(ref.ids, ref.mask), r.model->forward(ref.ids, ref.mask), ref.mask);
+}
+
+}  // namespace
+
 TEST(converted_saved_and_exported_keep_the_logits) {
-    const Project p = d2m_test::tiny_demo_project();
     const std::string root = d2m_test::tmp_dir() + "/qwen-convert";
     fs::remove_all(root);
     for (const char* arch : kArchs) {
@@ -163,11 +193,7 @@ TEST(converted_saved_and_exported_keep_the_logits) {
         const at::Tensor dense = lm.model->forward(ref.ids, ref.mask);
         const std::string fmt = arch == std::string("qwen2") ? "qwen2moe" : "qwen3moe";
         for (Recipe recipe : {Recipe::Upcycle, Recipe::Random}) {
-            ConvertSettings s;
-            s.recipe = recipe;
-            s.n_experts = 4;
-            s.top_k = 2;
-            ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, str("qwen-", arch), {}, s, null_context());
+            ConvertResult r = convert(lm, arch, recipe);
             CHECK(r.model->config().qkv_bias == lm.model->config().qkv_bias);
             CHECK(r.model->config().qk_norm == lm.model->config().qk_norm);
             const at::Tensor moe = r.model->forward(ref.ids, ref.mask);
@@ -178,10 +204,7 @@ TEST(converted_saved_and_exported_keep_the_logits) {
             }
             // native folder: the attention's tensors saved and read back
             const std::string nat = str(root, "/", arch, "-", recipe_name(recipe));
-            save_moe_native(*r.model, r.moe_config, r.provenance, nat, lm.tokenizer_path);
-            LoadedModel back = load_model(nat, ComputeDType::F32);
-            CHECK(back.model->config().qk_norm == lm.model->config().qk_norm);
-            CHECK(rel_err(back.model->forward(ref.ids, ref.mask), moe, ref.mask) <= 1e-6);
+            CHECK(native_round_trip(r, lm, nat, ref) <= 1e-6);
             // the Hugging Face MoE export of the same architecture family, read back
             ExportOptions eo;
             eo.source_dir = model_dir(arch);
@@ -208,23 +231,13 @@ TEST(converted_saved_and_exported_keep_the_logits) {
 TEST(every_recipe_family_converts_them) {
     // DIVE (calibration statistics through the hook sites, FLAP-pruned experts) and Den2MoEE (spherical
     // k-means partition, shared + null experts): the attention is the dense model's, tensor for tensor
-    const Project p = d2m_test::tiny_demo_project();
     const std::string root = d2m_test::tmp_dir() + "/qwen-recipes";
     fs::remove_all(root);
     for (const char* arch : kArchs) {
         const Ref ref = reference(arch);
         LoadedModel lm = load_model(model_dir(arch), ComputeDType::F32);
-        ProjectClusters cl;
-        cl.names = {"math", "prose"};
-        cl.members = {{"gsm8k", "mmlu_stem"}, {"wiki", "stories"}};
-        cl.manual = true;
         for (Recipe recipe : {Recipe::Dive, Recipe::Den2MoEE}) {
-            ConvertSettings s;
-            s.recipe = recipe;
-            s.top_k = 2;
-            if (recipe == Recipe::Dive) s.ratio = 0.5;
-            else s.n_experts = 8;
-            ConvertResult r = convert_model(p, lm.model, *lm.tokenizer, str("qwen-", arch), cl, s, null_context());
+            ConvertResult r = convert(lm, arch, recipe);
             const auto dense_t = lm.model->named_tensors();
             const auto moe_t = r.model->named_tensors();
             for (int il = 0; il < 2; ++il) {
@@ -234,10 +247,7 @@ TEST(every_recipe_family_converts_them) {
             }
             const at::Tensor out = r.model->forward(ref.ids, ref.mask);
             CHECK(at::isfinite(out).all().item<bool>());
-            const std::string nat = str(root, "/", arch, "-", recipe_name(recipe));
-            save_moe_native(*r.model, r.moe_config, r.provenance, nat, lm.tokenizer_path);
-            LoadedModel back = load_model(nat, ComputeDType::F32);
-            const double err = rel_err(back.model->forward(ref.ids, ref.mask), out, ref.mask);
+            const double err = native_round_trip(r, lm, str(root, "/", arch, "-", recipe_name(recipe)), ref);
             std::fprintf(stderr, "%s %s: native round trip rel %.3g\n", arch, recipe_name(recipe), err);
             CHECK(err <= 1e-6);
         }
