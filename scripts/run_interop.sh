@@ -5,7 +5,8 @@
 # prints one verdict line (check, our number, the tool's, tolerance) and the script exits 1 if any disagrees.
 # usage: scripts/run_interop.sh [--setup-only] [--only NAME]...   env: D2M_BUILD (default build-nogui),
 #        D2M_INTEROP_VENV / D2M_INTEROP_VENV_MTEB (existing venvs to use instead), D2M_SHARED_DIR (../shared).
-# checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-tokenizer, mteb, peft, lm-eval.
+# checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-qwen2, transformers-qwen3,
+#                  transformers-qwen2-qwen2moe, transformers-qwen3-qwen3moe, transformers-tokenizer, mteb, peft, lm-eval.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -63,6 +64,18 @@ made() { "$@" >>"$W/make.log" 2>&1 || { cat "$W/make.log" >&2; exit 2; }; }
 made "$BIN" convert projects/demo.den2moe.json --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval \
     --out "$W/moe"
 for fmt in mixtral qwen2moe; do made "$BIN" export "$W/moe" --format "$fmt" --out "$W/$fmt"; done
+# Qwen2 / Qwen3: tiny random-weight dense models in Hugging Face layout (tests/reference/qwen_reference.py,
+# demo-llama-7m's tokenizer beside them), converted by the same recipe and exported to their own MoE format
+for a in qwen2 qwen3; do
+    rm -rf "$W/$a" "$W/$a-moe" "$W/$a-${a}moe"
+    made /usr/bin/python3 tests/reference/qwen_reference.py make --arch "$a" --out "$W/$a" \
+        --tokenizer "$D2M_SHARED_DIR/models/demo-llama-7m/tokenizer.model"
+    made /usr/bin/python3 -c 'import json, sys; p = json.load(open("projects/demo.den2moe.json")); \
+p.update(model=sys.argv[1], dtype="fp32", name="interop: tiny " + sys.argv[1]); json.dump(p, open(sys.argv[2], "w"), indent=1)' \
+        "$W/$a" "$W/$a.den2moe.json"
+    made "$BIN" convert "$W/$a.den2moe.json" --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval --out "$W/$a-moe"
+    made "$BIN" export "$W/$a-moe" --format "${a}moe" --out "$W/$a-${a}moe"
+done
 # embeddings and MTEB-layout result files of three cheap tasks
 made "$BIN" eval "$W/moe" --tasks STS13,MRPC,TrecQAReranking --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
 [ "$SETUP_ONLY" = 1 ] && exit 0
@@ -81,6 +94,10 @@ run_check() {  # run_check NAME COMMAND...
 for fmt in mixtral qwen2moe; do
     run_check "transformers-$fmt" "$PY" tests/interop/check_transformers_model.py --den2moe "$BIN" \
         --model "$W/$fmt" --work "$W/hf-$fmt"
+done
+for m in qwen2 qwen3 qwen2-qwen2moe qwen3-qwen3moe; do
+    run_check "transformers-$m" "$PY" tests/interop/check_transformers_model.py --den2moe "$BIN" \
+        --model "$W/$m" --work "$W/hf-$m"
 done
 run_check transformers-tokenizer "$PY" tests/interop/check_transformers_tokenizer.py --den2moe "$BIN" \
     --model "$W/mixtral" --data "$D2M_SHARED_DIR/data/domains" --work "$W/tok"

@@ -117,6 +117,8 @@ int cmd_info(const Args& a, RunContext&) {
               {"rope_theta", c.rope_theta},
               {"rope_style", c.rope_style == RopeStyle::HalfSplit ? "half-split (HF)" : "interleaved (llama2.c)"},
               {"tie_word_embeddings", c.tie_word_embeddings},
+              {"qkv_bias", c.qkv_bias},
+              {"qk_norm", c.qk_norm},
               {"parameters", lm.model->n_params()},
               {"stored_dtype", lm.stored_dtypes.empty() ? "" : lm.stored_dtypes.begin()->second},
               {"tokenizer", tokenizer_json(lm.tokenizer_path, *lm.tokenizer)},
@@ -132,6 +134,10 @@ int cmd_info(const Args& a, RunContext&) {
         std::printf("vocab        %lld   rope theta %g, %s   rms eps %g   tied head %s\n", (long long)c.vocab_size,
                     c.rope_theta, j["rope_style"].get<std::string>().c_str(), c.rms_norm_eps,
                     c.tie_word_embeddings ? "yes" : "no");
+        if (c.qkv_bias || c.qk_norm)
+            std::printf("attention    %s\n", c.qkv_bias && c.qk_norm ? "q/k/v biases, per-head q/k RMSNorm"
+                                              : c.qkv_bias          ? "q/k/v biases"
+                                                                    : "per-head q/k RMSNorm before RoPE");
         std::printf("tokenizer    %s (%s, %d pieces)\n", lm.tokenizer_path.c_str(), lm.tokenizer->kind().c_str(),
                     lm.tokenizer->vocab_size());
         for (const auto& w : lm.warnings) std::printf("warning      %s\n", w.c_str());

@@ -128,7 +128,7 @@ const std::vector<Command>& commands() {
          "replacement of bad bytes); hex holds the bytes of a token or span that is not valid UTF-8 alone.",
          route_options, cmd_route},
         {"export", "write a converted MoE as a Hugging Face Mixtral / Qwen2-MoE folder",
-         "usage: den2moe export MOE_DIR --out DIR [--format mixtral|qwen2moe] [options]\n\n"
+         "usage: den2moe export MOE_DIR --out DIR [--format mixtral|qwen2moe|qwen3moe] [options]\n\n"
          "Lints the model against the target format first (errors: not representable; warnings: dropped or\n"
          "approximated; info: rewritten exactly) and exits 1 on errors; --strict turns warnings into errors.\n"
          "--pad-experts zero-pads unequal experts to the widest (exact). Writes config.json, safetensors\n"

@@ -32,10 +32,18 @@ namespace export_detail {
 Target parse_target(const std::string& f) {
     if (f == "mixtral") return Target::Mixtral;
     if (f == "qwen2moe" || f == "qwen2_moe" || f == "qwen2-moe") return Target::Qwen2Moe;
-    D2M_FAIL(InvalidInput, "unknown export format '", f, "'", Hint{"use mixtral or qwen2moe"});
+    if (f == "qwen3moe" || f == "qwen3_moe" || f == "qwen3-moe") return Target::Qwen3Moe;
+    D2M_FAIL(InvalidInput, "unknown export format '", f, "'", Hint{"use mixtral, qwen2moe or qwen3moe"});
 }
-const char* target_name(Target t) { return t == Target::Mixtral ? "mixtral" : "qwen2moe"; }
-const char* arch_name(Target t) { return t == Target::Mixtral ? "MixtralForCausalLM" : "Qwen2MoeForCausalLM"; }
+const TargetSpec& target_spec(Target t) {
+    // name, class, model_type, Qwen MoE layout, shared expert, the dense architecture of its attention
+    static const TargetSpec mixtral{"mixtral", "MixtralForCausalLM", "mixtral", false, false, "llama"};
+    static const TargetSpec qwen2moe{"qwen2moe", "Qwen2MoeForCausalLM", "qwen2_moe", true, true, "qwen2"};
+    static const TargetSpec qwen3moe{"qwen3moe", "Qwen3MoeForCausalLM", "qwen3_moe", true, false, "qwen3"};
+    return t == Target::Mixtral ? mixtral : t == Target::Qwen2Moe ? qwen2moe : qwen3moe;
+}
+const char* target_name(Target t) { return target_spec(t).name; }
+const char* arch_name(Target t) { return target_spec(t).arch; }
 
 // ---------------------------------------------------------------------------------------------
 // What the model holds, layer by layer

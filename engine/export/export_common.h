@@ -24,7 +24,18 @@ class SwiGluFfn;
 
 namespace export_detail {
 
-enum class Target { Mixtral, Qwen2Moe };
+enum class Target { Mixtral, Qwen2Moe, Qwen3Moe };
+/// What a target format is: the one description the linter and the planner read.
+struct TargetSpec {
+    const char* name;        ///< "mixtral" | "qwen2moe" | "qwen3moe"
+    const char* arch;        ///< config.json architectures[0]
+    const char* model_type;  ///< config.json model_type
+    bool qwen_layout;        ///< Qwen MoE keys and names: num_experts, mlp.gate, mlp.experts.E, mlp_only_layers,
+                             ///< norm_topk_prob as a choice
+    bool shared_expert;      ///< one shared expert with a sigmoid gate (Qwen2-MoE)
+    const char* attention;   ///< the dense architecture (io/hf_config.h arch_specs) whose attention it has
+};
+const TargetSpec& target_spec(Target t);
 Target parse_target(const std::string& f);  ///< throws InvalidInput for anything else
 const char* target_name(Target t);
 const char* arch_name(Target t);

@@ -77,7 +77,8 @@ struct Linter {
     const LlamaModel& m;
     const ExportOptions& opt;
     const Target tgt;
-    const bool qwen;
+    const bool qwen;    // the Qwen MoE layout (qwen2moe, qwen3moe)
+    const bool shared;  // the format has a shared expert (qwen2moe)
     const char* arch;
     const LlamaConfig& cfg;
     const int L;
@@ -89,7 +90,8 @@ struct Linter {
     static constexpr LintSeverity I_ = LintSeverity::Info;
 
     Linter(const LlamaModel& model, const std::string& format, const ExportOptions& o)
-        : m(model), opt(o), tgt(parse_target(format)), qwen(tgt == Target::Qwen2Moe), arch(arch_name(tgt)),
+        : m(model), opt(o), tgt(parse_target(format)), qwen(target_spec(tgt).qwen_layout),
+          shared(target_spec(tgt).shared_expert), arch(arch_name(tgt)),
           cfg(model.config()), L(static_cast<int>(model.config().n_layer)), s(survey(model)),
           out_st(target_dtype(model, o.dtype)) {
         lint.format = target_name(tgt);
@@ -116,7 +118,7 @@ struct Linter {
         if (!qwen) {
             add(E_, "dense-layers",
                 str("layers ", join_ints(s.dense_layers), " are dense FFNs; every Mixtral layer is an MoE block"),
-                "export to qwen2moe, which lists dense layers in mlp_only_layers (ECOSYSTEM.md §5.3)");
+                "export to qwen2moe or qwen3moe, which list dense layers in mlp_only_layers (ECOSYSTEM.md §5.3)");
         } else {
             add(I_, "dense-layers",
                 str("layers ", join_ints(s.dense_layers), " are dense FFNs: written as mlp_only_layers with "
@@ -183,16 +185,16 @@ struct Linter {
         }
     }
     // shared experts
-    if (s.any_shared && !qwen) {
+    if (s.any_shared && !shared) {
         std::vector<int> sl;
         for (int il : s.moe_layers)
             if (s.moe[static_cast<size_t>(il)]->shared_expert()) sl.push_back(il);
         add(E_, "shared-expert-unsupported",
             str("layers ", join_ints(sl), " have an always-on shared expert (", s.max_shared,
-                " channels); Mixtral has no shared expert"),
+                " channels); ", arch, " has no shared expert"),
             "export to qwen2moe (one shared expert with a sigmoid gate)");
     }
-    if (qwen && !s.moe_layers.empty()) {
+    if (shared && !s.moe_layers.empty()) {
         std::set<int64_t> sw;
         std::vector<int> no_shared, always_on;
         for (int il : s.moe_layers) {
@@ -375,7 +377,7 @@ struct Linter {
         const int64_t tp = std::max<int64_t>(1, opt.tensor_parallel);
         std::vector<std::pair<std::string, int64_t>> ws = {{qwen ? "moe_intermediate_size" : "intermediate_size",
                                                             s.max_width}};
-        if (qwen)
+        if (shared)
             ws.push_back({"shared_expert_intermediate_size", s.any_shared ? s.max_shared : opt.zero_shared_width});
         for (const auto& [key, w] : ws) {
             if (w % 256 != 0)
@@ -401,24 +403,47 @@ struct Linter {
 
     }
 
+    /// The attention: the target's must compute the model's (io/hf_config.h ArchSpec of both).
+    void attention() {
+    const ArchSpec& ta = *find_arch(target_spec(tgt).attention);
+    const ArchSpec* ma = find_arch(cfg.architecture);
+    const std::string fit = ma && *ma->moe_export ? str("export to ", ma->moe_export, ", whose attention is the model's")
+                                                  : std::string("export to mixtral or qwen2moe");
+    if (cfg.qk_norm != ta.qk_norm)
+        add(E_, "attention-mismatch",
+            cfg.qk_norm ? str("the model (", cfg.architecture, ") RMS-normalises each q/k head before RoPE; ", arch,
+                              " has no q_norm/k_norm")
+                        : str(arch, " RMS-normalises each q/k head before RoPE (q_norm/k_norm); the model (",
+                              cfg.architecture, ") does not, and no norm weight makes it the identity"),
+            fit);
+    if (cfg.qkv_bias && !ta.qkv_bias)
+        add(E_, "attention-mismatch",
+            str("the model (", cfg.architecture, ") has q/k/v biases; ", arch, " has none"), fit);
+    if (ta.qkv_bias && !cfg.qkv_bias)
+        add(I_, "qkv-zero-bias",
+            "Qwen2 attention has q/k/v biases; they are written as zeros (qkv_bias = true): exact");
+    if (ta.qkv_bias && cfg.qkv_bias)
+        add(I_, "qkv-bias", "the model's q/k/v biases are written as they are (qkv_bias = true)");
+    if (ta.qk_norm && cfg.qk_norm)
+        add(I_, "qk-norm", "the model's per-head q/k RMSNorm weights are written as q_norm/k_norm");
+    }
+
     /// The trunk and the folder: tied embeddings, head_dim, RoPE order, dtype, tokenizer files.
     void trunk() {
     if (cfg.tie_word_embeddings)
         add(I_, "tied-embeddings", "tie_word_embeddings = true: lm_head.weight is not written; loaders tie it");
     if (cfg.head_dim * cfg.n_head != cfg.n_embd) {
-        if (qwen)
+        if (tgt == Target::Qwen2Moe)
             add(E_, "head-dim", str("head_dim ", cfg.head_dim, " × ", cfg.n_head, " heads ≠ hidden_size ", cfg.n_embd,
                                     "; Qwen2-MoE derives head_dim as hidden_size / heads"));
-        else
+        else if (tgt == Target::Mixtral)
             add(W_, "head-dim", str("head_dim ", cfg.head_dim, " × ", cfg.n_head, " heads ≠ hidden_size ", cfg.n_embd,
                                     "; written as config head_dim, which older Transformers releases ignore"));
     }
     if (cfg.rope_style == RopeStyle::Interleaved)
         add(I_, "rope-permuted", "the model rotates adjacent RoPE pairs (llama2.c); q/k rows are permuted per head "
                                  "to Hugging Face's half-split order: exact");
-    if (qwen)
-        add(I_, "qkv-zero-bias",
-            "Qwen2 attention has q/k/v biases; they are written as zeros (qkv_bias = true): exact");
+    attention();
     if (out_st != m.scalar_type())
         add(I_, "dtype-cast",
             str("weights are written as ", hf_dtype_name(out_st), " (the model holds ", hf_dtype_name(m.scalar_type()),

@@ -2,7 +2,8 @@
 // one shard at a time), with the exact rewrites of docs/export.md — the prior folded into the router,
 // routed_scale into the experts' down_proj, zero-padding of narrower experts, the always-on shared
 // expert as gate 0 with down_proj × 2, a missing shared expert as an all-zero one, interleaved RoPE
-// rows permuted to Hugging Face's order, Qwen2's q/k/v biases as zeros — and its config.json.
+// rows permuted to Hugging Face's order, the attention's own tensors (Qwen2's q/k/v biases, zeros
+// for a Llama trunk; Qwen3's q/k norms) — and its config.json.
 #include "export/export_common.h"
 
 #include <ATen/ATen.h>
@@ -46,7 +47,9 @@ Plan build_plan(const LlamaModel& m, Target tgt, const ExportOptions& opt, const
     const int L = static_cast<int>(cfg.n_layer);
     const int64_t D = cfg.n_embd;
     const at::ScalarType model_st = m.scalar_type();
-    const bool qwen = tgt == Target::Qwen2Moe;
+    const TargetSpec& ts = target_spec(tgt);
+    const bool qwen = ts.qwen_layout, shared = ts.shared_expert;
+    const ArchSpec& attn = *find_arch(ts.attention);
     auto cvt = [out](const at::Tensor& t) { return t.to(out).contiguous(); };
     auto add = [&](const std::string& name, Shape shape, std::function<at::Tensor()> make) {
         p.items.push_back({name, std::move(shape), std::move(make)});
@@ -55,7 +58,7 @@ Plan build_plan(const LlamaModel& m, Target tgt, const ExportOptions& opt, const
         add(name, t.sizes().vec(), [t, cvt] { return cvt(t); });
     };
     p.expert_width = s.max_width;
-    p.shared_width = s.any_shared ? s.max_shared : (qwen ? opt.zero_shared_width : 0);
+    p.shared_width = s.any_shared ? s.max_shared : (shared ? opt.zero_shared_width : 0);
     p.dense_width = s.dense_layers.empty() ? cfg.n_ff : s.max_dense;
 
     std::map<std::string, at::Tensor> trunk = m.named_tensors();
@@ -70,7 +73,9 @@ Plan build_plan(const LlamaModel& m, Target tgt, const ExportOptions& opt, const
         add_tensor(names::q_proj(il), rope_rows(trunk.at(names::q_proj(il)), cfg.n_head));
         add_tensor(names::k_proj(il), rope_rows(trunk.at(names::k_proj(il)), cfg.n_head_kv));
         add_tensor(names::v_proj(il), trunk.at(names::v_proj(il)));
-        if (qwen) {  // Qwen2 attention always has q/k/v biases: zeros keep it exactly a Llama attention
+        // the attention's own tensors (the linter refused a model whose attention the target lacks)
+        for (const auto& extra : cfg.attention_extras(il)) add_tensor(extra.first, trunk.at(extra.first));
+        if (attn.qkv_bias && !cfg.qkv_bias) {  // Qwen2 attention always has q/k/v biases: zeros keep a Llama's
             const int64_t qd = cfg.q_dim(), kvd = cfg.kv_dim();
             add(names::attn_bias(il, "q_proj"), {qd}, [=] { return at::zeros({qd}, out); });
             add(names::attn_bias(il, "k_proj"), {kvd}, [=] { return at::zeros({kvd}, out); });
@@ -113,7 +118,7 @@ Plan build_plan(const LlamaModel& m, Target tgt, const ExportOptions& opt, const
                 return cvt(pad_to(d2, W, true));
             });
         }
-        if (!qwen) continue;
+        if (!shared) continue;
         const int64_t Ws = p.shared_width;
         if (const SwiGluFfn* sh = moe.shared_expert()) {
             const at::Tensor g = sh->gate(), u = sh->up(), dn = sh->down();
@@ -139,14 +144,14 @@ Plan build_plan(const LlamaModel& m, Target tgt, const ExportOptions& opt, const
     // config.json
     nlohmann::ordered_json c;
     c["architectures"] = {arch_name(tgt)};
-    c["model_type"] = qwen ? "qwen2_moe" : "mixtral";
+    c["model_type"] = ts.model_type;
     c["vocab_size"] = cfg.vocab_size;
     c["hidden_size"] = D;
     c["intermediate_size"] = qwen ? p.dense_width : p.expert_width;
     c["num_hidden_layers"] = cfg.n_layer;
     c["num_attention_heads"] = cfg.n_head;
     c["num_key_value_heads"] = cfg.n_head_kv;
-    if (!qwen) c["head_dim"] = cfg.head_dim;  // Qwen2-MoE derives it as hidden / heads (lint checks)
+    if (tgt != Target::Qwen2Moe) c["head_dim"] = cfg.head_dim;  // Qwen2-MoE derives it as hidden / heads (lint checks)
     c["hidden_act"] = "silu";
     c["max_position_embeddings"] = cfg.max_position_embeddings;
     c["initializer_range"] = 0.02;
@@ -173,11 +178,12 @@ Plan build_plan(const LlamaModel& m, Target tgt, const ExportOptions& opt, const
         std::vector<int> mlp_only(s.dense_layers.begin(), s.dense_layers.end());
         c["num_experts"] = s.n_experts;
         c["moe_intermediate_size"] = p.expert_width;
-        c["shared_expert_intermediate_size"] = p.shared_width;
+        if (shared) c["shared_expert_intermediate_size"] = p.shared_width;
         c["norm_topk_prob"] = norm;
         c["decoder_sparse_step"] = 1;
         c["mlp_only_layers"] = mlp_only;
-        c["qkv_bias"] = true;
+        if (attn.qkv_bias) c["qkv_bias"] = true;
+        else c["attention_bias"] = false;
         c["use_sliding_window"] = false;
         c["sliding_window"] = nullptr;
         c["max_window_layers"] = cfg.n_layer;

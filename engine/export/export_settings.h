@@ -11,7 +11,7 @@
 namespace den2moe {
 
 struct ExportSettings {
-    std::string format = "mixtral";  ///< mixtral | qwen2moe
+    std::string format = "mixtral";  ///< mixtral | qwen2moe | qwen3moe
     std::string dtype = "keep";      ///< keep (the stored dtype) | fp32 | bf16 | fp16
     bool pad_experts = false;        ///< zero-pad unequal experts (and shared / dense FFNs) to the widest: exact
     bool strict = false;             ///< warnings become errors
@@ -31,7 +31,7 @@ struct ExportSettings {
 inline const Schema<ExportSettings>& export_schema() {
     static const Schema<ExportSettings> s =
         Schema<ExportSettings>("export")
-            .choice("format", &ExportSettings::format, {"mixtral", "qwen2moe"}, "target architecture")
+            .choice("format", &ExportSettings::format, {"mixtral", "qwen2moe", "qwen3moe"}, "target architecture")
             .choice("dtype", &ExportSettings::dtype, {"keep", "fp32", "bf16", "fp16"}, "dtype of the written tensors")
             .flag("pad_experts", &ExportSettings::pad_experts, "zero-pad unequal experts to the widest (exact)")
             .flag("strict", &ExportSettings::strict, "lint warnings become errors")

@@ -3,8 +3,10 @@
 //   mixtral    MixtralForCausalLM: every layer MoE, one expert width, no shared expert, softmax →
 //              top-k → renormalise; experts as block_sparse_moe.experts.E.w1/w2/w3 (gate/down/up)
 //   qwen2moe   Qwen2MoeForCausalLM: routed experts of one width + one shared expert with a sigmoid
-//              gate, norm_topk_prob as the model routes, dense layers as mlp_only_layers, and
-//              all-zero q/k/v biases (Qwen2 attention has them, a Llama trunk does not)
+//              gate, norm_topk_prob as the model routes, dense layers as mlp_only_layers, and q/k/v
+//              biases (a Qwen2 model's own; all-zero for a Llama trunk, which has none)
+//   qwen3moe   Qwen3MoeForCausalLM: Qwen2-MoE's routing without the shared expert, an explicit head_dim
+//              and per-head q/k RMSNorm: the export of a converted Qwen3 model
 // lint_export() lists what the target cannot represent (errors), what is dropped or approximated
 // (warnings) and what is rewritten exactly (info), each naming the layer / expert / tensor with a
 // hint. export_hf() refuses on lint errors, then writes config.json, sharded safetensors (+ index),
@@ -40,7 +42,7 @@ struct LintFinding {
 };
 
 struct ExportLint {
-    std::string format;                 ///< "mixtral" | "qwen2moe"
+    std::string format;                 ///< "mixtral" | "qwen2moe" | "qwen3moe"
     std::vector<LintFinding> findings;  ///< errors first, then warnings, then info
     bool has_errors() const;
     int64_t count(LintSeverity s) const;
@@ -59,7 +61,7 @@ struct ExportOptions : ExportSettings {
     at::Tensor probe_ids;
 };
 
-/// Check `moe` against `format` ("mixtral" | "qwen2moe"; anything else throws InvalidInput).
+/// Check `moe` against `format` ("mixtral" | "qwen2moe" | "qwen3moe"; anything else throws InvalidInput).
 ExportLint lint_export(const LlamaModel& moe, const std::string& format, const ExportOptions& opt = {});
 
 struct ExportResult {

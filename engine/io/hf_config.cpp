@@ -1,7 +1,9 @@
-// Hugging Face config.json <-> LlamaConfig. Reads LlamaForCausalLM / MistralForCausalLM keys with
-// HF's defaults (num_key_value_heads = heads, head_dim = hidden / heads); every error names the
-// file and the key, and says what was expected vs found. Features the engine cannot run (biases,
-// rope_scaling, other activations) are rejected here rather than silently mis-computed later.
+// Hugging Face config.json <-> LlamaConfig. Reads LlamaForCausalLM / MistralForCausalLM /
+// Qwen2ForCausalLM / Qwen3ForCausalLM keys with HF's defaults (num_key_value_heads = heads, head_dim
+// = hidden / heads); every error names the file and the key, and says what was expected vs found.
+// The architectures' differences are the ArchSpec table below, the one place they are written.
+// Features the engine cannot run (o_proj / MLP biases, rope_scaling, an active sliding window, other
+// activations) are rejected here rather than silently mis-computed later.
 #include "io/hf_config.h"
 
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
+#include "io/tensor_names.h"
 
 namespace den2moe {
 
@@ -108,11 +111,40 @@ private:
     const std::string& source_;
 };
 
-bool supported_architecture(const std::string& arch) {
-    return arch == "LlamaForCausalLM" || arch == "MistralForCausalLM";
-}
+bool supported_architecture(const std::string& arch) { return find_arch(arch) != nullptr; }
 
 }  // namespace
+
+const std::vector<ArchSpec>& arch_specs() {
+    // model_type, class, q/k/v biases, q/k norm, sliding-window keys, the MoE export keeping the attention exactly
+    static const std::vector<ArchSpec> table = {
+        {"llama", "LlamaForCausalLM", false, false, false, ""},
+        {"mistral", "MistralForCausalLM", false, false, false, ""},
+        {"qwen2", "Qwen2ForCausalLM", true, false, true, "qwen2moe"},
+        {"qwen3", "Qwen3ForCausalLM", false, true, true, "qwen3moe"},
+    };
+    return table;
+}
+
+const ArchSpec* find_arch(const std::string& name) {
+    for (const ArchSpec& a : arch_specs())
+        if (name == a.model_type || name == a.architecture) return &a;
+    return nullptr;
+}
+
+std::vector<std::pair<std::string, int64_t>> LlamaConfig::attention_extras(int il) const {
+    std::vector<std::pair<std::string, int64_t>> out;
+    if (qkv_bias) {
+        out.emplace_back(names::attn_bias(il, "q_proj"), q_dim());
+        out.emplace_back(names::attn_bias(il, "k_proj"), kv_dim());
+        out.emplace_back(names::attn_bias(il, "v_proj"), kv_dim());
+    }
+    if (qk_norm) {
+        out.emplace_back(names::q_norm(il), head_dim);
+        out.emplace_back(names::k_norm(il), head_dim);
+    }
+    return out;
+}
 
 void LlamaConfig::validate(const std::string& source) const {
     auto positive = [&](int64_t v, const char* key) {
@@ -152,7 +184,8 @@ void LlamaConfig::validate(const std::string& source) const {
               ": rope_theta must be a positive number, found ", rope_theta);
     D2M_CHECK(supported_architecture(architecture), Incompatible, "config at ", source,
               ": architecture \"", architecture, "\" is not supported",
-              Hint{"Den2MoE converts LlamaForCausalLM and MistralForCausalLM checkpoints"});
+              Hint{"Den2MoE converts LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM "
+                   "checkpoints"});
     D2M_CHECK(hidden_act == "silu", Incompatible, "config at ", source, ": hidden_act \"",
               hidden_act, "\" is not supported; Llama's SwiGLU MLP uses \"silu\"");
     D2M_CHECK(bos_token_id < vocab_size && eos_token_id < vocab_size, InvalidInput, "config at ",
@@ -188,10 +221,8 @@ LlamaConfig parse_hf_config(const std::string& json_text, const std::string& sou
         if (!a->is_array() || a->empty() || !(*a)[0].is_string())
             r.wrong_type("architectures", "a non-empty list of strings", *a);
         cfg.architecture = (*a)[0].get<std::string>();
-    } else if (cfg.model_type == "llama") {
-        cfg.architecture = "LlamaForCausalLM";
-    } else if (cfg.model_type == "mistral") {
-        cfg.architecture = "MistralForCausalLM";
+    } else if (const ArchSpec* a = find_arch(cfg.model_type); a && cfg.model_type == a->model_type) {
+        cfg.architecture = a->architecture;
     } else {
         D2M_FAIL(InvalidInput, "config.json at ", source,
                  " has neither \"architectures\" nor a known \"model_type\" (found \"",
@@ -199,11 +230,16 @@ LlamaConfig parse_hf_config(const std::string& json_text, const std::string& sou
     }
     D2M_CHECK(supported_architecture(cfg.architecture), Incompatible, "config.json at ", source,
               " declares architecture \"", cfg.architecture,
-              "\"; Den2MoE reads LlamaForCausalLM and MistralForCausalLM",
-              Hint{"only Llama-style dense decoders (RMSNorm, RoPE, SwiGLU MLP without biases) "
+              "\"; Den2MoE reads LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and Qwen3ForCausalLM",
+              Hint{"only Llama-family dense decoders (RMSNorm, RoPE, SwiGLU MLP without biases) "
                    "can be converted; Mixtral and other MoE checkpoints are already sparse"});
-    if (cfg.model_type.empty())
-        cfg.model_type = cfg.architecture == "MistralForCausalLM" ? "mistral" : "llama";
+    const ArchSpec& arch = *find_arch(cfg.architecture);
+    if (cfg.model_type.empty()) cfg.model_type = arch.model_type;
+    D2M_CHECK(!find_arch(cfg.model_type) || cfg.model_type == arch.model_type, InvalidInput, "config.json at ", source, ": model_type \"",
+              cfg.model_type, "\" contradicts architectures [\"", cfg.architecture, "\"] (model_type \"",
+              arch.model_type, "\")", Hint{"is config.json hand-edited? the two must name the same architecture"});
+    cfg.qkv_bias = arch.qkv_bias;
+    cfg.qk_norm = arch.qk_norm;
 
     cfg.n_embd = r.get_int("hidden_size", true, 0);
     cfg.n_ff = r.get_int("intermediate_size", true, 0);
@@ -222,6 +258,16 @@ LlamaConfig parse_hf_config(const std::string& json_text, const std::string& sou
     cfg.max_position_embeddings = r.get_int("max_position_embeddings", false, cfg.max_position_embeddings);
     cfg.rms_norm_eps = r.get_double("rms_norm_eps", cfg.rms_norm_eps);
     cfg.rope_theta = r.get_double("rope_theta", cfg.rope_theta);
+    // transformers >= 5 writes {"rope_parameters": {"rope_type": "default", "rope_theta": θ}}
+    if (const json* rp = r.find("rope_parameters")) {
+        D2M_CHECK(rp->is_object(), InvalidInput, "config.json at ", source, ": key \"rope_parameters\" must be an object, "
+                  "found ", rp->dump());
+        KeyReader rr(*rp, source);
+        const std::string type = rr.get_string("rope_type", "default");
+        D2M_CHECK(type == "default", Incompatible, "config.json at ", source, " sets rope_parameters.rope_type = \"",
+                  type, "\"; Den2MoE computes plain RoPE only", Hint{"use a checkpoint without RoPE scaling"});
+        cfg.rope_theta = rr.get_double("rope_theta", cfg.rope_theta);
+    }
     cfg.tie_word_embeddings = r.get_bool("tie_word_embeddings", false);
     cfg.bos_token_id = r.get_token_id("bos_token_id", cfg.bos_token_id);
     cfg.eos_token_id = r.get_token_id("eos_token_id", cfg.eos_token_id);
@@ -237,9 +283,16 @@ LlamaConfig parse_hf_config(const std::string& json_text, const std::string& sou
               "\"interleaved\", found \"", rope_style, "\"");
     cfg.rope_style = rope_style == "interleaved" ? RopeStyle::Interleaved : RopeStyle::HalfSplit;
 
-    // Features the Llama forward pass of the engine does not compute.
-    D2M_CHECK(!r.get_bool("attention_bias", false), Incompatible, "config.json at ", source,
-              " sets attention_bias = true; Den2MoE's Llama blocks have no q/k/v/o biases");
+    // Features the forward pass of the engine does not compute. (Qwen2's q/k/v biases come with the
+    // architecture; an attention_bias key would add an o_proj bias in Llama and Qwen3.)
+    D2M_CHECK(arch.qkv_bias || !r.get_bool("attention_bias", false), Incompatible, "config.json at ", source,
+              " sets attention_bias = true; Den2MoE's ", cfg.architecture, " blocks have no q/k/v/o biases");
+    // Qwen2/Qwen3 declare a sliding window that only applies with use_sliding_window = true; the engine
+    // attends to the whole context, which is the model's own arithmetic when it is false.
+    D2M_CHECK(!r.get_bool("use_sliding_window", false), Incompatible, "config.json at ", source,
+              " sets use_sliding_window = true; Den2MoE attends to the whole context",
+              Hint{"the engine's logits would differ beyond sliding_window tokens; set use_sliding_window to false "
+                   "only if the model was trained with full attention"});
     D2M_CHECK(!r.get_bool("mlp_bias", false), Incompatible, "config.json at ", source,
               " sets mlp_bias = true; Den2MoE's Llama MLP has no biases");
     if (const json* rs = r.find("rope_scaling")) {
@@ -281,8 +334,14 @@ std::string hf_config_to_json(const LlamaConfig& cfg) {
     j["bos_token_id"] = cfg.bos_token_id >= 0 ? json(cfg.bos_token_id) : json(nullptr);
     j["eos_token_id"] = cfg.eos_token_id >= 0 ? json(cfg.eos_token_id) : json(nullptr);
     j["torch_dtype"] = cfg.torch_dtype;
-    j["attention_bias"] = false;
+    if (!cfg.qkv_bias) j["attention_bias"] = false;  // Qwen2's q/k/v biases are its architecture's
     j["mlp_bias"] = false;
+    const ArchSpec* arch = find_arch(cfg.architecture);
+    if (arch && arch->window_keys) {
+        j["use_sliding_window"] = false;  // full attention, as the engine computes it
+        j["sliding_window"] = nullptr;
+        j["max_window_layers"] = cfg.n_layer;
+    }
     // HF models rotate half-split pairs; only a llama2.c-derived checkpoint needs the marker.
     if (cfg.rope_style == RopeStyle::Interleaved) j[kRopeStyleKey] = "interleaved";
     return dump_json(j, 2) + "\n";

@@ -68,6 +68,7 @@ std::vector<Expected> expected_tensors(const LlamaConfig& cfg) {
         e.push_back({names::k_proj(il), {cfg.kv_dim(), D}, il});  // [Hkv*Dh, D]
         e.push_back({names::v_proj(il), {cfg.kv_dim(), D}, il});  // [Hkv*Dh, D]
         e.push_back({names::o_proj(il), {D, cfg.q_dim()}, il});   // [D, H*Dh]
+        for (const auto& [name, n] : cfg.attention_extras(il)) e.push_back({name, {n}, il});  // Qwen2/Qwen3
         e.push_back({names::ffn_norm(il), {D}, il});
         e.push_back({names::gate_proj(il), {F, D}, il});
         e.push_back({names::up_proj(il), {F, D}, il});

@@ -36,5 +36,7 @@ std::string qwen2moe_shared(int il, const std::string& proj) {
 }
 std::string qwen2moe_shared_gate(int il) { return layer_prefix(il) + "mlp.shared_expert_gate.weight"; }
 std::string attn_bias(int il, const std::string& proj) { return layer_prefix(il) + "self_attn." + proj + ".bias"; }
+std::string q_norm(int il) { return layer_prefix(il) + "self_attn.q_norm.weight"; }
+std::string k_norm(int il) { return layer_prefix(il) + "self_attn.k_norm.weight"; }
 
 }  // namespace den2moe::names

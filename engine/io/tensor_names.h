@@ -32,5 +32,7 @@ std::string qwen2moe_expert(int il, int64_t e, const std::string& proj);  ///< .
 std::string qwen2moe_shared(int il, const std::string& proj);  ///< ...mlp.shared_expert.{proj}.weight
 std::string qwen2moe_shared_gate(int il);   ///< model.layers.{il}.mlp.shared_expert_gate.weight [1, D]
 std::string attn_bias(int il, const std::string& proj);  ///< model.layers.{il}.self_attn.{q,k,v}_proj.bias
+std::string q_norm(int il);                 ///< model.layers.{il}.self_attn.q_norm.weight [Dh] (Qwen3)
+std::string k_norm(int il);                 ///< model.layers.{il}.self_attn.k_norm.weight [Dh] (Qwen3)
 
 }  // namespace den2moe::names

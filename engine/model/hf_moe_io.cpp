@@ -56,6 +56,7 @@ std::string kind_of(const json& j) {
     if (arch == "MixtralForCausalLM" || mt == "mixtral") return "mixtral";
     // Qwen1.5-MoE's first config spelled the class "Qwen2MoEForCausalLM"; model_type is reliable
     if (arch == "Qwen2MoeForCausalLM" || mt == "qwen2_moe") return "qwen2moe";
+    if (arch == "Qwen3MoeForCausalLM" || mt == "qwen3_moe") return "qwen3moe";
     return "";
 }
 
@@ -131,14 +132,20 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
     out.kind = kind_of(j);
     D2M_CHECK(!out.kind.empty(), Incompatible, "config.json at ", cfg_path,
               " declares neither MixtralForCausalLM nor Qwen2MoeForCausalLM");
-    const bool qwen = out.kind == "qwen2moe";
-    const char* arch = qwen ? "Qwen2MoeForCausalLM" : "MixtralForCausalLM";
+    // qwen: the Qwen MoE keys and names (num_experts, mlp.gate, mlp.experts.E); Qwen2-MoE adds the shared
+    // expert and q/k/v biases, Qwen3-MoE the per-head q/k norms and no shared expert
+    const bool qwen2 = out.kind == "qwen2moe", qwen3 = out.kind == "qwen3moe", qwen = qwen2 || qwen3;
+    const char* arch = qwen2 ? "Qwen2MoeForCausalLM" : qwen3 ? "Qwen3MoeForCausalLM" : "MixtralForCausalLM";
     MoeKeys k{j, cfg_path};
+    const bool qkv_bias = qwen2 ? k.get_bool("qkv_bias", true) : false;
 
-    // The trunk: the same config.json read with the Llama keys (hidden size, heads, RoPE, norms, ...)
+    // The trunk: the same config.json read as the dense architecture whose attention it has (Llama,
+    // Qwen2 with biases, Qwen3 with q/k norms): hidden size, heads, RoPE, norms, attention extras
     json base = j;
-    base["architectures"] = json::array({"LlamaForCausalLM"});
-    base["model_type"] = "llama";
+    const ArchSpec& dense = *find_arch(qwen3 ? "qwen3" : qkv_bias ? "qwen2" : "llama");
+    base["architectures"] = json::array({dense.architecture});
+    base["model_type"] = dense.model_type;
+    base.erase("use_sliding_window");  // warned about below; the MoE loader's own rule
     if (qwen && !k.find("intermediate_size")) base["intermediate_size"] = k.get_int("moe_intermediate_size", 1408);
     LlamaConfig cfg = parse_hf_config(base.dump(), cfg_path);
     const int64_t D = cfg.n_embd, V = cfg.vocab_size, L = cfg.n_layer;
@@ -156,12 +163,11 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
     const int64_t E = qwen ? k.get_int("num_experts", 60) : k.get_int("num_local_experts", 8);
     const int64_t K = k.get_int("num_experts_per_tok", qwen ? 4 : 2);
     const int64_t Fe = qwen ? k.get_int("moe_intermediate_size", 1408) : cfg.n_ff;
-    const int64_t Fs = qwen ? k.get_int("shared_expert_intermediate_size", 5632) : 0;
+    const int64_t Fs = qwen2 ? k.get_int("shared_expert_intermediate_size", 5632) : 0;
     const int64_t Fd = cfg.n_ff;  // Qwen2-MoE's dense layers
     const bool norm_topk = qwen ? k.get_bool("norm_topk_prob", false) : true;
     const int64_t step = qwen ? k.get_int("decoder_sparse_step", 1) : 1;
     const std::set<int64_t> mlp_only = qwen ? k.get_int_set("mlp_only_layers") : std::set<int64_t>{};
-    const bool qkv_bias = qwen ? k.get_bool("qkv_bias", true) : false;
     D2M_CHECK(qwen || E >= 1, InvalidInput, "config.json at ", cfg_path, ": num_local_experts must be >= 1, found ", E);
     D2M_CHECK(E >= 0 && Fe >= 1 && Fs >= 0 && step >= 1, InvalidInput, "config.json at ", cfg_path,
               ": expected num_experts >= 0, moe_intermediate_size >= 1, shared_expert_intermediate_size >= 0 and "
@@ -207,17 +213,7 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
         trunk[names::k_proj(il)] = fetch(names::k_proj(il), {cfg.kv_dim(), D}, il);
         trunk[names::v_proj(il)] = fetch(names::v_proj(il), {cfg.kv_dim(), D}, il);
         trunk[names::o_proj(il)] = fetch(names::o_proj(il), {D, cfg.q_dim()}, il);
-        for (const char* p : {"q_proj", "k_proj", "v_proj"}) {
-            const std::string bn = names::attn_bias(il, p);
-            if (!qkv_bias && !r.has(bn)) continue;
-            const at::Tensor b = fetch(bn, {std::string(p) == "q_proj" ? cfg.q_dim() : cfg.kv_dim()}, il);
-            const double m = b.to(at::kFloat).abs().max().item<double>();
-            D2M_CHECK(m == 0.0, Incompatible, "Tensor ", bn, " (in ", r.describe_source(bn),
-                      ") holds non-zero attention biases (max |b| = ", m,
-                      "); Den2MoE's Llama attention has no q/k/v biases",
-                      Hint{"only Qwen2-MoE checkpoints with a Llama trunk (all-zero biases, as den2moe export "
-                           "writes them) can be read; Qwen2 attention biases are not supported"});
-        }
+        for (const auto& [name, n] : cfg.attention_extras(il)) trunk[name] = fetch(name, {n}, il);
         Block& b = blocks[static_cast<size_t>(il)];
         if (!sparse(il)) {  // Qwen2-MoE dense layer
             trunk[names::gate_proj(il)] = fetch(names::gate_proj(il), {Fd, D}, il);
@@ -234,7 +230,7 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
             b.up.push_back(fetch(ename(e, "up_proj"), {Fe, D}, il));
             b.down.push_back(fetch(ename(e, "down_proj"), {D, Fe}, il));
         }
-        if (qwen) {
+        if (qwen2) {
             b.sg = fetch(names::qwen2moe_shared(il, "gate_proj"), {Fs, D}, il);
             b.su = fetch(names::qwen2moe_shared(il, "up_proj"), {Fs, D}, il);
             b.sd = fetch(names::qwen2moe_shared(il, "down_proj"), {D, Fs}, il);
@@ -252,6 +248,22 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
     }
 
     out.stored_dtypes = checked.stored_dtypes();
+    // all-zero q/k/v biases (den2moe's Qwen2-MoE export of a Llama model) are a Llama attention: read as
+    // one, so the model can go to any format again (as the all-zero shared expert is dropped below)
+    if (cfg.qkv_bias) {
+        bool zero = true;
+        for (int il = 0; il < L && zero; ++il)
+            for (const auto& extra : cfg.attention_extras(static_cast<int>(il)))
+                zero = zero && trunk.at(extra.first).eq(0).all().item<bool>();
+        if (zero) {
+            for (int il = 0; il < L; ++il)
+                for (const auto& extra : cfg.attention_extras(static_cast<int>(il))) trunk.erase(extra.first);
+            const ArchSpec& llama = *find_arch("llama");
+            cfg.architecture = llama.architecture;
+            cfg.model_type = llama.model_type;
+            cfg.qkv_bias = false;
+        }
+    }
     auto m = LlamaModel::from_tensors(cfg, trunk, dtype);
     const at::ScalarType st = m->scalar_type();
     std::vector<std::shared_ptr<const FeedForward>> ffns;
@@ -272,7 +284,7 @@ HfMoeModel load_hf_moe(const std::string& path, ComputeDType dtype) {
         std::shared_ptr<const SwiGluFfn> shared;
         // A shared expert of width 0 or with an all-zero down_proj adds exactly nothing: dropped
         // (den2moe export writes such a zero expert when the MoE had none).
-        if (qwen && Fs > 0 && b.sd.ne(0).any().item<bool>()) {
+        if (qwen2 && Fs > 0 && b.sd.ne(0).any().item<bool>()) {
             shared = std::make_shared<SwiGluFfn>(b.sg, b.su, b.sd, at::Tensor(), st);
             rs.shared_gate = b.shared_gate;
         }

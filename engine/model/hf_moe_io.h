@@ -1,11 +1,14 @@
-// Reading standard Hugging Face MoE checkpoints — MixtralForCausalLM and Qwen2MoeForCausalLM —
+// Reading standard Hugging Face MoE checkpoints — MixtralForCausalLM, Qwen2MoeForCausalLM and
+// Qwen3MoeForCausalLM —
 // (config.json + model.safetensors or a sharded model.safetensors.index.json) into a LlamaModel
 // whose FFNs are MoeFfn blocks, so `den2moe ppl / route / info` run on an exported (or a trained
 // and re-imported) checkpoint. Routing follows the config: Mixtral = softmax, top-k, renormalised;
 // Qwen2-MoE = softmax, top-k, renormalised only with norm_topk_prob, plus the shared expert scaled
 // by sigmoid(shared_expert_gate · x). Qwen2-MoE's dense layers (mlp_only_layers,
-// decoder_sparse_step) load as SwiGLU FFNs. Qwen2's q/k/v biases are accepted only when all zero
-// (the engine's attention has none). Every error names the tensor, the file, expected vs found.
+// decoder_sparse_step) load as SwiGLU FFNs. The attention is the dense architecture's (Qwen2's q/k/v
+// biases, Qwen3's q/k norms: io/hf_config.h ArchSpec; all-zero q/k/v biases are read as Llama's attention,
+// an all-zero shared expert is dropped). Every error names the tensor, the file,
+// expected vs found.
 #pragma once
 
 #include <map>
@@ -17,7 +20,7 @@
 
 namespace den2moe {
 
-/// "mixtral" or "qwen2moe" when `path` (a folder, or its config.json / a safetensors file / the index
+/// "mixtral", "qwen2moe" or "qwen3moe" when `path` (a folder, or its config.json / a safetensors file / the index
 /// inside it) sits beside a config.json of one of those architectures; "" otherwise (also for
 /// unreadable JSON: the dense loader reports it). The whole folder is read either way.
 std::string hf_moe_kind(const std::string& path);

@@ -1,5 +1,6 @@
 // Production Llama forward pass on plain ATen ops (no torch::nn: one cheap TU, fused weights).
-// Per layer: x += o(attn(rope(q), rope(k), v)) over RMSNorm(x); x += ffn(RMSNorm(x)).
+// Per layer: x += o(attn(rope(q), rope(k), v)) over RMSNorm(x); x += ffn(RMSNorm(x)); q/k/v carry
+// biases (Qwen2) and q/k are RMS-normed per head before RoPE (Qwen3) when the config says so.
 // Attention masks combine causality, the padding mask and the KV-cache slots; GQA shares each
 // KV head with H/Hkv query heads by reshaping q to [B, Hkv, rep*T, Dh] (no K/V copies).
 // Hook sites are emitted only when an observer wants them (ObserverSet::wants).
@@ -212,6 +213,15 @@ std::shared_ptr<LlamaModel> LlamaModel::from_tensors(const LlamaConfig& cfg,
                       .to(st)
                       .contiguous();
         L.w_o = get(names::o_proj(il)).to(st).contiguous();
+        if (cfg.qkv_bias)
+            L.b_qkv = at::cat({get(names::attn_bias(il, "q_proj")), get(names::attn_bias(il, "k_proj")),
+                               get(names::attn_bias(il, "v_proj"))}, 0)
+                          .to(st)
+                          .contiguous();  // [(H + 2 Hkv) Dh]
+        if (cfg.qk_norm) {
+            L.q_norm = get(names::q_norm(il)).to(st).contiguous();  // [Dh]
+            L.k_norm = get(names::k_norm(il)).to(st).contiguous();  // [Dh]
+        }
         auto bias_it = tensors.find(names::layer_prefix(il) + "mlp.down_proj.bias");
         at::Tensor bias = bias_it != tensors.end() ? bias_it->second : at::Tensor();
         L.ffn = std::make_shared<SwiGluFfn>(get(names::gate_proj(il)), get(names::up_proj(il)),
@@ -259,6 +269,15 @@ std::map<std::string, at::Tensor> LlamaModel::named_tensors() const {
         out[names::k_proj(il)] = L.w_qkv.narrow(0, q, kv);
         out[names::v_proj(il)] = L.w_qkv.narrow(0, q + kv, kv);
         out[names::o_proj(il)] = L.w_o;
+        if (L.b_qkv.defined()) {
+            out[names::attn_bias(il, "q_proj")] = L.b_qkv.narrow(0, 0, q);
+            out[names::attn_bias(il, "k_proj")] = L.b_qkv.narrow(0, q, kv);
+            out[names::attn_bias(il, "v_proj")] = L.b_qkv.narrow(0, q + kv, kv);
+        }
+        if (L.q_norm.defined()) {
+            out[names::q_norm(il)] = L.q_norm;
+            out[names::k_norm(il)] = L.k_norm;
+        }
         L.ffn->named_tensors(names::layer_prefix(il) + "mlp.", out);
     }
     return out;
@@ -373,7 +392,13 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         const Layer& L = layers_[il];
         emit(obs, site::kLayerInp, il, x, token_mask);
         at::Tensor h = rms_norm(x, L.attn_norm, cfg_.rms_norm_eps);
-        at::Tensor qkv = linear_rows(h, L.w_qkv);                                   // [B, T, (H+2Hkv) Dh]
+        at::Tensor qkv = linear_rows(h, L.w_qkv, L.b_qkv);                          // [B, T, (H+2Hkv) Dh]
+        if (L.q_norm.defined()) {  // Qwen3: RMSNorm over each q and k head, before RoPE, in place
+            at::Tensor qh = qkv.narrow(-1, 0, H * Dh).view({B, T, H, Dh});
+            at::Tensor kh = qkv.narrow(-1, H * Dh, Hkv * Dh).view({B, T, Hkv, Dh});
+            qh.copy_(rms_norm(qh.contiguous(), L.q_norm, cfg_.rms_norm_eps));
+            kh.copy_(rms_norm(kh.contiguous(), L.k_norm, cfg_.rms_norm_eps));
+        }
         const bool rope_in_place = fused_cpu_ok(qkv);
 #ifdef D2M_HAVE_KERNELS
         // q and k heads rotated in place in the qkv buffer, one pass (kernels/norm_rope.h)

@@ -1,5 +1,6 @@
-// LlamaModel: the production forward pass of a Llama-style decoder (RMSNorm, RoPE in both pairings,
-// grouped-query attention, SwiGLU FFN), batched with padding masks, fp32 or bf16 compute, a KV
+// LlamaModel: the production forward pass of a Llama-family decoder (RMSNorm, RoPE in both pairings,
+// grouped-query attention, SwiGLU FFN; Qwen2's q/k/v biases and Qwen3's per-head q/k RMSNorm when the
+// config's architecture flags say so, io/hf_config.h ArchSpec), batched with padding masks, fp32 or bf16 compute, a KV
 // cache for generation, and named hook sites (core/observers.h) that calibration statistics,
 // routing traces and embeddings observe instead of copying the forward pass.
 // Weights live in plain ATen tensors (q/k/v and gate/up fused for fewer, larger GEMMs);
@@ -190,6 +191,9 @@ private:
         at::Tensor attn_norm;  // [D]
         at::Tensor ffn_norm;   // [D]
         at::Tensor w_qkv;      // [(H + 2 Hkv) Dh, D]
+        at::Tensor b_qkv;      // [(H + 2 Hkv) Dh] (cfg_.qkv_bias) or undefined
+        at::Tensor q_norm;     // [Dh] (cfg_.qk_norm) or undefined
+        at::Tensor k_norm;     // [Dh] (cfg_.qk_norm) or undefined
         at::Tensor w_o;        // [D, H Dh]
         std::shared_ptr<const FeedForward> ffn;
     };

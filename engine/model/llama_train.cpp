@@ -39,11 +39,11 @@ void emit(const ObserverSet* obs, const char* site, int il, const at::Tensor& t,
     if (obs && obs->wants(site, il)) obs->emit(site, il, t, token_mask);
 }
 
-// x·Wᵀ for a fused weight W = [W_0; W_1; ...] (rows `rows[i]`, names `keys[i]`), plus each piece's
+// x·Wᵀ (+ b) for a fused weight W = [W_0; W_1; ...] (rows `rows[i]`, names `keys[i]`), plus each piece's
 // adapter update where it has one: the pieces are added out of place and joined again.
-at::Tensor adapted_linear(const at::Tensor& x, const at::Tensor& w, const LinearAdapters* adapters,
+at::Tensor adapted_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const LinearAdapters* adapters,
                           const std::vector<std::string>& keys, const std::vector<int64_t>& rows) {
-    at::Tensor y = gemm::linear(x, w);
+    at::Tensor y = gemm::linear(x, w, b);
     if (!adapters) return y;
     std::vector<at::Tensor> parts;
     bool any = false;
@@ -169,6 +169,9 @@ std::shared_ptr<LlamaModel> LlamaModel::to(const at::Device& device) const {
         L.ffn_norm = L.ffn_norm.to(device);
         L.w_qkv = L.w_qkv.to(device);
         L.w_o = L.w_o.to(device);
+        if (L.b_qkv.defined()) L.b_qkv = L.b_qkv.to(device);
+        if (L.q_norm.defined()) L.q_norm = L.q_norm.to(device);
+        if (L.k_norm.defined()) L.k_norm = L.k_norm.to(device);
         L.ffn = L.ffn->to(device);
     }
     return m;
@@ -210,11 +213,15 @@ at::Tensor LlamaModel::run_layers_train(const at::Tensor& ids_in, const at::Tens
         const Layer& L = layers_[il];
         emit(obs, site::kLayerInp, il, x, token_mask);
         at::Tensor h = rms_norm_train(x, L.attn_norm, cfg_.rms_norm_eps);
-        at::Tensor qkv = adapted_linear(h, L.w_qkv, opt.adapters, {names::q_proj(il), names::k_proj(il), names::v_proj(il)},
+        at::Tensor qkv = adapted_linear(h, L.w_qkv, L.b_qkv, opt.adapters, {names::q_proj(il), names::k_proj(il), names::v_proj(il)},
                                         {qd, kvd, kvd});  // [B, T, (H + 2 Hkv) Dh]
         at::Tensor q = qkv.narrow(-1, 0, qd).view({B, T, H, Dh});
         at::Tensor k = qkv.narrow(-1, qd, kvd).view({B, T, Hkv, Dh});
         at::Tensor v = qkv.narrow(-1, qd + kvd, kvd).view({B, T, Hkv, Dh});
+        if (L.q_norm.defined()) {  // Qwen3: RMSNorm over each q and k head, before RoPE
+            q = rms_norm_train(q, L.q_norm, cfg_.rms_norm_eps);
+            k = rms_norm_train(k, L.k_norm, cfg_.rms_norm_eps);
+        }
         q = apply_rope(q.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);  // [B, T, H, Dh]
         k = apply_rope(k.to(at::kFloat), cos, sin, cfg_.rope_style).to(st);  // [B, T, Hkv, Dh]
         // GQA: query head h uses kv head h / rep -> q as [B, Hkv, rep*T, Dh]
@@ -223,7 +230,7 @@ at::Tensor LlamaModel::run_layers_train(const at::Tensor& ids_in, const at::Tens
         at::Tensor vt = v.permute({0, 2, 1, 3});
         at::Tensor o = causal_attention(qg, kt, vt, scale, H, blocked, token_mask);  // [B, Hkv, rep*T, Dh]
         o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});          // [B, T, H Dh]
-        at::Tensor attn_out = adapted_linear(o, L.w_o, opt.adapters, {names::o_proj(il)}, {L.w_o.size(0)});
+        at::Tensor attn_out = adapted_linear(o, L.w_o, at::Tensor(), opt.adapters, {names::o_proj(il)}, {L.w_o.size(0)});
         emit(obs, site::kAttnOut, il, attn_out, token_mask);
         x = x + attn_out;
         at::Tensor hf = rms_norm_train(x, L.ffn_norm, cfg_.rms_norm_eps);  // [B, T, D]

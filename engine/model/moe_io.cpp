@@ -104,6 +104,7 @@ std::shared_ptr<LlamaModel> load_moe_native(const std::string& dir, ComputeDType
         trunk[names::k_proj(il)] = ck.fetch(names::k_proj(il), {cfg.kv_dim(), D}, il, L);
         trunk[names::v_proj(il)] = ck.fetch(names::v_proj(il), {cfg.kv_dim(), D}, il, L);
         trunk[names::o_proj(il)] = ck.fetch(names::o_proj(il), {D, cfg.q_dim()}, il, L);
+        for (const auto& [name, n] : cfg.attention_extras(il)) trunk[name] = ck.fetch(name, {n}, il, L);
         // the trunk loader wants a dense FFN per layer: a pruned dense model's own (flap), else expert 0
         // as a placeholder, replaced below
         auto w = swiglu(E > 0 ? pfx(il) + "experts.0." : pfx(il), configured_width(widths, 0, il), il, true);

@@ -1,4 +1,5 @@
-"""Interop check: transformers' AutoModelForCausalLM loads a den2moe export (Mixtral or Qwen2-MoE) and
+"""Interop check: transformers' AutoModelForCausalLM loads a den2moe export (Mixtral, Qwen2-MoE, Qwen3-MoE) or a
+dense Hugging Face model den2moe reads (Qwen2, Qwen3) and
 (1) its fp32 logits on the same token ids equal den2moe's (`den2moe generate --save-logits`) within rel 1e-4
 (max |ours - theirs| / max |theirs| over all prompts), (2) its greedy continuation (generate, do_sample=False)
 equals `den2moe generate --json`'s ids (both stop at EOS; den2moe does not list it). Prompts: fixed sentences plus the openings of bundled test records.

@@ -40,7 +40,7 @@ set_tests_properties(cli_export_bad_folder PROPERTIES ENVIRONMENT "${D2M_TEST_EN
 add_test(NAME cli_export_bad_format
          COMMAND sh -c "$<TARGET_FILE:den2moe> export '${D2M_CLI_EXPORT}/native' --format deepseek --out ${D2M_CLI_EXPORT}/never2; test $? -eq 1 && echo EXIT1")
 set_tests_properties(cli_export_bad_format PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
-                     FIXTURES_REQUIRED cli_export_native PASS_REGULAR_EXPRESSION "--format must be one of mixtral, qwen2moe, got 'deepseek'.*EXIT1")
+                     FIXTURES_REQUIRED cli_export_native PASS_REGULAR_EXPRESSION "--format must be one of mixtral, qwen2moe, qwen3moe, got 'deepseek'.*EXIT1")
 # switches never swallow the next word: the folder may follow --lint-only
 add_test(NAME cli_export_switch_before_dir
          COMMAND $<TARGET_FILE:den2moe> export --lint-only --format mixtral ${D2M_CLI_EXPORT}/native)

@@ -527,10 +527,15 @@ TEST(loader_errors_name_the_tensor) {
     }
     CHECK_THROWS_WITH(load_model(count, ComputeDType::F32),
                       "block_sparse_moe.gate.weight has shape [4, 256]; config.json implies [8, 256]");
-    // non-zero Qwen2 attention biases are not supported
+    // non-zero Qwen2 attention biases are read as a Qwen2 attention's (tests/engine/model/test_qwen.cpp)
     const std::string qb = fresh("qkv-bias");
     copy_dir(q, qb);
     rewrite(qb, [](auto& t) { t["model.layers.0.self_attn.k_proj.bias"] = at::ones({128}); });
+    LoadedModel biased = load_model(qb, ComputeDType::F32);
+    CHECK(biased.model->config().qkv_bias);
+    CHECK(biased.model->named_tensors().at("model.layers.0.self_attn.k_proj.bias").eq(1).all().item<bool>());
+    // a wrong-shaped one names the tensor
+    rewrite(qb, [](auto& t) { t["model.layers.0.self_attn.k_proj.bias"] = at::ones({100}); });
     CHECK_THROWS_WITH(load_model(qb, ComputeDType::F32), "model.layers.0.self_attn.k_proj.bias");
     // an extra tensor is a warning, not an error
     const std::string extra = fresh("extra");

@@ -143,10 +143,26 @@ TEST(missing_and_mistyped_keys_are_named) {
 }
 
 TEST(unsupported_models_are_rejected_with_hints) {
+    const std::string gemma = R"({"architectures": ["GemmaForCausalLM"], "hidden_size": 64,
+        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8, "vocab_size": 512})";
+    CHECK_THROWS_WITH(parse_hf_config(gemma, "g.json"), "declares architecture \"GemmaForCausalLM\"");
+    CHECK_THROWS_WITH(parse_hf_config(gemma, "g.json"), "hint: only Llama-family");
+    // Qwen2 / Qwen3 are read, their attention extras taken from the architecture table
     const std::string qwen = R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 64,
         "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8, "vocab_size": 512})";
-    CHECK_THROWS_WITH(parse_hf_config(qwen, "q.json"), "declares architecture \"Qwen2ForCausalLM\"");
-    CHECK_THROWS_WITH(parse_hf_config(qwen, "q.json"), "hint: only Llama-style");
+    const LlamaConfig q2 = parse_hf_config(qwen, "q.json");
+    CHECK(q2.qkv_bias && !q2.qk_norm && q2.model_type == "qwen2");
+    CHECK_EQ(q2.attention_extras(1).size(), size_t(3));
+    CHECK_EQ(q2.attention_extras(1)[1].first, std::string("model.layers.1.self_attn.k_proj.bias"));
+    const LlamaConfig q3 = parse_hf_config(R"({"model_type": "qwen3", "hidden_size": 64, "head_dim": 32,
+        "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8, "num_key_value_heads": 2,
+        "vocab_size": 512, "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}})", "q3.json");
+    CHECK(q3.qk_norm && !q3.qkv_bias && q3.architecture == "Qwen3ForCausalLM" && q3.rope_theta == 1e6);
+    CHECK_EQ(q3.attention_extras(0)[1].first, std::string("model.layers.0.self_attn.k_norm.weight"));
+    CHECK_EQ(q3.attention_extras(0)[1].second, int64_t(32));
+    CHECK_THROWS_WITH(parse_hf_config(R"({"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen2",
+        "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 8,
+        "vocab_size": 512})", "m.json"), "model_type \"qwen2\" contradicts architectures");
     CHECK_THROWS_WITH(parse_hf_config(llama_with(R"(, "hidden_act": "gelu")"), "g.json"),
                       "config.json at g.json: hidden_act \"gelu\" is not supported");
     CHECK_THROWS_WITH(parse_hf_config(llama_with(R"(, "attention_bias": true)"), "b.json"), "attention_bias = true");
