@@ -37,7 +37,8 @@ QMap<QString, QString> settingLabels() {
 
 QMap<QString, QString> formatTitles() {
     return {{QStringLiteral("mixtral"), ExportDialog::tr("Mixtral (MixtralForCausalLM)")},
-            {QStringLiteral("qwen2moe"), ExportDialog::tr("Qwen2-MoE (Qwen2MoeForCausalLM, shared expert)")}};
+            {QStringLiteral("qwen2moe"), ExportDialog::tr("Qwen2-MoE (Qwen2MoeForCausalLM, shared expert)")},
+            {QStringLiteral("qwen3moe"), ExportDialog::tr("Qwen3-MoE (Qwen3MoeForCausalLM, q/k norms)")}};
 }
 
 }  // namespace
