@@ -38,12 +38,6 @@ public:
     /// Hugging Face key such as "model.layers.3.mlp.experts.2.up_proj.weight") for input x [.., in]:
     /// [.., out] in x's dtype, or an undefined tensor when that layer has no adapter.
     virtual at::Tensor delta(const std::string& weight, const at::Tensor& x) const = 0;
-    /// Whether any adapted weight's name starts with `prefix` (blocks that fuse several linear
-    /// layers into one product ask before fusing; the default answer is the safe one).
-    virtual bool any_under(const std::string& prefix) const {
-        (void)prefix;
-        return true;
-    }
 };
 
 enum class ComputeDType { F32, BF16 };

@@ -118,8 +118,6 @@ private:
     };
     void run_slots(const Dispatch& d, const std::vector<SlotPiece>& share) const;
 
-    /// Train mode, every expert on every token: xf [N, D], gates [N, E] in xf's dtype -> [N, D].
-    at::Tensor dense_mixture(const at::Tensor& xf, const at::Tensor& gates) const;
     std::vector<std::shared_ptr<const SwiGluFfn>> experts_;
     RouterSpec router_;
     at::Tensor w_logits_;  // [E + N, D] float32: weight + α·prior, then the null rows (what one linear computes)

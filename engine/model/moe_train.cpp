@@ -35,42 +35,6 @@ std::shared_ptr<const FeedForward> MoeFfn::to(const at::Device& device) const {
     return std::make_shared<MoeFfn>(ex, r, sh, router_.weight.scalar_type());
 }
 
-// The dense mixture Σ_e g_e · down_e(silu(gate_e x) ⊙ up_e x) (+ Σ_e g_e · b_e) as two products over
-// the experts' stacked weights: h = x·[G_1..G_E; U_1..U_E]ᵀ [N, 2ΣF], a = silu(h_G) ⊙ h_U ⊙ g (each
-// expert's columns scaled by its gate), out = a·[Dn_1 .. Dn_E]ᵀ [N, D] — the sum over experts is the
-// second product's inner dimension. Same arithmetic as the expert loop (up to summation order), one
-// pass of large GEMMs instead of E small ones and E accumulations, and autograd follows it (cat and
-// index_select are differentiable, so trainable experts still get their gradients).
-at::Tensor MoeFfn::dense_mixture(const at::Tensor& xf, const at::Tensor& gates) const {
-    const int64_t E = n_experts();
-    std::vector<at::Tensor> g_rows, u_rows, downs, biases;
-    std::vector<int64_t> col_expert;  // [ΣF] the expert of each activation column
-    bool any_bias = false;
-    for (int64_t e = 0; e < E; ++e) {
-        const SwiGluFfn& ex = *experts_[static_cast<size_t>(e)];
-        g_rows.push_back(ex.gate());
-        u_rows.push_back(ex.up());
-        downs.push_back(ex.down());
-        col_expert.insert(col_expert.end(), static_cast<size_t>(ex.width()), e);
-        any_bias = any_bias || ex.down_bias().defined();
-    }
-    const int64_t F = static_cast<int64_t>(col_expert.size());
-    std::vector<at::Tensor> gu = g_rows;
-    gu.insert(gu.end(), u_rows.begin(), u_rows.end());
-    at::Tensor h = gemm::linear(xf, at::cat(gu, 0));                      // [N, 2ΣF]
-    at::Tensor map = at::tensor(col_expert, at::kLong).to(xf.device());  // [ΣF]
-    at::Tensor a = at::silu(h.narrow(1, 0, F)) * h.narrow(1, F, F) * gates.index_select(1, map);  // [N, ΣF]
-    at::Tensor out = gemm::linear(a, at::cat(downs, 1));                  // [N, D]
-    if (any_bias) {
-        for (int64_t e = 0; e < E; ++e) {
-            const at::Tensor& b = experts_[static_cast<size_t>(e)]->down_bias();
-            biases.push_back(b.defined() ? b : at::zeros({xf.size(1)}, xf.options()));
-        }
-        out = out + at::mm(gates, at::stack(biases, 0));  // [N, E]·[E, D]
-    }
-    return out;
-}
-
 at::Tensor MoeFfn::forward_train(const at::Tensor& x, int il, const FfnContext& fc) const {
     const auto shape = x.sizes().vec();
     const int64_t D = x.size(-1);
@@ -141,10 +105,7 @@ at::Tensor MoeFfn::forward_train(const at::Tensor& x, int il, const FfnContext& 
         return experts_[static_cast<size_t>(e)]->forward_train(rows, il, efc);
     };
     at::Tensor out;  // [N, D]
-    const bool stacked = all && !(fc.adapters && fc.adapters->any_under(fc.name_prefix + "experts."));
-    if (stacked) {
-        out = dense_mixture(xf, gates.to(st));
-    } else if (all) {
+    if (all) {
         for (int64_t e = 0; e < E; ++e) {
             at::Tensor ye = run_expert(e, xf) * gates.narrow(1, e, 1).to(st);  // [N, D]
             out = out.defined() ? out + ye : ye;

@@ -76,11 +76,6 @@ at::Tensor LoraSet::delta(const std::string& weight, const at::Tensor& x) const 
     return at::linear(at::linear(h, A), B) * scale();
 }
 
-bool LoraSet::any_under(const std::string& prefix) const {
-    auto it = adapters_.lower_bound(prefix);
-    return it != adapters_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-}
-
 at::Tensor LoraSet::merged(const at::Tensor& W, const at::Tensor& A, const at::Tensor& B) const {
     return W.to(at::kFloat) + at::mm(B.to(at::kFloat), A.to(at::kFloat)) * scale();
 }

@@ -35,7 +35,6 @@ public:
                                          const std::vector<std::string>& suffixes);
 
     at::Tensor delta(const std::string& weight, const at::Tensor& x) const override;
-    bool any_under(const std::string& prefix) const override;
 
     /// Dropout on (training) or off (evaluation, merging checks).
     void set_training(bool on) { training_ = on; }
