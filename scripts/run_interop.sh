@@ -128,8 +128,8 @@ if want llama-cpp; then  # llama.cpp from llama-cpp-python's sdist (pinned), its
         echo "download+pydeps $((t1 - t0)) s, build $((SECONDS - t1)) s" > "$LL/.d2m-installed-$LLAMA_PY"
         echo "interop: llama.cpp $(cat "$LL/.d2m-installed-$LLAMA_PY")" >&2
     fi
-    rm -rf "$W/llama"; mkdir -p "$W/llama"
-    made env PYTHONPATH="$LL/pydeps" "$PY" "$LSRC/convert_hf_to_gguf.py" "$W/mixtral" --outtype f32 \
+    rm -rf "$W/llama"; mkdir -p "$W/llama"  # gguf from the lock, not the vendored gguf-py: requirements-llama.txt
+    made env NO_LOCAL_GGUF=1 PYTHONPATH="$LL/pydeps" "$PY" "$LSRC/convert_hf_to_gguf.py" "$W/mixtral" --outtype f32 \
         --outfile "$W/llama/mixtral-f32.gguf"
     run_check llama-cpp "$PY" tests/interop/check_llama_cpp.py --den2moe "$BIN" --model "$W/mixtral" \
         --gguf "$W/llama/mixtral-f32.gguf" --llama-bin "$LB/bin" --work "$W/llama/check"

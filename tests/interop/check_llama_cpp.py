@@ -14,7 +14,9 @@ PROMPTS = ["Once upon a time, the", "The capital of France is", "def add(a, b):\
 
 
 def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    # bytes decoded without newline translation: text=True would turn a generated "\r" into "\n"
+    r = subprocess.run(cmd, capture_output=True, **kw)
+    r.stdout, r.stderr = (b.decode("utf-8", errors="replace") for b in (r.stdout, r.stderr))
     if r.returncode != 0:
         sys.stderr.write(r.stdout[-2000:] + r.stderr[-4000:])
         raise SystemExit(f"check_llama_cpp: {cmd[0]} failed with {r.returncode}")
