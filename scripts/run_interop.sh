@@ -6,7 +6,8 @@
 # usage: scripts/run_interop.sh [--setup-only] [--only NAME]...   env: D2M_BUILD (default build-nogui),
 #        D2M_INTEROP_VENV / D2M_INTEROP_VENV_MTEB (existing venvs to use instead), D2M_SHARED_DIR (../shared).
 # checks (--only): transformers-mixtral, transformers-qwen2moe, transformers-qwen2, transformers-qwen3,
-#                  transformers-qwen2-qwen2moe, transformers-qwen3-qwen3moe, transformers-tokenizer, mteb, peft, lm-eval.
+#                  transformers-qwen2-qwen2moe, transformers-qwen3-qwen3moe, transformers-tokenizer, mteb, peft, lm-eval,
+#                  llama-cpp (downloads llama-cpp-python's sdist for its vendored llama.cpp and builds two tools, once).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -110,6 +111,28 @@ if want peft; then  # a short adapter-only LoRA run on the attention projections
     made "$BIN" export "$W/peft/trained" --format mixtral --out "$W/peft/merged" --peft-adapter "$W/peft/adapter"
     run_check peft "$PY" tests/interop/check_peft.py --den2moe "$BIN" --trained "$W/peft/trained" \
         --base "$W/mixtral" --merged "$W/peft/merged" --adapter "$W/peft/adapter" --work "$W/peft/work"
+fi
+if want llama-cpp; then  # llama.cpp from llama-cpp-python's sdist (pinned), its converter to an f32 GGUF, its tools
+    LLAMA_PY=0.3.16 LL="$OUT/llama" LB="$OUT/llama.cpp-build"
+    LSRC="$LL/llama_cpp_python-$LLAMA_PY/vendor/llama.cpp"
+    if [ ! -f "$LL/.d2m-installed-$LLAMA_PY" ]; then
+        t0=$SECONDS
+        mkdir -p "$LL"
+        "$VENV/bin/pip" download -q --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_PY" -d "$LL"
+        tar -xzf "$LL/llama_cpp_python-$LLAMA_PY.tar.gz" -C "$LL"
+        "$VENV/bin/pip" install -q --no-deps --target "$LL/pydeps" -r tests/interop/requirements-llama.txt
+        t1=$SECONDS
+        cmake -S "$LSRC" -B "$LB" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DGGML_OPENMP=OFF \
+            -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF >>"$W/make.log"
+        ninja -C "$LB" -j"${D2M_JOBS:-2}" llama-perplexity llama-cli >>"$W/make.log"
+        echo "download+pydeps $((t1 - t0)) s, build $((SECONDS - t1)) s" > "$LL/.d2m-installed-$LLAMA_PY"
+        echo "interop: llama.cpp $(cat "$LL/.d2m-installed-$LLAMA_PY")" >&2
+    fi
+    rm -rf "$W/llama"; mkdir -p "$W/llama"  # gguf from the lock, not the vendored gguf-py: requirements-llama.txt
+    made env NO_LOCAL_GGUF=1 PYTHONPATH="$LL/pydeps" "$PY" "$LSRC/convert_hf_to_gguf.py" "$W/mixtral" --outtype f32 \
+        --outfile "$W/llama/mixtral-f32.gguf"
+    run_check llama-cpp "$PY" tests/interop/check_llama_cpp.py --den2moe "$BIN" --model "$W/mixtral" \
+        --gguf "$W/llama/mixtral-f32.gguf" --llama-bin "$LB/bin" --work "$W/llama/check"
 fi
 run_check lm-eval env HF_DATASETS_OFFLINE=1 HF_HOME="$W/hf-home" "$PY" tests/interop/check_lm_eval.py --den2moe "$BIN" \
     --model "$W/mixtral" --work "$W/lm-eval"
