@@ -917,6 +917,9 @@ double Trainer::train_step() {
 }
 
 std::string Trainer::replica_fingerprint() const {
+    // no autograd: an aliased master is a view of a trained leaf that AdamW updates in place
+    // (reading it in grad mode is refused: the embedding stage's LoRA on several ranks)
+    at::NoGradGuard no_grad;
     std::string f;
     for (const auto& p : impl_->params) {
         const double v = p.master.to(at::kDouble).sum().item<double>();
