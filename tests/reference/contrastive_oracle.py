@@ -109,7 +109,7 @@ def cmd_gathered(a):
         return ([E(x[0]) for x in share], [E(x[1]) for x in share], [E(k) for x in share for k in x[2:]])
 
     def grads_of(loss):
-        g = torch.autograd.grad(loss, [leaves[n] for n in info['trainable']], allow_unused=True)
+        g = torch.autograd.grad(loss, [leaves[n] for n in info['trainable']], allow_unused=True, retain_graph=True)
         return [torch.zeros_like(leaves[n]) if x is None else x for n, x in zip(info['trainable'], g)]
 
     blocks = [block(sh) for sh in shares]
