@@ -41,6 +41,11 @@ public:
     }
     void barrier() override {}
     std::vector<std::string> all_gather_bytes(const std::string& bytes) override { return {bytes}; }
+    std::vector<at::Tensor> all_gather_rows(const at::Tensor& t, const std::vector<int64_t>& rows) override {
+        D2M_CHECK(rows.size() == 1 && t.dim() >= 1 && t.size(0) == rows[0], Internal, "all_gather_rows: ", rows.size(),
+                  " row counts for 1 rank");
+        return {t.detach()};
+    }
 };
 
 std::unique_ptr<Communicator>& slot() {
@@ -181,6 +186,27 @@ public:
             const uint8_t* p = outs2[0][static_cast<size_t>(r)].data_ptr<uint8_t>();
             res.emplace_back(reinterpret_cast<const char*>(p), static_cast<size_t>(sizes[static_cast<size_t>(r)]));
         }
+        return res;
+    }
+
+    std::vector<at::Tensor> all_gather_rows(const at::Tensor& t, const std::vector<int64_t>& rows) override {
+        const int W = env_.world_size;
+        D2M_CHECK(static_cast<int>(rows.size()) == W && t.defined() && t.device().is_cpu() && t.dim() >= 1 &&
+                      t.size(0) == rows[static_cast<size_t>(env_.rank)],
+                  Internal, "all_gather_rows: ", rows.size(), " row counts for ", W, " ranks, or this rank's tensor is",
+                  " not a CPU tensor of ", rows.empty() ? 0 : rows[static_cast<size_t>(env_.rank) % rows.size()], " rows");
+        int64_t mx = 1;
+        for (int64_t n : rows) mx = std::max(mx, n);
+        std::vector<int64_t> shape = t.sizes().vec();  // [mx, ...]
+        shape[0] = mx;
+        at::Tensor mine = at::zeros(shape, t.options());
+        mine.narrow(0, 0, t.size(0)).copy_(t.detach());
+        std::vector<std::vector<at::Tensor>> outs(1);
+        for (int r = 0; r < W; ++r) outs[0].push_back(at::empty(shape, t.options()));
+        std::vector<at::Tensor> in{mine};
+        wait(guarded("all_gather", [&] { return pg_->allgather(outs, in); }), "all_gather");
+        std::vector<at::Tensor> res;
+        for (int r = 0; r < W; ++r) res.push_back(outs[0][static_cast<size_t>(r)].narrow(0, 0, rows[static_cast<size_t>(r)]));
         return res;
     }
 

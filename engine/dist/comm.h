@@ -33,6 +33,10 @@ public:
     virtual void barrier() = 0;
     /// Every rank's `bytes`, in rank order, on every rank (small payloads: results, fingerprints).
     virtual std::vector<std::string> all_gather_bytes(const std::string& bytes) = 0;
+    /// Every rank's `t` [rows[r], ...] in rank order, on every rank, detached (no autograd history):
+    /// `t` a CPU tensor of the same dtype and trailing shape on every rank, `rows` every rank's leading
+    /// size (known to all callers; a rank may send 0 rows). c10d allgather of blocks padded to the longest.
+    virtual std::vector<at::Tensor> all_gather_rows(const at::Tensor& t, const std::vector<int64_t>& rows) = 0;
     /// Tell the other ranks why this one is stopping (best effort), so their errors can say it.
     virtual void report_failure(const std::string& message) { (void)message; }
     /// "" for a single process, else "[rank R] " to prefix log lines.

@@ -306,6 +306,50 @@ struct Trainer::Impl {
         for (int64_t b = 0; b < B; ++b) lab[b] = static_cast<float>(pairs[static_cast<size_t>(idx[static_cast<size_t>(b)])].label);
         return cosine_mse_loss(eq, ec.narrow(0, 0, B), lab);
     }
+    /// InfoNCE over one process's micro-batch spread over the ranks (ms-swift's INFONCE_USE_BATCH,
+    /// DEN2MOEE.md §3.2): `share[r]` = rank r's pairs. Every rank embeds its own pairs, all-gathers
+    /// the others' embeddings (detached) and computes the loss of ALL anchors against ALL positives
+    /// and hard negatives, in one process's order (queries; positives; negatives), only its own rows
+    /// differentiable. Summed over the ranks these gradients are the one-process gradient of the
+    /// whole micro-batch (each embedding's terms are differentiated on exactly one rank).
+    at::Tensor gathered_infonce(const std::vector<std::vector<int64_t>>& share, int64_t* tokens) const {
+        const int W = comm->world_size(), R = comm->rank();
+        std::vector<int64_t> nq(static_cast<size_t>(W)), nn(static_cast<size_t>(W)), rows(static_cast<size_t>(W));
+        for (int r = 0; r < W; ++r) {
+            const auto& sh = share[static_cast<size_t>(r)];
+            nq[static_cast<size_t>(r)] = static_cast<int64_t>(sh.size());
+            for (int64_t i : sh) nn[static_cast<size_t>(r)] += static_cast<int64_t>(pair_ids[static_cast<size_t>(i)].size()) - 2;
+            rows[static_cast<size_t>(r)] = 2 * nq[static_cast<size_t>(r)] + nn[static_cast<size_t>(r)];
+        }
+        const at::Tensor& emb = train_model->named_tensors().at(names::embed_tokens());
+        at::Tensor mine = at::empty({0, emb.size(1)}, emb.options().dtype(at::kFloat));  // [rows[R], D]
+        if (nq[static_cast<size_t>(R)] > 0) {
+            std::vector<const std::vector<int>*> all;
+            const auto& sh = share[static_cast<size_t>(R)];
+            for (int64_t i : sh) all.push_back(&pair_ids[static_cast<size_t>(i)][0]);
+            for (int64_t i : sh) all.push_back(&pair_ids[static_cast<size_t>(i)][1]);
+            for (int64_t i : sh)
+                for (size_t k = 2; k < pair_ids[static_cast<size_t>(i)].size(); ++k) all.push_back(&pair_ids[static_cast<size_t>(i)][k]);
+            if (tokens)
+                for (const auto* t : all) *tokens += static_cast<int64_t>(t->size());
+            mine = embed(*train_model, all, fo());  // [2·nq + nn, D]
+        }
+        std::vector<at::Tensor> got = comm->all_gather_rows(mine.detach().to(at::kCPU).contiguous(), rows);
+        got[static_cast<size_t>(R)] = mine;
+        std::vector<at::Tensor> q, p, n;
+        for (int r = 0; r < W; ++r) {
+            const size_t u = static_cast<size_t>(r);
+            at::Tensor e = r == R ? got[u] : got[u].to(mine.device());
+            q.push_back(e.narrow(0, 0, nq[u]));
+            p.push_back(e.narrow(0, nq[u], nq[u]));
+            n.push_back(e.narrow(0, 2 * nq[u], nn[u]));
+        }
+        at::Tensor anchors = at::cat(q);                            // [B, D]
+        std::vector<at::Tensor> c(p);
+        c.insert(c.end(), n.begin(), n.end());
+        at::Tensor candidates = at::cat(c);                         // [B + N, D]
+        return infonce_loss(anchors, candidates, at::arange(anchors.size(0), at::kLong), s.tau);
+    }
     /// Mean next-token loss of ids [B, T] through `m`'s Train mode: ChunkedLmLoss unless the head
     /// itself trains (then the full logits, so it gets its gradient).
     at::Tensor lm_loss(const LlamaModel& m, const at::Tensor& ids) const {
@@ -757,7 +801,28 @@ double Trainer::train_step() {
     if (I.den2moee && s.stage == "den2moee-dense") I.set_alpha(den2moee_alpha(I.step + 1, s.alpha_warmup, I.alpha_init));
     for (auto& c : I.counts) c.zero_();  // the step's own selections only (not an evaluation's)
     I.count_tokens = 0;
-    for (int64_t b0 = lo; b0 < hi; b0 += s.batch) {
+    // InfoNCE on several ranks: the G windows in one process's micro-batches, each spread over the
+    // ranks in contiguous shares and its loss taken over all ranks' gathered embeddings (gathered_infonce)
+    const bool gathered = s.loss == "infonce" && W > 1;
+    if (gathered) {
+        for (int64_t m0 = 0; m0 < G; m0 += s.batch) {
+            const int64_t nb = std::min(s.batch, G - m0);
+            std::vector<std::vector<int64_t>> share(static_cast<size_t>(W));
+            for (int r = 0; r < W; ++r)
+                for (int64_t k = m0 + nb * r / W; k < m0 + nb * (r + 1) / W; ++k)
+                    share[static_cast<size_t>(r)].push_back(draws[static_cast<size_t>(k)].second);
+            if (I.lora) {
+                const int64_t first = m0 + nb * R / W;
+                I.lora->reseed_dropout(mix64(mix64(static_cast<uint64_t>(s.seed)) ^
+                                             mix64(static_cast<uint64_t>(I.step) * 0x100000001b3ull + static_cast<uint64_t>(first))));
+            }
+            const double w = static_cast<double>(nb) / static_cast<double>(G);
+            at::Tensor l = I.gathered_infonce(share, &I.step_tokens);
+            if (l.requires_grad()) (w == 1.0 ? l : l * w).backward();  // a rank with no pairs here has nothing to differentiate
+            if (R == 0) loss += l.item<double>() * w;  // every rank holds the same value: counted once in the all-reduce
+        }
+    }
+    for (int64_t b0 = lo; b0 < hi && !gathered; b0 += s.batch) {
         const int64_t nb = std::min(s.batch, hi - b0);
         // the micro-batch's dropout masks are a pure function of (seed, step, its first window), not of
         // the rank: W ranks draw the masks one process draws (when the micro-batches coincide), and a
@@ -769,7 +834,7 @@ double Trainer::train_step() {
         std::vector<at::Tensor> rows;
         const double w = static_cast<double>(nb) / static_cast<double>(G);
         if (s.loss != "lm") {
-            // in-batch negatives are the micro-batch's own pairs (data-parallel: the rank's share)
+            // one rank (infonce: in-batch negatives are the micro-batch's pairs), or cosmse (no negatives)
             std::vector<int64_t> idx;
             for (int64_t k = b0; k < b0 + nb; ++k) idx.push_back(draws[static_cast<size_t>(k)].second);
             loss += accumulate_pairs(idx, w) * w;
@@ -852,6 +917,9 @@ double Trainer::train_step() {
 }
 
 std::string Trainer::replica_fingerprint() const {
+    // no autograd: an aliased master is a view of a trained leaf that AdamW updates in place
+    // (reading it in grad mode is refused: the embedding stage's LoRA on several ranks)
+    at::NoGradGuard no_grad;
     std::string f;
     for (const auto& p : impl_->params) {
         const double v = p.master.to(at::kDouble).sum().item<double>();

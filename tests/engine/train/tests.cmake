@@ -43,3 +43,13 @@ add_test(NAME oracle_contrastive_budget_bias
                  --fixture ${CMAKE_BINARY_DIR}/contrastive-oracle/budget.safetensors)
 set_tests_properties(oracle_contrastive_budget_bias PROPERTIES FIXTURES_REQUIRED contrastive_oracle_fixtures
                      ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
+# Cross-rank InfoNCE: the oracle splits the infonce fixture's 4 pairs over 2 ranks as ms-swift does
+# (each rank: all anchors vs all candidates, its own embeddings differentiable, the others detached);
+# the sum of the ranks' gradients (what the engine's all-reduce forms) must equal the engine's
+# one-process gradient to fp32 rel 1e-4 (the engine's 2-rank run equals one process:
+# cli_dist_infonce_gathered_equals_single); it also prints how far the local-anchor variant is.
+add_test(NAME oracle_contrastive_gathered
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/contrastive_oracle.py gathered --ranks 2
+                 --fixture ${CMAKE_BINARY_DIR}/contrastive-oracle/infonce_last.safetensors --tol 1e-4)
+set_tests_properties(oracle_contrastive_gathered PROPERTIES FIXTURES_REQUIRED contrastive_oracle_fixtures
+                     ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
