@@ -31,10 +31,12 @@ add_test(NAME cli_handoff_needs_project
 set_tests_properties(cli_handoff_needs_project PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED "cli_export_native;cli_handoff_data"
                      PASS_REGULAR_EXPRESSION "--handoff torchrun needs the project.*REFUSED")
+# the DDP check reads the Mixtral + DeepSpeed fp32 bundle: that test is its fixture (run alone with -R dist too)
+set_tests_properties(cli_handoff_mixtral_deepspeed_experts_fp32 PROPERTIES FIXTURES_SETUP cli_handoff_mixtral_bundle)
 # the generated script's data-parallel path: 2 torchrun processes (Gloo, DDP with unused LoRA
 # experts) = 1 process with twice the batch, 3 steps of the experts stage
 add_test(NAME cli_handoff_script_ddp_equals_single
          COMMAND sh -c "${D2M_HANDOFF_CHECK} ddp --bundle '${D2M_CLI_HANDOFF}/mixtral-deepspeed-fp32/handoff' --steps 3")
 set_tests_properties(cli_handoff_script_ddp_equals_single PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS "cli;dist"
-                     DEPENDS cli_handoff_mixtral_deepspeed_experts_fp32
-                     FIXTURES_REQUIRED "cli_export_native;cli_handoff_data" PASS_REGULAR_EXPRESSION "DDP_SAME")
+                     FIXTURES_REQUIRED "cli_export_native;cli_handoff_data;cli_handoff_mixtral_bundle"
+                     PASS_REGULAR_EXPRESSION "DDP_SAME")
