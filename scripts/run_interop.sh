@@ -53,6 +53,7 @@ lock_into() {  # lock_into DIR REQUIREMENTS: one more lock into an existing venv
 }
 [ -n "${D2M_INTEROP_VENV:-}" ] || lock_into "$VENV" tests/interop/requirements-lmeval.txt
 [ -n "${D2M_INTEROP_VENV_MTEB:-}" ] || venv_for "$VENV_MTEB" tests/interop/requirements-mteb.txt
+[ -n "${D2M_INTEROP_VENV_MTEB:-}" ] || lock_into "$VENV_MTEB" tests/interop/requirements-mteb-sklearn.txt
 PY="$VENV/bin/python"
 
 # --- the model under test: the demo model, converted (random split, 4 experts, top-2, fp32), exported twice;
@@ -77,8 +78,8 @@ p.update(model=sys.argv[1], dtype="fp32", name="interop: tiny " + sys.argv[1]); 
     made "$BIN" convert "$W/$a.den2moe.json" --recipe random --experts 4 --top-k 2 --dtype fp32 --no-eval --out "$W/$a-moe"
     made "$BIN" export "$W/$a-moe" --format "${a}moe" --out "$W/$a-${a}moe"
 done
-# embeddings and MTEB-layout result files of three cheap tasks
-made "$BIN" eval "$W/moe" --tasks STS13,MRPC,TrecQAReranking --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
+# embeddings and MTEB-layout result files of five cheap tasks
+made "$BIN" eval "$W/moe" --tasks STS13,MRPC,TrecQAReranking,SST2Classification,Banking77Clustering --save-embeddings --out "$W/eval" --cache-dir "$W/eval-cache"
 [ "$SETUP_ONLY" = 1 ] && exit 0
 
 # --- the checks, one verdict line each
