@@ -1,10 +1,12 @@
 // The forward pass's matrix products, one place that decides how bf16 ones run on the CPU.
 //
 // libtorch sends CPU bf16 GEMMs to oneDNN only on CPUs with AVX-512; elsewhere they run on its scalar
-// reference loops, about 50x slower than fp32 (1.1 vs 57 GFLOP/s on 2 Zen 1 cores, docs/benchmarks.md).
-// There the products below widen their bf16 operands to float32 (exact), multiply in float32 and round
-// the product to bf16 once: what oneDNN's bf16 GEMM computes (float32 accumulation, bf16 result), up to
-// the order of the sums. Everything else (fp32, CUDA, AVX-512 CPUs) goes straight to ATen.
+// reference loops, about 50x slower than fp32 (1.1 vs 57 GFLOP/s on 2 Zen 1 cores, docs/benchmarks.md),
+// and oneDNN itself emulates bf16 where the CPU has no AVX512-BF16 / AMX-BF16 (1.5-2.1x slower than
+// widening, issue 27). There (core/runtime.h cpu_bf16_support) the products below widen their bf16
+// operands to float32 (exact), multiply in float32 and round the product to bf16 once: what oneDNN's bf16
+// GEMM computes (float32 accumulation, bf16 result), up to the order of the sums. Everything else (fp32,
+// CUDA, CPUs with bf16 instructions) goes straight to ATen.
 #pragma once
 
 #include <ATen/core/Tensor.h>
