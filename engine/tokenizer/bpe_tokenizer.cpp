@@ -137,6 +137,11 @@ public:
             n = std::max(n, it.value().get<int>() + 1);
         }
         for (const AddedToken& a : spec.added) n = std::max(n, a.id + 1);
+        // ids index tables of n entries: a sparse file (one id of 555,555,158 among 600 pieces, found by
+        // fuzzing) must not allocate gigabytes; real vocabularies are dense (gaps, if any, are few)
+        const long long n_pieces = static_cast<long long>(spec.vocab.size() + spec.added.size());
+        D2M_CHECK(n <= 2 * n_pieces + 1024, InvalidInput, spec.vocab_file, ": ids go up to ", n - 1, " for ",
+                  n_pieces, " pieces", Hint{"a tokenizer's ids are 0 .. size-1 with few gaps; is the file damaged?"});
         pieces_.assign(n, std::string());
         bytes_.assign(n, std::string());
         special_.assign(n, 0);
