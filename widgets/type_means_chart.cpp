@@ -56,10 +56,14 @@ TypeMeansChart::TypeMeansChart(QWidget* parent) : QWidget(parent) {
     m_plot->yAxis->grid()->setVisible(true);
     m_plot->yAxis->grid()->setPen(QPen(QColor(0xe0, 0xe0, 0xe0), 0, Qt::DotLine));
     m_plot->xAxis->grid()->setVisible(false);
+    // the legend in a row of its own above the bars, so it never covers one
     m_plot->legend->setVisible(true);
     m_plot->legend->setFont(plotstyle::baseFont());
     m_plot->legend->setBorderPen(Qt::NoPen);
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    m_plot->plotLayout()->insertRow(0);
+    m_plot->plotLayout()->addElement(0, 0, m_plot->legend);
+    m_plot->plotLayout()->setRowStretchFactor(0, 0.001);
     m_group = new QCPBarsGroup(m_plot);
     m_group->setSpacingType(QCPBarsGroup::stAbsolute);
     m_group->setSpacing(1);

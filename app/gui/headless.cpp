@@ -588,14 +588,18 @@ int runHeadlessEvaluation(MainWindow& w, const StudioOptions& o, const frontend:
 }
 
 /// --view runs: the project's runs on stderr (one line each: label, kind, made from, lineage, results)
-/// and the Runs tab as PNG, the newest run selected so its provenance shows.
+/// and the Runs tab as PNG, the newest model run selected so its provenance shows.
 int renderRunsView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
     RunsPanel* panel = w.runsPanel();
     panel->refresh();
     const auto& runs = panel->runs();
     for (const auto& r : runs) say(err, runCells(r, runs).mid(0, 5).join(QStringLiteral(" | ")));
     say(err, QStringLiteral("%1 runs").arg(runs.size()));
-    if (!runs.empty()) panel->selectPaths({QString::fromStdString(runs.back().path)});
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+        if (it->is_model()) {
+            panel->selectPaths({QString::fromStdString(it->path)});
+            break;
+        }
     if (!o.screenshot.isEmpty()) {
         grabTab(w, panel, o.size, o.screenshot);
         say(err, QStringLiteral("wrote ") + o.screenshot);

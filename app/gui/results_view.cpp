@@ -86,6 +86,7 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     split->addWidget(m_chart);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
+    split->setSizes({300, 200});  // the chart gets two fifths from the start
     auto* lay = new QVBoxLayout(this);
     lay->addLayout(bar);
     lay->addWidget(split, 1);
