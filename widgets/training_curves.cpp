@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace den2moe::ui {
 
@@ -15,6 +16,7 @@ namespace {
 const QColor kTrainColor(0x1e, 0x88, 0xe5);
 const QColor kHeldOutColor(0xd8, 0x1b, 0x60);
 const QColor kLrColor(0x2e, 0x7d, 0x32);
+const QColor kTpsColor(0x6a, 0x4c, 0x93);
 
 /// Drops the tail of (x, y...) whose x is >= `from` (a resumed run rewrites it).
 void truncateFrom(QVector<double>& x, QVector<double>& y, double from) {
@@ -66,12 +68,14 @@ TrainingCurvesView::TrainingCurvesView(QWidget* parent) : QWidget(parent) {
     m_lossRect = new QCPAxisRect(m_plot);
     m_pplRect = new QCPAxisRect(m_plot);
     m_lrRect = new QCPAxisRect(m_plot);
+    m_tpsRect = new QCPAxisRect(m_plot);
     m_plot->plotLayout()->addElement(1, 0, m_lossRect);
     m_plot->plotLayout()->addElement(2, 0, m_pplRect);
     m_plot->plotLayout()->addElement(3, 0, m_lrRect);
+    m_plot->plotLayout()->addElement(4, 0, m_tpsRect);
     m_plot->plotLayout()->setRowStretchFactor(0, 0.01);
     auto* group = new QCPMarginGroup(m_plot);
-    for (QCPAxisRect* r : {m_lossRect, m_pplRect, m_lrRect}) {
+    for (QCPAxisRect* r : {m_lossRect, m_pplRect, m_lrRect, m_tpsRect}) {
         r->setMarginGroup(QCP::msLeft | QCP::msRight, group);
         for (QCPAxis* a : r->axes()) plotstyle::styleAxis(a);
         r->axis(QCPAxis::atLeft)->grid()->setVisible(true);
@@ -79,7 +83,7 @@ TrainingCurvesView::TrainingCurvesView(QWidget* parent) : QWidget(parent) {
         r->axis(QCPAxis::atBottom)->setLabel(QStringLiteral("optimizer step"));
         connect(r->axis(QCPAxis::atBottom), qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
                 [this](const QCPRange& range) {
-                    for (QCPAxisRect* o : {m_lossRect, m_pplRect, m_lrRect}) {
+                    for (QCPAxisRect* o : {m_lossRect, m_pplRect, m_lrRect, m_tpsRect}) {
                         if (o->axis(QCPAxis::atBottom)->range() != range) o->axis(QCPAxis::atBottom)->setRange(range);
                     }
                 });
@@ -93,6 +97,8 @@ TrainingCurvesView::TrainingCurvesView(QWidget* parent) : QWidget(parent) {
     m_heldOut = addGraph(m_plot, m_lossRect, kHeldOutColor, QStringLiteral("held-out loss"), true);
     m_ppl = addGraph(m_plot, m_pplRect, kHeldOutColor, QStringLiteral("held-out perplexity"), true);
     m_lr = addGraph(m_plot, m_lrRect, kLrColor, QStringLiteral("learning rate"), false);
+    m_tps = addGraph(m_plot, m_tpsRect, kTpsColor, QStringLiteral("tokens/s"), false);
+    m_tpsRect->axis(QCPAxis::atLeft)->setLabel(QStringLiteral("tokens/s"));
     auto* legend = new QCPLegend;
     m_lossRect->insetLayout()->addElement(legend, Qt::AlignTop | Qt::AlignRight);
     legend->setLayer(QStringLiteral("legend"));
@@ -101,7 +107,7 @@ TrainingCurvesView::TrainingCurvesView(QWidget* parent) : QWidget(parent) {
     legend->addItem(new QCPPlottableLegendItem(legend, m_loss));
     legend->addItem(new QCPPlottableLegendItem(legend, m_heldOut));
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    for (QCPAxisRect* r : {m_lossRect, m_pplRect, m_lrRect}) r->setRangeZoom(Qt::Horizontal), r->setRangeDrag(Qt::Horizontal);
+    for (QCPAxisRect* r : {m_lossRect, m_pplRect, m_lrRect, m_tpsRect}) r->setRangeZoom(Qt::Horizontal), r->setRangeDrag(Qt::Horizontal);
     setMinimumSize(360, 300);
     refresh();
 }
@@ -113,13 +119,16 @@ void TrainingCurvesView::setData(const TrainingCurveData& data) {
 
 void TrainingCurvesView::clear() { setData({}); }
 
-void TrainingCurvesView::appendStep(double step, double loss, double lr) {
-    QVector<double> lrSteps = m_data.step;
+void TrainingCurvesView::appendStep(double step, double loss, double lr, double tokensPerS) {
+    QVector<double> lrSteps = m_data.step, tpsSteps = m_data.step;
+    m_data.tokensPerS.resize(m_data.step.size(), std::numeric_limits<double>::quiet_NaN());
     truncateFrom(m_data.step, m_data.loss, step);
     truncateFrom(lrSteps, m_data.lr, step);
+    truncateFrom(tpsSteps, m_data.tokensPerS, step);
     m_data.step.push_back(step);
     m_data.loss.push_back(loss);
     m_data.lr.push_back(lr);
+    m_data.tokensPerS.push_back(tokensPerS);
     refresh();
 }
 
@@ -145,6 +154,7 @@ int TrainingCurvesView::pointCount(const QString& graph) const {
                         : graph == QLatin1String("held_out") ? m_heldOut
                         : graph == QLatin1String("ppl")      ? m_ppl
                         : graph == QLatin1String("lr")       ? m_lr
+                        : graph == QLatin1String("tokens_per_s") ? m_tps
                                                              : nullptr;
     return g ? g->dataCount() : -1;
 }
@@ -157,6 +167,17 @@ void TrainingCurvesView::refresh() {
     m_heldOut->setData(m_data.evalStep, m_data.evalLoss, true);
     m_ppl->setData(m_data.evalStep, ppl, true);
     m_lr->setData(m_data.step, m_data.lr, true);
+    // throughput: the reported steps only (a live run's first report may have none)
+    QVector<double> tpsStep, tps;
+    for (int i = 0; i < m_data.step.size() && i < m_data.tokensPerS.size(); ++i) {
+        if (!std::isfinite(m_data.tokensPerS[i])) continue;
+        tpsStep.push_back(m_data.step[i]);
+        tps.push_back(m_data.tokensPerS[i]);
+    }
+    m_tps->setData(tpsStep, tps, true);
+    QVector<double> tpsAxis = tps;
+    tpsAxis.push_back(0);  // from 0, so a slowdown reads as a share of the peak
+    fitY(m_tpsRect->axis(QCPAxis::atLeft), tpsAxis);
     double last = m_data.totalSteps;
     if (!m_data.step.isEmpty()) last = std::max(last, m_data.step.last());
     if (!m_data.evalStep.isEmpty()) last = std::max(last, m_data.evalStep.last());

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <optional>
 #include <cstdio>
 
 #include "cli.h"
@@ -18,6 +19,7 @@
 #include "eval/task_settings.h"
 #include "model/loaded_model.h"
 #include "project/project.h"
+#include "project/runs.h"
 
 namespace den2moe::cli {
 
@@ -60,10 +62,11 @@ int cmd_eval(const Args& a, RunContext& ctx) {
     }
     TaskEvalSettings s;
     std::string model;
+    std::optional<Project> project;
     if (a.has("project")) {
-        const Project p = load_project(a.get("project"));
-        s = p.task_eval;
-        model = resolve_project_path(p, p.model);
+        project = load_project(a.get("project"));
+        s = project->task_eval;
+        model = resolve_project_path(*project, project->model);
     }
     apply_settings(task_eval_schema(), s, a);
     if (a.has("show-prompt")) {
@@ -91,6 +94,9 @@ int cmd_eval(const Args& a, RunContext& ctx) {
     if (rc == -1) return kOk;
     if (rc != kOk || run.summary.tasks.empty()) return rc;  // the --nproc launcher: the workers did the work
     const EvalSummary& sum = run.summary;
+    if (project && !out.out_dir.empty())  // one of the project's runs (project/runs.h)
+        if (std::string why = record_run(*project, "evaluation", out.out_dir, ctx.client); !why.empty())
+            std::fprintf(stderr, "note: %s\n", why.c_str());
     if (a.has("json")) {
         std::fputs((dump_json(sum.to_json(), 1) + "\n").c_str(), stdout);
         return kOk;

@@ -17,6 +17,7 @@
 #include "export/peft_adapter.h"
 #include "pipeline/handoff.h"
 #include "project/project.h"
+#include "project/runs.h"
 #include "train/trainer.h"
 
 namespace den2moe::cli {
@@ -70,6 +71,9 @@ int cmd_export(const Args& a, RunContext& ctx) {
     doc["export"] = {{"out", r.out_dir},          {"files", r.files},   {"shards", r.n_shards},
                      {"tensors", r.n_tensors},    {"bytes", r.bytes},   {"seconds", r.seconds},
                      {"dtype", opt.dtype}};
+    if (project)  // one of the project's runs (project/runs.h)
+        if (std::string why = record_run(*project, "export", r.out_dir, ctx.client); !why.empty())
+            std::fprintf(stderr, "note: %s\n", why.c_str());
     HandoffResult h;
     if (settings.handoff != "none") {
         h = write_handoff(r.out_dir, *project, settings, ctx);

@@ -10,6 +10,7 @@
 #include "main_window.h"
 #include "results_view.h"
 #include "routing_view.h"
+#include "runs_panel.h"
 #include "training_panel.h"
 #include "view_adapters.h"
 
@@ -75,8 +76,9 @@ std::vector<OptionInfo> studioOptions() {
     return {{"project", "P", "project file (the window: else the last project, else the demo)", false},
             {"run", "mining|conversion|export|training|evaluation", "run a step without a window (its options below)", false},
             {"screenshot", "FILE", "render the views into this image (PNG; SVG/PDF for one plot) and exit", false},
-            {"view", "heatmap|dendrogram|all|routing|experts|results|training|evaluation",
-             "what --screenshot renders (default all; training / evaluation after --run training / evaluation)", false},
+            {"view", "heatmap|dendrogram|all|routing|experts|results|training|evaluation|runs",
+             "what --screenshot renders (default all; training / evaluation after --run training / evaluation; "
+             "runs: the project's runs, also listed on stderr)", false},
             {"train-dir", "DIR", "--view training: a finished or paused training run folder (its train_log.jsonl)", false},
             {"clusters", "K|FILE", "cut the dendrogram into K clusters; with --run conversion, a clusters.json", false},
             {"mining-dir", "DIR", "load a finished mining folder (mining.json) instead of running", false},
@@ -99,6 +101,7 @@ std::vector<OptionInfo> studioOptions() {
              false},
             {"deltas", "", "--view results: cells show the deltas to the baseline", true},
             {"table", "FILE", "--view results: write the table as .csv, .md or .tex (LaTeX booktabs); repeatable", false},
+            {"chart", "FILE", "--view results: write the Mean(TaskType) bar chart as .png, .svg or .pdf; repeatable", false},
             {"version", "", "the version", true}};
 }
 
@@ -196,13 +199,15 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     }
     for (const std::string& r : a.get_all("results")) o.results << QString::fromStdString(r);
     for (const std::string& t : a.get_all("table")) o.tables << QString::fromStdString(t);
+    for (const std::string& t : a.get_all("chart")) o.charts << QString::fromStdString(t);
     o.baseline = text("baseline");
     o.sort = text("sort");
     o.deltas = a.has("deltas");
     if (a.has("types")) o.types = text("types").split(QLatin1Char(','), Qt::SkipEmptyParts);
     o.trainDir = text("train-dir");
     if (!o.trainDir.isEmpty() && !a.has("view")) o.view = QStringLiteral("training");
-    if ((!o.results.isEmpty() || !o.tables.isEmpty()) && !a.has("view")) o.view = QStringLiteral("results");
+    if ((!o.results.isEmpty() || !o.tables.isEmpty() || !o.charts.isEmpty()) && !a.has("view"))
+        o.view = QStringLiteral("results");
     if (run == "training" && !a.has("view")) o.view = QStringLiteral("training");
     if (run == "evaluation" && !a.has("view")) o.view = QStringLiteral("evaluation");
     const bool trainingView = o.view == QLatin1String("training");
@@ -225,23 +230,33 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     D2M_CHECK(!resultsView || !o.results.isEmpty(), InvalidInput, "--view results needs --results DIR",
               Hint{"a folder written by `den2moe eval --out DIR`; repeat --results for more runs"});
     D2M_CHECK(resultsView || (((evaluationView && run.empty()) || o.results.isEmpty()) && o.tables.isEmpty() &&
+                              o.charts.isEmpty() &&
                               o.baseline.isEmpty() && o.types.isEmpty() && o.sort.isEmpty() && !o.deltas),
-              InvalidInput, "--results, --table, --baseline, --types, --sort and --deltas belong to --view results");
+              InvalidInput, "--results, --table, --chart, --baseline, --types, --sort and --deltas belong to --view results");
     D2M_CHECK(!resultsView || run.empty(), InvalidInput, "--view results reads finished evaluations; it takes no --run");
     for (const QString& t : o.tables) {
         const QString suffix = QFileInfo(t).suffix().toLower();
         D2M_CHECK(suffix == QLatin1String("csv") || suffix == QLatin1String("md") || suffix == QLatin1String("tex"),
                   InvalidInput, "--table ", t.toStdString(), ": the suffix must be .csv, .md or .tex");
     }
+    for (const QString& c : o.charts) {
+        const QString suffix = QFileInfo(c).suffix().toLower();
+        D2M_CHECK(suffix == QLatin1String("png") || suffix == QLatin1String("svg") || suffix == QLatin1String("pdf"),
+                  InvalidInput, "--chart ", c.toStdString(), ": the suffix must be .png, .svg or .pdf");
+    }
     D2M_CHECK(o.sort.isEmpty() || !o.sort.endsWith(QLatin1Char(':')), InvalidInput, "--sort KEY[:asc|:desc], got '",
               a.get("sort"), "'");
     const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");
     D2M_CHECK(resultsView || moeView || trainingView || evaluationView || o.view == QLatin1String("all") ||
-                  o.view == QLatin1String("heatmap") || o.view == QLatin1String("dendrogram"),
-              InvalidInput, "--view must be heatmap, dendrogram, all, routing, experts, results, training or evaluation, got '",
+                  o.view == QLatin1String("heatmap") || o.view == QLatin1String("dendrogram") ||
+                  o.view == QLatin1String("runs"),
+              InvalidInput, "--view must be heatmap, dendrogram, all, routing, experts, results, training, evaluation or runs, got '",
               a.get("view"), "'");
     D2M_CHECK(!evaluationView || o.screenshot.isEmpty() || o.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive),
               InvalidInput, "--view evaluation writes PNG only");
+    D2M_CHECK(o.view != QLatin1String("runs") || (run.empty() && (o.screenshot.isEmpty() ||
+                                                                 o.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive))),
+              InvalidInput, "--view runs lists the project's finished runs: no --run, PNG only");
     D2M_CHECK(o.compareDir.isEmpty() || o.view == QLatin1String("routing"), InvalidInput,
               "--compare-dir needs --view routing");
     D2M_CHECK(o.view != QLatin1String("routing") || !o.text.isEmpty(), InvalidInput, "--view routing needs --text TEXT");
@@ -433,6 +448,10 @@ int renderResultsView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
         if (!v->exportTo(t, &error)) D2M_FAIL(Io, error.toStdString());
         say(err, QStringLiteral("wrote ") + t);
     }
+    for (const QString& c : o.charts) {
+        if (!v->exportChart(c, o.size.width(), std::max(300, o.size.height() / 2), &error)) D2M_FAIL(Io, error.toStdString());
+        say(err, QStringLiteral("wrote ") + c);
+    }
     if (!o.screenshot.isEmpty()) {
         // the tab drawn on its own at --size (the window stays hidden), then given back to the window
         const int tab = w.tabs()->indexOf(v);
@@ -568,6 +587,26 @@ int runHeadlessEvaluation(MainWindow& w, const StudioOptions& o, const frontend:
     return frontend::kOk;
 }
 
+/// --view runs: the project's runs on stderr (one line each: label, kind, made from, lineage, results)
+/// and the Runs tab as PNG, the newest model run selected so its provenance shows.
+int renderRunsView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
+    RunsPanel* panel = w.runsPanel();
+    panel->refresh();
+    const auto& runs = panel->runs();
+    for (const auto& r : runs) say(err, runCells(r, runs).mid(0, 5).join(QStringLiteral(" | ")));
+    say(err, QStringLiteral("%1 runs").arg(runs.size()));
+    for (auto it = runs.rbegin(); it != runs.rend(); ++it)
+        if (it->is_model()) {
+            panel->selectPaths({QString::fromStdString(it->path)});
+            break;
+        }
+    if (!o.screenshot.isEmpty()) {
+        grabTab(w, panel, o.size, o.screenshot);
+        say(err, QStringLiteral("wrote ") + o.screenshot);
+    }
+    return frontend::kOk;
+}
+
 int runHeadlessExport(MainWindow& w, const StudioOptions& o, const frontend::Args& a, QTextStream& err) {
     den2moe::ExportSettings base;  // the project's export settings when one is given, else the defaults
     QString error;
@@ -651,6 +690,7 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
     if (o.clustersK > 0 && w.miningResult()) {
         w.cutAtK(o.clustersK);
     }
+    if (o.view == QLatin1String("runs")) return renderRunsView(w, o, err);
     if (o.run == QLatin1String("training")) return runHeadlessTraining(w, o, a, err);
     if (o.run == QLatin1String("evaluation")) return runHeadlessEvaluation(w, o, a, err);
     const bool moeView = o.view == QLatin1String("routing") || o.view == QLatin1String("experts");

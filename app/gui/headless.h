@@ -58,12 +58,13 @@ struct StudioOptions {
     QString sort;        ///< --sort KEY[:asc|:desc] (--view results): a column key, descending by default
     bool deltas = false; ///< --deltas (--view results): cells show the deltas to the baseline
     QStringList tables;  ///< --table FILE (repeatable, --view results): .csv / .md / .tex of the table
+    QStringList charts;  ///< --chart FILE (repeatable, --view results): the type-means bar chart, .png / .svg / .pdf
     QString trainDir;    ///< --train-dir DIR (--view training): a finished or paused training run
     bool help = false;
     bool version = false;
 
     /// Anything that makes the app run without a window.
-    bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty() || !tables.isEmpty() || !trainDir.isEmpty(); }
+    bool isHeadless() const { return !screenshot.isEmpty() || !run.isEmpty() || !tables.isEmpty() || !charts.isEmpty() || !trainDir.isEmpty(); }
 };
 
 /// The options of den2moe-studio itself (--project, --run, --screenshot, --view, ...), common ones included.

@@ -16,6 +16,7 @@
 #include "results_adapters.h"
 #include "results_view.h"
 #include "routing_view.h"
+#include "runs_panel.h"
 #include "task_panel.h"
 #include "training_panel.h"
 #include "view_adapters.h"
@@ -91,6 +92,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     m_tabs->addTab(m_trainingPanel, tr("Training"));
     m_tabs->addTab(m_evaluationPanel, tr("Evaluation"));
     m_tabs->addTab(m_results, tr("Results"));
+    m_runsPanel = new RunsPanel(this);
+    m_tabs->addTab(m_runsPanel, tr("Runs"));
     setCentralWidget(m_tabs);
     buildActions();
     buildDocks();
@@ -146,6 +149,36 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (!startTraining(resume, &error)) m_trainingPanel->setStopped(false, error);
     });
     connect(m_trainingPanel, &TrainingPanel::pauseRequested, this, &MainWindow::pauseTraining);
+    connect(m_trainingPanel, &TrainingPanel::settingEdited, this, [this](const QString& key) {
+        // the typed value (the schema's JSON) into the project's training section, saved with the project
+        const nlohmann::json all = den2moe::train_schema().to_json(m_trainingPanel->settings());
+        const std::string k = key.toStdString();
+        if (!all.contains(k)) return;
+        m_projects->update([&](den2moe::Project& p) { p.training[k] = all[k]; });
+    });
+    // the runs of the project: refreshed after every step that writes a folder; "Compare" puts the
+    // selected runs' evaluations side by side in the Results tab
+    for (auto sig : {&MainWindow::conversionFinished, &MainWindow::exportFinished, &MainWindow::trainingFinished,
+                     &MainWindow::evaluationFinished})
+        connect(this, sig, m_runsPanel, &RunsPanel::refresh);
+    connect(m_runsPanel, &RunsPanel::compareRequested, this, [this](const QStringList& dirs) {
+        QString error;
+        ResultsData data;
+        if (!loadResultsFolders(dirs, &data, &error)) {
+            showError(tr("Compare runs"), error);
+            return;
+        }
+        m_results->setResults(data);
+        m_tabs->setCurrentWidget(m_results);
+    });
+    connect(m_runsPanel, &RunsPanel::routingCompareRequested, this, [this](const QString& a, const QString& b) {
+        QString error;
+        if (!loadConvertedModel(a, &error) || !m_routing->loadCompareModel(b, &error)) {
+            showError(tr("Compare routing"), error);
+            return;
+        }
+        m_tabs->setCurrentWidget(m_routing);
+    });
     connect(m_evaluationPanel, &EvaluationPanel::runRequested, this, [this] {
         QString error;
         if (!startEvaluation(&error)) m_evaluationPanel->setStopped(error);
@@ -375,6 +408,16 @@ bool MainWindow::openProject(const QString& path, QString* error) {
     return true;
 }
 
+void MainWindow::setInteractive(bool interactive) {
+    m_interactive = interactive;
+    m_runsPanel->setInteractive(interactive);
+}
+
+void MainWindow::recordRun(const char* kind, const std::string& dir) {
+    const std::string why = den2moe::record_run(project(), kind, dir, "den2moe-studio");
+    if (!why.empty()) log(tr("Note: %1").arg(QString::fromStdString(why)));
+}
+
 void MainWindow::setProject(const den2moe::Project& project, bool modified) {
     m_projects->reset(project, modified);
 }
@@ -393,6 +436,7 @@ void MainWindow::onProjectReset() {
     m_evaluation.reset();
     m_trainingPanel->setProject(project());
     m_evaluationPanel->setProject(project());
+    m_runsPanel->setProject(project());
     m_evaluationPanel->setSettings(project().task_eval);
     try {
         m_evaluationPanel->setModelPath(
@@ -1083,6 +1127,7 @@ void MainWindow::onExportFinished(const HfExportOutputPtr& x) {
     if (m_export) {
         exportDialog()->showResult(*m_export);
         if (!m_export->out_dir.empty()) {
+            recordRun("export", m_export->out_dir);
             log(tr("Exported %1 as %2 into %3 (%4 warnings)")
                     .arg(QString::fromStdString(m_export->source), QString::fromStdString(m_export->format),
                          QString::fromStdString(m_export->out_dir))
@@ -1220,6 +1265,7 @@ bool MainWindow::startEvaluation(QString* error) {
         [this](const EvalRunPtr& r) {
             m_evaluation = r;
             const QString dir = QString::fromStdString(r->out_dir);
+            if (!r->out_dir.empty()) recordRun("evaluation", r->out_dir);
             m_evaluationPanel->setResult(r->run.summary, dir, r->run.cache_hits);
             ResultsData data = m_results->model()->resultsData();
             appendResults(data, resultsDataFrom({{r->out_dir.empty() ? r->run.summary.model_path : r->out_dir,

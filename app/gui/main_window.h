@@ -48,7 +48,7 @@ public:
     ~MainWindow() override;
 
     /// Headless/test mode: errors go to the log and the error signal only, never to a dialog.
-    void setInteractive(bool interactive) { m_interactive = interactive; }
+    void setInteractive(bool interactive);
 
     /// Opens without asking about unsaved changes (the menu actions ask first).
     bool openProject(const QString& path, QString* error = nullptr);
@@ -140,6 +140,8 @@ public:
     EvaluationPanel* evaluationPanel() const { return m_evaluationPanel; }
     /// The Results tab (MTEB result tables of evaluation runs).
     class ResultsView* resultsView() const { return m_results; }
+    /// The Runs tab (every run of the project, project/runs.h).
+    class RunsPanel* runsPanel() const { return m_runsPanel; }
     QTabWidget* tabs() const { return m_tabs; }
 
     /// The demo project beside the executable (build tree or installed share dir), "" if none.
@@ -163,6 +165,8 @@ private:
     void buildDocks();
     void connectJobs();
     void onProjectReset();
+    /// Records a folder the app wrote in the project's run index (a failure is logged, never fatal).
+    void recordRun(const char* kind, const std::string& dir);
     void updateTitle();
     void updateSetupSteps();
     void onProjectEdited();
@@ -203,6 +207,7 @@ private:
     RoutingView* m_routing = nullptr;
     ExpertLoadView* m_expertLoad = nullptr;
     class ResultsView* m_results = nullptr;
+    class RunsPanel* m_runsPanel = nullptr;
     bool m_interactive = true;
     bool m_loading = false;  // programmatic state changes do not mark the project modified
 

@@ -3,6 +3,7 @@
 
 #include "csv_export.h"
 #include "results_adapters.h"
+#include "type_means_chart.h"
 
 #include <QAction>
 #include <QCheckBox>
@@ -16,6 +17,7 @@
 #include <QMenu>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSplitter>
 #include <QTableView>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -47,6 +49,8 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     m_deltas = new QCheckBox(tr("Show deltas"), this);
     auto* exportButton = new QPushButton(tr("Export…"), this);
     exportButton->setToolTip(tr("CSV, Markdown (.md), LaTeX booktabs (.tex) or PNG of the table as shown"));
+    auto* chartButton = new QPushButton(tr("Export chart…"), this);
+    chartButton->setToolTip(tr("The bar chart of Mean(TaskType) per run as PNG, SVG or PDF"));
 
     auto* bar = new QHBoxLayout;
     bar->addWidget(add);
@@ -58,6 +62,7 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     bar->addWidget(m_deltas);
     bar->addStretch(1);
     bar->addWidget(exportButton);
+    bar->addWidget(chartButton);
 
     m_table = new QTableView(this);
     m_table->setObjectName(QStringLiteral("resultsTable"));
@@ -75,14 +80,22 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
     m_summary->setText(tr("Scores × 100 (main score of each task). “—” = not evaluated; a mean is shown only for a "
                           "run with every task it covers (MTEB leaderboard rule)."));
 
+    m_chart = new TypeMeansChart(this);
+    auto* split = new QSplitter(Qt::Vertical, this);
+    split->addWidget(m_table);
+    split->addWidget(m_chart);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setSizes({300, 200});  // the chart gets two fifths from the start
     auto* lay = new QVBoxLayout(this);
     lay->addLayout(bar);
-    lay->addWidget(m_table, 1);
+    lay->addWidget(split, 1);
     lay->addWidget(m_summary);
 
     connect(add, &QPushButton::clicked, this, &ResultsView::addFoldersDialog);
     connect(clearButton, &QPushButton::clicked, this, &ResultsView::clear);
     connect(exportButton, &QPushButton::clicked, this, &ResultsView::exportDialog);
+    connect(chartButton, &QPushButton::clicked, this, &ResultsView::exportChartDialog);
     connect(m_deltas, &QCheckBox::toggled, m_model, &ResultsTableModel::setShowDeltas);
     connect(m_baseline, &QComboBox::currentIndexChanged, this, [this](int i) {
         if (!m_updating) m_model->setBaseline(i - 1);
@@ -94,6 +107,7 @@ ResultsView::ResultsView(QWidget* parent) : QWidget(parent) {
             if (m_table->columnWidth(c) > kMaxColumnWidth) m_table->setColumnWidth(c, kMaxColumnWidth);
         }
         m_table->resizeRowsToContents();
+        m_chart->setData(typeMeansData(m_model->resultsData(), m_model->grid()));
     });
     rebuildControls();
 }
@@ -209,6 +223,19 @@ bool ResultsView::exportTo(const QString& path, QString* error) {
         return false;
     }
     return true;
+}
+
+bool ResultsView::exportChart(const QString& path, int width, int height, QString* error) {
+    m_chart->setData(typeMeansData(m_model->resultsData(), m_model->grid()));
+    return m_chart->exportImage(path, width, height, error);
+}
+
+void ResultsView::exportChartDialog() {
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export the Mean(TaskType) chart"),
+                                                      QStringLiteral("type-means.svg"),
+                                                      tr("SVG (*.svg);;PDF (*.pdf);;PNG image (*.png)"));
+    QString error;
+    if (!path.isEmpty() && !exportChart(path, 0, 0, &error)) QMessageBox::warning(this, tr("Export chart"), error);
 }
 
 void ResultsView::addFoldersDialog() {

@@ -1,7 +1,9 @@
 // The "Results" tab: MTEB result tables of evaluation runs (`den2moe eval --out DIR` folders) side by
 // side: rows = runs, columns = tasks grouped by type with Mean(Task) / Mean(TaskType) (the widgets'
 // ResultsTableModel); a baseline run colours every other run's deltas; sortable by any column (missing
-// last); a task-type filter (the means follow it); export CSV / Markdown / LaTeX (booktabs) and PNG.
+// last); a task-type filter (the means follow it); export CSV / Markdown / LaTeX (booktabs) and PNG;
+// under the table, the bar chart of each type's mean and Mean(TaskType) per run (widgets'
+// TypeMeansChart, from the same grid as the table), exportable as PNG / SVG / PDF.
 // Reading the folders is the adapter's (results_adapters.h); the view holds only plain data.
 #pragma once
 
@@ -41,6 +43,10 @@ public:
     bool sortByKey(const QString& key, Qt::SortOrder order = Qt::DescendingOrder);
 
     ResultsTableModel* model() const { return m_model; }
+    class TypeMeansChart* chart() const { return m_chart; }
+    /// The bar chart as .png / .svg / .pdf (by suffix); width/height 0 = its size on screen.
+    bool exportChart(const QString& path, int width = 0, int height = 0, QString* error = nullptr);
+    void exportChartDialog();
     ResultsSortProxy* proxy() const { return m_proxy; }
     QTableView* table() const { return m_table; }
     QComboBox* baselineCombo() const { return m_baseline; }
@@ -69,6 +75,7 @@ private:
     QMenu* m_typesMenu = nullptr;
     QCheckBox* m_deltas = nullptr;
     QLabel* m_summary = nullptr;
+    class TypeMeansChart* m_chart = nullptr;
     bool m_updating = false;
 };
 

@@ -22,6 +22,7 @@
 #include <QVBoxLayout>
 
 #include <cmath>
+#include <limits>
 
 namespace den2moe::ui {
 
@@ -51,6 +52,7 @@ TrainingCurveData curveDataFrom(const den2moe::TrainLog& log) {
         d.step.push_back(double(s.step));
         d.loss.push_back(s.loss);
         d.lr.push_back(s.lr);
+        d.tokensPerS.push_back(s.tokens_per_s);
     }
     for (const den2moe::TrainLogEval& e : log.evals) {
         d.evalStep.push_back(double(e.step));
@@ -155,6 +157,8 @@ TrainingPanel::TrainingPanel(QWidget* parent) : QWidget(parent) {
         if (!setSetting(key, text, &error)) {
             m_status->setText(error);
             m_form->showValues(den2moe::train_schema(), m_settings);
+        } else {
+            Q_EMIT settingEdited(key);  // the window keeps it in the project's training section
         }
     });
     connect(m_start, &QPushButton::clicked, this, [this] { Q_EMIT startRequested(false); });
@@ -286,7 +290,8 @@ void TrainingPanel::addProgress(const QString& stage, qint64 step, qint64 total,
     }
     if (metrics.contains(QStringLiteral("loss"))) {
         const double loss = metrics.value(QStringLiteral("loss"));
-        m_curves->appendStep(double(step), loss, metrics.value(QStringLiteral("lr")));
+        m_curves->appendStep(double(step), loss, metrics.value(QStringLiteral("lr")),
+                             metrics.value(QStringLiteral("tokens_per_s"), std::numeric_limits<double>::quiet_NaN()));
         m_status->setText(tr("step %1/%2   loss %3   lr %4   %5 tokens/s   ETA %6")
                               .arg(step)
                               .arg(total)

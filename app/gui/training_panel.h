@@ -82,6 +82,9 @@ Q_SIGNALS:
     /// Start (resume = false) or Resume (true) pressed; the window validates and runs.
     void startRequested(bool resume);
     void pauseRequested();
+    /// The user changed field `key` in the form (accepted by the schema): the window writes
+    /// settings()'s value into the project's "training" section, so it is saved with the project.
+    void settingEdited(const QString& key);
 
 private:
     void recomputeDefaults();

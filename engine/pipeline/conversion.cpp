@@ -14,6 +14,7 @@
 #include "model/llama.h"
 #include "model/loaded_model.h"
 #include "model/moe_io.h"
+#include "project/runs.h"
 #include "tokenizer/tokenizer.h"
 
 namespace fs = std::filesystem;
@@ -144,7 +145,9 @@ ConversionRun run_conversion(const Project& p, const ProjectClusters& clusters, 
     std::map<std::string, std::string> extra;
     if (settings.evaluate) extra["eval.json"] = dump_json(j, 1) + "\n";
     save_moe_native(*r.model, r.moe_config, r.provenance, out_dir, lm.tokenizer_path, extra);
-    ctx.report("save", 1, 1, out_dir);
+    // the project's run index (runs.h); a failure to record is said, never fatal
+    const std::string unrecorded = record_run(p, "conversion", out_dir, ctx.client);
+    ctx.report("save", 1, 1, unrecorded.empty() ? out_dir : out_dir + " (" + unrecorded + ")");
     return run;
 }
 

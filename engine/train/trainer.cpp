@@ -35,6 +35,7 @@
 #include "model/loaded_model.h"
 #include "model/moe.h"
 #include "model/moe_io.h"
+#include "project/runs.h"
 #include "project/project.h"
 #include "tokenizer/tokenizer.h"
 #include "train/contrastive.h"
@@ -1365,6 +1366,8 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
     summary["seconds_this_run"] = res.seconds;
     summary["resumed_from"] = res.resumed_from;
     write_file_atomic((out / "train.json").string(), dump_json(summary, 1) + "\n");
+    // the project's run index (project/runs.h): a failure to record is a note, never fatal
+    if (std::string why = record_run(project, "training", out_dir, ctx.client); !why.empty()) res.notes.push_back(why);
     return res;
 }
 

@@ -60,3 +60,8 @@ if(TARGET tst_evaluation_panel AND TARGET den2moe)
   add_dependencies(tst_evaluation_panel den2moe den2moe-studio)
   set_tests_properties(tst_evaluation_panel PROPERTIES TIMEOUT 900)
 endif()
+# Issue 18: the Runs tab lists runs the CLI made (convert, train, eval) on a saved project.
+if(TARGET tst_runs_panel AND TARGET den2moe)
+  add_dependencies(tst_runs_panel den2moe den2moe-studio)
+  set_tests_properties(tst_runs_panel PROPERTIES TIMEOUT 900)
+endif()

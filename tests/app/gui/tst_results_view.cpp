@@ -4,17 +4,20 @@
 // or null) shown as missing and making the means missing (never zero), deltas against a baseline and
 // their colours, sorting (missing last in both orders), the type filter (means follow it), CSV /
 // Markdown / LaTeX cell by cell, import of the Python mteb package's result layout (1.14 and 2.x files,
-// subsets, revisions; and the engine's own mteb files against its summary), and the headless
-// `den2moe-studio --view results` form.
+// subsets, revisions; and the engine's own mteb files against its summary), the Mean(TaskType) bar
+// chart against the table's cells (PNG / SVG / PDF export), and the headless `den2moe-studio --view
+// results` form (with --chart).
 #include "results_adapters.h"
 #include "results_table.h"
 #include "results_view.h"
+#include "type_means_chart.h"
 
 #include "eval/results.h"
 
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QImage>
 #include <QProcess>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -371,6 +374,53 @@ private Q_SLOTS:
         QVERIFY2(error.contains(QStringLiteral("X.json")), qPrintable(error));
     }
 
+    void typeMeansChartEqualsTheTable() {
+        // the Results tab's bar chart: one group per type in the means, then Mean(TaskType); its bars are
+        // the table's Mean(<type>) / single-task / Mean(TaskType) cells x 100 (hand values above)
+        ResultsView v;
+        v.setResults(m_data);
+        const ResultGrid& g = v.model()->grid();
+        const TypeMeansData d = v.chart()->data();
+        QCOMPARE(d.groups, (QStringList{"Classification", "STS", "Mean(TaskType)"}));  // no MultipleChoice
+        QCOMPARE(d.runs, (QStringList{"dense", "moe_hs-100%", "moe-moee"}));
+        const int cols[] = {col(g, "Banking77"), col(g, "Mean(STS)"), col(g, "Mean(TaskType)")};
+        for (int r = 0; r < 3; ++r)
+            for (int k = 0; k < 3; ++k) {
+                const double table = g.values[r][cols[k]];
+                if (std::isnan(table)) {
+                    QVERIFY(std::isnan(d.values[r][k]));
+                } else {
+                    QVERIFY(near(d.values[r][k], 100 * table, 1e-9));
+                    // the number the table shows
+                    QCOMPARE(QString::number(d.values[r][k], 'f', 2), v.model()->index(r, cols[k]).data().toString());
+                }
+            }
+        QVERIFY(near(d.values[0][1], 75.0, 1e-9));
+        QVERIFY(near(d.values[0][2], 67.5, 1e-9));
+        QVERIFY(near(d.values[1][2], 69.5, 1e-9));
+        QVERIFY(near(d.values[2][0], 70.0, 1e-9));
+        // moe-moee lacks SICK-R: no STS bar and no Mean(TaskType) bar, never a zero bar
+        QCOMPARE(v.chart()->barCount(0), 3);
+        QCOMPARE(v.chart()->barCount(2), 1);
+        // the type filter: the chart follows the table
+        v.setVisibleTypes({QStringLiteral("STS")});
+        QCOMPARE(v.chart()->data().groups, (QStringList{"STS", "Mean(TaskType)"}));
+        QVERIFY(near(v.chart()->data().values[1][0], 74.0, 1e-9));
+        v.setVisibleTypes({});
+        // exports by suffix
+        for (const char* suffix : {"png", "svg", "pdf"}) {
+            const QString path = m_tmp.path() + QStringLiteral("/type-means.") + QLatin1String(suffix);
+            QString error;
+            QVERIFY2(v.exportChart(path, 700, 360, &error), qPrintable(error));
+            QVERIFY(QFileInfo(path).size() > 500);
+        }
+        QFile svg(m_tmp.path() + QStringLiteral("/type-means.svg"));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        const QByteArray text = svg.readAll();
+        QVERIFY(text.contains("<svg"));
+        QCOMPARE(QImage(m_tmp.path() + QStringLiteral("/type-means.png")).width(), 1400);  // 2x pixel ratio
+    }
+
     void headlessForm() {
         const QString bin = QStringLiteral(D2M_BUILD_DIR "/bin/den2moe-studio");
         QVERIFY2(QFileInfo::exists(bin), "build den2moe-studio first");
@@ -391,6 +441,13 @@ private Q_SLOTS:
         QFile f(md);
         QVERIFY(f.open(QIODevice::ReadOnly));
         QCOMPARE(QString::fromUtf8(f.readAll()), v.exportText(QStringLiteral("md")));
+        const QString chart = m_tmp.path() + QStringLiteral("/chart.pdf");
+        p.start(bin, {"--results", m_dense, "--results", m_hs, "--chart", chart});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        QFile pdf(chart);
+        QVERIFY(pdf.open(QIODevice::ReadOnly));
+        QVERIFY(pdf.read(5) == "%PDF-");
 
         // user errors: exit 1 with a message
         QProcess bad;
