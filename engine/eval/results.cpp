@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "core/json_text.h"
 #include "eval/task_registry.h"
-#include "io/safetensors.h"
+#include "io/safetensors_format.h"
 
 namespace fs = std::filesystem;
 
@@ -250,7 +250,8 @@ double mteb_main_score(const nlohmann::json& scores) {
     };
     for (const char* subset : {"default", "en", "en-en"}) {
         for (const auto& e : split) {
-            if (e.is_object() && e.value("hf_subset", std::string()) == subset) return score(e);
+            // a non-string hf_subset matches no subset (e.value() would throw nlohmann's type_error; fuzz_mteb_results)
+            if (e.is_object() && e.contains("hf_subset") && e["hf_subset"] == subset) return score(e);
         }
     }
     double sum = 0;
@@ -282,7 +283,11 @@ std::vector<std::pair<std::string, EvalSummary>> import_mteb_results(const std::
         TaskScores t;
         t.task = j["task_name"].get<std::string>();
         t.main_score = mteb_main_score(j["scores"]);
-        t.dataset_revision = j.value("dataset_revision", std::string());
+        if (j.contains("dataset_revision") && !j["dataset_revision"].is_null()) {
+            D2M_CHECK(j["dataset_revision"].is_string(), InvalidInput, path.string(),
+                      ": key 'dataset_revision' must be a string, found ", j["dataset_revision"].dump());
+            t.dataset_revision = j["dataset_revision"].get<std::string>();
+        }
         if (j.contains("evaluation_time") && j["evaluation_time"].is_number()) t.seconds = j["evaluation_time"].get<double>();
         if (const TaskInfo* info = find_task(t.task)) {
             t.type = task_type_name(info->type);

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "io/safetensors.h"
+#include "io/safetensors_format.h"
 
 namespace fs = std::filesystem;
 

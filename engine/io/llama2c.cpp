@@ -1,6 +1,7 @@
 // llama2.c legacy (v0) checkpoint reader. The float payload is read once into one float32 blob;
 // every returned tensor is a view of it (a per-layer slice of the layer-major arrays), under HF
-// names and NOT permuted: the config says RopeStyle::Interleaved. The file size must equal the
+// names and NOT permuted: the config says RopeStyle::Interleaved. The header (io/llama2c_header.h, torch-free)
+// is checked before anything is allocated: the file size must equal the
 // format's formula exactly, otherwise the error lists expected vs found and the formula's parts.
 #include "io/llama2c.h"
 
@@ -11,6 +12,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "io/llama2c_header.h"
 #include "io/tensor_names.h"
 
 namespace den2moe {
@@ -32,79 +34,24 @@ Llama2cCheckpoint load_llama2c(const std::string& path) {
     const int64_t file_size = file_size_l;
     std::rewind(f.get());
 
-    constexpr int64_t kHeaderBytes = 7 * 4;
     int32_t h[7] = {0};
-    D2M_CHECK(file_size >= kHeaderBytes && std::fread(h, 4, 7, f.get()) == 7, InvalidInput,
+    D2M_CHECK(file_size >= kLlama2cHeaderBytes && std::fread(h, 4, 7, f.get()) == 7, InvalidInput,
               "llama2.c checkpoint ", path, " is ", file_size,
               " bytes long, shorter than its 28-byte header",
               Hint{"the file is truncated or not a llama2.c .bin checkpoint"});
-    // export.py --version 1/2 files start with the magic "ak42" (0x616b3432) and a version.
-    D2M_CHECK(uint32_t(h[0]) != 0x616b3432u, Incompatible, "llama2.c checkpoint ", path,
-              " is a version-", h[1], " export (magic \"ak42\"); only the legacy v0 format is read",
-              Hint{"re-export it with llama2.c's export.py --version 0"});
-
-    const int64_t dim = h[0], hidden = h[1], n_layer = h[2], n_head = h[3], n_head_kv = h[4];
-    const bool shared = h[5] > 0;
-    const int64_t vocab = h[5] < 0 ? -int64_t(h[5]) : int64_t(h[5]);
-    const int64_t seq_len = h[6];
-    const std::string header_str =
-        str("dim ", dim, ", hidden_dim ", hidden, ", n_layers ", n_layer, ", n_heads ", n_head,
-            ", n_kv_heads ", n_head_kv, ", vocab_size ", h[5], ", seq_len ", seq_len);
-    D2M_CHECK(dim > 0 && hidden > 0 && n_layer > 0 && n_head > 0 && n_head_kv > 0 && vocab > 0 &&
-                  seq_len > 0 && dim % n_head == 0 && n_head % n_head_kv == 0,
-              InvalidInput, "llama2.c checkpoint ", path, " has an impossible header (", header_str,
-              "): sizes must be positive, dim divisible by n_heads and n_heads by n_kv_heads",
-              Hint{"this is not a llama2.c legacy (v0) checkpoint"});
-    const int64_t head_size = dim / n_head;
-    const int64_t kv_dim = dim * n_head_kv / n_head;
-
-    // Float counts of each part, in file order. Header sizes are up to 2^31 each: the products are
-    // formed in 128 bits, and a size no file can have is refused before anything is narrowed.
-    using Wide = __int128;
-    const Wide w_per_layer = Wide(2) * dim + Wide(2) * dim * dim + Wide(2) * dim * kv_dim + Wide(3) * dim * hidden;
-    const Wide w_floats = Wide(vocab) * dim * (shared ? 1 : 2) + Wide(n_layer) * w_per_layer + dim +
-                          Wide(seq_len) * head_size;
-    D2M_CHECK(w_floats < Wide(int64_t(1) << 60), InvalidInput, "llama2.c checkpoint ", path, " is ", file_size,
-              " bytes, but its header (", header_str, ") implies more than 2^62 bytes",
-              Hint{"the header is damaged, or this is not a llama2.c legacy (v0) checkpoint"});
-    const int64_t n_emb = vocab * dim;                     // [V, D]
-    const int64_t n_per_layer = int64_t(w_per_layer);
-    const int64_t n_rope = seq_len * head_size;            // cos + sin tables, seq_len * Dh/2 each
-    const int64_t n_cls = shared ? 0 : vocab * dim;
-    const int64_t n_floats = int64_t(w_floats);
-    const int64_t expected = kHeaderBytes + 4 * n_floats;
-    D2M_CHECK(file_size == expected, InvalidInput, "llama2.c checkpoint ", path, " is ", file_size,
-              " bytes, but its header (", header_str, ") implies ", expected, " bytes = 28 header + 4 x (",
-              n_emb, " embedding + ", n_layer, " layers x ", n_per_layer, " + ", dim, " final norm + ",
-              n_rope, " RoPE tables", shared ? "" : str(" + ", n_cls, " classifier"), ") (expected ",
-              expected, ", found ", file_size, ")",
-              Hint{file_size < expected ? "the file is truncated; download or export it again"
-                                        : "the file has trailing data; is it a llama2.c legacy (v0) export?"});
+    const Llama2cLayout layout = parse_llama2c_header(h, file_size, path);  // before any allocation
+    const int64_t dim = layout.config.n_embd, hidden = layout.config.n_ff, n_layer = layout.config.n_layer;
+    const int64_t vocab = layout.config.vocab_size, kv_dim = layout.kv_dim, n_rope = layout.n_rope;
+    const int64_t n_floats = layout.n_floats;
+    const bool shared = layout.shared;
 
     at::Tensor blob = at::empty({n_floats}, at::kFloat);  // [n_floats]
     D2M_CHECK(std::fread(blob.data_ptr<float>(), 4, size_t(n_floats), f.get()) == size_t(n_floats), Io,
               "error while reading ", path, ": ", std::strerror(errno));
 
     Llama2cCheckpoint ck;
-    ck.seq_len = seq_len;
-    LlamaConfig& cfg = ck.config;
-    cfg.architecture = "LlamaForCausalLM";
-    cfg.model_type = "llama";
-    cfg.vocab_size = vocab;
-    cfg.n_embd = dim;
-    cfg.n_ff = hidden;
-    cfg.n_layer = n_layer;
-    cfg.n_head = n_head;
-    cfg.n_head_kv = n_head_kv;
-    cfg.head_dim = head_size;
-    cfg.max_position_embeddings = seq_len;
-    cfg.rms_norm_eps = 1e-5;
-    cfg.rope_theta = 10000.0;
-    cfg.tie_word_embeddings = shared;
-    cfg.rope_style = RopeStyle::Interleaved;
-    cfg.torch_dtype = "float32";
-    cfg.hidden_act = "silu";
-    cfg.validate(path);
+    ck.seq_len = layout.seq_len;
+    ck.config = layout.config;
 
     int64_t off = 0;
     // Next `rows x cols` block of `n_layer` layers: returns [L, rows, cols] (cols = 0: [L, rows]).

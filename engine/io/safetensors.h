@@ -13,22 +13,9 @@
 #include <vector>
 
 #include "core/shapes.h"
+#include "io/safetensors_format.h"  // StDType, TensorInfo, write_file_atomic (torch-free)
 
 namespace den2moe {
-
-enum class StDType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
-
-const char* st_dtype_name(StDType t);
-size_t st_dtype_size(StDType t);
-
-struct TensorInfo {
-    std::string name;
-    StDType dtype = StDType::F32;
-    Shape shape;
-    uint64_t begin = 0;   ///< byte offset within the data section
-    uint64_t end = 0;
-    int shard = 0;        ///< which file of a sharded checkpoint
-};
 
 /// A read-only view of one or more safetensors files. Tensors returned by get() own their memory
 /// (copied out of the mapping), so they outlive the reader.
@@ -60,8 +47,5 @@ private:
 void save_safetensors(const std::string& path,
                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
-
-/// Write a text file atomically (tmp + rename).
-void write_file_atomic(const std::string& path, const std::string& contents);
 
 }  // namespace den2moe

@@ -15,7 +15,7 @@
 #include "core/json_text.h"
 #include "core/text.h"
 #include "io/atomic_dir.h"
-#include "io/safetensors.h"
+#include "io/safetensors_format.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -209,9 +209,14 @@ MiningResult load_mining_result(const std::string& dir) {
     } catch (const json::exception& e) {
         D2M_FAIL(InvalidInput, "mining result ", path, " is not valid JSON: ", e.what());
     }
-    D2M_CHECK(m.value("format", "") == "den2moe-mining-v1", Incompatible, path, " is not a den2moe mining result (format '",
-              m.value("format", ""), "')", Hint{"run `den2moe mine PROJECT --out DIR` first"});
     D2M_CHECK(m.is_object(), InvalidInput, "mining result ", path, ": expected a JSON object, found ", m.type_name());
+    // found by fuzz_mining: m.value() on an array, or on a "format" that is not a string, threw nlohmann's
+    // type_error (exit 2 from the CLI) instead of naming the file
+    const auto fmt = m.find("format");
+    const std::string format = fmt != m.end() && fmt->is_string() ? fmt->get<std::string>() : std::string();
+    D2M_CHECK(format == "den2moe-mining-v1", Incompatible, path, " is not a den2moe mining result (format '",
+              fmt == m.end() ? std::string() : (fmt->is_string() ? format : fmt->dump()), "')",
+              Hint{"run `den2moe mine PROJECT --out DIR` first"});
     // typed reads that name the key (and what was found) instead of nlohmann's "type must be array"
     static const json kEmpty = json::object();
     auto section = [&](const char* key, bool required) -> const json& {

@@ -1,8 +1,12 @@
 // Project files: the demo project resolves against the shared folder, a save/load round trip keeps
-// every field, format_version 1 files are migrated, and bad files give errors naming file and key.
+// every field, format_version 1 and 2 files are migrated with every field they could hold (each set to a
+// non-default value), and bad files give errors naming file and key.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "support/check.h"
 
@@ -127,6 +131,93 @@ TEST(format_version_2_gets_every_steps_settings) {
     // a typo in a section is an error naming it, not a silently ignored key
     CHECK_THROWS_WITH(parse_project(R"({"format_version": 3, "conversion": {"top-k": 2}})", "p.json"),
                       "project p.json: conversion.top-k is not a setting of conversion");
+}
+
+// Every field a format_version 2 file could hold (the v2 writer's keys, 15ebec7^:engine/project/project.cpp),
+// each set to a value that differs from the default, so a field the migration drops or renames fails here.
+static const char* kFullV2 = R"({"format_version": 2, "name": "old study", "model": "$SHARED/models/m",
+  "tokenizer": "tok/tokenizer.model", "dtype": "fp32", "cache_dir": "cache here",
+  "domains": [{"name": "a", "dir": "da", "calib_files": ["a1.jsonl", "a2.jsonl"], "eval_files": ["ae.txt"],
+               "format": "jsonl", "template": "{question} {answer}", "calib_split": "validation",
+               "eval_split": "dev", "enabled": false},
+              {"name": "b", "dir": "db"}],
+  "calibration": {"samples": 33, "seq_len": 77, "seed": 5},
+  "evaluation": {"seq_len": 99, "windows": 3, "batch": 2},
+  "pruning": {"ratio": 0.3, "structure": "adaptive", "metric": "ifv", "bias_compensation": false},
+  "clustering": {"linkage": "complete", "correlate": "columns", "k": 5, "cut_height": 0.35},
+  "clusters": {"manual": true, "names": ["first", "second"], "members": [["a"], ["b"]]},
+  "notes": "written by version 2"})";
+
+/// Checks that every leaf of `old_file` (flattened JSON pointer -> value, moved to its new place by
+/// `to_v3`) has that value in the migrated project's file, and that the value is not the default.
+static void check_every_field_migrated(const std::string& old_file, std::string (*to_v3)(const std::string&)) {
+    const nlohmann::json old = nlohmann::json::parse(old_file).flatten();
+    const nlohmann::json migrated = nlohmann::json::parse(project_to_json(parse_project(old_file, "/tmp/old.den2moe.json"))).flatten();
+    const nlohmann::json defaults = nlohmann::json::parse(project_to_json(Project{})).flatten();
+    int n = 0;
+    for (auto it = old.begin(); it != old.end(); ++it) {
+        if (it.key() == "/format_version") continue;
+        const std::string at = to_v3(it.key());
+        const bool kept = migrated.contains(at) && migrated[at] == it.value();
+        if (!kept) std::printf("  %s -> %s: expected %s, found %s\n", it.key().c_str(), at.c_str(), it.value().dump().c_str(),
+                               migrated.contains(at) ? migrated[at].dump().c_str() : "(missing)");
+        CHECK(kept);
+        CHECK(!(defaults.contains(at) && defaults[at] == it.value()));  // the test would not see a dropped field
+        ++n;
+    }
+    CHECK(n >= 30);
+}
+
+TEST(format_version_2_migrates_every_field) {
+    check_every_field_migrated(kFullV2, [](const std::string& k) { return k; });
+    // the conversion (new in 3) prunes at the mining ratio; the sections new in 3 hold their defaults
+    Project p = parse_project(kFullV2, "/tmp/old.den2moe.json");
+    CHECK_EQ(p.convert.ratio, 0.3);
+    Project expected = p;
+    expected.convert = ConvertSettings{};
+    expected.convert.ratio = 0.3;
+    expected.hf_export = ExportSettings{};
+    expected.task_eval = TaskEvalSettings{};
+    CHECK_EQ(project_to_json(p), project_to_json(expected));
+    CHECK(p.training.empty());
+    // and the current version reads back what it wrote
+    CHECK_EQ(project_to_json(parse_project(project_to_json(p), "/tmp/v3.den2moe.json")), project_to_json(p));
+}
+
+TEST(format_version_1_migrates_every_field) {
+    // v1: no format_version, domains under "datasets" with "path", six settings flat at the top level
+    nlohmann::json v1 = nlohmann::json::parse(kFullV2);
+    v1.erase("format_version");
+    v1["datasets"] = v1["domains"];
+    v1.erase("domains");
+    for (auto& d : v1["datasets"]) {
+        d["path"] = d["dir"];
+        d.erase("dir");
+    }
+    v1["nsamples"] = v1["calibration"]["samples"];
+    v1["seqlen"] = v1["calibration"]["seq_len"];
+    v1["seed"] = v1["calibration"]["seed"];
+    v1.erase("calibration");
+    v1["pruning_ratio"] = v1["pruning"]["ratio"];
+    v1["pruning"].erase("ratio");
+    v1["linkage"] = v1["clustering"]["linkage"];
+    v1["num_clusters"] = v1["clustering"]["k"];
+    v1["clustering"].erase("linkage");
+    v1["clustering"].erase("k");
+    check_every_field_migrated(v1.dump(), [](const std::string& k) -> std::string {
+        static const std::map<std::string, std::string> moved = {
+            {"/nsamples", "/calibration/samples"}, {"/seqlen", "/calibration/seq_len"},
+            {"/seed", "/calibration/seed"},        {"/pruning_ratio", "/pruning/ratio"},
+            {"/linkage", "/clustering/linkage"},   {"/num_clusters", "/clustering/k"}};
+        if (auto it = moved.find(k); it != moved.end()) return it->second;
+        std::string out = k;
+        if (out.rfind("/datasets/", 0) == 0) out = "/domains/" + out.substr(10);
+        if (out.size() > 5 && out.compare(out.size() - 5, 5, "/path") == 0) out = out.substr(0, out.size() - 5) + "/dir";
+        return out;
+    });
+    // the same project as its version-2 form
+    CHECK_EQ(project_to_json(parse_project(v1.dump(), "/tmp/old.den2moe.json")),
+             project_to_json(parse_project(kFullV2, "/tmp/old.den2moe.json")));
 }
 
 TEST(errors_name_the_file_and_the_key) {
