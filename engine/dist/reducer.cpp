@@ -89,13 +89,17 @@ Reducer::~Reducer() {
     }
 }
 
-void Reducer::arm() {
-    std::lock_guard<std::mutex> l(mu_);
+void Reducer::reset_step() {
     std::fill(filled_.begin(), filled_.end(), 0);
     std::fill(flags_.begin(), flags_.end(), 0.0);
     for (size_t b = 0; b < buckets_.size(); ++b) missing_[b] = static_cast<int64_t>(buckets_[b].size());
     pending_.clear();
     next_ = 0;
+}
+
+void Reducer::arm() {
+    std::lock_guard<std::mutex> l(mu_);
+    reset_step();
     armed_ = true;
     in_backward_ = true;
 }
@@ -139,13 +143,7 @@ void Reducer::on_grad(size_t k, const at::Tensor& incoming) {
 
 Reducer::Result Reducer::finish(const std::vector<double>& extras) {
     std::lock_guard<std::mutex> l(mu_);
-    if (!armed_) {  // no backward pass on this rank this step
-        std::fill(filled_.begin(), filled_.end(), 0);
-        std::fill(flags_.begin(), flags_.end(), 0.0);
-        for (size_t b = 0; b < buckets_.size(); ++b) missing_[b] = static_cast<int64_t>(buckets_[b].size());
-        pending_.clear();
-        next_ = 0;
-    }
+    if (!armed_) reset_step();  // no backward pass on this rank this step
     armed_ = false;
     in_backward_ = false;
     {

@@ -67,6 +67,7 @@ private:
     void on_grad(size_t leaf, const at::Tensor& incoming);
     void fill(size_t slice, const at::Tensor& leaf_grad);  // leaf_grad undefined: zeros, no flag
     void start_ready();                                    // the buckets that are full, in order
+    void reset_step();                                     // no slot filled, no bucket started
 
     Communicator& comm_;
     std::vector<at::Tensor> leaves_;
