@@ -10,6 +10,11 @@ docs/benchmarks.md with the CPU named.
 
   bench_dist_train.py --den2moe BIN --model MOE_DIR --project P [--ranks 2] [--threads 2] [--reps 5]
                       [--seq-len 128] [--batch 2] [--grad-accum 2] [--steps 12] [--stage experts]
+                      [--grad-sync] [--bucket-mb 25]
+
+--grad-sync compares instead R ranks with the all-reduce overlapped with the last backward pass
+(--grad-sync overlap, gradient buckets of --bucket-mb MiB) against R ranks with one all-reduce after
+it (--grad-sync after-backward), interleaved, and reports both as median step times (ms) as well.
 """
 import argparse
 import json
@@ -39,6 +44,16 @@ def step_tps(run_dir):
     return statistics.median(tps)
 
 
+def step_ms(run_dir):  # median step time: the step's tokens / its tokens per second
+    ms = []
+    with open(os.path.join(run_dir, 'train_log.jsonl')) as f:
+        lines = [json.loads(x) for x in f]
+    steps = [j for j in lines if j.get('type') == 'step']
+    for prev, j in zip(steps, steps[1:]):
+        ms.append(1000.0 * (j['tokens'] - prev['tokens']) / j['tokens_per_s'])
+    return statistics.median(ms)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--den2moe', required=True)
@@ -54,6 +69,8 @@ def main():
     ap.add_argument('--stage', default='experts')
     ap.add_argument('--domains', default='truthfulqa,python')
     ap.add_argument('--force', action='store_true')
+    ap.add_argument('--grad-sync', action='store_true', help='overlapped vs after-backward all-reduce on R ranks')
+    ap.add_argument('--bucket-mb', type=float, default=25.0)
     a = ap.parse_args()
     load = os.getloadavg()[0]
     quiet = load < 0.5
@@ -64,10 +81,17 @@ def main():
               '--seq-len', str(a.seq_len), '--batch', str(a.batch), '--grad-accum', str(a.grad_accum),
               '--tokens', str(tokens), '--eval-windows', '1', '--eval-every', str(a.steps + 1),
               '--save-every', str(a.steps + 1), '--dtype', 'fp32', '--quiet']
+    per = max(1, a.threads // a.ranks)
     configs = [('1 process x %d threads' % a.threads, ['--threads', str(a.threads)]),
-               ('%d ranks x %d threads' % (a.ranks, max(1, a.threads // a.ranks)),
-                ['--nproc', str(a.ranks), '--threads', str(max(1, a.threads // a.ranks))])]
+               ('%d ranks x %d threads' % (a.ranks, per), ['--nproc', str(a.ranks), '--threads', str(per)])]
+    if a.grad_sync:
+        ranks = ['--nproc', str(a.ranks), '--threads', str(per), '--bucket-mb', str(a.bucket_mb)]
+        configs = [('%d ranks x %d threads, all-reduce after backward' % (a.ranks, per),
+                    ranks + ['--grad-sync', 'after-backward']),
+                   ('%d ranks x %d threads, all-reduce overlapped (%g MiB buckets)' % (a.ranks, per, a.bucket_mb),
+                    ranks + ['--grad-sync', 'overlap'])]
     results = {name: [] for name, _ in configs}
+    times = {name: [] for name, _ in configs}
     tmp = tempfile.mkdtemp(prefix='d2m-bench-dist-')
     try:
         for rep in range(a.reps):
@@ -76,12 +100,14 @@ def main():
                 shutil.rmtree(out, ignore_errors=True)
                 subprocess.run(common + extra + ['--out', out], check=True, stdout=subprocess.DEVNULL)
                 results[name].append(step_tps(out))
+                times[name].append(step_ms(out))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     med = {name: statistics.median(v) for name, v in results.items()}
+    med_ms = {name: statistics.median(v) for name, v in times.items()}
     (n1, m1), (n2, m2) = list(med.items())
     print(json.dumps({'cpu': cpu_name(), 'load_avg_1min': load, 'runs': results, 'median_tokens_per_s': med,
-                      'ratio': m2 / m1}))
+                      'median_step_ms': med_ms, 'ratio': m2 / m1}))
     print('| %s | %s | %s %.0f | %s %.0f | %.2f |%s' % (cpu_name(), 'seq %d, global batch %d' % (
         a.seq_len, a.batch * a.grad_accum), n1, m1, n2, m2, m2 / m1, '' if quiet else ' UNQUIET'))
 

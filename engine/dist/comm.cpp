@@ -31,11 +31,18 @@ std::string Communicator::log_prefix() const {
 
 namespace {
 
+struct DoneCollective final : PendingCollective {
+    void wait() override {}
+};
+
 class LocalCommunicator final : public Communicator {
 public:
     int rank() const override { return 0; }
     int world_size() const override { return 1; }
     void all_reduce_sum(std::vector<at::Tensor>&) override {}
+    std::unique_ptr<PendingCollective> start_all_reduce_sum(const at::Tensor&) override {
+        return std::make_unique<DoneCollective>();
+    }
     void broadcast(std::vector<at::Tensor>&, int root) override {
         D2M_CHECK(root == 0, Internal, "broadcast from rank ", root, " in a single process");
     }
@@ -146,6 +153,27 @@ public:
                 off += t.numel();
             }
         }
+    }
+
+    std::unique_ptr<PendingCollective> start_all_reduce_sum(const at::Tensor& flat) override {
+        D2M_CHECK(flat.defined() && flat.device().is_cpu() && flat.is_contiguous() &&
+                      (flat.scalar_type() == at::kFloat || flat.scalar_type() == at::kDouble),
+                  Internal, "start_all_reduce_sum: not a contiguous CPU float/double tensor");
+        std::vector<at::Tensor> one{flat};
+        struct Pending final : PendingCollective {
+            GlooCommunicator* c;
+            c10::intrusive_ptr<c10d::Work> work;
+            bool done = false;
+            void wait() override {
+                if (done) return;
+                done = true;
+                c->wait(work, "all_reduce");
+            }
+        };
+        auto p = std::make_unique<Pending>();
+        p->c = this;
+        p->work = guarded("all_reduce", [&] { return pg_->allreduce(one); });
+        return p;
     }
 
     void broadcast(std::vector<at::Tensor>& ts, int root) override {

@@ -18,6 +18,14 @@
 
 namespace den2moe::dist {
 
+/// A collective in flight (Communicator::start_all_reduce_sum): wait() returns once its tensor holds
+/// the result, or throws as the blocking collectives do (naming a lost rank).
+class PendingCollective {
+public:
+    virtual ~PendingCollective() = default;
+    virtual void wait() = 0;
+};
+
 class Communicator {
 public:
     virtual ~Communicator() = default;
@@ -28,6 +36,10 @@ public:
     /// into buckets of at most kBucketBytes per dtype, all buckets in flight at once, then copied
     /// back. Every rank ends with the same bytes.
     virtual void all_reduce_sum(std::vector<at::Tensor>& tensors) = 0;
+    /// Starts the element-wise sum over ranks of one contiguous CPU float / double tensor, in place,
+    /// and returns at once (c10d allreduce returns a Work): the caller keeps `flat` alive and calls
+    /// wait() before reading it. Every rank must start the same collectives in the same order.
+    virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(const at::Tensor& flat) = 0;
     /// `root`'s values into every rank's tensors (same shapes and dtypes on every rank).
     virtual void broadcast(std::vector<at::Tensor>& tensors, int root) = 0;
     virtual void barrier() = 0;

@@ -7,10 +7,12 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "core/error.h"
 #include "core/run_context.h"
+#include "dist/comm.h"
 #include "model/llama.h"
 #include "tokenizer/tokenizer.h"
 
@@ -80,18 +82,30 @@ std::vector<std::vector<double>> mc_loglikelihoods(const LlamaModel& model, cons
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return enc[a].context.size() > enc[b].context.size(); });
     const int64_t max_batch = std::max<int64_t>(1, opt.batch);
-    size_t done = 0;
-    ctx.report(stage, 0, static_cast<int64_t>(n));
+    // the batches: the longest context first, as many items as the budgets allow (the same plan on every rank)
+    std::vector<std::pair<size_t, size_t>> plan;
     for (size_t b0 = 0; b0 < n;) {
-        ctx.check_cancelled();
-        // the batch: the longest context first, as many items as the budgets allow
         const int64_t Tc = static_cast<int64_t>(enc[order[b0]].context.size());
-        int64_t max_cont = 1;
         const int64_t fit = std::max<int64_t>(1, std::min({max_batch, kTokenBudget / Tc, kAttnBudget / (Tc * Tc)}));
         const size_t b1 = std::min(n, b0 + static_cast<size_t>(fit));
+        plan.emplace_back(b0, b1);
+        b0 = b1;
+    }
+    const int W = opt.comm ? opt.comm->world_size() : 1, R = opt.comm ? opt.comm->rank() : 0;
+    auto mine = [&](size_t k) { return static_cast<int>(k % static_cast<size_t>(W)) == R; };
+    size_t done = 0, my_items = 0;
+    for (size_t k = 0; k < plan.size(); ++k)
+        if (mine(k)) my_items += plan[k].second - plan[k].first;
+    ctx.report(stage, 0, static_cast<int64_t>(my_items));
+    for (size_t k = 0; k < plan.size(); ++k) {
+        if (!mine(k)) continue;
+        ctx.check_cancelled();
+        const size_t b0 = plan[k].first, b1 = plan[k].second;
+        const int64_t Tc = static_cast<int64_t>(enc[order[b0]].context.size());
+        int64_t max_cont = 1;
         const int64_t B = static_cast<int64_t>(b1 - b0);
-        for (size_t k = b0; k < b1; ++k)
-            for (const auto& c : enc[order[k]].cont) max_cont = std::max<int64_t>(max_cont, static_cast<int64_t>(c.size()));
+        for (size_t j = b0; j < b1; ++j)
+            for (const auto& c : enc[order[j]].cont) max_cont = std::max<int64_t>(max_cont, static_cast<int64_t>(c.size()));
 
         // contexts, left-padded: [B, Tc]
         at::Tensor ids = at::zeros({B, Tc}, at::kLong), mask = at::zeros({B, Tc}, at::kLong);
@@ -171,8 +185,33 @@ std::vector<std::vector<double>> mc_loglikelihoods(const LlamaModel& model, cons
             for (size_t q = 0; q < flat.size(); ++q) ll[who[owner[q]].first][who[owner[q]].second] += pp[static_cast<int64_t>(q)];
         }
         done += static_cast<size_t>(B);
-        b0 = b1;
-        ctx.report(stage, static_cast<int64_t>(done), static_cast<int64_t>(n));
+        ctx.report(stage, static_cast<int64_t>(done), static_cast<int64_t>(my_items));
+    }
+    if (W > 1) {
+        // every rank's batches, in its plan order: item by item, choice by choice, the raw doubles
+        std::string bytes;
+        for (size_t k = 0; k < plan.size(); ++k) {
+            if (!mine(k)) continue;
+            for (size_t r = plan[k].first; r < plan[k].second; ++r)
+                for (double v : ll[order[r]]) bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+        }
+        const std::vector<std::string> got = opt.comm->all_gather_bytes(bytes);
+        for (int q = 0; q < W; ++q) {
+            if (q == R) continue;
+            const std::string& b = got[static_cast<size_t>(q)];
+            size_t off = 0;
+            for (size_t k = static_cast<size_t>(q); k < plan.size(); k += static_cast<size_t>(W)) {
+                for (size_t r = plan[k].first; r < plan[k].second; ++r) {
+                    for (double& v : ll[order[r]]) {
+                        D2M_CHECK(off + sizeof v <= b.size(), Internal, "multiple choice: rank ", q, " sent ", b.size(),
+                                  " bytes of log-likelihoods, fewer than its batches hold");
+                        std::memcpy(&v, b.data() + off, sizeof v);
+                        off += sizeof v;
+                    }
+                }
+            }
+            D2M_CHECK(off == b.size(), Internal, "multiple choice: rank ", q, " sent ", b.size(), " bytes, expected ", off);
+        }
     }
     return ll;
 }

@@ -4,7 +4,10 @@
 // the context's tokens); acc = argmax of the sums, acc_norm = argmax of sum / len(choice) in characters
 // (Python's len of the choice text; bytes for ASCII). The context of an item is run once and its KV
 // cache shared by all of its choices; items are batched by context length (left padding), through the
-// engine's forward pass (LlamaModel::hidden_states + lm_head). Torch-free header.
+// engine's forward pass (LlamaModel::hidden_states + lm_head). On several ranks (McOptions::comm) the
+// batches are shared, batch k on rank k mod W, and the log-likelihoods all-gathered: every rank
+// returns all of them, bit for bit what one process computes (a batch is computed the same wherever
+// it runs; same threads per process). Torch-free header.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +21,17 @@ namespace den2moe {
 class LlamaModel;
 class RunContext;
 class Tokenizer;
+namespace dist {
+class Communicator;
+}
 
 struct McOptions {
     bool bos = true;          ///< BOS before each context (lm-eval 0.4 adds none for Llama unless add_bos_token)
     int64_t batch = 32;       ///< items per forward pass (fewer for long contexts: a token budget applies)
     int64_t max_length = 0;   ///< context + continuation tokens kept (context truncated on the left); 0 = no limit
+    /// Several ranks computing one task together (every rank calls with the same items and options):
+    /// batch k on rank k mod W, results all-gathered. nullptr or one rank: this process does all.
+    dist::Communicator* comm = nullptr;
 };
 
 /// loglik[item][choice]: summed natural-log probability of the continuation. Reports progress as

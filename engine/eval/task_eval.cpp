@@ -132,7 +132,7 @@ nlohmann::json task_relevant_settings(const TaskEvalSettings& s, const TaskInfo&
 namespace {
 
 TaskScores run_mc_task(const TaskInfo& t, const LoadedModel& lm, const TaskEvalSettings& s, const std::string& shared,
-                       RunContext& ctx) {
+                       RunContext& ctx, dist::Communicator* together) {
     McTaskData data = load_mc_task(t, shared, t.name == "mmlu" ? s.k_shot : 0, s.limit);
     std::vector<McPrompt> prompts;
     for (size_t i = 0; i < data.docs.size(); ++i) prompts.push_back(format_mc(t.name, data.docs[i], data.shots[i]));
@@ -140,6 +140,7 @@ TaskScores run_mc_task(const TaskInfo& t, const LoadedModel& lm, const TaskEvalS
     mo.bos = s.bos;
     mo.batch = s.batch;
     mo.max_length = resolved_max_length(s, *lm.model);
+    mo.comm = together;
     const auto ll = mc_loglikelihoods(*lm.model, *lm.tokenizer, prompts, mo, ctx, t.name);
     const McOutcome o = score_mc(prompts, ll);
     TaskScores ts;
@@ -274,8 +275,10 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
     D2M_CHECK(parse_compute_dtype(s.dtype) == lm.model->compute_dtype(), InvalidInput, "the model was loaded in ",
               compute_dtype_name(lm.model->compute_dtype()), " but the settings ask for ", s.dtype,
               Hint{"load the model with the settings' dtype"});
-    // several ranks (den2moe eval --nproc, torchrun, srun): task i runs on rank i mod world; rank 0
-    // gathers every task's scores and writes the files in task order, as one process would
+    // several ranks (den2moe eval --nproc, torchrun, srun): a multiple-choice task runs on every rank
+    // together, its items' batches shared (mc_loglikelihoods); the j-th of the other tasks runs on rank
+    // j mod world; rank 0 gathers every task's scores and writes the files in task order, as one
+    // process would
     dist::Communicator& comm = dist::world();
     const int world = comm.world_size(), rank = comm.rank();
     D2M_CHECK(world == 1 || !s.save_embeddings, InvalidInput, "--save-embeddings is not supported on ", world,
@@ -325,8 +328,9 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
     inner.cancel = ctx.cancel;
     inner.on_progress = ctx.on_progress;
     const int64_t n = static_cast<int64_t>(tasks.size());
-    // one task's scores (and its embedding matrices when s.save_embeddings), computed or from the cache
-    auto evaluate = [&](int64_t i, SavedEmbeddings& saved) {
+    // one task's scores (and its embedding matrices when s.save_embeddings), computed or from the cache;
+    // `together`: every rank makes this call (the cache is used only when every rank holds the entry)
+    auto evaluate = [&](int64_t i, SavedEmbeddings& saved, bool together) {
         const TaskInfo& t = *tasks[static_cast<size_t>(i)];
         ctx.check_cancelled();
         ctx.report("tasks", i, n, t.name);
@@ -336,6 +340,11 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
             hash_string(sum.model_revision + "|" + t.name + "|" + rev + "|" + dump_json(relevant));
         std::optional<TaskScores> hit;
         if (use_cache && !s.save_embeddings) hit = cache.load(key);  // saved matrices need a real run
+        if (together && world > 1) {
+            bool all = true;
+            for (const auto& h : comm.all_gather_bytes(hit ? "1" : "0")) all = all && h == "1";
+            if (!all) hit.reset();
+        }
         TaskScores ts;
         if (hit) {
             ts = *hit;
@@ -343,7 +352,7 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
             const auto t0 = std::chrono::steady_clock::now();
             try {
                 if (t.type == TaskType::MultipleChoice) {
-                    ts = run_mc_task(t, lm, s, out.shared_dir, inner);
+                    ts = run_mc_task(t, lm, s, out.shared_dir, inner, together && world > 1 ? &comm : nullptr);
                 } else {
                     if (!encoder) {
                         EncoderOptions eo;
@@ -378,7 +387,7 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
             if (t.type == TaskType::MultipleChoice) ts.chance = t.chance;
             if (!t.note.empty()) ts.notes.insert(ts.notes.begin(), t.note);
             ts.dataset_revision = rev;
-            if (use_cache) cache.store(key, ts);
+            if (use_cache && (!together || comm.is_root())) cache.store(key, ts);  // one writer per entry
         }
         return ts;
     };
@@ -406,24 +415,36 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
     if (world == 1) {
         for (int64_t i = 0; i < n; ++i) {
             SavedEmbeddings saved;
-            const TaskScores ts = evaluate(i, saved);
+            const TaskScores ts = evaluate(i, saved, false);
             record(ts, saved);
         }
     } else {
-        nlohmann::json mine = nlohmann::json::array();
-        for (int64_t i = rank; i < n; i += world) {
+        std::vector<nlohmann::json> res(static_cast<size_t>(n));
+        std::vector<int64_t> solo;  // the tasks one rank runs alone
+        for (int64_t i = 0; i < n; ++i) {
+            if (tasks[static_cast<size_t>(i)]->type != TaskType::MultipleChoice) {
+                solo.push_back(i);
+                continue;
+            }
             SavedEmbeddings none;
-            mine.push_back(evaluate(i, none).to_json());
+            res[static_cast<size_t>(i)] = evaluate(i, none, true).to_json();  // this rank's scores = every rank's
+        }
+        const int64_t ns = static_cast<int64_t>(solo.size());
+        nlohmann::json mine = nlohmann::json::array();
+        for (int64_t j = rank; j < ns; j += world) {
+            SavedEmbeddings none;
+            mine.push_back(evaluate(solo[static_cast<size_t>(j)], none, false).to_json());
         }
         const std::vector<std::string> parts = comm.all_gather_bytes(mine.dump());
         std::vector<nlohmann::json> got;
         for (const auto& p : parts) got.push_back(nlohmann::json::parse(p));
-        for (int64_t i = 0; i < n; ++i) {
-            const nlohmann::json& j = got[static_cast<size_t>(i % world)];
-            D2M_CHECK(j.is_array() && static_cast<int64_t>(j.size()) > i / world, Internal, "rank ", i % world,
-                      " sent ", j.size(), " task results, expected at least ", i / world + 1);
-            record(TaskScores::from_json(j[static_cast<size_t>(i / world)]), SavedEmbeddings{});
+        for (int64_t j = 0; j < ns; ++j) {
+            const nlohmann::json& g = got[static_cast<size_t>(j % world)];
+            D2M_CHECK(g.is_array() && static_cast<int64_t>(g.size()) > j / world, Internal, "rank ", j % world,
+                      " sent ", g.size(), " task results, expected at least ", j / world + 1);
+            res[static_cast<size_t>(solo[static_cast<size_t>(j)])] = g[static_cast<size_t>(j / world)];
         }
+        for (int64_t i = 0; i < n; ++i) record(TaskScores::from_json(res[static_cast<size_t>(i)]), SavedEmbeddings{});
     }
     ctx.report("tasks", n, n);
     if (writer) {

@@ -74,6 +74,11 @@ struct TrainSettings {
     double budget_beta = 1.0;    ///< β: coverage weight w_i = 1 + β·budget_score_i
     double budget_ke = 2.0;      ///< K_e: target routed selections per token (the release: top_ke = 2)
     std::string budget_t_all = "routed";  ///< T_all: routed (the release's Σ T_i) | tokens (its probable intent)
+    // data-parallel (several ranks; dist/reducer.h): when the summed gradients travel
+    /// "overlap": float32 buckets all-reduced asynchronously while the step's last backward pass runs
+    /// (DDP's Reducer); "after-backward": one bucketed all-reduce once every backward pass is done
+    std::string grad_sync = "overlap";
+    double bucket_mb = 25;  ///< gradient bucket size in MiB (DDP's bucket_cap_mb; the first bucket at most 1 MiB)
 };
 
 inline const Schema<TrainSettings>& train_schema() {
@@ -149,7 +154,13 @@ inline const Schema<TrainSettings>& train_schema() {
             .real("budget_ke", &TrainSettings::budget_ke,
                   "den2moee-sparse: target routed selections per token K_e", 0, 4096)
             .choice("budget_t_all", &TrainSettings::budget_t_all, {"routed", "tokens"},
-                    "den2moee-sparse: T_all of the budget update: routed selections (release) or tokens");
+                    "den2moee-sparse: T_all of the budget update: routed selections (release) or tokens")
+            .choice("grad_sync", &TrainSettings::grad_sync, {"overlap", "after-backward"},
+                    "several ranks: all-reduce gradient buckets during the last backward pass (overlap, as DDP) "
+                    "or after it")
+            .real("bucket_mb", &TrainSettings::bucket_mb,
+                  "several ranks: gradient bucket size in MiB (DDP's bucket_cap_mb; the first at most 1 MiB)", 0, 4096,
+                  true);
     return s;
 }
 
@@ -164,6 +175,11 @@ void validate_train_settings(const TrainSettings& s);
 /// Data-parallel over `world_size` ranks: each needs at least one of a step's batch x grad_accum
 /// windows. The CLI calls it before it starts ranks; the trainer again with the job's world size.
 void validate_data_parallel(const TrainSettings& s, int world_size);
+
+/// Whether a training setting only decides how the ranks exchange their gradients (grad_sync,
+/// bucket_mb): no number changes on 1 or 2 ranks, only the fp32 summation order on more (as with
+/// another world size), so a checkpoint resumes under another value.
+bool train_setting_is_transport(const std::string& key);
 
 /// Comma-separated list -> trimmed non-empty items.
 std::vector<std::string> split_list(const std::string& s);

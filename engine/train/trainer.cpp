@@ -26,6 +26,7 @@
 #include "core/run_context.h"
 #include "core/runtime.h"
 #include "dist/comm.h"
+#include "dist/reducer.h"
 #include "io/hf_config.h"
 #include "io/model_files.h"
 #include "io/safetensors.h"
@@ -92,6 +93,25 @@ void locate(const std::string& name, const at::Tensor& t, Param& p) {
     p.whole = p.row0 == 0 && p.rows == base.size(0);
     D2M_CHECK(p.value().data_ptr() == t.data_ptr() && p.value().sizes() == t.sizes(), Internal, "tensor ", name,
               ": cannot find its rows in the storage");
+}
+
+/// Where a tensor's gradient becomes final in the backward pass, larger = earlier: its layer
+/// (model.layers.N.…, LoRA factors included), the final norm and the head before every layer (L),
+/// the embedding after every layer (-1).
+int64_t backward_rank(const std::string& name, int64_t n_layers) {
+    const std::string tag = "layers.";
+    const size_t p = name.find(tag);
+    if (p != std::string::npos) {
+        size_t q = p + tag.size();
+        int64_t n = 0;
+        bool digits = false;
+        while (q < name.size() && name[q] >= '0' && name[q] <= '9') {
+            n = n * 10 + (name[q++] - '0');
+            digits = true;
+        }
+        if (digits) return n;
+    }
+    return name.find("embed_tokens") != std::string::npos ? -1 : n_layers;
 }
 
 bool any_glob(const std::vector<std::string>& pats, const std::string& name) {
@@ -193,6 +213,7 @@ struct Trainer::Impl {
     LrSchedule sched;
     std::vector<std::string> notes;
     dist::Communicator* comm = nullptr;  // the job's ranks (one: a plain run)
+    std::unique_ptr<dist::Reducer> reducer;  // several ranks, grad_sync overlap: buckets started by autograd hooks
     // embedding training (loss infonce / cosmse): the pairs, tokenised; the order draws (0, pair)
     std::vector<TextPair> pairs;
     std::vector<std::vector<std::vector<int>>> pair_ids;  // [pair][query, positive, negatives...] token ids
@@ -668,6 +689,30 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
     I.sched.min_lr_ratio = s.min_lr_ratio;
     I.sched.total_steps = I.total_steps;
 
+    // several ranks, grad_sync overlap: every trainable tensor is a slice of a leaf, bucketed in the
+    // order the backward pass finishes them: the layers from the last to the first (the head and the
+    // final norm before them, the embedding after), the model's order within a layer
+    if (I.comm->world_size() > 1 && s.grad_sync == "overlap") {
+        std::map<const void*, size_t> leaf_index;
+        for (size_t k = 0; k < I.leaves.size(); ++k) leaf_index[I.leaves[k].unsafeGetTensorImpl()] = k;
+        std::vector<dist::GradSlice> slices;
+        std::vector<int64_t> key;
+        for (const auto& p : I.params) {
+            dist::GradSlice g;
+            g.leaf = leaf_index.at(p.base.unsafeGetTensorImpl());
+            g.whole = p.whole;
+            g.row0 = p.row0;
+            g.rows = p.rows;
+            slices.push_back(g);
+            key.push_back(backward_rank(p.name, L));
+        }
+        std::vector<size_t> order(slices.size());
+        for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+        std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key[a] > key[b]; });
+        I.reducer = std::make_unique<dist::Reducer>(*I.comm, I.leaves, std::move(slices), order,
+                                                    static_cast<int64_t>(s.bucket_mb * 1048576.0));
+    }
+
     // what a user should know
     int64_t n_train = 0;
     for (const auto& p : I.params) n_train += p.value().numel();
@@ -706,6 +751,7 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
 
 Trainer::~Trainer() {
     if (!impl_) return;
+    impl_->reducer.reset();  // its hooks off the leaves first
     for (auto& t : impl_->leaves) {  // the model's tensors are plain again (they may outlive the trainer)
         t.mutable_grad().reset();
         t.requires_grad_(false);
@@ -819,6 +865,7 @@ double Trainer::train_step() {
             }
             const double w = static_cast<double>(nb) / static_cast<double>(G);
             at::Tensor l = I.gathered_infonce(share, &I.step_tokens);
+            if (I.reducer && m0 + s.batch >= G) I.reducer->arm();  // the step's last backward (none: finish fills)
             if (l.requires_grad()) (w == 1.0 ? l : l * w).backward();  // a rank with no pairs here has nothing to differentiate
             if (R == 0) loss += l.item<double>() * w;  // every rank holds the same value: counted once in the all-reduce
         }
@@ -834,6 +881,7 @@ double Trainer::train_step() {
         }
         std::vector<at::Tensor> rows;
         const double w = static_cast<double>(nb) / static_cast<double>(G);
+        if (I.reducer && b0 + s.batch >= hi) I.reducer->arm();  // this rank's last backward of the step
         if (s.loss != "lm") {
             // one rank (infonce: in-batch negatives are the micro-batch's pairs), or cosmse (no negatives)
             std::vector<int64_t> idx;
@@ -851,7 +899,19 @@ double Trainer::train_step() {
     }
     std::vector<Param*> with_grad;
     std::vector<at::Tensor> grads;
-    if (W == 1) {
+    if (I.reducer) {
+        // overlapped: the buckets the hooks started are in flight; the rest, the has-gradient flags,
+        // the loss and the token count go now, and every bucket is waited for before clipping
+        dist::Reducer::Result r = I.reducer->finish({loss, static_cast<double>(I.step_tokens)});
+        loss = r.extras[0];
+        I.step_tokens = static_cast<int64_t>(r.extras[1]);
+        const at::Device dev = I.params.empty() ? at::Device(at::kCPU) : I.params[0].master.device();
+        for (size_t i = 0; i < I.params.size(); ++i) {
+            if (!r.has_grad[i]) continue;
+            with_grad.push_back(&I.params[i]);
+            grads.push_back(r.grads[i].to(dev));
+        }
+    } else if (W == 1) {
         for (auto& p : I.params) {
             at::Tensor g = p.grad();
             if (!g.defined()) continue;  // as torch's optimizers: a tensor without a gradient is not updated
@@ -915,6 +975,19 @@ double Trainer::train_step() {
     I.last_lr = lr;
     I.last_norm = norm;
     return loss;
+}
+
+nlohmann::json Trainer::grad_sync_stats() const {
+    const Impl& I = *impl_;
+    if (I.comm->world_size() == 1) return {{"mode", "single"}};
+    if (!I.reducer) return {{"mode", "after-backward"}, {"bucket_mb", I.s.bucket_mb}};
+    const dist::ReducerStats& st = I.reducer->stats();
+    return {{"mode", "overlap"},
+            {"bucket_mb", I.s.bucket_mb},
+            {"buckets", st.buckets},
+            {"steps", st.steps},
+            {"started_in_backward", st.started_in_backward},
+            {"started_after_backward", st.started_after}};
 }
 
 std::string Trainer::replica_fingerprint() const {
@@ -1035,6 +1108,7 @@ json Trainer::load_checkpoint(const std::string& path) {
     const json then = state.value("settings", json::object());
     std::string diff;
     for (auto it = now.begin(); it != now.end(); ++it) {
+        if (train_setting_is_transport(it.key())) continue;  // how gradients travel: no number changes
         if (!then.contains(it.key()) || then[it.key()] != it.value())
             diff += (diff.empty() ? "" : ", ") + it.key() + " " + (then.contains(it.key()) ? then[it.key()].dump() : "?") +
                     " -> " + it.value().dump();
@@ -1240,8 +1314,14 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
         note(str("resumed at step ", tr.step(), " of ", tr.total_steps(), " from ", ckpt.string()));
     }
     if (world > 1) {
+        const json gs = tr.grad_sync_stats();
         res.notes.push_back(str("data-parallel over ", world, " ranks: each step's ", s.batch * s.grad_accum,
-                                " windows are shared by the ranks and their gradients summed; rank 0 writes the files"));
+                                " windows are shared by the ranks and their gradients summed (",
+                                s.grad_sync == "overlap"
+                                    ? str(gs.value("buckets", int64_t{0}), " buckets of at most ", format_real(s.bucket_mb),
+                                          " MiB, all-reduced while each rank's last backward pass runs")
+                                    : std::string("one bucketed all-reduce after the backward passes"),
+                                "); rank 0 writes the files"));
     }
     for (const auto& n : res.notes) note(n);
     const std::string log_path = (out / "train_log.jsonl").string();
@@ -1365,6 +1445,7 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
     json summary = record;
     summary["seconds_this_run"] = res.seconds;
     summary["resumed_from"] = res.resumed_from;
+    summary["grad_sync"] = tr.grad_sync_stats();
     write_file_atomic((out / "train.json").string(), dump_json(summary, 1) + "\n");
     // the project's run index (project/runs.h): a failure to record is a note, never fatal
     if (std::string why = record_run(project, "training", out_dir, ctx.client); !why.empty()) res.notes.push_back(why);

@@ -66,6 +66,10 @@ public:
     /// shared by the ranks and their float32 gradients summed (bucketed all-reduce) before clipping,
     /// so every rank makes the same update as one process would (fp32 summation order aside).
     double train_step();
+    /// How the gradients travelled between ranks so far: mode (single | overlap | after-backward), and
+    /// for overlap the buckets per step, the steps, and the buckets started by the backward pass's
+    /// hooks vs after it (summed over steps).
+    nlohmann::json grad_sync_stats() const;
     /// A hash of every master tensor's sum and step count: equal on all ranks while they agree.
     std::string replica_fingerprint() const;
     /// Mean loss of `ids` [B, T] scaled by `weight` and back-propagated into the gradients (no update).
