@@ -14,6 +14,7 @@
 
 #include "support/check.h"
 #include "support/demo_project.h"
+#include "support/oracle_file.h"
 
 #include "convert/convert.h"
 #include "core/run_context.h"
@@ -63,17 +64,6 @@ TEST(groups_of_four_router_layers_and_the_remainder_by_hand) {
     CHECK_THROWS_WITH(make_embedding_set(dense, "den2moee", 128), "needs routing weights");
 }
 
-namespace {
-
-std::string oracle_dir() {
-    const char* b = std::getenv("D2M_BUILD_DIR");
-    const std::string d = std::string(b ? b : d2m_test::tmp_dir()) + "/oracle";
-    fs::create_directories(d);
-    return d;
-}
-
-}  // namespace
-
 TEST(den2moee_pooling_of_a_converted_demo_model_for_the_oracle) {
     LoadedModel lm = load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", ComputeDType::F32);
     ConvertSettings cs;
@@ -82,7 +72,7 @@ TEST(den2moee_pooling_of_a_converted_demo_model_for_the_oracle) {
     cs.top_k = 2;
     cs.prior_scale = 1.0;
     ConvertResult r = convert_model(d2m_test::tiny_demo_project(), lm.model, *lm.tokenizer, "test", {}, cs, null_context());
-    const std::string dir = oracle_dir() + "/den2moee_pool_model";
+    const std::string dir = d2m_test::oracle_write_dir() + "/den2moee_pool_model";
     save_moe_native(*r.model, r.moe_config, r.provenance, dir, lm.tokenizer_path);
     LoadedModel m = load_model(dir, ComputeDType::F32);
     EncoderOptions eo;
@@ -122,7 +112,7 @@ TEST(den2moee_pooling_of_a_converted_demo_model_for_the_oracle) {
         rows.push_back(v);
     }
     out["embeddings"] = rows;
-    std::ofstream(oracle_dir() + "/den2moee_pool_ours.json") << out.dump(1);
+    std::ofstream(d2m_test::oracle_write_dir() + "/den2moee_pool_ours.json") << out.dump(1);
 }
 
 TEST(eval_reads_the_recorded_embedding_by_default) {
