@@ -3,7 +3,11 @@
 # InfoNCE on pairs from the bundled TRAIN splits (MRPC, STS 2012, Banking77), (2) converted by
 # Den2MoEE (8 clusters: 2 shared + 6 routed + 1 null, top-2), (3) the dense phase (routers only,
 # cos-MSE to the dense embedding model's cosines, alpha ramp), (4) the sparse phase (MoE blocks,
-# InfoNCE, budget bias). Every model evaluated with HS embeddings on a few MTEB-style tasks (--limit).
+# InfoNCE, budget bias), (5) beside it a DIVE-built MoE of the same embedding model (8 FLAP experts of
+# the mined clusters, top-1: the same active FFN width) trained with the sparse phase's contrastive
+# budget (steps, batch, pairs, tau, LR and schedule). Every model evaluated with HS embeddings on a few
+# MTEB-style tasks (--limit), the Den2MoEE models also with Den2MoEE's pooling; active parameters per
+# token from `den2moe info`, the expert load per LM domain from `den2moe ppl --expert-load`.
 #   STEPS_EMB / STEPS_DENSE / STEPS_SPARSE, LIMIT, PAIRS_PER_SOURCE, OUT: the knobs (defaults below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,9 +49,23 @@ conv moee-sparse --prior-scale 1                 # the same experts, routed top-
     --pairs "$OUT/pairs.jsonl" --teacher "$OUT/emb" --steps "$SD" --lr 1e-3 --alpha-warmup 15 --out "$OUT/dense-phase"
 [ -e "$OUT/sparse-phase/train.json" ] || "$BIN" train "$OUT/dense-phase" "${COMMON[@]}" --stage den2moee-sparse \
     --pairs "$OUT/pairs.jsonl" --steps "$SS" --lr 1e-4 --out "$OUT/sparse-phase"
+# (5) DIVE of the same embedding model: one FLAP-pruned expert (ratio 0.5: 384 channels) per mined cluster of
+# docs/affinity-demo.md, centroid routers, top-1 (= Den2MoEE's 192 shared + 2 x 96 routed channels per token);
+# then the sparse phase's budget: InfoNCE tau 0.1, the same pairs, batch, steps, LR 1e-4, cosine schedule,
+# on the MoE blocks (experts and routers; top-1 renormalised gates are exactly 1, so the routers get no gradient)
+cat > "$OUT/clusters.json" <<'EOF2'
+{"names": ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8"],
+ "members": [["python"], ["pubmed"], ["mmlu_humanities", "logiqa"], ["mmlu_stem", "arc", "openbookqa"], ["gsm8k"],
+             ["banking", "reviews"], ["truthfulqa", "web", "trecqa", "wiki", "qnli", "news"], ["stories", "shakespeare"]]}
+EOF2
+[ -e "$OUT/dive/moe_config.json" ] || "$BIN" convert "$PE" --recipe dive --clusters "$OUT/clusters.json" --top-k 1 \
+    --ratio 0.5 --no-eval --out "$OUT/dive" --quiet
+[ -e "$OUT/dive-trained/train.json" ] || "$BIN" train "$OUT/dive" "${COMMON[@]}" --stage embedding \
+    --trainable '*.mlp.experts.*,*.mlp.router.weight' --pairs "$OUT/pairs.jsonl" --steps "$SS" --lr 1e-4 \
+    --out "$OUT/dive-trained"
 # evaluation: HS (last token), no prompt
-ev() {  # ev NAME MODEL
-  [ -e "$OUT/eval-$1/summary.json" ] || "$BIN" eval "$2" --tasks "$TASKS" --embedding hs --prompt none \
+ev() {  # ev NAME MODEL [EMBEDDING]
+  [ -e "$OUT/eval-$1/summary.json" ] || "$BIN" eval "$2" --tasks "$TASKS" --embedding "${3:-hs}" --prompt none \
       --limit "$LIMIT" --out "$OUT/eval-$1" --quiet
 }
 ev dense-lm "$SHARED/models/demo-llama-7m"
@@ -56,6 +74,24 @@ ev moee-dense "$OUT/moee-dense"
 ev moee-sparse "$OUT/moee-sparse"
 ev dense-phase "$OUT/dense-phase"
 ev sparse-phase "$OUT/sparse-phase"
+ev dive "$OUT/dive"
+ev dive-trained "$OUT/dive-trained"
+ev moee-sparse-d2mpool "$OUT/moee-sparse" den2moee
+ev sparse-phase-d2mpool "$OUT/sparse-phase" den2moee
+# active parameters per token (non-embedding) of every model, from the engine (model/active_params.h)
+for m in emb moee-dense moee-sparse dense-phase sparse-phase dive dive-trained; do
+  printf '%s ' "$m"; "$BIN" info "$OUT/$m" --json | /usr/bin/python3 -c \
+      "import json,sys; print(json.load(sys.stdin)['active_parameters_per_token']['non_embedding'])"
+done | tee "$OUT/active_params.txt"
+# expert load per LM domain (8 x 256 test tokens of each of the 18 domains) before and after the sparse phase
+for m in moee-sparse sparse-phase dive dive-trained; do
+  [ -e "$OUT/load-$m.json" ] || "$BIN" ppl "$OUT/$m" --data "$SHARED/data/domains" --max-tokens 2048 --seq 256 \
+      --expert-load --out "$OUT/load-$m.json" --quiet > /dev/null
+done
 "$BIN" eval --table "dense LM=$OUT/eval-dense-lm" --table "dense embedding=$OUT/eval-emb" \
     --table "Den2MoEE converted, dense mode=$OUT/eval-moee-dense" --table "Den2MoEE converted, top-2=$OUT/eval-moee-sparse" \
-    --table "after dense phase=$OUT/eval-dense-phase" --table "after sparse phase=$OUT/eval-sparse-phase" | tee "$OUT/table.md"
+    --table "after dense phase=$OUT/eval-dense-phase" --table "after sparse phase=$OUT/eval-sparse-phase" \
+    --table "converted, top-2, Den2MoEE pooling=$OUT/eval-moee-sparse-d2mpool" \
+    --table "after sparse phase, Den2MoEE pooling=$OUT/eval-sparse-phase-d2mpool" \
+    --table "DIVE converted=$OUT/eval-dive" --table "DIVE after the same InfoNCE budget=$OUT/eval-dive-trained" \
+    | tee "$OUT/table.md"

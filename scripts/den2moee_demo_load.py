@@ -23,3 +23,15 @@ for m in ['moee-sparse', 'sparse-phase']:
         ntok = len(L[0]['tokens'])
         routed = sum(len(tok) for l in L for tok in l['tokens']) / (len(L) * ntok)
         print('%s | %s | %d | %s | %.2f' % (m, d, ntok, ' '.join('%.2f' % x for x in load), routed))
+# Expert load per LM domain (`den2moe ppl --expert-load`, written by den2moee_demo.sh as load-MODEL.json: 8 x 256
+# test tokens of each of the 18 domains): per domain the share of its routed token slots of each expert (mean over
+# the 6 layers; Den2MoEE: the 6 routed experts, slots the null expert took are not counted; DIVE: its 8 experts).
+import os
+print()
+for m in ['moee-sparse', 'sparse-phase', 'dive', 'dive-trained']:
+    f = O + '/load-' + m + '.json'
+    if not os.path.exists(f):
+        continue
+    j = json.load(open(f))['expert_load']
+    for d in j['domains']:
+        print('%s | %s | %s' % (m, d['domain'], ' '.join('%.2f' % x for x in d['mean_over_layers'])))

@@ -84,6 +84,11 @@ int cmd_eval(const Args& a, RunContext& ctx) {
     validate_task_eval(s, EvalModelCaps{}, out.shared_dir);  // tasks and data before loading the model
     D2M_CHECK(planned_world_size(a) == 1 || !s.save_embeddings, InvalidInput,
               "--save-embeddings is not supported on several processes", Hint{"leave out --nproc"});
+    {  // --embedding auto: say before the work which embedding the model's record gives (run_task_eval resolves it)
+        TaskEvalSettings resolved = s;
+        const std::string note = resolve_auto_embedding(resolved, read_recorded_embedding(model));
+        if (!note.empty()) std::fprintf(stderr, "%s\n", note.c_str());
+    }
     TaskEvalRun run;
     const int rc = run_distributed(a, [&] {
         LoadedModel lm = load_model(model, parse_compute_dtype(s.dtype), a.get("tokenizer"));

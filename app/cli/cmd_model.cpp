@@ -17,6 +17,8 @@
 #include "data/domains.h"
 #include "eval/perplexity.h"
 #include "eval/ppl_validate.h"
+#include "eval/routing.h"
+#include "model/active_params.h"
 #include "io/model_files.h"
 #include "io/safetensors.h"
 #include "model/generate.h"
@@ -71,6 +73,8 @@ std::vector<frontend::OptionInfo> ppl_options() {
             {"split", "NAME", "split file of domain folders (default test)", false},
             {"dtype", "fp32|bf16", "compute dtype (default fp32)", false},
             {"tokenizer", "PATH", "tokenizer file (default: found beside the model)", false},
+            {"expert-load", "", "MoE models: also each domain's expert load (share of token slots per expert, "
+                                "the same windows)", true},
             {"json", "", "print the table as JSON", true},
             {"out", "FILE", "also write the JSON to FILE", false}};
 }
@@ -103,6 +107,7 @@ int cmd_info(const Args& a, RunContext&) {
     const std::string path = model_arg(a, "info");
     LoadedModel lm = load_model(path, ComputeDType::F32, a.get("tokenizer"));
     const auto& c = lm.model->config();
+    const ActiveParams ap = active_params_per_token(c, ffn_shapes(*lm.model));
     json j = {{"source", path},
               {"format", lm.format},
               {"architecture", c.architecture},
@@ -120,6 +125,11 @@ int cmd_info(const Args& a, RunContext&) {
               {"qkv_bias", c.qkv_bias},
               {"qk_norm", c.qk_norm},
               {"parameters", lm.model->n_params()},
+              // per token (model/active_params.h): routed experts counted top-k at the widest width
+              {"active_parameters_per_token",
+               {{"non_embedding", ap.non_embedding()}, {"attention", ap.attention}, {"norms", ap.norms},
+                {"ffn", ap.ffn}, {"router", ap.router}, {"embedding_row", ap.embedding_row},
+                {"lm_head", ap.lm_head}, {"total", ap.total()}}},
               {"stored_dtype", lm.stored_dtypes.empty() ? "" : lm.stored_dtypes.begin()->second},
               {"tokenizer", tokenizer_json(lm.tokenizer_path, *lm.tokenizer)},
               {"warnings", lm.warnings}};
@@ -128,6 +138,10 @@ int cmd_info(const Args& a, RunContext&) {
         std::printf("model        %s (%s, %s)\n", path.c_str(), lm.format.c_str(), c.architecture.c_str());
         std::printf("parameters   %lld (stored %s)\n", (long long)lm.model->n_params(),
                     j["stored_dtype"].get<std::string>().c_str());
+        std::printf("active/token %lld non-embedding (attention %lld, norms %lld, FFN %lld, router %lld) + "
+                    "embedding row %lld + LM head %lld\n",
+                    (long long)ap.non_embedding(), (long long)ap.attention, (long long)ap.norms, (long long)ap.ffn,
+                    (long long)ap.router, (long long)ap.embedding_row, (long long)ap.lm_head);
         std::printf("layers       %lld   hidden %lld   ffn %lld   heads %lld (kv %lld, dim %lld)\n",
                     (long long)c.n_layer, (long long)c.n_embd, (long long)c.n_ff, (long long)c.n_head,
                     (long long)c.n_head_kv, (long long)c.head_dim);
@@ -225,6 +239,12 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
     LoadedModel lm = load_model(path, parse_compute_dtype(dtype), a.get("tokenizer"));
     print_warnings(lm.warnings);
     validate_ppl(po, lm.model->config());
+    const bool want_load = a.has("expert-load");
+    if (want_load) {
+        bool moe = false;
+        for (const FfnShape& f : ffn_shapes(*lm.model)) moe = moe || f.n_experts > 0;
+        D2M_CHECK(moe, InvalidInput, "--expert-load: ", path, " has no MoE layer", Hint{"leave out --expert-load"});
+    }
     const auto t0 = std::chrono::steady_clock::now();
     auto table = perplexity_table(*lm.model, *lm.tokenizer, domains, po, ctx);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -249,12 +269,53 @@ int cmd_ppl(const Args& a, RunContext& ctx) {
                           {"tokens_per_s", seconds > 0 ? double(forward_tokens) / seconds : 0.0},
                           {"steady_tokens", steady_tokens},
                           {"steady_tokens_per_s", steady_s > 0 ? double(steady_tokens) / steady_s : 0.0}}}};
+    ExpertLoad load;
+    if (want_load) {  // the router_probs selections over the same domains' windows (eval/routing.h)
+        std::vector<std::string> names;
+        std::vector<CorpusSpec> corpora;
+        for (const auto& d : domains) {
+            names.push_back(d.name);
+            CorpusSpec spec;
+            spec.files = d.files;
+            corpora.push_back(spec);
+        }
+        ctx.report("expert load", 0, 1);
+        load = expert_load(*lm.model, *lm.tokenizer, names, corpora, po.max_tokens, po.seq, po.batch);
+        json per = json::array();
+        for (size_t d = 0; d < load.domains.size(); ++d) {
+            std::vector<double> mean(static_cast<size_t>(load.n_experts), 0.0);
+            json layers = json::array();
+            for (size_t l = 0; l < load.moe_layers.size(); ++l) {
+                std::vector<double> row;
+                for (int e = 0; e < load.n_experts; ++e) {
+                    row.push_back(load.at(d, l, static_cast<size_t>(e)));
+                    mean[static_cast<size_t>(e)] += row.back() / double(load.moe_layers.size());
+                }
+                layers.push_back(row);
+            }
+            per.push_back({{"domain", load.domains[d]}, {"mean_over_layers", mean}, {"per_layer", layers}});
+        }
+        j["expert_load"] = {{"moe_layers", load.moe_layers}, {"n_experts", load.n_experts},
+                            {"what", "share of the domain's token slots (tokens x top-k) each expert receives"},
+                            {"domains", per}};
+    }
     emit_json(a, j);
     if (!a.has("json")) {
         std::printf("%-18s %10s %9s %8s %10s\n", "domain", "tokens", "windows", "nll", "ppl");
         for (const auto& d : table)
             std::printf("%s %10lld %9lld %8.4f %10.3f\n", text::pad_cell(d.name, 18).c_str(), (long long)d.result.n_tokens,
                         (long long)d.result.n_windows, d.result.mean_nll(), d.result.ppl());
+        if (want_load) {
+            std::printf("\nexpert load (share of token slots, mean over the %zu MoE layers):\n%-18s",
+                        load.moe_layers.size(), "domain");
+            for (int e = 0; e < load.n_experts; ++e) std::printf(" %6d", e);
+            std::printf("\n");
+            for (const auto& row : j["expert_load"]["domains"]) {
+                std::printf("%s", text::pad_cell(row["domain"].get<std::string>(), 18).c_str());
+                for (const auto& v : row["mean_over_layers"]) std::printf(" %6.3f", v.get<double>());
+                std::printf("\n");
+            }
+        }
     }
     return kOk;
 }

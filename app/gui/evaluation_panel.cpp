@@ -139,9 +139,12 @@ QString EvaluationPanel::outDir() const {
     try {
         const std::string cache = den2moe::project_cache_dir(m_project);
         if (cache.empty() || modelPath().isEmpty()) return {};
+        // the folder names the embedding that runs: --embedding auto resolved with the model's record
+        den2moe::TaskEvalSettings resolved = m_settings;
+        den2moe::resolve_auto_embedding(resolved, den2moe::read_recorded_embedding(modelPath().toStdString()));
         const QString name = QStringLiteral("%1-%2-%3")
-                                 .arg(QFileInfo(modelPath()).fileName(), QString::fromStdString(m_settings.embedding),
-                                      QString::fromStdString(m_settings.prompt));
+                                 .arg(QFileInfo(modelPath()).fileName(), QString::fromStdString(resolved.embedding),
+                                      QString::fromStdString(resolved.prompt));
         return QDir(QString::fromStdString(cache)).filePath(QStringLiteral("eval/") + name);
     } catch (const std::exception&) {
         return {};

@@ -1,6 +1,7 @@
 // Embeddings through the forward pass (see eval/embeddings.h): prompts tokenised with BOS (HF's
 // add_special_tokens for Llama), sorted by length, left-padded in batches; HS from hidden_states, RW
-// from the router_logits hook site of each MoE layer at the last position.
+// from the router_logits hook site of each MoE layer at the last position, and the same logits
+// mean-pooled over each row's real tokens (the mask; Den2MoEE's pooling).
 #include "eval/embeddings.h"
 
 #include <ATen/ATen.h>
@@ -44,21 +45,28 @@ void TextEncoder::clear() {
     row_.clear();
     hs_store_.clear();
     rw_store_.clear();
+    rwm_store_.clear();
     where_.clear();
     order_.clear();
     computed_ = 0;
 }
 
-void TextEncoder::preload(const std::vector<std::string>& prompts, const at::Tensor& hs, const at::Tensor& rw_logits) {
+void TextEncoder::preload(const std::vector<std::string>& prompts, const RawEmbeddings& raw) {
     const bool with_rw = rw_dim_ > 0;
+    const at::Tensor& hs = raw.hs;
     D2M_CHECK(hs.dim() == 2 && hs.size(0) == static_cast<int64_t>(prompts.size()) && hs.size(1) == hs_dim(),
               InvalidInput, "embedding cache: ", hs.sizes(), " hidden states for ", prompts.size(), " prompts of width ",
               hs_dim());
-    D2M_CHECK(!with_rw || (rw_logits.defined() && rw_logits.sizes() == at::IntArrayRef({hs.size(0), rw_dim_})),
+    const std::vector<int64_t> want = {hs.size(0), rw_dim_};  // [N, R]
+    D2M_CHECK(!with_rw || (raw.rw.defined() && raw.rw.sizes() == at::IntArrayRef(want) && raw.rw_mean.defined() &&
+                           raw.rw_mean.sizes() == at::IntArrayRef(want)),
               InvalidInput, "embedding cache: routing weights do not fit the model's ", rw_dim_, " router outputs");
     const int64_t block = static_cast<int64_t>(hs_store_.size());
     hs_store_.push_back(hs.to(at::kDouble).contiguous());
-    if (with_rw) rw_store_.push_back(rw_logits.to(at::kDouble).contiguous());
+    if (with_rw) {
+        rw_store_.push_back(raw.rw.to(at::kDouble).contiguous());
+        rwm_store_.push_back(raw.rw_mean.to(at::kDouble).contiguous());
+    }
     for (size_t i = 0; i < prompts.size(); ++i) {
         if (row_.count(prompts[i])) continue;
         row_[prompts[i]] = static_cast<int64_t>(where_.size());
@@ -67,14 +75,22 @@ void TextEncoder::preload(const std::vector<std::string>& prompts, const at::Ten
     }
 }
 
-void TextEncoder::snapshot(std::vector<std::string>* prompts, at::Tensor* hs, at::Tensor* rw_logits) const {
+void TextEncoder::snapshot(std::vector<std::string>* prompts, RawEmbeddings* raw) const {
     const int64_t N = static_cast<int64_t>(where_.size());
     *prompts = order_;
-    *hs = at::empty({N, hs_dim()}, at::kDouble);
-    if (rw_dim_ > 0) *rw_logits = at::empty({N, rw_dim_}, at::kDouble);
+    raw->hs = at::empty({N, hs_dim()}, at::kDouble);
+    raw->rw_widths = rw_width_;
+    if (rw_dim_ > 0) {
+        raw->rw = at::empty({N, rw_dim_}, at::kDouble);
+        raw->rw_mean = at::empty({N, rw_dim_}, at::kDouble);
+    }
     for (int64_t i = 0; i < N; ++i) {
-        (*hs)[i].copy_(hs_store_[where_[i].first][where_[i].second]);
-        if (rw_dim_ > 0) (*rw_logits)[i].copy_(rw_store_[where_[i].first][where_[i].second]);
+        const auto& w = where_[i];
+        raw->hs[i].copy_(hs_store_[w.first][w.second]);
+        if (rw_dim_ > 0) {
+            raw->rw[i].copy_(rw_store_[w.first][w.second]);
+            raw->rw_mean[i].copy_(rwm_store_[w.first][w.second]);
+        }
     }
 }
 
@@ -99,7 +115,8 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
         std::iota(order.begin(), order.end(), size_t(0));
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() > ids[b].size(); });
         at::Tensor hs = at::empty({n, hs_dim()}, at::kDouble);                      // [n, D]
-        at::Tensor rw = with_rw ? at::empty({n, rw_dim_}, at::kDouble) : at::Tensor();  // [n, R]
+        at::Tensor rw = with_rw ? at::empty({n, rw_dim_}, at::kDouble) : at::Tensor();   // [n, R]
+        at::Tensor rwm = with_rw ? at::empty({n, rw_dim_}, at::kDouble) : at::Tensor();  // [n, R]
         // each MoE layer's router output at the last position lands in its columns of `rw_batch`
         std::vector<int64_t> col(model_.config().n_layer, -1), width(model_.config().n_layer, 0);
         for (size_t m = 0, off = 0; m < moe_layers_.size(); ++m) {
@@ -107,13 +124,15 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
             width[moe_layers_[m]] = rw_width_[m];
             off += static_cast<size_t>(rw_width_[m]);
         }
-        at::Tensor rw_batch;
+        at::Tensor rw_batch, rwm_batch, mask_w;  // [B, R], [B, R]; mask_w [B, T, 1] = mask / real tokens
         ObserverSet obs;
         if (with_rw) {
             obs.add(site::kRouterLogits, [&](const HookEvent& e) {
                 if (e.layer < 0 || col[e.layer] < 0) return;
-                at::Tensor last = e.tensor.select(1, e.tensor.size(1) - 1).to(at::kDouble);  // [B, K] logits
+                at::Tensor z = e.tensor.to(at::kDouble);             // [B, T, K] logits
+                at::Tensor last = z.select(1, z.size(1) - 1);        // [B, K]
                 rw_batch.narrow(1, col[e.layer], width[e.layer]).copy_(last);
+                rwm_batch.narrow(1, col[e.layer], width[e.layer]).copy_((z * mask_w).sum(1));  // mean over real tokens
             });
         }
         ForwardOptions fo;
@@ -138,7 +157,12 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
                 }
                 tokens_ += static_cast<int64_t>(t.size());
             }
-            if (with_rw) rw_batch = at::empty({B, rw_dim_}, at::kDouble);
+            if (with_rw) {
+                rw_batch = at::empty({B, rw_dim_}, at::kDouble);
+                rwm_batch = at::empty({B, rw_dim_}, at::kDouble);
+                at::Tensor m = mask.to(at::kDouble);                      // [B, T]
+                mask_w = (m / m.sum(1, /*keepdim=*/true)).unsqueeze(-1);  // [B, T, 1]
+            }
             at::Tensor h = model_.hidden_states(x, mask, fo);  // [B, T, D]
             at::Tensor e;                                       // [B, D]
             if (opt_.pooling == "last") {
@@ -150,7 +174,10 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
             at::Tensor rows = at::empty({B}, at::kLong);
             for (int64_t r = 0; r < B; ++r) rows[r] = static_cast<int64_t>(order[b0 + r]);
             hs.index_copy_(0, rows, e);
-            if (with_rw) rw.index_copy_(0, rows, rw_batch);
+            if (with_rw) {
+                rw.index_copy_(0, rows, rw_batch);
+                rwm.index_copy_(0, rows, rwm_batch);
+            }
             done += B;
             b0 = b1;
             ctx.report(stage, done, n);
@@ -159,7 +186,10 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
         computed_ += n;
         const int64_t block = static_cast<int64_t>(hs_store_.size());
         hs_store_.push_back(hs);
-        if (with_rw) rw_store_.push_back(rw);
+        if (with_rw) {
+            rw_store_.push_back(rw);
+            rwm_store_.push_back(rwm);
+        }
         for (int64_t i = 0; i < n; ++i) {
             row_[fresh[i]] = static_cast<int64_t>(where_.size());
             where_.emplace_back(block, i);
@@ -170,11 +200,18 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
     const int64_t N = static_cast<int64_t>(prompts.size());
     RawEmbeddings out;
     out.hs = at::empty({N, hs_dim()}, at::kDouble);
-    if (with_rw) out.rw = at::empty({N, rw_dim_}, at::kDouble);
+    out.rw_widths = rw_width_;
+    if (with_rw) {
+        out.rw = at::empty({N, rw_dim_}, at::kDouble);
+        out.rw_mean = at::empty({N, rw_dim_}, at::kDouble);
+    }
     for (int64_t i = 0; i < N; ++i) {
         const auto& w = where_[row_.at(prompts[i])];
         out.hs[i].copy_(hs_store_[w.first][w.second]);
-        if (with_rw) out.rw[i].copy_(rw_store_[w.first][w.second]);
+        if (with_rw) {
+            out.rw[i].copy_(rw_store_[w.first][w.second]);
+            out.rw_mean[i].copy_(rwm_store_[w.first][w.second]);
+        }
     }
     if (with_rw && opt_.rw_values == "probs") {  // softmax over each MoE layer's router outputs
         for (size_t m = 0, off = 0; m < rw_width_.size(); off += static_cast<size_t>(rw_width_[m]), ++m) {
@@ -204,6 +241,28 @@ at::Tensor zscore_chunks(const at::Tensor& x, int64_t chunk) {
     return out;
 }
 
+at::Tensor den2moee_pool(const at::Tensor& hs, const at::Tensor& rw_mean, const std::vector<int64_t>& widths,
+                         int64_t group) {
+    D2M_CHECK(!widths.empty() && rw_mean.defined(), InvalidInput,
+              "Den2MoEE pooling needs router logits; the model has no router layer");
+    D2M_CHECK(group >= 1, InvalidInput, "Den2MoEE pooling: group of ", group, " layers, expected >= 1");
+    const int64_t L = static_cast<int64_t>(widths.size()), K = widths[0];
+    for (size_t l = 1; l < widths.size(); ++l)
+        D2M_CHECK(widths[l] == K, InvalidInput, "Den2MoEE pooling averages router logits over layers, but router layer ",
+                  l, " has ", widths[l], " outputs and layer 0 has ", K,
+                  Hint{"use --embedding rw or moee-concat for models whose layers have different expert counts"});
+    D2M_CHECK(rw_mean.dim() == 2 && rw_mean.size(1) == L * K && hs.dim() == 2 && hs.size(0) == rw_mean.size(0),
+              InvalidInput, "Den2MoEE pooling: router features ", rw_mean.sizes(), " for hidden states ", hs.sizes(),
+              " expected [", hs.size(0), ", ", L * K, "]");
+    const int64_t N = hs.size(0);
+    at::Tensor z = rw_mean.to(at::kDouble).view({N, L, K});  // [N, L, K]
+    std::vector<at::Tensor> parts = {hs.to(at::kDouble)};
+    for (int64_t g0 = 0; g0 < L; g0 += group)  // the last group: the L mod group remaining layers
+        parts.push_back(z.narrow(1, g0, std::min(group, L - g0)).mean(1));  // [N, K]
+    at::Tensor e = at::cat(parts, 1);  // [N, D + K·ceil(L/group)]
+    return e / e.norm(2, 1, /*keepdim=*/true).clamp_min(1e-12);  // torch.nn.functional.normalize
+}
+
 EmbeddingSet make_embedding_set(const RawEmbeddings& raw, const std::string& kind, int64_t chunk) {
     EmbeddingSet s;
     if (kind == "hs") {
@@ -213,6 +272,12 @@ EmbeddingSet make_embedding_set(const RawEmbeddings& raw, const std::string& kin
         return s;
     }
     D2M_CHECK(raw.rw.defined(), InvalidInput, "embedding '", kind, "' needs routing weights; the model has no router");
+    if (kind == "den2moee") {
+        s.main = den2moee_pool(raw.hs, raw.rw_mean, raw.rw_widths);
+        s.hs = raw.hs;
+        s.rw = raw.rw;
+        return s;
+    }
     s.hs = zscore_chunks(raw.hs, chunk);
     s.rw = zscore_chunks(raw.rw, chunk);
     if (kind == "rw") s.main = s.rw;

@@ -90,10 +90,14 @@ EvalModelCaps eval_model_caps(const LlamaModel& model, const std::string& path) 
     EvalModelCaps c;
     c.path = path;
     c.n_layers = static_cast<int>(model.config().n_layer);
+    int64_t first = -1;
     for (int il = 0; il < c.n_layers; ++il) {
         if (const auto* moe = dynamic_cast<const MoeFfn*>(&model.ffn(il))) {
             ++c.n_moe_layers;
-            c.rw_dim += moe->n_experts() + moe->router().n_null();
+            const int64_t w = moe->n_experts() + moe->router().n_null();
+            c.rw_dim += w;
+            if (first < 0) first = w;
+            c.uniform_router_width = c.uniform_router_width && w == first;
         }
     }
     return c;
@@ -116,7 +120,8 @@ nlohmann::json task_relevant_settings(const TaskEvalSettings& s, const TaskInfo&
     j["prompt"] = s.prompt;
     j["instruction_prefix"] = instruction_prefix(s, t);
     if (s.embedding != "rw") j["pooling"] = s.pooling;
-    if (s.embedding != "hs") {
+    if (s.embedding == "den2moee") j["den2moee_group"] = kDen2MoEEGroup;
+    if (s.embedding != "hs" && s.embedding != "den2moee") {  // den2moee: raw logits, no z-scoring
         j["rw_values"] = s.rw_values;
         j["chunk"] = s.chunk;
     }
@@ -194,10 +199,15 @@ struct EmbeddingCache {
         try {
             const auto list = nlohmann::json::parse(read_text(prompts)).get<std::vector<std::string>>();
             SafetensorsReader r = SafetensorsReader::open(st);
-            at::Tensor hs = r.get("hs"), rw = r.has("rw") ? r.get("rw") : at::Tensor();
-            if (hs.size(0) != static_cast<int64_t>(list.size())) return;  // a pair from two runs: ignore
-            if (enc.rw_dim() > 0 && !rw.defined()) return;
-            enc.preload(list, hs, enc.rw_dim() > 0 ? rw : at::Tensor());
+            RawEmbeddings raw;
+            raw.hs = r.get("hs");
+            if (raw.hs.size(0) != static_cast<int64_t>(list.size())) return;  // a pair from two runs: ignore
+            if (enc.rw_dim() > 0) {
+                if (!r.has("rw") || !r.has("rw_mean")) return;  // an entry from before the mean-pooled logits
+                raw.rw = r.get("rw");
+                raw.rw_mean = r.get("rw_mean");
+            }
+            enc.preload(list, raw);
         } catch (const std::exception&) {
             // a damaged entry is a miss; the next store overwrites it
         }
@@ -205,11 +215,14 @@ struct EmbeddingCache {
     void store(const TextEncoder& enc) const {
         if (st.empty() || enc.computed_since_clear() == 0) return;
         std::vector<std::string> list;
-        at::Tensor hs, rw;
-        enc.snapshot(&list, &hs, &rw);
+        RawEmbeddings raw;
+        enc.snapshot(&list, &raw);
         fs::create_directories(fs::path(st).parent_path());
-        std::vector<std::pair<std::string, at::Tensor>> t = {{"hs", hs.to(at::kFloat)}};
-        if (rw.defined()) t.emplace_back("rw", rw.to(at::kFloat));
+        std::vector<std::pair<std::string, at::Tensor>> t = {{"hs", raw.hs.to(at::kFloat)}};
+        if (raw.rw.defined()) {
+            t.emplace_back("rw", raw.rw.to(at::kFloat));
+            t.emplace_back("rw_mean", raw.rw_mean.to(at::kFloat));
+        }
         write_file_atomic(prompts, dump_json(nlohmann::json(list)) + "\n");
         save_safetensors(st, t);
     }
@@ -236,6 +249,7 @@ TaskScores run_embedding_task(const TaskInfo& t, TextEncoder& enc, const TaskEva
         if (save) {
             save->tensors.emplace_back(name + ".hs_raw", raw.hs.to(at::kFloat));
             if (raw.rw.defined()) save->tensors.emplace_back(name + ".rw_raw", raw.rw.to(at::kFloat));
+            if (raw.rw_mean.defined()) save->tensors.emplace_back(name + ".rw_mean_raw", raw.rw_mean.to(at::kFloat));
             if (s.embedding != "hs") save->tensors.emplace_back(name + ".main", es.main.to(at::kFloat));
             save->texts[name] = prompts;
         }
@@ -267,9 +281,13 @@ TaskScores run_embedding_task(const TaskInfo& t, TextEncoder& enc, const TaskEva
 
 }  // namespace
 
-TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, const TaskEvalSettings& s,
+TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, const TaskEvalSettings& settings,
                           const TaskEvalOutput& out, RunContext& ctx) {
     const EvalModelCaps caps = eval_model_caps(*lm.model, model_path);
+    // --embedding auto: the embedding a trained embedding model records (moe_config.json), else hs
+    TaskEvalSettings s = settings;
+    const RecordedEmbedding recorded = read_recorded_embedding(model_path);
+    const std::string embedding_note = resolve_auto_embedding(s, recorded);
     validate_task_eval(s, caps, out.shared_dir);
     const std::vector<const TaskInfo*> tasks = resolve_tasks(s.tasks);
     D2M_CHECK(parse_compute_dtype(s.dtype) == lm.model->compute_dtype(), InvalidInput, "the model was loaded in ",
@@ -286,12 +304,18 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
               Hint{"run the evaluation with --save-embeddings on one process"});
     const bool writer = !out.out_dir.empty() && comm.is_root();
     TaskEvalRun run;
+    run.settings = s;
+    run.embedding_note = embedding_note;
     EvalSummary& sum = run.summary;
     sum.model = "den2moe/" + folder_name(model_path) + "-" + s.embedding + "-" + s.prompt +
                 (s.instruction == "none" ? std::string() : "-" + s.instruction);
     sum.model_path = model_path;
     sum.model_revision = model_revision(lm, model_path);
     sum.settings = task_eval_schema().to_json(s);
+    // where the embedding came from: the model's record (--embedding auto) or the settings
+    sum.settings["embedding_source"] = settings.embedding != "auto" ? "settings"
+                                       : recorded.found        ? "model record: " + recorded.file
+                                                               : "default (the model records none)";
     const bool use_cache = s.cache && !out.cache_dir.empty();
     ResultCache cache(out.cache_dir);
     std::unique_ptr<TextEncoder> encoder;
@@ -306,9 +330,11 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
                                {"n_parameters", lm.model->n_params()},
                                {"memory_usage", nullptr},
                                {"max_tokens", c.max_position_embeddings},
-                               {"embed_dim", s.embedding == "hs" ? c.n_embd
-                                             : s.embedding == "rw" ? caps.rw_dim
-                                                                   : c.n_embd + caps.rw_dim},
+                               {"embed_dim", s.embedding == "hs"         ? c.n_embd
+                                             : s.embedding == "rw"       ? caps.rw_dim
+                                             : s.embedding == "den2moee" ? den2moee_dim(c.n_embd, caps.n_moe_layers,
+                                                                                        caps.rw_dim / caps.n_moe_layers)
+                                                                         : c.n_embd + caps.rw_dim},
                                {"license", nullptr},
                                {"open_weights", true},
                                {"public_training_code", nullptr},
@@ -319,7 +345,7 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
                                {"loader", nullptr},
                                {"den2moe", {{"model_path", model_path}, {"format", lm.format},
                                             {"moe_layers", caps.n_moe_layers}, {"rw_dim", caps.rw_dim},
-                                            {"settings", sum.settings}}}};
+                                            {"embedding_note", embedding_note}, {"settings", sum.settings}}}};
         run.files.push_back(write_model_meta(out.out_dir, sum, meta));
     }
     // inner stages (batches of one task) report through their own context, so that the outer "tasks"
@@ -502,9 +528,13 @@ std::string describe_prompts(const TaskEvalSettings& s, const std::string& share
           << "first text:  " << json_escape_line(first) << "\n"
           << "prompt:      " << json_escape_line(moee_prompt(first, s.prompt, prefix)) << "\n"
           << "tokens: BOS + prompt; embedding = " << s.embedding
-          << (s.embedding == "hs" ? (s.pooling == "last" ? " (final-norm hidden state, last token)"
+          << (s.embedding == "auto" ? " (the model's recorded embedding, else hs)"
+              : s.embedding == "den2moee"
+                  ? " (final-norm hidden state + router logits mean-pooled over tokens, averaged per 4 router layers, "
+                    "L2-normalised)"
+              : s.embedding == "hs" ? (s.pooling == "last" ? " (final-norm hidden state, last token)"
                                                            : " (final-norm hidden state, mean over tokens)")
-                                  : " (router outputs at the last token of every MoE layer)")
+                                    : " (router outputs at the last token of every MoE layer)")
           << "\n\n";
     }
     return o.str();

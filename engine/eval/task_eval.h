@@ -27,6 +27,8 @@ struct TaskEvalOutput {
 
 struct TaskEvalRun {
     EvalSummary summary;
+    TaskEvalSettings settings;       ///< as run: --embedding auto resolved
+    std::string embedding_note;      ///< which embedding auto chose and why ("" when named explicitly)
     std::vector<std::string> files;  ///< written
     int64_t cache_hits = 0;
 };
@@ -35,6 +37,8 @@ struct TaskEvalRun {
 EvalModelCaps eval_model_caps(const LlamaModel& model, const std::string& path);
 
 /// Runs every task of `s.tasks`; progress per task ("tasks", i, n) and per batch inside a task.
+/// s.embedding "auto" takes the model's recorded embedding (read_recorded_embedding), else hs; the
+/// choice is in the summary's settings ("embedding_source"), model_meta.json and run.embedding_note.
 /// Throws Error (validation) before any work, Cancelled between batches.
 TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, const TaskEvalSettings& s,
                           const TaskEvalOutput& out, RunContext& ctx);

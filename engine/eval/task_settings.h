@@ -15,7 +15,8 @@ namespace den2moe {
 
 struct TaskEvalSettings {
     std::string tasks = "all";           ///< comma list of tasks / groups (eval/task_registry.h)
-    std::string embedding = "hs";        ///< hs | rw | moee-concat | moee-sum
+    /// auto (the model's recorded embedding, else hs) | hs | rw | moee-concat | moee-sum | den2moee
+    std::string embedding = "auto";
     std::string pooling = "last";        ///< HS pooling: last token (MoEE) or mean over real tokens
     std::string rw_values = "logits";    ///< router logits (Qwen/OLMoE in MoEE) or softmax probabilities (DeepSeek)
     std::string prompt = "none";         ///< MoEE template (MOEE-MTEB.md §A3): none, prompteol, style, ...
@@ -50,8 +51,10 @@ inline const Schema<TaskEvalSettings>& task_eval_schema() {
         Schema<TaskEvalSettings>("task_eval")
             .text("tasks", &TaskEvalSettings::tasks,
                   "tasks or groups, comma-separated (all, mteb, zeroshot, sts, classification, ...; --list-tasks)")
-            .choice("embedding", &TaskEvalSettings::embedding, {"hs", "rw", "moee-concat", "moee-sum"},
-                    "embedding: final hidden state, routing weights, MoEE concatenation or MoEE similarity sum")
+            .choice("embedding", &TaskEvalSettings::embedding, {"auto", "hs", "rw", "moee-concat", "moee-sum", "den2moee"},
+                    "embedding: auto (the one a trained embedding model records, with its pooling and prompt; "
+                    "else hs), final hidden state, routing weights, MoEE concatenation, MoEE similarity sum, or "
+                    "Den2MoEE's (HS + router logits mean-pooled over tokens and averaged per 4 layers, L2-normalised)")
             .choice("pooling", &TaskEvalSettings::pooling, {"last", "mean"},
                     "HS pooling over tokens (RW is always the last token)")
             .choice("rw_values", &TaskEvalSettings::rw_values, {"logits", "probs"},
@@ -87,12 +90,33 @@ struct EvalModelCaps {
     int n_layers = 0;
     int n_moe_layers = 0;      ///< layers with a router (0 = dense)
     int64_t rw_dim = 0;        ///< routing values per text (Σ router outputs over MoE layers)
+    bool uniform_router_width = true;  ///< every MoE layer has the same router outputs (Den2MoEE pooling)
     bool has_routers() const { return n_moe_layers > 0; }
 };
 
+/// How a trained embedding model says it is read (moe_config.json "embedding", written by the trainer's
+/// embedding / Den2MoEE stages): found = false for any other model.
+struct RecordedEmbedding {
+    bool found = false;
+    std::string kind = "hs";      ///< embedding kind
+    std::string pooling = "last";
+    std::string prompt = "none";
+    bool normalize = true;        ///< L2-normalised in training (cosine scores are unchanged by it)
+    std::string file;             ///< where it was read
+};
+/// Reads `model_path`/moe_config.json's "embedding" record (a missing file or key: found = false).
+/// Throws InvalidInput naming the file when the record names a kind, pooling or prompt this version
+/// does not know.
+RecordedEmbedding read_recorded_embedding(const std::string& model_path);
+/// Resolves s.embedding = "auto": the record's kind, pooling and prompt when `rec.found`, else "hs"
+/// with the settings' pooling and prompt. Returns the sentence that says which ("" when s.embedding
+/// was named explicitly, which is kept as it is).
+std::string resolve_auto_embedding(TaskEvalSettings& s, const RecordedEmbedding& rec);
+
 /// Throws Error(InvalidInput) naming the setting / task / file: ranges and choices (the schema), unknown
-/// tasks (listing the known ones), missing data files (naming the task and the path), RW/MoEE asked of
-/// a model without routers, an instruction text without --instruction gritlm. `shared_dir` is the data
+/// tasks (listing the known ones), missing data files (naming the task and the path), RW/MoEE/Den2MoEE
+/// asked of a model without routers, Den2MoEE pooling of layers with different router widths or with
+/// --rw-values probs (it averages raw logits), an instruction text without --instruction gritlm. `shared_dir` is the data
 /// bundle ($D2M_SHARED_DIR). Pass caps with path "" to check everything but the model.
 void validate_task_eval(const TaskEvalSettings& s, const EvalModelCaps& caps, const std::string& shared_dir);
 

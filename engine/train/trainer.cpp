@@ -1220,8 +1220,11 @@ void Trainer::write_model(const std::string& dir, const json& record) const {
     stages.push_back(I.s.loss == "lm" ? I.s.stage : I.s.stage + ":" + I.s.loss);
     mc["trained_stages"] = stages;
     if (I.s.loss != "lm") {  // the model is an embedding model now: how its embedding is read
-        mc["embedding"] = {{"pooling", I.s.pooling}, {"normalize", true}, {"loss", I.s.loss},
-                           {"max_length", I.s.max_length}, {"tokens", "BOS + text (no EOS)"}};
+        // read back by `den2moe eval --embedding auto` (eval/task_settings.h: read_recorded_embedding)
+        mc["embedding"] = {{"kind", "hs"},          {"pooling", I.s.pooling},
+                           {"prompt", "none"},      {"normalize", true},
+                           {"loss", I.s.loss},      {"max_length", I.s.max_length},
+                           {"tokens", "BOS + text (no EOS)"}};
     }
     write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(mc, 2) + "\n");
     for (const std::string& src : I.lm.tokenizer_path.empty() ? std::vector<std::string>{}

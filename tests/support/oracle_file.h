@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -20,6 +22,15 @@ inline nlohmann::json load_oracle_file(const std::string& path, const std::strin
                                  script + ") first");
     }
     return nlohmann::json::parse(in);
+}
+
+/// Where a test writes what its oracle fixture reads: $D2M_BUILD_DIR/`sub` (CTest sets it), else the test's
+/// temporary folder; created. Include after support/check.h.
+inline std::string oracle_write_dir(const std::string& sub = "oracle") {
+    const char* b = std::getenv("D2M_BUILD_DIR");
+    const std::string d = std::string(b ? b : tmp_dir()) + "/" + sub;
+    std::filesystem::create_directories(d);
+    return d;
 }
 
 inline std::string ids_str(const std::vector<int>& v, size_t max = 24) {

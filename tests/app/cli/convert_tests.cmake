@@ -18,6 +18,12 @@ add_test(NAME cli_ppl_moe
          COMMAND $<TARGET_FILE:den2moe> ppl ${CMAKE_BINARY_DIR}/cli-convert --data ${D2M_SHARED_DIR}/data/domains/wiki --max-tokens 1024 --seq 128)
 set_tests_properties(cli_ppl_moe PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_convert
                      PASS_REGULAR_EXPRESSION "wiki")
+# ppl --expert-load: each domain's share of token slots per expert (4 experts, top-2, 6 MoE layers; every
+# layer's shares sum to 1, not all equal); a dense model is refused before any work (exit 1)
+add_test(NAME cli_ppl_expert_load
+         COMMAND sh -c "$<TARGET_FILE:den2moe> ppl ${CMAKE_BINARY_DIR}/cli-convert --data ${D2M_SHARED_DIR}/data/domains/wiki --data ${D2M_SHARED_DIR}/data/domains/python --max-tokens 1024 --seq 128 --expert-load --json --quiet | ${D2M_PYTHON} -c \"import json,sys; j=json.load(sys.stdin)['expert_load']; d=j['domains']; assert j['n_experts']==4 and len(j['moe_layers'])==6 and [x['domain'] for x in d]==['wiki','python']; assert all(abs(sum(r)-1)<1e-9 for x in d for r in x['per_layer']); assert max(abs(v-0.25) for x in d for v in x['mean_over_layers'])>1e-3; print('LOAD_OK', d[0]['mean_over_layers'])\" && ($<TARGET_FILE:den2moe> ppl ${D2M_SHARED_DIR}/models/demo-llama-7m --data ${D2M_SHARED_DIR}/data/domains/wiki --max-tokens 256 --expert-load; echo exit $?)")
+set_tests_properties(cli_ppl_expert_load PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli FIXTURES_REQUIRED cli_convert
+                     PASS_REGULAR_EXPRESSION "LOAD_OK.*has no MoE layer.*exit 1")
 # issue 25: any text in, any text out (route/generate/ppl/info --json on every script of
 # tests/data/multilingual.jsonl, checked with python3-sentencepiece; a Latin-1 corpus exits 1)
 add_test(NAME cli_text_any_script

@@ -31,7 +31,7 @@ set_tests_properties(cli_eval_unknown_task PROPERTIES ENVIRONMENT "${D2M_TEST_EN
 add_test(NAME cli_eval_rw_on_dense
          COMMAND sh -c "$<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks STS13 --embedding rw 2>&1; test $? -eq 1")
 set_tests_properties(cli_eval_rw_on_dense PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
-                     PASS_REGULAR_EXPRESSION "needs routing weights \\(RW\\), but [^\n]* is a dense model.*hint: RW and MoEE need an MoE model")
+                     PASS_REGULAR_EXPRESSION "needs routing weights \\(RW\\), but [^\n]* is a dense model.*hint: RW, MoEE and Den2MoEE need an MoE model")
 add_test(NAME cli_eval_missing_data
          COMMAND sh -c "mkdir -p '${CMAKE_BINARY_DIR}/empty-shared/data' && D2M_SHARED_DIR='${CMAKE_BINARY_DIR}/empty-shared' $<TARGET_FILE:den2moe> eval '${D2M_DEMO_MODEL}' --tasks SICK-R 2>&1; test $? -eq 1")
 set_tests_properties(cli_eval_missing_data PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli

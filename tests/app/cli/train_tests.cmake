@@ -57,7 +57,16 @@ set_tests_properties(cli_train_bad_checkpoints PROPERTIES ENVIRONMENT "${D2M_TES
 add_test(NAME cli_train_embedding_pairs
          COMMAND sh -c "D=${D2M_CLI_TRAIN} && rm -rf $D/ea $D/eb && $<TARGET_FILE:den2moe> pairs --from mrpc,banking77 --max-per-source 24 --out $D/pairs.jsonl && A='${D2M_TRAIN_ARGS} --stage embedding --pairs ${D2M_CLI_TRAIN}/pairs.jsonl --batch 8 --steps 5 --quiet' && $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m $A --out $D/ea && grep -q '\"pooling\": \"last\"' $D/ea/moe_config.json && (D2M_TRAIN_TEST_KILL_AT_STEP=3 $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m $A --out $D/eb; echo exit $?) && $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m $A --out $D/eb --resume && cmp $D/ea/model.safetensors $D/eb/model.safetensors && echo EMBEDDING_BIT_EXACT")
 set_tests_properties(cli_train_embedding_pairs PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
-                     FIXTURES_REQUIRED cli_train PASS_REGULAR_EXPRESSION "mrpc +24 pairs.*exit 137.*EMBEDDING_BIT_EXACT")
+                     FIXTURES_REQUIRED cli_train FIXTURES_SETUP cli_train_embedding
+                     PASS_REGULAR_EXPRESSION "mrpc +24 pairs.*exit 137.*EMBEDDING_BIT_EXACT")
+# eval of a saved embedding model with no --embedding takes the pooling its moe_config.json records (here
+# edited to mean): it says so, its score equals an explicit --embedding hs --pooling mean and differs from
+# last-token pooling; the summary names the record as the embedding's source
+add_test(NAME cli_eval_recorded_embedding
+         COMMAND sh -c "D=${D2M_CLI_TRAIN} && T=$<TARGET_FILE:den2moe> && rm -rf $D/er && cp -r $D/ea $D/er && sed -i 's/\"pooling\": \"last\"/\"pooling\": \"mean\"/' $D/er/moe_config.json && E='--tasks STS13 --limit 16 --no-cache --quiet --json' && $T eval $D/er $E > $D/er-auto.json && a=$(grep -o '\"main_score\": [-0-9.e]*' $D/er-auto.json) && b=$($T eval $D/er $E --embedding hs --pooling mean | grep -o '\"main_score\": [-0-9.e]*') && c=$($T eval $D/er $E --embedding hs | grep -o '\"main_score\": [-0-9.e]*') && echo \"auto $a mean $b last $c\" && grep -o 'model record: [^\"]*' $D/er-auto.json && test -n \"$a\" && test \"$a\" = \"$b\" && test \"$a\" != \"$c\" && echo RECORDED_POOLING")
+set_tests_properties(cli_eval_recorded_embedding PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_train_embedding
+                     PASS_REGULAR_EXPRESSION "pooling mean, prompt none as the model records it.*RECORDED_POOLING")
 add_test(NAME cli_train_embedding_needs_pairs
          COMMAND sh -c "D=${D2M_CLI_TRAIN} && $<TARGET_FILE:den2moe> train ${D2M_SHARED_DIR}/models/demo-llama-7m ${D2M_TRAIN_ARGS} --stage embedding --out $D/enone; echo exit $?; test ! -e $D/enone && echo NOTHING_WRITTEN")
 set_tests_properties(cli_train_embedding_needs_pairs PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli

@@ -47,7 +47,7 @@ private Q_SLOTS:
         QCOMPARE(w.project().task_eval.limit, int64_t(24));
         QVERIFY(w.isModified());
         QVERIFY(!p->setSetting(QStringLiteral("embedding"), QStringLiteral("xyz"), &error));
-        QCOMPARE(w.project().task_eval.embedding, std::string("hs"));
+        QCOMPARE(w.project().task_eval.embedding, std::string("auto"));  // the model's record, else hs
         // validation before any work: an unknown task does not start a job
         QVERIFY(p->setSetting(QStringLiteral("tasks"), QStringLiteral("STS99"), &error));
         QVERIFY(!w.startEvaluation(&error));

@@ -24,3 +24,13 @@ add_test(NAME oracle_eval_classifiers
          COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/eval_oracle.py classifiers
                  --in ${CMAKE_BINARY_DIR}/oracle)
 set_tests_properties(oracle_eval_classifiers PROPERTIES FIXTURES_REQUIRED eval_written LABELS "engine;oracle")
+# Den2MoEE pooling (issue 17): test_den2moee_pooling converts the demo model (den2moee, tiny calibration),
+# writes its den2moee embeddings of a left-padded batch; den2moee_oracle.py recomputes them with an
+# independent PyTorch forward of the native folder (router arithmetic of DEN2MOEE.md §1.3), rel 1e-5.
+target_link_libraries(test_den2moee_pooling PRIVATE d2m_convert)
+set_tests_properties(test_den2moee_pooling PROPERTIES FIXTURES_SETUP den2moee_pool_written TIMEOUT 600)
+add_test(NAME oracle_den2moee_pooling
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/den2moee_oracle.py
+                 --in ${CMAKE_BINARY_DIR}/oracle/den2moee_pool_ours.json --tol 1e-5)
+set_tests_properties(oracle_den2moee_pooling PROPERTIES FIXTURES_REQUIRED den2moee_pool_written
+                     LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "den2moee pooling: OK")
