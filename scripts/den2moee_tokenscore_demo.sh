@@ -24,6 +24,11 @@ for w in uniform tokenscore; do
       --recipe den2moee --experts 8 --top-k 2 --token-weights "$w" --no-eval --out "$OUT/$w" --quiet
 done
 /usr/bin/python3 scripts/den2moee_expert_diff.py "$SHARED/models/demo-llama-7m" "$OUT/uniform" "$OUT/tokenscore"
+for w in uniform tokenscore; do  # the k-means seed baseline: same statistics (cache), seed 43
+  [ -e "$OUT/$w-seed43/moe_config.json" ] || "$BIN" convert "$OUT/project.den2moe.json" --recipe den2moee --experts 8 \
+      --top-k 2 --token-weights "$w" --seed 43 --no-eval --out "$OUT/$w-seed43" --quiet
+  /usr/bin/python3 scripts/den2moee_expert_diff.py "$SHARED/models/demo-llama-7m" "$OUT/$w" "$OUT/$w-seed43" | tail -1
+done
 for w in uniform tokenscore; do
   [ -e "$OUT/eval-$w/summary.json" ] || "$BIN" eval "$OUT/$w" --tasks "$TASKS" --embedding hs --prompt none \
       --limit "$LIMIT" --out "$OUT/eval-$w" --quiet
