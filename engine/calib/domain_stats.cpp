@@ -5,9 +5,11 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "calib/stats_cache.h"
+#include "calib/token_score.h"
 #include "core/error.h"
 #include "core/run_context.h"
 #include "data/corpus.h"
@@ -17,7 +19,7 @@ namespace den2moe {
 
 DomainStatsRun domain_statistics(const Project& project, const std::vector<const ProjectDomain*>& doms,
                                  const LlamaModel& model, const Tokenizer& tok, const std::string& model_hash,
-                                 bool use_cache, RunContext& ctx, bool need_abs) {
+                                 bool use_cache, RunContext& ctx, bool need_abs, const TokenScoreSettings* tw) {
     const int64_t n = static_cast<int64_t>(doms.size());
     const std::string dtype = compute_dtype_name(model.compute_dtype());
     StatsCache cache(project_cache_dir(project));
@@ -30,27 +32,41 @@ DomainStatsRun domain_statistics(const Project& project, const std::vector<const
         const ProjectDomain& d = *doms[i];
         const CorpusSpec spec = domain_calib_corpus(project, d);
         StatsKeyParts kp{model_hash, spec.files, d.format, d.text_template, ns, project.calib.seq_len,
-                         project.calib.seed, dtype};
+                         project.calib.seed, dtype, tw ? tw->key() : std::string()};
         const std::string key = stats_key(kp);
         std::optional<FfnStats> hit;
         if (use_cache) hit = cache.load(key);
         if (hit && need_abs && (hit->layers.empty() || !hit->layers[0].has_abs())) hit.reset();
+        if (hit && tw && hit->weighted.size() != hit->layers.size()) hit.reset();
         if (hit) {
             out.stats[i] = std::move(*hit);
             ++out.hits;
         } else {
             ++out.misses;
+            const auto t0 = std::chrono::steady_clock::now();
             try {
-                at::Tensor windows = sample_calibration_windows(tok, spec, ns, project.calib.seq_len, project.calib.seed);
                 RunContext inner = ctx.quiet();
                 inner.on_progress = [&](const Progress& p) {
                     ctx.report("statistics", i * ns + p.step, n * ns, d.name);
                 };
-                out.stats[i] = collect_ffn_stats(model, windows, batch, inner, d.name);
-                out.tokens += windows.numel();
+                if (tw) {
+                    std::vector<at::Tensor> samples =
+                        sample_calibration_sequences(tok, spec, ns, project.calib.seq_len, project.calib.seed);
+                    TokenScoreSettings ts = *tw;
+                    ts.batch = batch;
+                    int64_t re = 0;
+                    out.stats[i] = collect_tokenscore_stats(model, samples, ts, inner, &re, d.name);
+                    out.tokens += out.stats[i].n_tokens;
+                    out.re_encodings += re;
+                } else {
+                    at::Tensor windows = sample_calibration_windows(tok, spec, ns, project.calib.seq_len, project.calib.seed);
+                    out.stats[i] = collect_ffn_stats(model, windows, batch, inner, d.name);
+                    out.tokens += windows.numel();
+                }
             } catch (const Error& e) {
                 throw e.with_context("calibration domain '" + d.name + "'");
             }
+            out.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (use_cache) {
                 cache.store(key, out.stats[i], "domain " + d.name + " of " + model.source);
                 out.stats[i].key = key;

@@ -52,8 +52,11 @@ struct FfnStats {
     std::vector<ChannelMoments> layers;  ///< per layer: the down_proj input (F channels)
     std::vector<ChannelMoments> inputs;  ///< per layer: the FFN input (post-attention RMSNorm, D channels),
                                          ///< for routers initialised at domain centroids
+    /// Per layer [F] double, TokenScore-weighted profiles only: the mean over the samples s of
+    /// v_s = τ_sᵀ·|silu(X_s W_gateᵀ) ⊙ (X_s W_upᵀ)| / T_s (calib/token_score.h); empty = uniform weights.
+    std::vector<at::Tensor> weighted;
     int64_t n_tokens = 0;
-    int64_t n_windows = 0;
+    int64_t n_windows = 0;  ///< windows (uniform) or whole-record samples (tokenscore)
     std::string key;  ///< cache key it was stored under ("" = not cached)
 };
 

@@ -80,6 +80,7 @@ std::string stats_key(const StatsKeyParts& k) {
     s += "|format=" + k.format + "|template=" + k.text_template;
     s += "|n=" + std::to_string(k.n_samples) + "|seq=" + std::to_string(k.seq_len) +
          "|seed=" + std::to_string(k.seed) + "|dtype=" + k.dtype;
+    if (!k.weighting.empty()) s += "|weights=" + k.weighting;
     return hash_string(s);
 }
 
@@ -109,12 +110,14 @@ std::optional<FfnStats> StatsCache::load(const std::string& key) {
                                                      r.get(p + "m2").clone(),
                                                      r.has(p + "abs_mean") ? r.get(p + "abs_mean").clone()
                                                                            : at::Tensor()));
+            if (r.has(p + "weighted")) st.weighted.push_back(r.get(p + "weighted").clone());
             if (r.has(p + "in_count")) {
                 st.inputs.push_back(ChannelMoments::from(r.get(p + "in_count").item<int64_t>(),
                                                          r.get(p + "in_mean").clone(), r.get(p + "in_m2").clone()));
             }
         }
         if (st.inputs.size() != st.layers.size()) st.inputs.clear();
+        if (st.weighted.size() != st.layers.size()) st.weighted.clear();
         st.key = key;
         ++hits_;
         return st;
@@ -136,6 +139,7 @@ void StatsCache::store(const std::string& key, const FfnStats& st, const std::st
         tensors.emplace_back(p + "mean", st.layers[il].mean());
         tensors.emplace_back(p + "m2", st.layers[il].m2());
         if (st.layers[il].has_abs()) tensors.emplace_back(p + "abs_mean", st.layers[il].mean_abs());
+        if (il < st.weighted.size()) tensors.emplace_back(p + "weighted", st.weighted[il].to(at::kDouble).contiguous());
         if (il < st.inputs.size() && st.inputs[il].count() > 0) {
             tensors.emplace_back(p + "in_count", at::full({1}, st.inputs[il].count(), at::kLong));
             tensors.emplace_back(p + "in_mean", st.inputs[il].mean());

@@ -28,6 +28,9 @@ struct StatsKeyParts {
     int64_t n_samples = 0, seq_len = 0;
     uint64_t seed = 0;
     std::string dtype;
+    /// Token weighting and its settings ("" = uniform, the key of the v2 entries unchanged); a
+    /// TokenScore entry never answers a uniform request or one with other TokenScore settings.
+    std::string weighting;
 };
 std::string stats_key(const StatsKeyParts& parts);
 

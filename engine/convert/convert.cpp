@@ -84,7 +84,8 @@ ConvertResult convert_model(const Project& project, const std::shared_ptr<LlamaM
                       {"calibration", {{"samples_per_domain", project.calib.n_samples},
                                        {"seq_len", project.calib.seq_len},
                                        {"seed", project.calib.seed},
-                                       {"dtype", compute_dtype_name(m.compute_dtype())}}},
+                                       {"dtype", compute_dtype_name(m.compute_dtype())},
+                                       {"token_weights", s.recipe == Recipe::Den2MoEE ? s.token_weights : "uniform"}}},
                       {"clusters", {{"names", b.clusters.names}, {"members", b.clusters.members}, {"manual", b.clusters.manual}}},
                       {"domains", doms}};
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

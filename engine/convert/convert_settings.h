@@ -37,6 +37,16 @@ struct ConvertSettings {
     int64_t null_experts = 1;    ///< zero-output experts in the routing pool
     double prior_scale = 1.0;    ///< α of the prototype prior (1 = the trained model's inference value)
     bool router_dense = false;   ///< every expert active (the router-training phase), else top-k
+    /// den2moee: how the calibration tokens weigh in the neuron profiles. "uniform": τ = 1 over
+    /// language-model windows (the default; LM windows have no pooled token). "tokenscore": each
+    /// calibration record is one sequence (BOS text EOS) and τ_t = ½(SCS + RSS) (calib/token_score.h,
+    /// shared/docs/DEN2MOEE.md §2.2), for embedding models pooled at the final token.
+    std::string token_weights = "uniform";
+    int64_t ts_span = 64;         ///< tokenscore: span length of the SCS
+    int64_t ts_ngram = 8;         ///< tokenscore: masked window length of the RSS
+    int64_t ts_stride = 4;        ///< tokenscore: stride between masked windows
+    int64_t ts_mask_id = 0;       ///< tokenscore: the id written over a masked window (the release's 0)
+    int64_t ts_max_windows = 0;   ///< tokenscore: at most this many masked re-encodings per sample (0 = all)
     bool evaluate = true;        ///< per-domain perplexity dense vs converted + expert load after converting
 };
 
@@ -63,7 +73,8 @@ inline const std::vector<RecipeTraits>& recipes() {
         {Recipe::Den2MoEE, "den2moee", "Den2MoEE",
          "no pruning: neurons split by balanced spherical k-means of their domain profiles; shared, routed and null experts",
          false, false, true, false, true, false,
-         {"n_experts", "top_k", "seed", "shared_ratio", "null_experts", "prior_scale", "router_dense", "evaluate"}, 2},
+         {"n_experts", "top_k", "seed", "shared_ratio", "null_experts", "prior_scale", "router_dense", "token_weights",
+          "ts_span", "ts_ngram", "ts_stride", "ts_mask_id", "ts_max_windows", "evaluate"}, 2},
         {Recipe::DiveRandom, "dive-random", "DIVE, random clusters",
          "DIVE with clusters of the same sizes drawn at random (the domain-affinity ablation)", true, true, true, true,
          true, true, {"experts_from_clusters", "top_k", "ratio", "seed", "router_init", "evaluate"}, 1},
@@ -130,6 +141,19 @@ inline const Schema<ConvertSettings>& convert_schema() {
             .real("prior_scale", &ConvertSettings::prior_scale, "den2moee: alpha of the prototype prior", 0.0, 100.0)
             .flag("router_dense", &ConvertSettings::router_dense, "den2moee: every expert active (router-training phase)",
                   "dense-router")
+            .choice("token_weights", &ConvertSettings::token_weights, {"uniform", "tokenscore"},
+                    "den2moee: token weights of the neuron profiles (tokenscore: embedding models)")
+            .integer("ts_span", &ConvertSettings::ts_span, "den2moee tokenscore: SCS span length", 1, 1 << 20,
+                     "ts-span")
+            .integer("ts_ngram", &ConvertSettings::ts_ngram, "den2moee tokenscore: RSS masked window length", 1,
+                     1 << 20, "ts-ngram")
+            .integer("ts_stride", &ConvertSettings::ts_stride, "den2moee tokenscore: RSS window stride", 1, 1 << 20,
+                     "ts-stride")
+            .integer("ts_mask_id", &ConvertSettings::ts_mask_id,
+                     "den2moee tokenscore: token id written over masked windows (0: <unk> of Llama tokenizers, "
+                     "'!' of Qwen's, as in the release)", 0, 1e9, "ts-mask-id")
+            .integer("ts_max_windows", &ConvertSettings::ts_max_windows,
+                     "den2moee tokenscore: cap on masked re-encodings per sample (0 = all)", 0, 1e9, "ts-max-windows")
             .flag("evaluate", &ConvertSettings::evaluate,
                   "per-domain perplexity of dense vs converted and the expert load, written to eval.json", "eval");
         return sc;

@@ -4,9 +4,9 @@
 // cosine distance, greedy balanced assignment, capacity F/K), and the coverage ranking that makes the
 // broadest clusters shared experts. No pruning: the experts partition the dense FFN exactly.
 //
-// The reference weights every token by an embedding-specific TokenScore (final-token attention spans
-// + masking sensitivity). Our calibration windows are language-model windows with no pooled token,
-// so every token weighs 1 (τ = 1): the score is the domain's mean activation magnitude.
+// The raw scores S come from the recipe: uniform token weights over language-model windows (τ = 1:
+// the domain's mean activation magnitude, the default) or the reference's TokenScore over whole
+// records for embedding models (calib/token_score.h; conversion setting token_weights).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -94,6 +94,20 @@ ConversionPlan plan_conversion(const LlamaConfig& cfg, const Project& project, c
         const int64_t n_shared = static_cast<int64_t>(std::floor(static_cast<double>(K) * s.shared_ratio + 1e-9));
         const int64_t R = K - n_shared;
         if (R < 1) check.fail("conversion: den2moee has no routed expert left", "lower --shared-ratio");
+        if (s.token_weights == "tokenscore") {
+            if (s.ts_mask_id >= cfg.vocab_size)
+                check.fail(str("conversion: the TokenScore mask id ", s.ts_mask_id, " is outside the vocabulary [0, ",
+                               cfg.vocab_size, ")"),
+                           "pass --ts-mask-id with an id of this model's tokenizer");
+            if (s.ts_ngram > s.ts_span)
+                check.fail(str("conversion: the TokenScore window (--ts-ngram ", s.ts_ngram, ") is longer than a span (--ts-span ",
+                               s.ts_span, ")"),
+                           "masked windows live inside a span: lower --ts-ngram or raise --ts-span");
+            if (s.ts_stride > s.ts_ngram)
+                check.fail(str("conversion: the TokenScore stride ", s.ts_stride, " is longer than a window (", s.ts_ngram,
+                               "): tokens between windows would get no RSS"),
+                           "lower --ts-stride to at most --ts-ngram");
+        }
         n_shared_width = n_shared * W;
         if (n_shared_width > 0) plan.experts.push_back(ExpertPlan{-1, {"shared, always on"}, n_shared_width});
         for (int64_t e = 0; e < std::max<int64_t>(R, 0); ++e) plan.experts.push_back(ExpertPlan{static_cast<int>(e), {}, W});

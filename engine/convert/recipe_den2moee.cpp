@@ -3,7 +3,8 @@
 // neurons into K clusters (convert/den2moee.h); the ⌊K·shared_ratio⌋ broadest become one always-on
 // shared MLP, the rest routed experts, plus null experts (zero output) in the routing pool. Router:
 // N(0, (1e-2/√D)²) gate + prototype prior α·P (P = mean up_proj rows of each expert), logit-centering
-// selection bias, gates renormalised over the selected routed experts × n_routed.
+// selection bias, gates renormalised over the selected routed experts × n_routed. Token weights:
+// uniform over LM windows (default) or TokenScore over whole records (settings token_weights, ts_*).
 #include "convert/recipe.h"
 
 #include <ATen/ATen.h>
@@ -13,6 +14,7 @@
 
 #include "calib/domain_stats.h"
 #include "calib/ffn_stats.h"
+#include "calib/token_score.h"
 #include "convert/den2moee.h"
 #include "core/error.h"
 #include "core/run_context.h"
@@ -37,7 +39,15 @@ BuiltExperts build_den2moee(const RecipeInput& in) {
         if (d.enabled) doms.push_back(&d);
     }
     const int64_t K = s.n_experts;
-    DomainStatsRun dsr = domain_statistics(in.project, doms, m, in.tok, in.model_hash, true, in.ctx, /*need_abs=*/true);
+    const bool tokenscore = s.token_weights == "tokenscore";
+    TokenScoreSettings tss;
+    tss.span = s.ts_span;
+    tss.ngram = s.ts_ngram;
+    tss.stride = s.ts_stride;
+    tss.mask_id = s.ts_mask_id;
+    tss.max_windows = s.ts_max_windows;
+    DomainStatsRun dsr = domain_statistics(in.project, doms, m, in.tok, in.model_hash, true, in.ctx, /*need_abs=*/true,
+                                           tokenscore ? &tss : nullptr);
     out.stats_hits = dsr.hits;
     out.stats_misses = dsr.misses;
     std::vector<const FfnStats*> parts;
@@ -52,7 +62,8 @@ BuiltExperts build_den2moee(const RecipeInput& in) {
     for (int il = 0; il < L; ++il) {
         in.ctx.check_cancelled();
         std::vector<at::Tensor> cols;
-        for (const auto& st_d : dsr.stats) cols.push_back(st_d.layers[il].mean_abs());
+        // uniform: the mean |act| over the domain's tokens; tokenscore: the mean of v_s = τ_sᵀ|A_s|/T_s
+        for (const auto& st_d : dsr.stats) cols.push_back(tokenscore ? st_d.weighted[il] : st_d.layers[il].mean_abs());
         at::Tensor S = at::stack(cols, 1);  // [F, domains]
         NeuronPartition part = den2moee_partition(S, K, s.shared_ratio, s.seed + static_cast<uint64_t>(il));
         const SwiGluFfn& dense_ffn = m.dense_ffn(il);
@@ -108,7 +119,18 @@ BuiltExperts build_den2moee(const RecipeInput& in) {
                         {"shared_expert_width", shared_width},
                         {"den2moee", {{"clusters", K},
                                       {"shared_ratio", s.shared_ratio},
-                                      {"token_score", "uniform (tau = 1): LM calibration windows have no pooled token"},
+                                      {"token_weights", tokenscore ? "tokenscore" : "uniform"},
+                                      {"token_score",
+                                       tokenscore
+                                           ? json{{"method", "tau = (SCS + RSS) / 2 per token, v_s = tau^T |A_s| / T "
+                                                             "(DEN2MOEE.md 2.2-2.3); one sample per record, BOS text EOS"},
+                                                  {"span", s.ts_span},
+                                                  {"ngram", s.ts_ngram},
+                                                  {"stride", s.ts_stride},
+                                                  {"mask_id", s.ts_mask_id},
+                                                  {"max_windows", s.ts_max_windows},
+                                                  {"rss_model", "the dense model being converted"}}
+                                           : json("uniform (tau = 1): LM calibration windows have no pooled token")},
                                       {"layers", layers}}}};
     // the experts are neuron clusters, not domain clusters: no expert -> domains map
     out.clusters = ProjectClusters{};

@@ -23,6 +23,11 @@ constexpr const char* kLayerOut = "layer_out";         ///< residual stream leav
 constexpr const char* kFinalHidden = "final_hidden";   ///< after the final RMSNorm (layer = -1)  [B, T, D]
 constexpr const char* kRouterLogits = "router_logits"; ///< MoE router logits                    [B, T, E]
 constexpr const char* kRouterProbs = "router_probs";   ///< MoE routing weights after top-k      [B, T, E]
+/// Attention probabilities of the last query position (slot T−1 of the call), averaged over the
+/// heads, float32 [B, Tk] (Tk = cached + new keys; padded keys 0). Computed with ATen only when
+/// observed (the fused softmax keeps no probabilities); Infer path only. TokenScore's SCS reads it
+/// at the last layer: with left padding (or none) the last position is the pooled final token.
+constexpr const char* kLastAttn = "last_attn";
 }  // namespace site
 
 /// One observed tensor. `token_mask` is [B, T] bool (true = real token) or undefined when no padding.

@@ -336,6 +336,27 @@ at::Tensor LlamaModel::token_ids(const at::Tensor& ids_in) const {
     return ids;
 }
 
+namespace {
+
+/// The last query position's attention probabilities, mean over heads: q [B, T, H, Dh] (RoPE
+/// applied), kt [B, Hkv, Tk, Dh], key_ok [B, Tk] bool or undefined -> float32 [B, Tk]. The last
+/// query sits at slot Tk − 1, so the causal mask hides nothing; padded keys are hidden, the query
+/// itself never is (the fused kernel's rule).
+at::Tensor last_query_attention(const at::Tensor& q, const at::Tensor& kt, const at::Tensor& key_ok, double scale) {
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dh = q.size(3);
+    const int64_t Hkv = kt.size(1), Tk = kt.size(2);
+    at::Tensor ql = q.select(1, T - 1).to(at::kFloat).reshape({B, Hkv, H / Hkv, Dh});  // [B, Hkv, rep, Dh]
+    at::Tensor sc = at::matmul(ql, kt.to(at::kFloat).transpose(-1, -2)).mul_(scale);   // [B, Hkv, rep, Tk]
+    if (key_ok.defined()) {
+        at::Tensor blocked = key_ok.logical_not();  // [B, Tk]
+        blocked.select(1, Tk - 1).fill_(false);
+        sc.masked_fill_(blocked.view({B, 1, 1, Tk}), -std::numeric_limits<float>::infinity());
+    }
+    return at::softmax(sc, -1).mean({1, 2});  // [B, Tk]
+}
+
+}  // namespace
+
 at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
                                   const ForwardOptions& opt) const {
     const at::Tensor ids = token_ids(ids_in);
@@ -418,6 +439,9 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
             cache->v[il].narrow(2, past, T).copy_(vt);
             kt = cache->k[il].narrow(2, 0, Tk);
             vt = cache->v[il].narrow(2, 0, Tk);
+        }
+        if (obs && obs->wants(site::kLastAttn, il)) {
+            emit(obs, site::kLastAttn, il, last_query_attention(q, kt, key_ok, scale), token_mask);
         }
         // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]
         at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});

@@ -33,3 +33,15 @@ add_test(NAME cli_text_any_script
                  --tmp ${CMAKE_BINARY_DIR}/cli-text)
 set_tests_properties(cli_text_any_script PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED cli_convert)
+# Den2MoEE with TokenScore token weights (issue 17 item 2) on the demo project cut to 2 records of
+# <= 96 tokens per domain (a copy of the project with its own cache): the provenance and moe_config
+# say which weighting was used; a mask id outside the vocabulary is refused before any work (exit 1).
+set(D2M_TS_DIR ${CMAKE_BINARY_DIR}/cli-tokenscore)
+add_test(NAME cli_convert_den2moee_tokenscore
+         COMMAND sh -c "rm -rf '${D2M_TS_DIR}' && mkdir -p '${D2M_TS_DIR}' && ${D2M_PYTHON} -c \"import json,sys; p=json.load(open(sys.argv[1])); p['calibration']=dict(p.get('calibration',{}),samples=2,seq_len=96); p['cache_dir']=sys.argv[2]+'/cache'; json.dump(p,open(sys.argv[2]+'/p.den2moe.json','w'))\" '${CMAKE_SOURCE_DIR}/projects/demo.den2moe.json' '${D2M_TS_DIR}' && $<TARGET_FILE:den2moe> convert '${D2M_TS_DIR}/p.den2moe.json' --recipe den2moee --experts 8 --top-k 2 --token-weights tokenscore --dtype fp32 --no-eval --out '${D2M_TS_DIR}/moe' --quiet && grep -q '\"token_weights\": \"tokenscore\"' '${D2M_TS_DIR}/moe/provenance.json' && grep -q '\"token_weights\": \"tokenscore\"' '${D2M_TS_DIR}/moe/moe_config.json' && grep -q '\"rss_model\"' '${D2M_TS_DIR}/moe/moe_config.json' && echo TOKENSCORE_CONVERTED")
+set_tests_properties(cli_convert_den2moee_tokenscore PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "TOKENSCORE_CONVERTED")
+add_test(NAME cli_convert_tokenscore_bad_mask
+         COMMAND sh -c "out=$($<TARGET_FILE:den2moe> convert '${CMAKE_SOURCE_DIR}/projects/demo.den2moe.json' --recipe den2moee --token-weights tokenscore --ts-mask-id 5000 --out /tmp/d2m-never-ts 2>&1); rc=$?; echo \"$out\"; test $rc -eq 1 && ! test -e /tmp/d2m-never-ts && echo \"$out\" | grep -q 'mask id 5000 is outside the vocabulary' && echo EXIT1_NAMED")
+set_tests_properties(cli_convert_tokenscore_bad_mask PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "EXIT1_NAMED")
