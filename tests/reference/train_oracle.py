@@ -299,32 +299,30 @@ def cmd_bench(a):
     params = [m.W[n] for n in trainable] + [t for ab in m.lora.values() for t in ab]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=False)
     V = m.W['lm_head.weight'].shape[0]
-    times = []
-    cpu0 = 0.0
-    for s in range(a.steps + 1):
-        if s == 1:
-            cpu0 = time.process_time()
+    def step():
         ids = torch.randint(3, V, (a.batch, a.seq))
-        t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.dtype == 'bf16'):
             loss = m.loss(ids)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        return loss
+
+    times = []
+    cpu0 = 0.0
+    for s in range(a.steps + 1):
+        if s == 1:
+            cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        loss = step()
         dt = time.perf_counter() - t0
         if s > 0:  # the first step warms up
             times.append(dt)
     cpu_step = (time.process_time() - cpu0) / max(a.steps, 1)  # user + sys of all threads, mean of the timed steps
     if a.profile:  # one more step under the (legacy) autograd profiler, as bench_train's D2M_TRAIN_PROFILE
-        ids = torch.randint(3, V, (a.batch, a.seq))
         with torch.autograd.profiler.profile(use_kineto=False) as prof:
-            opt.zero_grad(set_to_none=True)
-            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.dtype == 'bf16'):
-                loss = m.loss(ids)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
+            step()
         prof.export_chrome_trace(a.profile)
     times.sort()
     med = times[len(times) // 2]
