@@ -8,10 +8,14 @@
 //   bench_train [--threads 2] [--rounds 3] [--steps 4] [--batch 8] [--seq 256] [--dtype fp32|bf16|both]
 //               [--model MOE_DIR] [--stages router,experts] [--markdown]
 // Without --model a DIVE-shaped model is built (random channel subsets, random router) in a temp folder.
+// D2M_TRAIN_PROFILE=FILE (one child, e.g. `bench_train --child ours ...`): one more step under libtorch's
+// autograd profiler, written as a chrome trace (bench/train_profile.py sums it op by op).
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "bench_util.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,6 +71,13 @@ double peak_rss_mib() {
         if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
     }
     return 0;
+}
+
+double cpu_seconds() {  // user + sys of this process
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 std::string cpu_name() {
@@ -126,14 +137,21 @@ int run_child(const Opts& o) {
     tr.train_step();  // warm-up
     std::vector<double> t;
     double loss = 0;
+    const double c0 = cpu_seconds();
     for (int i = 0; i < o.steps; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         loss = tr.train_step();
         t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
+    const double cpu_step = (cpu_seconds() - c0) / o.steps;
+    if (const char* prof = std::getenv("D2M_TRAIN_PROFILE")) {
+        torch::autograd::profiler::RecordProfile guard(std::string{prof});
+        tr.train_step();
+    }
     const double med = bench::median(t);
     std::printf("%s\n", json({{"tokens_per_s", static_cast<double>(o.batch * o.seq) / med},
                               {"step_s", med},
+                              {"cpu_s_per_step", cpu_step},  // user + sys of all threads, mean of the timed steps
                               {"peak_rss_mib", peak_rss_mib()},
                               {"loss", loss}})
                             .dump()

@@ -48,6 +48,14 @@ void mm_out(at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
     out.copy_(at::mm(f32(a), f32(b)));
 }
 
+void addmm_(at::Tensor& out, const at::Tensor& a, const at::Tensor& b) {
+    if (!widen(a)) {
+        out.addmm_(a, b);
+        return;
+    }
+    out.add_(at::mm(f32(a), f32(b)));
+}
+
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
     if (!widen(a)) return at::matmul(a, b);
     return at::matmul(f32(a), f32(b)).to(at::kBFloat16);

@@ -26,6 +26,7 @@ const char* bf16_mode_name(Bf16Mode m);
 
 at::Tensor mm(const at::Tensor& a, const at::Tensor& b);
 void mm_out(at::Tensor& out, const at::Tensor& a, const at::Tensor& b);  ///< out may be a view
+void addmm_(at::Tensor& out, const at::Tensor& a, const at::Tensor& b);   ///< out += a·b; out may be a view
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
 

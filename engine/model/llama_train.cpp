@@ -130,7 +130,10 @@ std::shared_ptr<const FeedForward> FeedForward::to(const at::Device& device) con
 
 at::Tensor SwiGluFfn::forward_train(const at::Tensor& x, int il, const FfnContext& fc) const {
     at::Tensor gu = gemm::linear(x, w_gate_up_);  // [.., 2F]
-    at::Tensor g = gu.narrow(-1, 0, n_ff_), u = gu.narrow(-1, n_ff_, n_ff_);
+    // split, not two narrows: its backward is one [.., 2F] cat of the two gradients, where each narrow's
+    // is a zero-filled [.., 2F] tensor and the two are then summed
+    const auto halves = gu.split(n_ff_, -1);
+    at::Tensor g = halves[0], u = halves[1];  // [.., F] each
     if (fc.adapters) {
         at::Tensor dg = fc.adapters->delta(fc.name_prefix + "gate_proj.weight", x);
         at::Tensor du = fc.adapters->delta(fc.name_prefix + "up_proj.weight", x);

@@ -5,9 +5,11 @@
 // depends on them (dense mixture, top-k > 1, Den2MoEE); DIVE's top-1 gate is the softmax over one
 // selected logit, exactly 1, and its router gets an exact zero (DIVE-FLAP.md §6). Tokens are sorted
 // by expert once, gathered with index_select, run through each expert, scaled by their gates
-// and summed back with index_add (out of place). The dense mixture runs every expert on every token.
+// and summed back with index_add (out of place). The dense mixture runs every expert on every token:
+// with frozen experts and no adapters (router training) as one fused function (model/moe_mixture.h).
 #include "model/moe.h"
 #include "model/gemm.h"
+#include "model/moe_mixture.h"
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
@@ -105,7 +107,9 @@ at::Tensor MoeFfn::forward_train(const at::Tensor& x, int il, const FfnContext& 
         return experts_[static_cast<size_t>(e)]->forward_train(rows, il, efc);
     };
     at::Tensor out;  // [N, D]
-    if (all) {
+    if (all && !fc.adapters && dense_mixture_applies(xf, experts_)) {
+        out = dense_mixture_train(xf, gates, experts_);  // frozen experts: one fused autograd function
+    } else if (all) {
         for (int64_t e = 0; e < E; ++e) {
             at::Tensor ye = run_expert(e, xf) * gates.narrow(1, e, 1).to(st);  // [N, D]
             out = out.defined() ? out + ye : ye;

@@ -299,22 +299,35 @@ def cmd_bench(a):
     params = [m.W[n] for n in trainable] + [t for ab in m.lora.values() for t in ab]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=False)
     V = m.W['lm_head.weight'].shape[0]
-    times = []
-    for s in range(a.steps + 1):
+    def step():
         ids = torch.randint(3, V, (a.batch, a.seq))
-        t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.dtype == 'bf16'):
             loss = m.loss(ids)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        return loss
+
+    times = []
+    cpu0 = 0.0
+    for s in range(a.steps + 1):
+        if s == 1:
+            cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        loss = step()
         dt = time.perf_counter() - t0
         if s > 0:  # the first step warms up
             times.append(dt)
+    cpu_step = (time.process_time() - cpu0) / max(a.steps, 1)  # user + sys of all threads, mean of the timed steps
+    if a.profile:  # one more step under the (legacy) autograd profiler, as bench_train's D2M_TRAIN_PROFILE
+        with torch.autograd.profiler.profile(use_kineto=False) as prof:
+            step()
+        prof.export_chrome_trace(a.profile)
     times.sort()
     med = times[len(times) // 2]
-    print(json.dumps({'tokens_per_s': a.batch * a.seq / med, 'step_s': med, 'peak_rss_mib': peak_rss_mib(),
+    print(json.dumps({'tokens_per_s': a.batch * a.seq / med, 'step_s': med, 'cpu_s_per_step': cpu_step,
+                      'peak_rss_mib': peak_rss_mib(),
                       'loss': loss.item()}))
 
 
@@ -335,6 +348,7 @@ def main():
     b.add_argument('--seq', type=int, default=256)
     b.add_argument('--steps', type=int, default=5)
     b.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32')
+    b.add_argument('--profile', default='', help='write one extra step as a chrome trace (bench/train_profile.py)')
     a = ap.parse_args()
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')) if a.cmd != 'bench' else a.threads)
     {'grads': cmd_grads, 'adamw': cmd_adamw, 'bench': cmd_bench}[a.cmd](a)
