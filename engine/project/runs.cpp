@@ -290,8 +290,20 @@ std::vector<ProjectRun> list_project_runs(const Project& p) {
             r.parent.clear();
             r.source_model = dense;
         }
-    std::stable_sort(runs.begin(), runs.end(), [](const ProjectRun& a, const ProjectRun& b) {
-        return a.created != b.created ? a.created < b.created : a.path < b.path;
+    // oldest first; runs made in the same second (timestamps have 1 s resolution) keep their lineage order:
+    // a run's depth is the number of its ancestors among the listed runs (cycles cut at the run count)
+    std::map<std::string, std::string> parent_of;
+    for (const auto& r : runs) parent_of[r.path] = r.parent;
+    std::map<std::string, size_t> depth;
+    for (const auto& r : runs) {
+        size_t d = 0;
+        for (std::string at = r.parent; !at.empty() && parent_of.count(at) && d < runs.size(); at = parent_of[at]) ++d;
+        depth[r.path] = d;
+    }
+    std::stable_sort(runs.begin(), runs.end(), [&depth](const ProjectRun& a, const ProjectRun& b) {
+        if (a.created != b.created) return a.created < b.created;
+        const size_t da = depth.at(a.path), db = depth.at(b.path);
+        return da != db ? da < db : a.path < b.path;
     });
     // evaluations hang on the model they evaluated
     for (const auto& ev : runs) {
