@@ -92,7 +92,6 @@ struct DenseMixture : public torch::autograd::Function<DenseMixture> {
             const at::Tensor xb = x.narrow(0, r0, n), gb = g.narrow(0, r0, n);
             at::Tensor ob = out.narrow(0, r0, n);
             for (int64_t e = 0; e < E; ++e) {
-                const int64_t F = wd[e].size(1);
                 at::Tensor gub = gu[e].narrow(0, r0, n);  // [n, 2F]
                 gemm::mm_out(gub, xb, wgu[e].t());
                 gemm::addmm_(ob, gated_act(gub, gb.select(1, e)), wd[e].t());  // [n, D]
