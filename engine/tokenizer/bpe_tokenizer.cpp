@@ -646,18 +646,32 @@ bool is_bpe_tokenizer_path(const std::string& path) {
     return is_dir(path) || base == "tokenizer.json" || base == "vocab.json" || base == "merges.txt";
 }
 
+/// A key of the wrong type anywhere in tokenizer.json / vocab.json / tokenizer_config.json (nlohmann's
+/// type_error from value() or get<>()) becomes the house error naming the file, never an unnamed exit 2.
+template <class F>
+BpeSpec read_spec(const std::string& file, F&& read) {
+    try {
+        return read();
+    } catch (const json::exception& e) {
+        D2M_FAIL(InvalidInput, "cannot read the tokenizer ", file, ": a key has the wrong type (", e.what(), ")",
+                 Hint{"restore the file from the model's original repository"});
+    }
+}
+
 std::unique_ptr<Tokenizer> load_bpe(const std::string& path) {
     std::string dir = path;
     while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
     if (!is_dir(dir)) {
         const size_t s = dir.rfind('/');
         const std::string base = s == std::string::npos ? dir : dir.substr(s + 1);
-        if (base == "tokenizer.json") return std::make_unique<BpeTokenizer>(read_tokenizer_json(dir));
+        if (base == "tokenizer.json")
+            return std::make_unique<BpeTokenizer>(read_spec(dir, [&] { return read_tokenizer_json(dir); }));
         dir = s == std::string::npos ? std::string(".") : dir.substr(0, s);
     } else if (is_file(dir + "/tokenizer.json")) {
-        return std::make_unique<BpeTokenizer>(read_tokenizer_json(dir + "/tokenizer.json"));
+        const std::string file = dir + "/tokenizer.json";
+        return std::make_unique<BpeTokenizer>(read_spec(file, [&] { return read_tokenizer_json(file); }));
     }
-    return std::make_unique<BpeTokenizer>(read_vocab_merges(dir));
+    return std::make_unique<BpeTokenizer>(read_spec(dir, [&] { return read_vocab_merges(dir); }));
 }
 
 }  // namespace den2moe
