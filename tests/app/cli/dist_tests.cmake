@@ -81,9 +81,11 @@ set_tests_properties(cli_dist_infonce_gathered_equals_single PROPERTIES ENVIRONM
 # during each rank's last backward pass vs one bucketed all-reduce after it. Grad-accum 4 on 2 ranks
 # (each rank accumulates 2 micro-batches and hooks the second), 0.05 MiB buckets (many of them).
 # Overlapped = after-backward BIT FOR BIT (the same per-rank float sums, and a 2-rank sum a + b does
-# not depend on the bucket layout); both = 1 process to rel 1e-7 (one process sums
-# ((g0 + g1) + g2) + g3, two ranks (g0 + g1) + (g2 + g3)). Twice: the experts stage (LoRA on
-# experts, routers, norms; experts no token of a rank's last micro-batch reached come from .grad at
+# not depend on the bucket layout); both = 1 process to rel 1e-6 (one process sums
+# ((g0 + g1) + g2) + g3, two ranks (g0 + g1) + (g2 + g3); 10 AdamW steps on top of that rounding
+# measured 8.4e-8 on one Zen 4 machine and 1.2e-7 on another, so 1e-7 was a machine's margin, not a
+# bound; a bucket left out of the sum leaves each rank with half the data's gradient, far outside it).
+# Twice: the experts stage (LoRA on experts, routers, norms; experts no token of a rank's last micro-batch reached come from .grad at
 # the end) and full tensors with frozen ones (LoRA off: q_proj = rows of the fused qkv weight,
 # routers, norms but the final one).
 set(D2M_OVL_COMMON "--project ${D2M_CLI_TRAIN}/tiny.den2moe.json --domains truthfulqa,python --seq-len 32 --batch 1 --grad-accum 4 --eval-windows 2 --dtype fp32 --stage experts --tokens 1280 --save-every 100 --eval-every 100 --quiet")
@@ -95,7 +97,7 @@ foreach(v lora frozen)
     set(extra "")
   endif()
   add_test(NAME cli_dist_overlap_equals_after_backward_${v}
-           COMMAND sh -c "M=${D2M_CLI_TRAIN}/moe && D=${D2M_CLI_DIST}-overlap-${v} && T=$<TARGET_FILE:den2moe> && A=\"${D2M_OVL_COMMON} ${extra}\" && CMP='/usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/dist_compare.py' && rm -rf $D && mkdir -p $D && eval $T train $M $A --out $D/one && eval $T train $M $A --out $D/ov --nproc 2 --bucket-mb 0.05 2>&1 && eval $T train $M $A --out $D/ab --nproc 2 --grad-sync after-backward 2>&1 && grep -A6 grad_sync $D/ov/train.json | tr -d '\\n ' && echo && cmp $D/ov/model.safetensors $D/ab/model.safetensors && $CMP $D/ov $D/ab $M 0 && echo OVERLAP_BITWISE && $CMP $D/one $D/ov $M 1e-7")
+           COMMAND sh -c "M=${D2M_CLI_TRAIN}/moe && D=${D2M_CLI_DIST}-overlap-${v} && T=$<TARGET_FILE:den2moe> && A=\"${D2M_OVL_COMMON} ${extra}\" && CMP='/usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/dist_compare.py' && rm -rf $D && mkdir -p $D && eval $T train $M $A --out $D/one && eval $T train $M $A --out $D/ov --nproc 2 --bucket-mb 0.05 2>&1 && eval $T train $M $A --out $D/ab --nproc 2 --grad-sync after-backward 2>&1 && grep -A6 grad_sync $D/ov/train.json | tr -d '\\n ' && echo && cmp $D/ov/model.safetensors $D/ab/model.safetensors && $CMP $D/ov $D/ab $M 0 && echo OVERLAP_BITWISE && $CMP $D/one $D/ov $M 1e-6")
   set_tests_properties(cli_dist_overlap_equals_after_backward_${v} PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                        FIXTURES_REQUIRED cli_train
                        PASS_REGULAR_EXPRESSION "\"grad_sync\":{\"bucket_mb\":0.05,\"buckets\":([2-9]|[1-9][0-9]+),\"mode\":\"overlap\",\"started_after_backward\":[0-9]+,\"started_in_backward\":[1-9][0-9]*,\"steps\":10.*SAME 10 steps.*OVERLAP_BITWISE.*SAME 10 steps")
