@@ -1,0 +1,30 @@
+// The words both front ends show for a project's runs (engine/project/runs.h): the Runs tab's cells and
+// `den2moe runs`' table are the same strings. Torch-free and Qt-free.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "project/runs.h"
+
+namespace den2moe::frontend {
+
+/// One run as a row of text.
+struct RunText {
+    std::string label, kind;
+    /// "dense demo-llama-7m" (a conversion), the parent run's label, or "<folder> (not a run)".
+    std::string made_from;
+    std::string lineage;  ///< ProjectRun::lineage()
+    /// "held-out ppl 31.2 → 28.4", "Mean(Task) 41.20, Mean(TaskType) 40.11", "zero-shot 45.00",
+    /// "2 evaluations", or "evaluation unreadable: ..." (the newest evaluation of a model run).
+    std::vector<std::string> results;
+    std::string created, client;
+};
+RunText run_text(const ProjectRun& run, const std::vector<ProjectRun>& all);
+
+/// The runs of `all` made from the folder `path` (ProjectRun::parent == path), in `all`'s order.
+std::vector<const ProjectRun*> runs_made_from(const std::vector<ProjectRun>& all, const std::string& path);
+/// The run of `all` whose folder is `path` (normalised as the engine lists them), null if none.
+const ProjectRun* find_run(const std::vector<ProjectRun>& all, const std::string& path);
+
+}  // namespace den2moe::frontend
