@@ -620,8 +620,10 @@ private Q_SLOTS:
         QVERIFY2(view.compareCanvas()->title().startsWith(QStringLiteral("conv-random-router · dive · random routers")),
                  qPrintable(view.compareCanvas()->title()));
         QVERIFY(!view.clearCompareButton()->isHidden());
-        // the second panel's chips are painted in the second model's top-1 colours
+        // the second panel's chips are painted in the second model's top-1 colours (each side has its
+        // own layer selector)
         view.setSelectedLayer(1);
+        view.setSelectedCompareLayer(1);
         QTRY_VERIFY_WITH_TIMEOUT(view.compareCanvas()->chipRect(1).isValid(), 5000);
         QTest::qWait(50);
         const QImage img = view.compareCanvas()->grab().toImage();
