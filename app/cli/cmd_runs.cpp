@@ -36,7 +36,7 @@ json run_json(const ProjectRun& r, const std::vector<ProjectRun>& all) {
     const frontend::RunText t = frontend::run_text(r, all);
     auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
     json children = json::array();
-    for (const ProjectRun* c : frontend::runs_made_from(all, r.path)) children.push_back(c->path);
+    for (const ProjectRun* c : runs_made_from(all, r.path)) children.push_back(c->path);
     json clusters = json::array();
     for (size_t i = 0; i < r.clusters.members.size(); ++i) {
         clusters.push_back({{"name", i < r.clusters.names.size() ? r.clusters.names[i] : std::string()},
@@ -122,21 +122,21 @@ int cmd_runs(const Args& a, RunContext&) {
     if (rename) {
         const std::string dir = a.get("rename");
         const auto runs = list_project_runs(project);
-        D2M_CHECK(frontend::find_run(runs, dir) != nullptr, InvalidInput, "runs --rename ", dir, ": not a run of project ",
+        D2M_CHECK(find_run(runs, dir) != nullptr, InvalidInput, "runs --rename ", dir, ": not a run of project ",
                   project.file, Hint{"den2moe runs " + a.positionals()[0] + " lists them"});
         rename_run(project, dir, a.get("label"));
         const std::string label = a.get("label");
-        std::printf("renamed %s to '%s'\n", frontend::find_run(runs, dir)->path.c_str(),
+        std::printf("renamed %s to '%s'\n", find_run(runs, dir)->path.c_str(),
                     label.empty() ? "(its folder's name)" : label.c_str());
         return kOk;
     }
     if (del) {
         const std::string dir = a.get("delete");
         const auto runs = list_project_runs(project);
-        const ProjectRun* r = frontend::find_run(runs, dir);
+        const ProjectRun* r = find_run(runs, dir);
         D2M_CHECK(r != nullptr, InvalidInput, "runs --delete ", dir, ": not a run of project ", project.file,
                   Hint{"only folders listed by `den2moe runs " + a.positionals()[0] + "` are deleted"});
-        const auto children = frontend::runs_made_from(runs, r->path);
+        const auto children = runs_made_from(runs, r->path);
         for (const ProjectRun* c : children)
             std::fprintf(stderr, "note: the %s run '%s' (%s) was made from it and loses its source\n", c->kind.c_str(),
                          c->label.c_str(), c->path.c_str());

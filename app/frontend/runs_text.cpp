@@ -20,30 +20,7 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
-std::string normal_path(const std::string& p) {
-    std::error_code ec;
-    fs::path a = fs::absolute(fs::path(p), ec);
-    if (ec) a = fs::path(p);
-    fs::path c = fs::weakly_canonical(a, ec);
-    return (ec ? a.lexically_normal() : c).string();
-}
-
 }  // namespace
-
-const ProjectRun* find_run(const std::vector<ProjectRun>& all, const std::string& path) {
-    const std::string p = normal_path(path);
-    for (const auto& r : all)
-        if (r.path == p || r.path == path) return &r;
-    return nullptr;
-}
-
-std::vector<const ProjectRun*> runs_made_from(const std::vector<ProjectRun>& all, const std::string& path) {
-    const std::string p = normal_path(path);
-    std::vector<const ProjectRun*> out;
-    for (const auto& r : all)
-        if (!r.parent.empty() && (r.parent == p || r.parent == path)) out.push_back(&r);
-    return out;
-}
 
 RunText run_text(const ProjectRun& run, const std::vector<ProjectRun>& all) {
     RunText t;

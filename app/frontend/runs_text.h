@@ -22,9 +22,4 @@ struct RunText {
 };
 RunText run_text(const ProjectRun& run, const std::vector<ProjectRun>& all);
 
-/// The runs of `all` made from the folder `path` (ProjectRun::parent == path), in `all`'s order.
-std::vector<const ProjectRun*> runs_made_from(const std::vector<ProjectRun>& all, const std::string& path);
-/// The run of `all` whose folder is `path` (normalised as the engine lists them), null if none.
-const ProjectRun* find_run(const std::vector<ProjectRun>& all, const std::string& path);
-
 }  // namespace den2moe::frontend

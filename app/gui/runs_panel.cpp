@@ -30,7 +30,7 @@ namespace {
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
 const den2moe::ProjectRun* findRun(const std::vector<den2moe::ProjectRun>& all, const std::string& path) {
-    return den2moe::frontend::find_run(all, path);
+    return den2moe::find_run(all, path);
 }
 
 }  // namespace
@@ -256,7 +256,7 @@ void RunsPanel::deleteSelectedDialog() {
     if (sel.size() != 1) return;
     const auto* r = findRun(m_runs, sel.front().toStdString());
     QString children;
-    for (const auto* o : den2moe::frontend::runs_made_from(m_runs, sel.front().toStdString()))
+    for (const auto* o : den2moe::runs_made_from(m_runs, sel.front().toStdString()))
         children += QStringLiteral("\n  ") + q(o->label);
     const QString text = tr("Delete the folder %1 and everything in it?").arg(sel.front()) +
                          (children.isEmpty() ? QString() : tr("\nThese runs were made from it and lose their source:%1").arg(children));
