@@ -204,7 +204,8 @@ int ExpertLoadDeltaCanvas::paintAll(QPainter& p, int width, bool) {
     p.setPen(Qt::black);
     auto layerName = [](int l) { return l < 0 ? tr("mean over layers") : tr("layer %1").arg(l); };
     p.drawText(QRect(margin, y, width - 2 * margin, fm.height()), Qt::AlignLeft,
-               tr("Change b − a: share of each domain's token-slots per expert (a: %1, b: %2)")
+               (c.same_experts ? tr("Change b − a: share of each domain's token-slots per expert (a: %1, b: %2)")
+                               : tr("a and b per domain (a: %1, b: %2)"))
                    .arg(layerName(c.model_layer_a), layerName(c.model_layer_b)));
     p.setFont(font());
     y += fm.height() + 6;
@@ -212,18 +213,19 @@ int ExpertLoadDeltaCanvas::paintAll(QPainter& p, int width, bool) {
     for (const auto& d : c.domains) labelW = std::max(labelW, fm.horizontalAdvance(QString::fromStdString(d)));
     labelW += 10;
     const int E = c.same_experts ? c.n_experts_a : 0;
-    const int statW = 92;
-    const int nStats = 3;  // TV, balance a, balance b
-    const int cellW = E > 0 ? std::max(36, std::min(80, (width - 2 * margin - labelW - nStats * statW - 70) / E)) : 0;
+    const int statW = 84;
+    const int nStats = 5;  // TV, max share a / b, balance a / b
+    const int cellW = E > 0 ? std::max(36, std::min(80, (width - 2 * margin - labelW - nStats * statW - 94) / E)) : 0;
     const int cellH = 24;
     double scale = 0.05;
     for (const auto& row : c.delta)
         for (double v : row) scale = std::max(scale, std::abs(v));
+    const int digits = scale < 0.1 ? 3 : 2;  // small changes (a short stage) still read as numbers
     // header
     for (int e = 0; e < E; ++e)
         p.drawText(QRect(margin + labelW + e * cellW, y, cellW, fm.height()), Qt::AlignCenter, QStringLiteral("e%1").arg(e));
-    const int statX = margin + labelW + E * cellW + (E > 0 ? 60 : 0);
-    const QStringList statHead = {tr("TV distance"), tr("balance a"), tr("balance b")};
+    const int statX = margin + labelW + E * cellW + (E > 0 ? 84 : 0);
+    const QStringList statHead = {tr("TV distance"), tr("max share a"), tr("max share b"), tr("balance a"), tr("balance b")};
     for (int i = 0; i < nStats; ++i)
         p.drawText(QRect(statX + i * statW, y, statW, fm.height()), Qt::AlignCenter, statHead[i]);
     y += fm.height() + 2;
@@ -237,10 +239,10 @@ int ExpertLoadDeltaCanvas::paintAll(QPainter& p, int width, bool) {
             const QRect r(margin + labelW + e * cellW, y, cellW - 1, cellH - 1);
             p.fillRect(r, col);
             p.setPen(col.lightnessF() > 0.55 ? Qt::black : Qt::white);
-            p.drawText(r, Qt::AlignCenter, QString::asprintf("%+.2f", v));
+            p.drawText(r, Qt::AlignCenter, QString::asprintf(digits == 3 ? "%+.3f" : "%+.2f", v));
         }
         p.setPen(Qt::black);
-        const double stats[3] = {c.tv[d], c.balance_a[d], c.balance_b[d]};
+        const double stats[5] = {c.tv[d], c.max_share_a[d], c.max_share_b[d], c.balance_a[d], c.balance_b[d]};
         for (int i = 0; i < nStats; ++i) {
             const QString t = std::isfinite(stats[i]) ? QString::number(stats[i], 'f', 3) : QStringLiteral("—");
             p.drawText(QRect(statX + i * statW, y, statW, cellH), Qt::AlignCenter, t);
@@ -255,16 +257,17 @@ int ExpertLoadDeltaCanvas::paintAll(QPainter& p, int width, bool) {
             p.drawLine(sx, gridTop + i, sx + 12, gridTop + i);
         }
         p.setPen(Qt::black);
-        p.drawText(QPoint(sx + 15, gridTop + fm.ascent()), QString::asprintf("%+.2f", scale));
-        p.drawText(QPoint(sx + 15, y), QString::asprintf("%+.2f", -scale));
+        p.drawText(QPoint(sx + 15, gridTop + fm.ascent()), QString::asprintf(digits == 3 ? "%+.3f" : "%+.2f", scale));
+        p.drawText(QPoint(sx + 15, y), QString::asprintf(digits == 3 ? "%+.3f" : "%+.2f", -scale));
     }
     y += 6;
     p.setPen(QColor(0x55, 0x55, 0x55));
     const QString legend = E > 0 ? tr("Red: b sends more of the domain's slots to that expert slot, blue: fewer. TV distance = "
-                                      "½ Σ|b − a| per domain (0 same, 1 disjoint); balance = entropy of the shares / "
-                                      "ln(experts) (1 = uniform).")
-                                 : tr("The runs have different experts: no per-expert change. Balance = entropy of the "
-                                      "shares / ln(experts) (1 = uniform), comparable across expert counts.");
+                                      "½ Σ|b − a| per domain (0 same, 1 disjoint); max share: the busiest expert's share; balance = "
+                                      "entropy of the shares / ln(experts) (1 = uniform).")
+                                 : tr("The runs have different experts: no per-expert change. Max share: the busiest "
+                                      "expert's share; balance = entropy of the shares / ln(experts) (1 = uniform), "
+                                      "comparable across expert counts.");
     const QRect lr = fm.boundingRect(QRect(margin, y, width - 2 * margin, 1000), Qt::TextWordWrap, legend);
     p.drawText(QRect(margin, y, width - 2 * margin, lr.height()), Qt::TextWordWrap, legend);
     y += lr.height();

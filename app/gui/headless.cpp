@@ -442,7 +442,7 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
             if (!v->comparisonNote().isEmpty()) err << "note: " << v->comparisonNote() << "\n";
             for (size_t d = 0; d < c.domains.size(); ++d) {
                 err << QStringLiteral("  %1 TV %2  balance %3 -> %4")
-                           .arg(QString::fromStdString(c.domains[d]), -12)
+                           .arg(QString::fromStdString(c.domains[d]), -16)
                            .arg(std::isfinite(c.tv[d]) ? QString::number(c.tv[d], 'f', 3) : QStringLiteral("-"))
                            .arg(c.balance_a[d], 0, 'f', 3)
                            .arg(c.balance_b[d], 0, 'f', 3)
