@@ -7,6 +7,7 @@
 // numbers equal the engine's expert load of each model and the change b − a worked out here from the
 // raw shares; different expert counts give no per-expert delta and say so. The headless forms
 // (--compare-dir, --compare-layer) write the same comparison (CSV cell by cell) and the images.
+#include "app_test_support.h"
 #include "expert_load_view.h"
 #include "main_window.h"
 #include "moe_adapters.h"
@@ -38,11 +39,7 @@ using namespace den2moe::ui;
 
 namespace {
 
-QString outputDir() {
-    const QString dir = QStringLiteral(D2M_BUILD_DIR "/test-output");
-    QDir().mkpath(dir);
-    return dir;
-}
+QString outputDir() { return d2mtest::testOutputDir(); }
 
 QString canonical(const QString& p) { return QFileInfo(p).canonicalFilePath(); }
 
@@ -63,12 +60,7 @@ class TestRunComparison : public QObject {
     QString m_project, m_a, m_b, m_c;
     Project m_p;
 
-    QString cli(const QStringList& args) {
-        QProcess proc;
-        proc.start(QStringLiteral(D2M_BUILD_DIR "/bin/den2moe"), args);
-        if (!proc.waitForFinished(600000)) return QStringLiteral("den2moe %1 timed out").arg(args.front());
-        return proc.exitCode() == 0 ? QString() : QString::fromUtf8(proc.readAllStandardError());
-    }
+    QString cli(const QStringList& args) { return d2mtest::runCli(args); }
 
     /// den2moe-studio with `args`: the exit code, stderr in `err`.
     int studio(const QStringList& args, QString* err) {
