@@ -90,5 +90,7 @@ std::vector<frontend::OptionInfo> pairs_options();
 int cmd_pairs(const Args&, RunContext&);
 std::vector<frontend::OptionInfo> eval_options();
 int cmd_eval(const Args&, RunContext&);
+std::vector<frontend::OptionInfo> runs_options();
+int cmd_runs(const Args&, RunContext&);
 
 }  // namespace den2moe::cli

@@ -138,6 +138,20 @@ const std::vector<Command>& commands() {
          "settings of --handoff-stage, a DeepSpeed ZeRO-2 config, a transformers training script and its\n"
          "launch script, for training on a cluster (docs/scaling.md).",
          export_cmd_options, cmd_export},
+        {"runs", "a project's runs with their lineage; rename or delete one as the app's Runs tab does",
+         "usage: den2moe runs PROJECT [--json] [--out FILE]\n"
+         "       den2moe runs PROJECT --rename DIR --label NAME\n"
+         "       den2moe runs PROJECT --delete DIR --yes\n\n"
+         "Lists every model folder the project produced (a conversion, each training stage, an export) and the\n"
+         "evaluations of those models, oldest first, whichever front end made them: the project's run index\n"
+         "(<cache>/runs.jsonl), the conversions under <cache>/experts and each folder's own provenance file, which\n"
+         "gives the lineage (made from, recipe, experts, clusters, stages, settings) and the results (held-out\n"
+         "perplexity before/after a training stage, the newest evaluation's means). The table's rows are the app's\n"
+         "Runs tab's; --json adds each run's path, parent, clusters, stages and the runs made from it (made_into).\n"
+         "--rename records a display name (the folder is not moved, so the runs made from it keep their lineage).\n"
+         "--delete removes a run's folder, only a folder listed as a run of PROJECT, and only with --yes; the runs\n"
+         "made from it are named first (they keep their files but lose their source).",
+         runs_options, cmd_runs},
     };
     return cmds;
 }

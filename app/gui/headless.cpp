@@ -30,6 +30,7 @@
 #include <QTextStream>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 namespace den2moe::ui {
@@ -86,7 +87,12 @@ std::vector<OptionInfo> studioOptions() {
             {"matrix", "normalized|raw|correlation", "the heatmap's matrix in the screenshot (default normalized)", false},
             {"size", "WxH", "screenshot size (default 1400x900)", false},
             {"model-dir", "DIR", "a converted folder: for --view routing|experts, and the source of --run export", false},
-            {"compare-dir", "DIR", "--view routing: a second converted folder traced on the same text, shown under the first",
+            {"compare-dir", "DIR",
+             "--view routing|experts: a second run's model folder (converted or trained), traced on the same text / "
+             "measured on the same domains, shown under the first (experts: with the change b − a)",
+             false},
+            {"compare-layer", "L",
+             "--compare-dir: the MoE layer shown for the second model, its own (experts: -1 = the mean; default: as --layer)",
              false},
             {"text", "TEXT", "the text of --view routing", false},
             {"layer", "L", "MoE layer shown by --view routing|experts (experts: -1 = the mean over layers)", false},
@@ -127,6 +133,10 @@ std::string studioHelpText() {
         "  den2moe-studio --project P --run conversion [conversion options] [--view routing|experts ...]\n"
         "  den2moe-studio --run export --model-dir DIR --out DIR [export options] [--screenshot dialog.png]\n"
         "  den2moe-studio --model-dir DIR --view routing --text TEXT --screenshot out.png\n"
+        "  den2moe-studio --model-dir A --compare-dir B [--layer L] [--compare-layer L] --view routing --text TEXT\n"
+        "                 --screenshot r.png            two runs' routing, each at its own layer\n"
+        "  den2moe-studio --project P --model-dir A --compare-dir B --view experts --screenshot l.png [--csv l.csv]\n"
+        "                 two runs' expert load on the project's domains and its change b - a\n"
         "  den2moe-studio --view results --results DIR [--results DIR ...] [--baseline N] --screenshot t.png\n"
         "                 [--table t.md|t.tex|t.csv]   MTEB result tables of `den2moe eval` folders\n"
         "  den2moe-studio --project P --run training --model-dir MOE --stage router --out DIR [train options]\n"
@@ -168,6 +178,11 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     o.matrix = text("matrix");
     o.modelDir = text("model-dir");
     o.compareDir = text("compare-dir");
+    if (a.has("compare-layer")) {
+        o.compareLayer = static_cast<int>(a.get_int("compare-layer", 0));
+        o.compareLayerSet = true;
+        D2M_CHECK(o.compareLayer >= -1, InvalidInput, "--compare-layer needs an integer >= -1, got ", o.compareLayer);
+    }
     o.text = text("text");
     o.csv = text("csv");
     if (a.has("clusters")) {
@@ -257,8 +272,8 @@ StudioOptions studioOptionsFrom(const frontend::Args& a) {
     D2M_CHECK(o.view != QLatin1String("runs") || (run.empty() && (o.screenshot.isEmpty() ||
                                                                  o.screenshot.endsWith(QLatin1String(".png"), Qt::CaseInsensitive))),
               InvalidInput, "--view runs lists the project's finished runs: no --run, PNG only");
-    D2M_CHECK(o.compareDir.isEmpty() || o.view == QLatin1String("routing"), InvalidInput,
-              "--compare-dir needs --view routing");
+    D2M_CHECK(o.compareDir.isEmpty() || moeView, InvalidInput, "--compare-dir needs --view routing or --view experts");
+    D2M_CHECK(!o.compareLayerSet || !o.compareDir.isEmpty(), InvalidInput, "--compare-layer needs --compare-dir DIR");
     D2M_CHECK(o.view != QLatin1String("routing") || !o.text.isEmpty(), InvalidInput, "--view routing needs --text TEXT");
     D2M_CHECK(!moeView || run == "conversion" || !o.modelDir.isEmpty(), InvalidInput, "--view ", a.get("view"),
               " needs --run conversion or --model-dir DIR");
@@ -375,6 +390,17 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
             }
             v->setSelectedLayer(o.layer);
         }
+        if (comparing && (o.compareLayerSet || (o.layerSet && o.layer >= 0))) {
+            const int cl = o.compareLayerSet ? o.compareLayer : o.layer;
+            const bool fits = cl >= 0 && cl < v->compareLayerCombo()->count();
+            if (!fits && o.compareLayerSet) {  // --layer alone is only a default for the second model
+                err << "error: --compare-layer " << cl << ": the compared model has " << v->compareLayerCombo()->count()
+                    << " MoE layers\n";
+                return 1;
+            }
+            if (fits) v->setSelectedCompareLayer(cl);
+        }
+        if (comparing && !v->comparisonNote().isEmpty()) err << "note: " << v->comparisonNote() << "\n";
         if (!o.screenshot.isEmpty() && !v->exportImage(o.screenshot, width, &error)) {
             err << "error: " << error << "\n";
             return 1;
@@ -396,6 +422,32 @@ int renderMoeView(MainWindow& w, const StudioOptions& o, QTextStream& err) {
                 return 1;
             }
             v->layerCombo()->setCurrentIndex(o.layer + 1);
+        }
+        if (v->isComparing() && (o.compareLayerSet || o.layerSet)) {
+            const int cl = o.compareLayerSet ? o.compareLayer : o.layer;
+            const bool fits = cl + 1 < v->compareLayerCombo()->count();
+            if (!fits && o.compareLayerSet) {
+                err << "error: --compare-layer " << cl << ": the compared model has " << v->compareLayerCombo()->count() - 1
+                    << " MoE layers\n";
+                return 1;
+            }
+            if (fits) v->compareLayerCombo()->setCurrentIndex(cl + 1);
+        }
+        if (v->isComparing()) {
+            if (!v->comparison()) {
+                err << "error: expert-load comparison: " << v->comparisonError() << "\n";
+                return 1;
+            }
+            const den2moe::ExpertLoadComparison& c = *v->comparison();
+            if (!v->comparisonNote().isEmpty()) err << "note: " << v->comparisonNote() << "\n";
+            for (size_t d = 0; d < c.domains.size(); ++d) {
+                err << QStringLiteral("  %1 TV %2  balance %3 -> %4")
+                           .arg(QString::fromStdString(c.domains[d]), -16)
+                           .arg(std::isfinite(c.tv[d]) ? QString::number(c.tv[d], 'f', 3) : QStringLiteral("-"))
+                           .arg(c.balance_a[d], 0, 'f', 3)
+                           .arg(c.balance_b[d], 0, 'f', 3)
+                    << "\n";
+            }
         }
         if (!o.screenshot.isEmpty() && !v->exportImage(o.screenshot, width, &error)) {
             err << "error: " << error << "\n";
@@ -718,6 +770,11 @@ int runHeadless(const StudioOptions& o, const frontend::Args& a, QTextStream& er
             const auto model = w.routingView()->model();
             w.expertLoadView()->setLoad(bridge::expertLoad(w.project(), *model), &bridge::moeModelInfo(*model));
         }
+    }
+    if (o.view == QLatin1String("experts") && !o.compareDir.isEmpty()) {
+        // the second run measured on the same domains and windows (the engine's project_expert_load)
+        const auto other = bridge::loadMoeModel(o.compareDir.toStdString());
+        w.expertLoadView()->setCompareLoad(bridge::expertLoad(w.project(), *other), &bridge::moeModelInfo(*other));
     }
     if (moeView) {
         return renderMoeView(w, o, err);

@@ -6,6 +6,8 @@
 //                  --screenshot r.png | --view experts [--csv data.csv]
 //   den2moe-studio --run export --model-dir DIR --out DIR [export options] [--screenshot dialog.png]
 //   den2moe-studio --model-dir CONVERTED --view routing --text "..." --screenshot r.png [--clusters K] ...
+//   den2moe-studio --model-dir A --compare-dir B [--layer L] [--compare-layer L] --view routing --text "..." | --view
+//                  experts [--project P] --screenshot c.png [--csv c.csv]   two runs, each at its own layer
 //   den2moe-studio --view results --results DIR [--results DIR ...] [--baseline N|LABEL] [--types T,T]
 //                  [--sort KEY[:asc]] [--deltas] [--screenshot t.png] [--table t.md|t.tex|t.csv ...]
 //   den2moe-studio --project P --run training --model-dir MOE --stage S --out DIR [train options] [--resume]
@@ -48,6 +50,8 @@ struct StudioOptions {
     QSize size{1400, 900};
     QString modelDir;    ///< --model-dir: a converted folder for --view routing|experts and --run export
     QString compareDir;  ///< --compare-dir: a second converted folder shown beside --model-dir (--view routing)
+    int compareLayer = 0;  ///< --compare-layer: the second model's MoE layer index (experts: -1 = mean)
+    bool compareLayerSet = false;
     QString text;        ///< --text for --view routing
     int layer = 0;       ///< --layer: MoE layer index shown (routing, experts; experts: -1 = mean)
     bool layerSet = false;

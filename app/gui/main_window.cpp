@@ -9,6 +9,7 @@
 #include "csv_export.h"
 #include "dendrogram_view.h"
 #include "expert_load_view.h"
+#include "core/run_context.h"
 #include "evaluation_panel.h"
 #include "export_dialog.h"
 #include "heatmap_view.h"
@@ -178,6 +179,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             return;
         }
         m_tabs->setCurrentWidget(m_routing);
+    });
+    connect(m_runsPanel, &RunsPanel::expertLoadCompareRequested, this, [this](const QString& a, const QString& b) {
+        QString error;
+        if (!startExpertLoadComparison(a, b, &error)) showError(tr("Compare expert load"), error);
     });
     connect(m_evaluationPanel, &EvaluationPanel::runRequested, this, [this] {
         QString error;
@@ -1059,6 +1064,51 @@ bool MainWindow::loadConvertedModel(const QString& dir, QString* error) {
         if (error) *error = errorText(e);
     }
     return false;
+}
+
+namespace {
+/// Both sides of an expert-load comparison, measured on the worker.
+struct LoadPair {
+    bridge::MoeModelPtr a, b;
+    den2moe::ExpertLoad loadA, loadB;
+};
+}  // namespace
+
+bool MainWindow::startExpertLoadComparison(const QString& first, const QString& second, QString* error) {
+    if (m_jobs->isBusy()) {
+        if (error) *error = tr("Another job is running (%1)").arg(m_runner->jobName());
+        return false;
+    }
+    const den2moe::Project p = project();
+    const std::string a = first.toStdString(), b = second.toStdString();
+    const bool started = m_jobs->start(
+        QStringLiteral("expert load"),
+        [p, a, b](den2moe::RunContext& ctx) {
+            auto out = std::make_shared<LoadPair>();
+            ctx.report("expert load", 0, 2, a);
+            out->a = bridge::loadMoeModel(a);
+            out->loadA = bridge::expertLoad(p, *out->a);
+            ctx.check_cancelled();
+            ctx.report("expert load", 1, 2, b);
+            out->b = bridge::loadMoeModel(b);
+            out->loadB = bridge::expertLoad(p, *out->b);
+            ctx.report("expert load", 2, 2, b);
+            return std::shared_ptr<const LoadPair>(out);
+        },
+        [this](const std::shared_ptr<const LoadPair>& r) {
+            m_expertLoad->setLoad(r->loadA, &bridge::moeModelInfo(*r->a));
+            m_expertLoad->setCompareLoad(r->loadB, &bridge::moeModelInfo(*r->b));
+            m_tabs->setCurrentWidget(m_expertLoad);
+            log(tr("Expert load compared: %1 and %2").arg(QString::fromStdString(bridge::moeModelInfo(*r->a).dir),
+                                                          QString::fromStdString(bridge::moeModelInfo(*r->b).dir)));
+            Q_EMIT expertLoadCompared();
+        });
+    if (!started) {
+        if (error) *error = tr("The job runner is busy");
+        return false;
+    }
+    log(tr("Measuring the expert load of %1 and %2").arg(first, second));
+    return true;
 }
 
 ExportDialog* MainWindow::exportDialog() {

@@ -122,6 +122,10 @@ public:
     HfExportOutputPtr exportResult() const { return m_export; }
     RoutingView* routingView() const { return m_routing; }
     ExpertLoadView* expertLoadView() const { return m_expertLoad; }
+    /// Two runs' expert load on the project's domains (the engine's project_expert_load of each model,
+    /// loaded in fp32) on the JobRunner, then both in the Expert load tab with their change;
+    /// expertLoadCompared() when shown. False (with the reason) when it cannot start.
+    bool startExpertLoadComparison(const QString& first, const QString& second, QString* error = nullptr);
     /// The Training step: `den2moe train`'s engine call (bridge::train) with the Training tab's model,
     /// output folder and settings, on the JobRunner; live curves from every progress report; the
     /// result in the tab (held-out ppl before/after, the curves from the run's log). `resume`
@@ -153,6 +157,7 @@ Q_SIGNALS:
     void exportFinished();
     void trainingFinished();
     void evaluationFinished();
+    void expertLoadCompared();
     void jobFailed(const QString& message, const QString& hint);
     void jobCancelled();
 

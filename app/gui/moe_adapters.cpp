@@ -4,6 +4,8 @@
 // tokens exactly as `den2moe route` does.
 #include "moe_adapters.h"
 
+#include <QObject>
+
 #include <algorithm>
 #include <cmath>
 
@@ -140,6 +142,22 @@ QString routingCsv(const RoutingTrace& t) {
         }
     }
     return out;
+}
+
+QString routingComparisonNote(const bridge::MoeModelInfo& a, const bridge::MoeModelInfo& b, const RoutingTrace* ta,
+                              const RoutingTrace* tb) {
+    QStringList parts;
+    if (ta && tb && ta->moe_layers.size() != tb->moe_layers.size()) {
+        parts << QObject::tr("%1 vs %2 MoE layers").arg(ta->moe_layers.size()).arg(tb->moe_layers.size());
+    } else if ((!ta || !tb) && a.n_layers != b.n_layers) {
+        parts << QObject::tr("%1 vs %2 layers").arg(a.n_layers).arg(b.n_layers);
+    }
+    if (a.n_experts != b.n_experts) parts << QObject::tr("%1 vs %2 experts").arg(a.n_experts).arg(b.n_experts);
+    if (a.top_k != b.top_k) parts << QObject::tr("top-%1 vs top-%2").arg(a.top_k).arg(b.top_k);
+    if (parts.isEmpty()) return {};
+    return QObject::tr("The two models differ: %1. Each has its own layer selector; expert numbers and colours "
+                       "are each model's own.")
+        .arg(parts.join(QStringLiteral(", ")));
 }
 
 QString expertLoadCsv(const ExpertLoad& el) {

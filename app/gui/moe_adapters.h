@@ -46,6 +46,10 @@ QString routingTooltip(const RoutingTrace& trace, int token, const bridge::MoeMo
 /// token,piece,layer,rank,expert,weight,id,span,span_text,hex rows: piece and span_text are valid
 /// UTF-8 (the tokenizer's replacement rule), hex the token's bytes where they are not valid alone.
 QString routingCsv(const RoutingTrace& trace);
+/// What differs between two routed models, for the comparison views: MoE layer counts (from the traces
+/// when given, they list the routing layers), expert counts and top-k. Empty when nothing differs.
+QString routingComparisonNote(const bridge::MoeModelInfo& a, const bridge::MoeModelInfo& b,
+                              const RoutingTrace* traceA = nullptr, const RoutingTrace* traceB = nullptr);
 /// domain,layer,expert,share rows.
 QString expertLoadCsv(const ExpertLoad& load);
 

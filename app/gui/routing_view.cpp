@@ -362,11 +362,23 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent), m_alive(std::make_s
     m_compareButton->setToolTip(tr("Load a second converted model and show its routing of the same text under the first"));
     m_clearCompareButton = new QPushButton(tr("Close comparison"), this);
     m_clearCompareButton->setObjectName(QStringLiteral("routingCompareClear"));
+    m_sides[0].layerCombo = m_layer;
+    m_sides[1].layerCombo = new QComboBox(this);
+    m_sides[1].layerCombo->setObjectName(QStringLiteral("routingCompareLayer"));
+    m_sides[1].layerCombo->setToolTip(tr("The MoE layer shown for the comparison model (its own layers)"));
+    m_compareLayerLabel = new QLabel(tr("Compared layer"), this);
     top->addWidget(m_edit, 1);
     top->addWidget(new QLabel(tr("Layer"), this));
     top->addWidget(m_layer);
     top->addWidget(m_compareButton);
+    top->addWidget(m_compareLayerLabel);
+    top->addWidget(m_sides[1].layerCombo);
     top->addWidget(m_clearCompareButton);
+    m_note = new QLabel(this);
+    m_note->setObjectName(QStringLiteral("routingCompareNote"));
+    m_note->setWordWrap(true);
+    m_note->setStyleSheet(QStringLiteral("color: #8a5a00"));
+    m_note->hide();
     auto* content = new QWidget(this);
     auto* contentLay = new QVBoxLayout(content);
     contentLay->setContentsMargins(0, 0, 0, 0);
@@ -385,6 +397,7 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent), m_alive(std::make_s
     auto* lay = new QVBoxLayout(this);
     lay->addLayout(top);
     lay->addWidget(m_status);
+    lay->addWidget(m_note);
     lay->addWidget(scroll, 1);
 
     m_debounce = new QTimer(this);
@@ -393,6 +406,7 @@ RoutingView::RoutingView(QWidget* parent) : QWidget(parent), m_alive(std::make_s
     connect(m_debounce, &QTimer::timeout, this, &RoutingView::startTraces);
     connect(m_edit, &QLineEdit::textChanged, this, &RoutingView::onTextEdited);
     connect(m_layer, &QComboBox::currentIndexChanged, this, [this] { refreshCanvas(); });
+    connect(m_sides[1].layerCombo, &QComboBox::currentIndexChanged, this, [this] { refreshCanvas(); });
     connect(m_compareButton, &QPushButton::clicked, this, &RoutingView::chooseCompareModel);
     connect(m_clearCompareButton, &QPushButton::clicked, this, &RoutingView::clearCompareModel);
     m_pool = new QThreadPool(this);
@@ -411,11 +425,14 @@ void RoutingView::setModel(bridge::MoeModelPtr model) {
     s.trace.reset();
     s.traceText.clear();
     ++s.seq;  // results of the previous model are stale
-    m_layer->blockSignals(true);
-    m_layer->clear();
+    std::vector<int> layers;
     if (s.model) {
         const auto& info = bridge::moeModelInfo(*s.model);
-        for (int l = 0; l < info.n_layers; ++l) m_layer->addItem(QStringLiteral("%1").arg(l), l);
+        for (int l = 0; l < info.n_layers; ++l) layers.push_back(l);
+    }
+    fillLayers(0, layers);
+    if (s.model) {
+        const auto& info = bridge::moeModelInfo(*s.model);
         m_status->setText(tr("%1: %2 experts, top-%3 (%4)")
                               .arg(QString::fromStdString(info.dir))
                               .arg(info.n_experts)
@@ -424,7 +441,6 @@ void RoutingView::setModel(bridge::MoeModelPtr model) {
     } else {
         m_status->setText(tr("No converted model: run the Experts step or open a converted folder."));
     }
-    m_layer->blockSignals(false);
     m_edit->setEnabled(s.model != nullptr);
     m_compareButton->setEnabled(s.model != nullptr);
     updateTitles();
@@ -438,6 +454,11 @@ void RoutingView::setCompareModel(bridge::MoeModelPtr model) {
     s.trace.reset();
     s.traceText.clear();
     ++s.seq;  // results of the previous comparison are stale
+    std::vector<int> layers;
+    if (s.model) {
+        for (int l = 0; l < bridge::moeModelInfo(*s.model).n_layers; ++l) layers.push_back(l);
+    }
+    fillLayers(1, layers);
     s.canvas->setVisible(s.model != nullptr);
     updateTitles();
     refreshCanvas();
@@ -479,6 +500,11 @@ void RoutingView::updateTitles() {
         s.canvas->setTitle(comparing && s.model ? routingModelTitle(bridge::moeModelInfo(*s.model)) : QString());
     }
     m_clearCompareButton->setVisible(comparing);
+    m_compareLayerLabel->setVisible(comparing);
+    m_sides[1].layerCombo->setVisible(comparing);
+    const QString note = comparisonNote();
+    m_note->setText(note);
+    m_note->setVisible(!note.isEmpty());
     m_compareButton->setText(comparing ? tr("Compare with another…") : tr("Compare with…"));
 }
 
@@ -564,14 +590,12 @@ void RoutingView::showSideTrace(int side, std::shared_ptr<const RoutingTrace> tr
     Side& s = m_sides[side];
     s.trace = std::move(trace);
     s.traceText = text;
-    if (side == 0 && s.trace && m_layer->count() != int(s.trace->moe_layers.size())) {
-        const int keep = m_layer->currentIndex();
-        m_layer->blockSignals(true);
-        m_layer->clear();
-        for (int l : s.trace->moe_layers) m_layer->addItem(QString::number(l), l);
-        m_layer->setCurrentIndex(std::max(0, std::min(keep, m_layer->count() - 1)));
-        m_layer->blockSignals(false);
+    if (s.trace) {
+        bool same = s.layerCombo->count() == int(s.trace->moe_layers.size());
+        for (int i = 0; same && i < s.layerCombo->count(); ++i) same = s.layerCombo->itemData(i).toInt() == s.trace->moe_layers[size_t(i)];
+        if (!same) fillLayers(side, s.trace->moe_layers);
     }
+    updateTitles();  // the note names MoE layer counts once both traces are in
     refreshCanvas();
     if (side == 0) {
         Q_EMIT traceUpdated();
@@ -582,11 +606,42 @@ void RoutingView::showSideTrace(int side, std::shared_ptr<const RoutingTrace> tr
 
 int RoutingView::selectedLayer() const { return std::max(0, m_layer->currentIndex()); }
 
-void RoutingView::setSelectedLayer(int index) { m_layer->setCurrentIndex(index); }
+void RoutingView::setSelectedLayer(int index) {
+    if (index >= 0 && index < m_layer->count()) m_layer->setCurrentIndex(index);  // a layer the model lacks: ignored
+}
+
+int RoutingView::selectedCompareLayer() const { return std::max(0, m_sides[1].layerCombo->currentIndex()); }
+
+void RoutingView::setSelectedCompareLayer(int index) {
+    if (index >= 0 && index < m_sides[1].layerCombo->count()) m_sides[1].layerCombo->setCurrentIndex(index);
+}
+
+void RoutingView::showCompareTrace(std::shared_ptr<const RoutingTrace> trace, const QString& text) {
+    if (m_sides[1].model) showSideTrace(1, std::move(trace), text);
+}
+
+void RoutingView::fillLayers(int side, const std::vector<int>& layers) {
+    QComboBox* c = m_sides[side].layerCombo;
+    const int keep = c->currentIndex();
+    c->blockSignals(true);
+    c->clear();
+    for (int l : layers) c->addItem(QString::number(l), l);
+    if (c->count() > 0) c->setCurrentIndex(std::max(0, std::min(keep, c->count() - 1)));
+    c->blockSignals(false);
+}
+
+QString RoutingView::comparisonNote() const {
+    if (!m_sides[0].model || !m_sides[1].model) return {};
+    return routingComparisonNote(bridge::moeModelInfo(*m_sides[0].model), bridge::moeModelInfo(*m_sides[1].model),
+                                 m_sides[0].trace.get(), m_sides[1].trace.get());
+}
 
 void RoutingView::refreshCanvas() {
-    for (Side& s : m_sides) {
-        s.canvas->setTrace(s.trace, s.model ? &bridge::moeModelInfo(*s.model) : nullptr, selectedLayer());
+    for (int i = 0; i < 2; ++i) {
+        Side& s = m_sides[i];
+        // each side at its own selector's MoE layer index; a canvas never reads past its trace's layers
+        const int layer = std::max(0, s.layerCombo->currentIndex());
+        s.canvas->setTrace(s.trace, s.model ? &bridge::moeModelInfo(*s.model) : nullptr, layer);
     }
 }
 
@@ -594,7 +649,20 @@ bool RoutingView::exportImage(const QString& path, int width, QString* error) {
     if (width <= 0) width = std::max(m_canvas->width(), 900);
     return exportPainted(path, width,
                          [this](QPainter& p, int w, bool rec) {
-                             int h = m_sides[0].canvas->paintAll(p, w, rec);
+                             int h = 0;
+                             const QString note = comparisonNote();
+                             if (!note.isEmpty()) {  // what differs between the two models, above both
+                                 const QFontMetrics fm(p.font());
+                                 const QRect r = fm.boundingRect(QRect(kMargin, kMargin, w - 2 * kMargin, 1000),
+                                                                 Qt::TextWordWrap, note);
+                                 p.setPen(QColor(0x8a, 0x5a, 0x00));
+                                 p.drawText(QRect(kMargin, kMargin, w - 2 * kMargin, r.height()), Qt::TextWordWrap, note);
+                                 h = r.height() + kMargin;
+                             }
+                             p.save();
+                             p.translate(0, h);
+                             h += m_sides[0].canvas->paintAll(p, w, rec);
+                             p.restore();
                              if (m_sides[1].model) {
                                  p.save();
                                  p.setPen(QPen(Qt::gray, 1));

@@ -11,6 +11,8 @@
 // Comparison: an optional second model ("Compare with…"); every settled text is then traced by both
 // (each side keeps its own sequence number, so each shows only its newest result) and the second
 // model's chips, heat strip and legend are shown under the first, each titled by routingModelTitle().
+// Each side has its own layer selector (the two runs may differ in MoE layers and experts: a note
+// above the canvases says how, routingComparisonNote(); a side never shows a layer it does not have).
 #pragma once
 
 #include "engine_bridge.h"
@@ -92,6 +94,10 @@ public:
 
     QLineEdit* textEdit() const { return m_edit; }
     QComboBox* layerCombo() const { return m_layer; }
+    /// The comparison model's own layer selector (hidden without a comparison).
+    QComboBox* compareLayerCombo() const { return m_sides[1].layerCombo; }
+    /// What differs between the two models (empty without a comparison or when nothing differs).
+    QString comparisonNote() const;
     RoutingCanvas* canvas() const { return m_canvas; }
     /// Sets the text and traces it at once (no debounce): headless and tests.
     void setText(const QString& text);
@@ -107,7 +113,13 @@ public:
     /// Shows a given trace (no engine call): tests of the adapters and views.
     void showTrace(std::shared_ptr<const RoutingTrace> trace, const QString& text);
     int selectedLayer() const;
+    /// Selects an MoE layer index of the first model; one it does not have is ignored.
     void setSelectedLayer(int moeLayerIndex);
+    /// The comparison side's MoE layer index (0 without a comparison).
+    int selectedCompareLayer() const;
+    void setSelectedCompareLayer(int moeLayerIndex);
+    /// Shows a given trace on the comparison side (no engine call; needs a comparison model): tests.
+    void showCompareTrace(std::shared_ptr<const RoutingTrace> trace, const QString& text);
 
     int tracesStarted() const { return m_sides[0].started; }
     int resultsDropped() const { return m_sides[0].dropped; }
@@ -130,6 +142,7 @@ private:
     struct Side {
         bridge::MoeModelPtr model;
         RoutingCanvas* canvas = nullptr;
+        QComboBox* layerCombo = nullptr;  // this side's MoE layer
         std::shared_ptr<const RoutingTrace> trace;
         QString traceText;
         quint64 seq = 0;  // the latest request
@@ -146,11 +159,15 @@ private:
     void showSideTrace(int side, std::shared_ptr<const RoutingTrace> trace, const QString& text);
     void refreshCanvas();
     void updateTitles();
+    /// Fills side `side`'s layer selector with `layers` (model layer numbers), keeping the index if it fits.
+    void fillLayers(int side, const std::vector<int>& layers);
 
     Side m_sides[2];
     QLineEdit* m_edit = nullptr;
     QComboBox* m_layer = nullptr;
     QLabel* m_status = nullptr;
+    QLabel* m_compareLayerLabel = nullptr;
+    QLabel* m_note = nullptr;  // what differs between the compared models
     QPushButton* m_compareButton = nullptr;
     QPushButton* m_clearCompareButton = nullptr;
     RoutingCanvas* m_canvas = nullptr;  // == m_sides[0].canvas

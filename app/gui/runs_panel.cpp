@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "core/json_text.h"
-#include "eval/results.h"
+#include "runs_text.h"
 
 #include <QDesktopServices>
 #include <QDir>
@@ -30,44 +30,17 @@ namespace {
 QString q(const std::string& s) { return QString::fromStdString(s); }
 
 const den2moe::ProjectRun* findRun(const std::vector<den2moe::ProjectRun>& all, const std::string& path) {
-    for (const auto& r : all)
-        if (r.path == path) return &r;
-    return nullptr;
+    return den2moe::find_run(all, path);
 }
-
-QString pct(double v) { return std::isfinite(v) ? QString::number(100.0 * v, 'f', 2) : QStringLiteral("—"); }
 
 }  // namespace
 
 QStringList runCells(const den2moe::ProjectRun& run, const std::vector<den2moe::ProjectRun>& all) {
-    QString from;
-    if (run.parent.empty()) {
-        from = run.source_model.empty() ? QString() : QObject::tr("dense %1").arg(QFileInfo(q(run.source_model)).fileName());
-    } else if (const auto* p = findRun(all, run.parent)) {
-        from = q(p->label);
-    } else {
-        from = QFileInfo(q(run.parent)).fileName() + QObject::tr(" (not a run)");
-    }
+    const den2moe::frontend::RunText t = den2moe::frontend::run_text(run, all);
     QStringList results;
-    if (std::isfinite(run.ppl_before) || std::isfinite(run.ppl_after))
-        results << QObject::tr("held-out ppl %1 → %2")
-                       .arg(std::isfinite(run.ppl_before) ? QString::number(run.ppl_before, 'f', 1) : QStringLiteral("—"),
-                            std::isfinite(run.ppl_after) ? QString::number(run.ppl_after, 'f', 1) : QStringLiteral("—"));
-    // the newest evaluation of a model (evaluations are listed oldest first), or the evaluation itself
-    const std::string evalDir = run.kind == "evaluation" ? run.path : (run.evaluations.empty() ? "" : run.evaluations.back());
-    if (!evalDir.empty()) {
-        try {
-            const den2moe::EvalSummary s = den2moe::read_summary(evalDir);
-            if (std::isfinite(s.mean_task))
-                results << QObject::tr("Mean(Task) %1, Mean(TaskType) %2").arg(pct(s.mean_task), pct(s.mean_task_type));
-            if (std::isfinite(s.mean_zeroshot)) results << QObject::tr("zero-shot %1").arg(pct(s.mean_zeroshot));
-            if (run.evaluations.size() > 1) results << QObject::tr("%1 evaluations").arg(run.evaluations.size());
-        } catch (const den2moe::Error& e) {
-            results << QObject::tr("evaluation unreadable: %1").arg(q(e.what()));
-        }
-    }
-    return {q(run.label), q(run.kind), from, q(run.lineage()), results.join(QStringLiteral("; ")), q(run.created),
-            q(run.client)};
+    for (const auto& r : t.results) results << q(r);
+    return {q(t.label), q(t.kind), q(t.made_from), q(t.lineage), results.join(QStringLiteral("; ")), q(t.created),
+            q(t.client)};
 }
 
 QString runDetails(const den2moe::ProjectRun& run) {
@@ -114,11 +87,14 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
     m_compare->setToolTip(tr("the selected runs' evaluations side by side in the Results tab"));
     m_compareRouting = new QPushButton(tr("Compare routing"), this);
     m_compareRouting->setToolTip(tr("two selected models: the typed text routed through both in the Routing tab"));
+    m_compareLoad = new QPushButton(tr("Compare expert load"), this);
+    m_compareLoad->setToolTip(tr("two selected models: each one's expert load on the project's domains, and the change, "
+                                 "in the Expert load tab"));
     m_status = new QLabel(this);
     auto* bar = new QHBoxLayout;
     for (QWidget* w : {static_cast<QWidget*>(refresh), static_cast<QWidget*>(m_open), static_cast<QWidget*>(m_rename),
                        static_cast<QWidget*>(m_delete), static_cast<QWidget*>(m_compare),
-                       static_cast<QWidget*>(m_compareRouting)})
+                       static_cast<QWidget*>(m_compareRouting), static_cast<QWidget*>(m_compareLoad)})
         bar->addWidget(w);
     bar->addWidget(m_status, 1);
     auto* split = new QSplitter(Qt::Vertical, this);
@@ -138,6 +114,10 @@ RunsPanel::RunsPanel(QWidget* parent) : QWidget(parent) {
     connect(m_compareRouting, &QPushButton::clicked, this, [this] {
         const QStringList models = selectedModels();
         if (models.size() == 2) Q_EMIT routingCompareRequested(models[0], models[1]);
+    });
+    connect(m_compareLoad, &QPushButton::clicked, this, [this] {
+        const QStringList models = selectedModels();
+        if (models.size() == 2) Q_EMIT expertLoadCompareRequested(models[0], models[1]);
     });
     connect(m_table, &QTableWidget::itemSelectionChanged, this, &RunsPanel::onSelection);
     onSelection();
@@ -231,6 +211,7 @@ void RunsPanel::onSelection() {
     m_delete->setEnabled(sel.size() == 1);
     m_compare->setEnabled(!selectedEvaluations().isEmpty());
     m_compareRouting->setEnabled(selectedModels().size() == 2);
+    m_compareLoad->setEnabled(selectedModels().size() == 2);
     const auto* r = sel.size() == 1 ? findRun(m_runs, sel.front().toStdString()) : nullptr;
     m_details->setPlainText(r ? runDetails(*r) : QString());
     Q_EMIT selectionChanged(sel);
@@ -275,8 +256,8 @@ void RunsPanel::deleteSelectedDialog() {
     if (sel.size() != 1) return;
     const auto* r = findRun(m_runs, sel.front().toStdString());
     QString children;
-    for (const auto& o : m_runs)
-        if (o.parent == sel.front().toStdString()) children += QStringLiteral("\n  ") + q(o.label);
+    for (const auto* o : den2moe::runs_made_from(m_runs, sel.front().toStdString()))
+        children += QStringLiteral("\n  ") + q(o->label);
     const QString text = tr("Delete the folder %1 and everything in it?").arg(sel.front()) +
                          (children.isEmpty() ? QString() : tr("\nThese runs were made from it and lose their source:%1").arg(children));
     if (m_interactive &&

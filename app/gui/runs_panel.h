@@ -7,7 +7,8 @@
 // Selecting runs drives the comparisons: selectionChanged() carries their folders, and "Compare"
 // puts their evaluations side by side in the Results tab (compareRequested()); with two model runs
 // selected, "Compare routing" traces the typed text through both in the Routing tab
-// (routingCompareRequested()).
+// (routingCompareRequested()); "Compare expert load" measures both on the project's domains in the Expert
+// load tab, each at its own layer, with the change b − a (expertLoadCompareRequested()).
 #pragma once
 
 #include "project/runs.h"
@@ -67,6 +68,8 @@ Q_SIGNALS:
     void compareRequested(const QStringList& evaluationDirs);
     /// "Compare routing": the first and second selected model runs (table order).
     void routingCompareRequested(const QString& first, const QString& second);
+    /// "Compare expert load": the same two model runs, measured on the project's domains in the Expert load tab.
+    void expertLoadCompareRequested(const QString& first, const QString& second);
     void runsChanged();
 
 private:
@@ -84,6 +87,7 @@ private:
     QPushButton* m_delete = nullptr;
     QPushButton* m_compare = nullptr;
     QPushButton* m_compareRouting = nullptr;
+    QPushButton* m_compareLoad = nullptr;
     bool m_interactive = true;
 };
 

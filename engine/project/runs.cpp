@@ -325,6 +325,23 @@ void rename_run(const Project& p, const std::string& dir, const std::string& lab
     D2M_CHECK(err.empty(), Io, "rename run ", dir, ": ", err);
 }
 
+std::string run_path(const std::string& dir) { return normal_path(dir); }
+
+const ProjectRun* find_run(const std::vector<ProjectRun>& runs, const std::string& dir) {
+    const std::string path = normal_path(dir);
+    for (const auto& r : runs)
+        if (r.path == path) return &r;
+    return nullptr;
+}
+
+std::vector<const ProjectRun*> runs_made_from(const std::vector<ProjectRun>& runs, const std::string& dir) {
+    const std::string path = normal_path(dir);
+    std::vector<const ProjectRun*> out;
+    for (const auto& r : runs)
+        if (!r.parent.empty() && r.parent == path) out.push_back(&r);
+    return out;
+}
+
 void delete_run(const Project& p, const std::string& dir) {
     const std::string path = normal_path(dir);
     const auto runs = list_project_runs(p);

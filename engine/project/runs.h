@@ -69,6 +69,15 @@ std::vector<ProjectRun> list_project_runs(const Project& p);
 /// naming the folder when it holds none of them.
 ProjectRun read_run_folder(const std::string& dir);
 
+/// The path a run of the folder `dir` is listed under (absolute, normalised, links resolved where the
+/// folder exists): ProjectRun::path of that run.
+std::string run_path(const std::string& dir);
+/// The run of `runs` whose folder is `dir` (any spelling of it), null when none.
+const ProjectRun* find_run(const std::vector<ProjectRun>& runs, const std::string& dir);
+/// The runs of `runs` made from the folder `dir` (their `parent`), in list order: what loses its source
+/// when `dir` is deleted.
+std::vector<const ProjectRun*> runs_made_from(const std::vector<ProjectRun>& runs, const std::string& dir);
+
 /// Gives a run a display name (recorded in the index; the folder is not moved, so the lineage of the
 /// runs made from it stays valid). An empty label restores the folder's name.
 void rename_run(const Project& p, const std::string& dir, const std::string& label);

@@ -5,6 +5,7 @@
 #include "mining/mining.h"
 #include "project/project.h"
 
+#include <QDir>
 #include <QFile>
 #include <QProcess>
 #include <QString>
@@ -84,6 +85,21 @@ inline QString convertRandomWithCli(const QString& out, int experts = 4, int top
                      QString::number(topK), QStringLiteral("--dtype"), QStringLiteral("fp32"), QStringLiteral("--no-eval"),
                      QStringLiteral("--quiet"), QStringLiteral("--out"), out});
     if (!proc.waitForFinished(300000)) return QStringLiteral("den2moe convert timed out");
+    return proc.exitCode() == 0 ? QString() : QString::fromUtf8(proc.readAllStandardError());
+}
+
+/// The folder tests write images into for a look (<build>/test-output).
+inline QString testOutputDir() {
+    const QString dir = QStringLiteral(D2M_BUILD_DIR "/test-output");
+    QDir().mkpath(dir);
+    return dir;
+}
+
+/// Runs the built `den2moe` with `args`: "" when it exits 0, else its stderr (or why it did not finish).
+inline QString runCli(const QStringList& args, int timeoutMs = 600000) {
+    QProcess proc;
+    proc.start(QStringLiteral(D2M_BUILD_DIR "/bin/den2moe"), args);
+    if (!proc.waitForFinished(timeoutMs)) return QStringLiteral("den2moe %1 timed out").arg(args.front());
     return proc.exitCode() == 0 ? QString() : QString::fromUtf8(proc.readAllStandardError());
 }
 

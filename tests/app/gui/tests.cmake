@@ -65,3 +65,8 @@ if(TARGET tst_runs_panel AND TARGET den2moe)
   add_dependencies(tst_runs_panel den2moe den2moe-studio)
   set_tests_properties(tst_runs_panel PROPERTIES TIMEOUT 900)
 endif()
+# Issue 18: two runs side by side in the Routing and Expert load tabs (CLI-made runs, the headless forms).
+if(TARGET tst_run_comparison AND TARGET den2moe)
+  add_dependencies(tst_run_comparison den2moe den2moe-studio)
+  set_tests_properties(tst_run_comparison PROPERTIES TIMEOUT 900)
+endif()

@@ -620,8 +620,10 @@ private Q_SLOTS:
         QVERIFY2(view.compareCanvas()->title().startsWith(QStringLiteral("conv-random-router · dive · random routers")),
                  qPrintable(view.compareCanvas()->title()));
         QVERIFY(!view.clearCompareButton()->isHidden());
-        // the second panel's chips are painted in the second model's top-1 colours
+        // the second panel's chips are painted in the second model's top-1 colours (each side has its
+        // own layer selector)
         view.setSelectedLayer(1);
+        view.setSelectedCompareLayer(1);
         QTRY_VERIFY_WITH_TIMEOUT(view.compareCanvas()->chipRect(1).isValid(), 5000);
         QTest::qWait(50);
         const QImage img = view.compareCanvas()->grab().toImage();
@@ -800,7 +802,7 @@ private Q_SLOTS:
                      &err),
                  1);
         QVERIFY2(err.contains(QLatin1String("unknown option --recipe")), qPrintable(err));
-        // --compare-dir: both models on one picture; only with --view routing
+        // --compare-dir: both models on one picture; only with --view routing or experts (tst_run_comparison)
         if (!m_convDir2.isEmpty()) {
             const QString cmp = m_tmp.filePath(QStringLiteral("headless-compare.png"));
             QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--compare-dir"), m_convDir2,
@@ -817,9 +819,10 @@ private Q_SLOTS:
             QVERIFY(err.contains(QLatin1String("--compare-dir")));
         }
         QCOMPARE(run({QStringLiteral("--model-dir"), m_convDir, QStringLiteral("--compare-dir"), m_convDir,
-                      QStringLiteral("--view"), QStringLiteral("experts"), QStringLiteral("--screenshot"), png},
+                      QStringLiteral("--view"), QStringLiteral("heatmap"), QStringLiteral("--screenshot"), png},
                      &err),
                  1);
+        QVERIFY2(err.contains(QLatin1String("--compare-dir needs --view routing or --view experts")), qPrintable(err));
     }
 
 private:

@@ -6,6 +6,7 @@
 // the Results tab and "Compare routing" loads two model runs into the Routing tab; delete refuses a
 // folder that is no run and removes a run's folder; the headless `--view runs` lists the same runs
 // and writes the tab as PNG.
+#include "app_test_support.h"
 #include "main_window.h"
 #include "results_table.h"
 #include "results_view.h"
@@ -48,12 +49,7 @@ QString canonical(const QString& p) { return QFileInfo(p).canonicalFilePath(); }
 class TestRunsPanel : public QObject {
     Q_OBJECT
 
-    QString cli(const QStringList& args, int timeoutMs = 600000) {
-        QProcess proc;
-        proc.start(QStringLiteral(D2M_BUILD_DIR "/bin/den2moe"), args);
-        if (!proc.waitForFinished(timeoutMs)) return QStringLiteral("den2moe %1 timed out").arg(args.front());
-        return proc.exitCode() == 0 ? QString() : QString::fromUtf8(proc.readAllStandardError());
-    }
+    QString cli(const QStringList& args, int timeoutMs = 600000) { return d2mtest::runCli(args, timeoutMs); }
 
 private Q_SLOTS:
     void initTestCase() {

@@ -130,6 +130,15 @@ TEST(lineage_chain_from_provenance_files) {
     CHECK_EQ(e->evaluations.size(), size_t{1});
     CHECK_EQ(e->evaluations[0], v->path);
     CHECK(r->evaluations.empty());
+    // find_run takes any spelling of a folder; runs_made_from lists the runs whose parent it is
+    CHECK(find_run(runs, (root / "router" / ".." / "experts/").string()) == e);
+    CHECK(find_run(runs, (root / "nowhere").string()) == nullptr);
+    CHECK_EQ(run_path((root / "router" / ".." / "experts").string()), e->path);
+    const auto from_e = runs_made_from(runs, e->path);
+    CHECK(from_e.size() == 2 && ((from_e[0] == x && from_e[1] == v) || (from_e[0] == v && from_e[1] == x)));
+    const auto from_c = runs_made_from(runs, (moe / ".").string());
+    CHECK(from_c.size() == 1 && from_c[0] == r);
+    CHECK(runs_made_from(runs, x->path).empty());
     fs::remove_all(root);
 }
 
