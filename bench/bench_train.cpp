@@ -158,7 +158,7 @@ int run_child(const Opts& o) {
                               {"cpu_s_per_step", cpu_step},  // user + sys of all threads, mean of the timed steps
                               {"peak_rss_mib", peak_rss_mib()},
                               {"loss", loss},
-                              {"split", tr.split_stats()}})
+                              {"split_workers", tr.split_stats()["max_workers"]}})  // flat: the parent reads from the last '{'
                             .dump()
                             .c_str());
     return 0;

@@ -401,6 +401,29 @@ TEST(split_workers_draw_their_own_dropout) {
     at::set_num_threads(threads);
 }
 
+// split_workers auto (0): the thread count for fp32 and the router stage; one pass for bf16 compute
+// with the per-expert dispatch (measured slower split); 1 = off; batch 1 never splits.
+TEST(split_workers_auto_follows_the_measurement) {
+    const int threads = at::get_num_threads();
+    at::set_num_threads(2);
+    auto used = [&](const std::string& stage, const std::string& dtype, int64_t workers, int64_t batch) {
+        TrainSettings s = small(stage, stage == "experts" ? 2 : 1);
+        s.dtype = dtype;
+        s.split_workers = workers;
+        s.batch = batch;
+        Trainer tr(project(), converted(stage == "experts" ? "random" : "dive"), s, null_context());
+        tr.accumulate(tr.corpus().domains[0].train.narrow(0, 0, batch));
+        return tr.split_stats()["max_workers"].get<int64_t>();
+    };
+    CHECK_EQ(used("experts", "fp32", 0, 2), int64_t{2});
+    CHECK_EQ(used("router", "bf16", 0, 2), int64_t{2});
+    CHECK_EQ(used("experts", "bf16", 0, 2), int64_t{1});
+    CHECK_EQ(used("experts", "bf16", 2, 2), int64_t{2});
+    CHECK_EQ(used("experts", "fp32", 1, 2), int64_t{1});
+    CHECK_EQ(used("experts", "fp32", 0, 1), int64_t{1});
+    at::set_num_threads(threads);
+}
+
 TEST(short_run_lowers_held_out_loss) {
     TrainSettings s = small("router", 1);
     s.seq_len = 64;
