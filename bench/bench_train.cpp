@@ -6,7 +6,9 @@
 // dispatch, torch.optim.AdamW), same threads and batch. Each measurement is a fresh process (so its
 // peak RSS is its own): ours and eager alternate in rounds, medians over rounds of the median step.
 //   bench_train [--threads 2] [--rounds 3] [--steps 4] [--batch 8] [--seq 256] [--dtype fp32|bf16|both]
-//               [--model MOE_DIR] [--stages router,experts] [--markdown]
+//               [--model MOE_DIR] [--stages router,experts] [--split-workers N] [--markdown]
+// --split-workers: the trainer's settings.split_workers (threads splitting each micro-batch; 0 = auto, 1 = off;
+// absent = the setting's default).
 // Without --model a DIVE-shaped model is built (random channel subsets, random router) in a temp folder.
 // D2M_TRAIN_PROFILE=FILE (one child, e.g. `bench_train --child ours ...`): one more step under libtorch's
 // autograd profiler, written as a chrome trace (bench/train_profile.py sums it op by op).
@@ -49,6 +51,7 @@ namespace {
 
 struct Opts {
     int threads = 2, rounds = 3, steps = 4;
+    int64_t workers = -1;  // -1: TrainSettings' default
     int64_t batch = 8, seq = 256;
     std::string dtype = "both", model, stages = "router,experts", child, stage, child_dtype;
     bool markdown = false;
@@ -133,6 +136,7 @@ int run_child(const Opts& o) {
     s.tokens = o.seq * o.batch * (o.steps + 1);
     s.dtype = o.child_dtype;
     s.eval_windows = 1;
+    if (o.workers >= 0) s.split_workers = o.workers;
     Trainer tr(p, o.model, s, null_context());
     tr.train_step();  // warm-up
     std::vector<double> t;
@@ -153,7 +157,8 @@ int run_child(const Opts& o) {
                               {"step_s", med},
                               {"cpu_s_per_step", cpu_step},  // user + sys of all threads, mean of the timed steps
                               {"peak_rss_mib", peak_rss_mib()},
-                              {"loss", loss}})
+                              {"loss", loss},
+                              {"split_workers", tr.split_stats()["max_workers"]}})  // flat: the parent reads from the last '{'
                             .dump()
                             .c_str());
     return 0;
@@ -192,13 +197,16 @@ int main(int argc, char** argv) {
         else if (a == "--child") o.child = next();
         else if (a == "--stage") o.stage = next();
         else if (a == "--child-dtype") o.child_dtype = next();
+        else if (a == "--split-workers") o.workers = std::stoll(next());
         else if (a == "--markdown") o.markdown = true;
     }
     if (!o.child.empty()) return run_child(o);
 
     bench::init_bench_runtime(o.threads);
-    std::printf("CPU: %s; threads %d; batch %lld x %lld tokens; %d steps per process, %d rounds\n", cpu_name().c_str(),
-                o.threads, (long long)o.batch, (long long)o.seq, o.steps, o.rounds);
+    std::printf("CPU: %s; threads %d; batch %lld x %lld tokens; %d steps per process, %d rounds; workers %s; "
+                "OMP_WAIT_POLICY %s\n", cpu_name().c_str(), o.threads, (long long)o.batch, (long long)o.seq, o.steps,
+                o.rounds, o.workers >= 0 ? std::to_string(o.workers).c_str() : "default",
+                std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset");
     if (o.model.empty()) {
         o.model = (fs::temp_directory_path() / ("d2m_bench_train_" + std::to_string(::getpid()))).string();
         make_model(o.model);
@@ -217,10 +225,11 @@ int main(int argc, char** argv) {
         for (const auto& st : stages) rows.push_back({st, dt, {}, {}, {}, {}});
     const std::string common = " --threads " + std::to_string(o.threads) + " --batch " + std::to_string(o.batch) +
                                " --seq " + std::to_string(o.seq) + " --steps " + std::to_string(o.steps);
+    const std::string ours_extra = o.workers >= 0 ? " --split-workers " + std::to_string(o.workers) : std::string();
     for (int r = 0; r < o.rounds; ++r) {
         for (auto& row : rows) {
             json a = run(self + " --child ours --stage " + row.stage + " --child-dtype " + row.dtype + " --model " +
-                         o.model + common + " 2>/dev/null");
+                         o.model + common + ours_extra + " 2>/dev/null");
             json b = run("OMP_NUM_THREADS=" + std::to_string(o.threads) + " /usr/bin/python3 " + oracle +
                          " bench --model " + o.model + " --stage " + row.stage + " --dtype " + row.dtype + common);
             if (a.is_object()) {

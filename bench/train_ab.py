@@ -8,6 +8,8 @@ prints per configuration the medians over rounds of: tokens/s of the median step
 first build. CPU time is what a loaded machine distorts least (waiting for a core is not counted).
   /usr/bin/python3 bench/train_ab.py --model MOE_DIR --bin base=PATH --bin new=PATH [--stage router]
       [--dtype fp32] [--threads 1] [--rounds 5] [--steps 3] [--batch 8] [--seq 256]
+A --bin value may carry child arguments after the path: --bin 'w1=build-nogui/bench/bench_train --split-workers 1'
+--bin 'w2=build-nogui/bench/bench_train --split-workers 2' compares settings of one build.
 """
 import argparse
 import json
@@ -29,7 +31,8 @@ def run(cmd, env):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--model', required=True)
-    ap.add_argument('--bin', action='append', required=True, help='NAME=PATH of a bench_train binary')
+    ap.add_argument('--bin', action='append', required=True,
+                    help="NAME=PATH of a bench_train binary, optionally 'NAME=PATH --split-workers N'")
     ap.add_argument('--stage', default='router')
     ap.add_argument('--dtype', default='fp32')
     ap.add_argument('--threads', type=int, default=1)
@@ -50,9 +53,10 @@ def main():
     with open('/proc/loadavg') as f:
         load0 = f.read().split()[0]
     for r in range(a.rounds):
-        for name, path in bins:
+        for name, spec in bins:
+            path, *extra = spec.split()
             res[name].append(run([path, '--child', 'ours', '--stage', a.stage, '--child-dtype', a.dtype,
-                                  '--model', a.model] + common, env))
+                                  '--model', a.model] + common + extra, env))
         if not a.no_eager:
             res['eager'].append(run(['/usr/bin/python3', os.path.join(HERE, '..', 'tests', 'reference', 'train_oracle.py'),
                                      'bench', '--model', a.model, '--stage', a.stage, '--dtype', a.dtype] + common, env))

@@ -17,6 +17,7 @@ std::string module_of(const std::string& weight) {
         return weight.substr(0, weight.size() - suffix.size());
     return weight;
 }
+thread_local at::Generator* t_dropout = nullptr;  // a ThreadDropout of this thread, if any
 bool ends_with_module(const std::string& module, const std::string& target) {
     // PEFT: the module's full name equals the target or ends with "." + target
     if (module == target) return true;
@@ -68,7 +69,7 @@ at::Tensor LoraSet::delta(const std::string& weight, const at::Tensor& x) const 
     at::Tensor h = x;
     if (training_ && dropout_ > 0) {
         // the mask is drawn on the CPU from this set's generator (same masks on every device)
-        at::Tensor keep = at::empty(x.sizes(), at::kFloat).bernoulli_(1.0 - dropout_, gen_);
+        at::Tensor keep = at::empty(x.sizes(), at::kFloat).bernoulli_(1.0 - dropout_, t_dropout ? *t_dropout : gen_);
         h = x * keep.to(x.options()) * (1.0 / (1.0 - dropout_));
     }
     const at::Tensor& A = it->second.A;
@@ -79,6 +80,12 @@ at::Tensor LoraSet::delta(const std::string& weight, const at::Tensor& x) const 
 at::Tensor LoraSet::merged(const at::Tensor& W, const at::Tensor& A, const at::Tensor& B) const {
     return W.to(at::kFloat) + at::mm(B.to(at::kFloat), A.to(at::kFloat)) * scale();
 }
+
+LoraSet::ThreadDropout::ThreadDropout(uint64_t seed) : gen_(at::detail::createCPUGenerator(seed)), prev_(t_dropout) {
+    t_dropout = &gen_;
+}
+
+LoraSet::ThreadDropout::~ThreadDropout() { t_dropout = prev_; }
 
 void LoraSet::reseed_dropout(uint64_t seed) { gen_.set_current_seed(seed); }
 

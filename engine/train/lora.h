@@ -50,6 +50,20 @@ public:
 
     /// Restart the dropout masks from `seed` (data-parallel ranks: a function of seed, rank and step).
     void reseed_dropout(uint64_t seed);
+    /// While alive, the calling thread's dropout masks (of every LoraSet) come from its own CPU
+    /// generator seeded with `seed` instead of the set's: the workers that split a micro-batch
+    /// (train/trainer.cpp) each draw a stream that depends on (seed, step, slice), not on timing.
+    class ThreadDropout {
+    public:
+        explicit ThreadDropout(uint64_t seed);
+        ~ThreadDropout();
+        ThreadDropout(const ThreadDropout&) = delete;
+        ThreadDropout& operator=(const ThreadDropout&) = delete;
+
+    private:
+        at::Generator gen_;
+        at::Generator* prev_;
+    };
     /// The dropout generator's state (a byte tensor) for checkpoints, and its restoration.
     at::Tensor rng_state() const;
     void set_rng_state(const at::Tensor& state);

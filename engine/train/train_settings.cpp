@@ -94,7 +94,9 @@ void apply_stage_defaults(TrainSettings& s, int64_t top_k) {
     }
 }
 
-bool train_setting_is_transport(const std::string& key) { return key == "grad_sync" || key == "bucket_mb"; }
+bool train_setting_is_transport(const std::string& key) {
+    return key == "grad_sync" || key == "bucket_mb" || key == "split_workers";
+}
 
 void validate_data_parallel(const TrainSettings& s, int world_size) {
     D2M_CHECK(s.batch * s.grad_accum >= world_size, InvalidInput, "training.batch x grad_accum = ",

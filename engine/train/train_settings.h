@@ -79,6 +79,12 @@ struct TrainSettings {
     /// (DDP's Reducer); "after-backward": one bucketed all-reduce once every backward pass is done
     std::string grad_sync = "overlap";
     double bucket_mb = 25;  ///< gradient bucket size in MiB (DDP's bucket_cap_mb; the first bucket at most 1 MiB)
+    /// Worker threads that share each micro-batch's windows inside one process (LM loss): each runs
+    /// the forward and backward pass of its contiguous slice of rows with single-threaded ops, and
+    /// the slices' gradients are summed in worker order (deterministic). 0 = auto (the intra-op
+    /// thread count; off for bf16 compute with the per-expert dispatch, where it measured slower),
+    /// 1 = off (one pass over the whole micro-batch, ops parallel inside).
+    int64_t split_workers = 0;
 };
 
 inline const Schema<TrainSettings>& train_schema() {
@@ -160,7 +166,11 @@ inline const Schema<TrainSettings>& train_schema() {
                     "or after it")
             .real("bucket_mb", &TrainSettings::bucket_mb,
                   "several ranks: gradient bucket size in MiB (DDP's bucket_cap_mb; the first at most 1 MiB)", 0, 4096,
-                  true);
+                  true)
+            .integer("split_workers", &TrainSettings::split_workers,
+                     "threads that split each micro-batch's windows (own forward + backward each, gradients summed "
+                     "in a fixed order); 0 = auto (the thread count; off for bf16 experts), 1 = off",
+                     0, 1024);
     return s;
 }
 
@@ -176,9 +186,10 @@ void validate_train_settings(const TrainSettings& s);
 /// windows. The CLI calls it before it starts ranks; the trainer again with the job's world size.
 void validate_data_parallel(const TrainSettings& s, int world_size);
 
-/// Whether a training setting only decides how the ranks exchange their gradients (grad_sync,
-/// bucket_mb): no number changes on 1 or 2 ranks, only the fp32 summation order on more (as with
-/// another world size), so a checkpoint resumes under another value.
+/// Whether a training setting only decides how the work is shared (grad_sync, bucket_mb: how the
+/// ranks exchange gradients; split_workers: how a micro-batch is split among threads): the numbers change
+/// at most as under another world size (fp32 summation order; with LoRA dropout, the masks are drawn
+/// per slice of windows as the ranks draw them), so a checkpoint resumes under another value.
 bool train_setting_is_transport(const std::string& key);
 
 /// Comma-separated list -> trimmed non-empty items.

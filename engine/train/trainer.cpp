@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
 #include <ATen/Parallel.h>
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -63,6 +64,7 @@ struct Param {
     int64_t row0 = 0, rows = 0;
     bool whole = true;
     bool aliased = false;  // master is value() itself (float32 compute)
+    size_t leaf = 0;       // index of `base` in Impl::leaves
     at::Tensor master, exp_avg, exp_avg_sq;
     int64_t t = 0;
     at::Tensor value() const { return whole ? base : base.narrow(0, row0, rows); }
@@ -206,6 +208,10 @@ struct Trainer::Impl {
     std::unique_ptr<LoraSet> lora;
     std::vector<Param> params;  // name order; LoRA after the model's tensors
     std::vector<at::Tensor> leaves;
+    // split micro-batches (settings.split_workers): per leaf the float32 sum of the workers' gradients
+    // (undefined until one reaches it), read together with the leaf's own .grad by grad_of()
+    std::vector<at::Tensor> split_grad;
+    int64_t split_microbatches = 0, split_max_workers = 1;
     at::ScalarType compute = at::kFloat;
     int64_t step = 0, total_steps = 0;
     double last_lr = 0, last_norm = 0;
@@ -229,6 +235,38 @@ struct Trainer::Impl {
 
     at::Tensor head;  // the vocabulary projection [V, D] (lm_head, or the embedding when tied)
 
+    /// A trainable tensor's float32 gradient (the leaf's .grad plus what split micro-batches summed),
+    /// undefined when no pass reached it.
+    at::Tensor grad_of(const Param& p) const {
+        at::Tensor g = p.grad();
+        const at::Tensor& a = split_grad[p.leaf];
+        if (!a.defined()) return g.defined() ? g.to(at::kFloat) : g;
+        at::Tensor r = p.whole ? a : a.narrow(0, p.row0, p.rows);
+        return g.defined() ? r + g.to(at::kFloat) : r;
+    }
+    /// Worker threads for a micro-batch of `nb` windows: 1 (no split) for embedding losses, the
+    /// overlapped all-reduce (its hooks sit on the leaves' accumulation), Den2MoEE's routed-selection
+    /// counts (observers), devices other than the CPU, and single windows.
+    /// Auto (0) = the intra-op thread count, except bf16 compute with the per-expert dispatch (every MoE
+    /// stage but the router stage's fused dense mixture): there each worker repeats every expert's small
+    /// bf16 GEMMs (oneDNN, a fixed cost per call) on half the tokens, measured 0.74x the CPU time per
+    /// token of one pass (docs/benchmarks.md); fp32 and the router stage gain 1.08-1.15x.
+    int workers_for(int64_t nb) const {
+        if (s.loss != "lm" || reducer || den2moee || nb < 2 || !head.device().is_cpu()) return 1;
+        if (s.split_workers == 0 && compute == at::kBFloat16 && is_moe && s.stage != "router") return 1;
+        const int64_t k = s.split_workers > 0 ? s.split_workers : static_cast<int64_t>(at::get_num_threads());
+        return static_cast<int>(std::max<int64_t>(1, std::min(k, nb)));
+    }
+    /// Dropout stream of the windows starting at `first` of the step's draws (a pure function of
+    /// seed, step and window: ranks and split workers draw the same masks for the same slice).
+    uint64_t dropout_seed(int64_t first) const;
+    /// accumulate() of ids [nb, T] split among `K` workers: worker k takes rows [nb·k/K, nb·(k+1)/K),
+    /// runs its own forward and backward with single-threaded ops (inside the parallel region every
+    /// nested at::parallel_for and OpenBLAS call runs serially), its loss (the mean over its rows)
+    /// weighted by its share of the rows so that the sum is the whole micro-batch's mean; gradients
+    /// are taken with autograd::grad (not accumulated into .grad by racing threads) and summed in
+    /// worker order in float32. `first` = the micro-batch's first window in the step's draws.
+    double accumulate_split(const at::Tensor& ids, int64_t first, double weight, int K);
     ForwardOptions fo() const {
         ForwardOptions o;
         o.mode = ExecMode::Train;
@@ -633,11 +671,15 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                   "' match no linear layer of this model", Hint{"e.g. --lora-targets gate_proj,up_proj,down_proj"});
     }
     std::set<const void*> leaf_seen;
-    auto add_leaf = [&](const at::Tensor& t) {
+    auto add_leaf = [&](const at::Tensor& t) -> size_t {
         if (leaf_seen.insert(t.unsafeGetTensorImpl()).second) {
             t.requires_grad_(true);
             I.leaves.push_back(t);
+            return I.leaves.size() - 1;
         }
+        for (size_t k = 0; k < I.leaves.size(); ++k)
+            if (I.leaves[k].unsafeGetTensorImpl() == t.unsafeGetTensorImpl()) return k;
+        D2M_FAIL(Internal, "leaf not found");
     };
     for (const auto& kv : named) {
         if (!any_glob(train_globs, kv.first) || any_glob(frozen_globs, kv.first)) continue;
@@ -646,7 +688,7 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
         D2M_CHECK(at::isFloatingType(kv.second.scalar_type()), InvalidInput, "tensor ", kv.first, " cannot train");
         Param p;
         locate(kv.first, kv.second, p);
-        add_leaf(p.base);
+        p.leaf = add_leaf(p.base);
         I.params.push_back(std::move(p));
     }
     if (I.lora) {
@@ -655,13 +697,14 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                 Param p;
                 p.name = ab == 0 ? LoraSet::a_name(kv.first) : LoraSet::b_name(kv.first);
                 p.base = ab == 0 ? kv.second.A : kv.second.B;
-                add_leaf(p.base);
+                p.leaf = add_leaf(p.base);
                 I.params.push_back(std::move(p));
             }
         }
     }
     D2M_CHECK(!I.params.empty(), InvalidInput, "nothing to train: no tensor of ", model_dir, " matches --trainable '",
               s.trainable, "' and LoRA is off");
+    I.split_grad.resize(I.leaves.size());
     {
         at::NoGradGuard no_grad;
         for (auto& p : I.params) {
@@ -725,6 +768,23 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                               s.loss == "infonce" ? str(", tau ", format_real(s.tau), ", in-batch + hard negatives") : "",
                               "; ", I.total_steps, " steps of ", s.batch * s.grad_accum, " pairs; held-out = LM loss"));
     }
+    if (s.loss == "lm") {
+        const int K = I.workers_for(s.batch);
+        if (K > 1) {
+            I.notes.push_back(str("each micro-batch of ", s.batch, " windows is split among ", K,
+                                  " worker threads (own forward + backward, single-threaded ops; gradients summed in ",
+                                  "worker order)"));
+        } else if (s.split_workers > 1) {
+            I.notes.push_back(str("--split-workers ", s.split_workers, " has no effect here (",
+                                  I.reducer ? "grad_sync overlap hooks the leaves' accumulation"
+                                  : I.den2moee ? "Den2MoEE counts routed selections in the forward pass"
+                                  : s.batch < 2 ? "one window per micro-batch" : "not on the CPU",
+                                  "): one pass per micro-batch"));
+        } else if (s.split_workers == 0 && at::get_num_threads() > 1 && s.batch > 1) {
+            I.notes.push_back("micro-batches run as one pass (--split-workers auto: bf16 experts are faster unsplit; "
+                              "--split-workers 2 forces the split)");
+        }
+    }
     if (I.den2moee && s.stage == "den2moee-dense") {
         I.notes.push_back(str("den2moee-dense: every expert on every token; prior scale alpha ramps ",
                               format_real(I.alpha_init), " -> 0.3 -> 0.6 -> 1.0 over ", s.alpha_warmup,
@@ -772,10 +832,13 @@ LoraSet* Trainer::lora() { return impl_->lora.get(); }
 
 void Trainer::zero_grad() {
     for (auto& t : impl_->leaves) t.mutable_grad().reset();
+    for (auto& a : impl_->split_grad) a.reset();
 }
 
 double Trainer::accumulate(const at::Tensor& ids, double weight) {
     Impl& I = *impl_;
+    const int K = I.workers_for(ids.size(0));
+    if (K > 1) return I.accumulate_split(ids, 0, weight, K);
     at::Tensor loss = I.lm_loss(*I.train_model, ids);  // mean over the B·(T−1) predictions
     const double value = loss.item<double>();
     (weight == 1.0 ? loss : loss * weight).backward();
@@ -808,8 +871,8 @@ int64_t Trainer::last_step_tokens() const { return impl_->step_tokens; }
 std::map<std::string, at::Tensor> Trainer::gradients() const {
     std::map<std::string, at::Tensor> out;
     for (const auto& p : impl_->params) {
-        at::Tensor g = p.grad();
-        out[p.name] = g.defined() ? g.to(at::kFloat).clone() : at::zeros(p.value().sizes(), at::kFloat);
+        at::Tensor g = impl_->grad_of(p);
+        out[p.name] = g.defined() ? g.clone() : at::zeros(p.value().sizes(), at::kFloat);
     }
     return out;
 }
@@ -828,6 +891,49 @@ uint64_t mix64(uint64_t x) {  // SplitMix64 finaliser
     return x ^ (x >> 31);
 }
 }  // namespace
+
+uint64_t Trainer::Impl::dropout_seed(int64_t first) const {
+    return mix64(mix64(static_cast<uint64_t>(s.seed)) ^
+                 mix64(static_cast<uint64_t>(step) * 0x100000001b3ull + static_cast<uint64_t>(first)));
+}
+
+double Trainer::Impl::accumulate_split(const at::Tensor& ids, int64_t first, double weight, int K) {
+    const int64_t nb = ids.size(0);
+    std::vector<std::vector<at::Tensor>> g(static_cast<size_t>(K));
+    std::vector<double> value(static_cast<size_t>(K));
+    at::parallel_for(0, K, 1, [&](int64_t k0, int64_t k1) {
+        for (int64_t k = k0; k < k1; ++k) {
+            const int64_t r0 = nb * k / K, r1 = nb * (k + 1) / K;
+            std::unique_ptr<LoraSet::ThreadDropout> stream;
+            if (lora) stream = std::make_unique<LoraSet::ThreadDropout>(dropout_seed(first + r0));
+            at::Tensor l = lm_loss(*train_model, ids.narrow(0, r0, r1 - r0));  // mean over its (r1−r0)·(T−1)
+            value[static_cast<size_t>(k)] = l.item<double>();
+            const double share = weight * static_cast<double>(r1 - r0) / static_cast<double>(nb);
+            g[static_cast<size_t>(k)] = torch::autograd::grad({share == 1.0 ? l : l * share}, leaves, {},
+                                                              /*retain_graph=*/false, /*create_graph=*/false,
+                                                              /*allow_unused=*/true);
+        }
+    });
+    at::NoGradGuard no_grad;
+    double loss = 0;
+    for (int k = 0; k < K; ++k) {  // worker order: the same sums whatever thread finished first
+        const int64_t r0 = nb * k / K, r1 = nb * (k + 1) / K;
+        loss += value[static_cast<size_t>(k)] * static_cast<double>(r1 - r0) / static_cast<double>(nb);
+        for (size_t i = 0; i < leaves.size(); ++i) {
+            const at::Tensor& gi = g[static_cast<size_t>(k)][i];
+            if (!gi.defined()) continue;
+            at::Tensor& a = split_grad[i];
+            if (!a.defined()) {
+                a = gi.to(at::kFloat).contiguous().clone();
+            } else {
+                a.add_(gi.to(at::kFloat));
+            }
+        }
+    }
+    ++split_microbatches;
+    split_max_workers = std::max<int64_t>(split_max_workers, K);
+    return loss;
+}
 
 double Trainer::train_step() {
     Impl& I = *impl_;
@@ -859,9 +965,7 @@ double Trainer::train_step() {
                 for (int64_t k = m0 + nb * r / W; k < m0 + nb * (r + 1) / W; ++k)
                     share[static_cast<size_t>(r)].push_back(draws[static_cast<size_t>(k)].second);
             if (I.lora) {
-                const int64_t first = m0 + nb * R / W;
-                I.lora->reseed_dropout(mix64(mix64(static_cast<uint64_t>(s.seed)) ^
-                                             mix64(static_cast<uint64_t>(I.step) * 0x100000001b3ull + static_cast<uint64_t>(first))));
+                I.lora->reseed_dropout(I.dropout_seed(m0 + nb * R / W));
             }
             const double w = static_cast<double>(nb) / static_cast<double>(G);
             at::Tensor l = I.gathered_infonce(share, &I.step_tokens);
@@ -875,10 +979,7 @@ double Trainer::train_step() {
         // the micro-batch's dropout masks are a pure function of (seed, step, its first window), not of
         // the rank: W ranks draw the masks one process draws (when the micro-batches coincide), and a
         // resume with another world size continues the same sequence
-        if (I.lora) {
-            I.lora->reseed_dropout(mix64(mix64(static_cast<uint64_t>(s.seed)) ^
-                                         mix64(static_cast<uint64_t>(I.step) * 0x100000001b3ull + static_cast<uint64_t>(b0))));
-        }
+        if (I.lora) I.lora->reseed_dropout(I.dropout_seed(b0));
         std::vector<at::Tensor> rows;
         const double w = static_cast<double>(nb) / static_cast<double>(G);
         if (I.reducer && b0 + s.batch >= hi) I.reducer->arm();  // this rank's last backward of the step
@@ -894,7 +995,12 @@ double Trainer::train_step() {
             const auto& dw = draws[static_cast<size_t>(k)];
             rows.push_back(I.corpus->domains[static_cast<size_t>(dw.first)].train[dw.second]);
         }
-        loss += accumulate(at::stack(rows), w) * w;  // ids [nb, seq_len]
+        const int K = I.workers_for(nb);
+        if (K > 1) {
+            loss += I.accumulate_split(at::stack(rows), b0, w, K) * w;  // ids [nb, seq_len]
+        } else {
+            loss += accumulate(at::stack(rows), w) * w;  // (one worker: the dropout stream reseeded above)
+        }
         I.step_tokens += nb * s.seq_len;
     }
     std::vector<Param*> with_grad;
@@ -913,10 +1019,10 @@ double Trainer::train_step() {
         }
     } else if (W == 1) {
         for (auto& p : I.params) {
-            at::Tensor g = p.grad();
+            at::Tensor g = I.grad_of(p);
             if (!g.defined()) continue;  // as torch's optimizers: a tensor without a gradient is not updated
             with_grad.push_back(&p);
-            grads.push_back(g.to(at::kFloat));
+            grads.push_back(g);
         }
     } else {
         // every rank sends every tensor (zeros where its share gave none) with a has-gradient flag:
@@ -925,9 +1031,9 @@ double Trainer::train_step() {
         std::vector<at::Tensor> all;
         at::Tensor flags = at::zeros({static_cast<int64_t>(P)}, at::kFloat);  // [P]
         for (size_t i = 0; i < P; ++i) {
-            at::Tensor g = I.params[i].grad();
+            at::Tensor g = I.grad_of(I.params[i]);
             if (g.defined()) {
-                all.push_back(g.to(at::kFloat).cpu().contiguous().clone());
+                all.push_back(g.cpu().contiguous().clone());
                 flags[static_cast<int64_t>(i)] = 1.0f;
             } else {
                 all.push_back(at::zeros(I.params[i].value().sizes(), at::kFloat));
@@ -979,7 +1085,7 @@ double Trainer::train_step() {
 
 nlohmann::json Trainer::grad_sync_stats() const {
     const Impl& I = *impl_;
-    if (I.comm->world_size() == 1) return {{"mode", "single"}};
+    if (I.comm->world_size() == 1) return {{"mode", "single"}};  // (split micro-batches: split_stats)
     if (!I.reducer) return {{"mode", "after-backward"}, {"bucket_mb", I.s.bucket_mb}};
     const dist::ReducerStats& st = I.reducer->stats();
     return {{"mode", "overlap"},
@@ -988,6 +1094,14 @@ nlohmann::json Trainer::grad_sync_stats() const {
             {"steps", st.steps},
             {"started_in_backward", st.started_in_backward},
             {"started_after_backward", st.started_after}};
+}
+
+nlohmann::json Trainer::split_stats() const {
+    const Impl& I = *impl_;
+    return {{"split_workers", I.s.split_workers},
+            {"threads", at::get_num_threads()},
+            {"micro_batches_split", I.split_microbatches},
+            {"max_workers", I.split_max_workers}};
 }
 
 std::string Trainer::replica_fingerprint() const {
@@ -1449,6 +1563,7 @@ TrainResult run_training(const Project& project, const std::string& model_dir, c
     summary["seconds_this_run"] = res.seconds;
     summary["resumed_from"] = res.resumed_from;
     summary["grad_sync"] = tr.grad_sync_stats();
+    summary["split"] = tr.split_stats();
     write_file_atomic((out / "train.json").string(), dump_json(summary, 1) + "\n");
     // the project's run index (project/runs.h): a failure to record is a note, never fatal
     if (std::string why = record_run(project, "training", out_dir, ctx.client); !why.empty()) res.notes.push_back(why);

@@ -70,9 +70,13 @@ public:
     /// for overlap the buckets per step, the steps, and the buckets started by the backward pass's
     /// hooks vs after it (summed over steps).
     nlohmann::json grad_sync_stats() const;
+    /// How micro-batches were split among worker threads so far (settings.split_workers): the setting, the
+    /// intra-op thread count, the micro-batches split, the most workers one used (1 = none split).
+    nlohmann::json split_stats() const;
     /// A hash of every master tensor's sum and step count: equal on all ranks while they agree.
     std::string replica_fingerprint() const;
-    /// Mean loss of `ids` [B, T] scaled by `weight` and back-propagated into the gradients (no update).
+    /// Mean loss of `ids` [B, T] scaled by `weight` and back-propagated into the gradients (no update);
+    /// split among worker threads as train_step() splits a micro-batch (settings.split_workers).
     double accumulate(const at::Tensor& ids, double weight = 1.0);
     /// Embedding losses (loss infonce / cosmse): the loss of pairs `pairs` (indices into pairs()),
     /// scaled by `weight` and back-propagated into the gradients (no update).

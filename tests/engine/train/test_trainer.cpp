@@ -7,6 +7,7 @@
 // short run lowers the held-out loss; settings and checkpoints that do not fit are refused.
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>  // GradMode, NoGradGuard: not reached through ATen.h in libtorch 2.x
+#include <ATen/Parallel.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -121,7 +122,9 @@ void grad_fixture(const std::string& name, const std::string& model, TrainSettin
     json info = {{"model", model},      {"stage", s.stage}, {"temperature", s.temperature},
                  {"router_gate", s.router_gate}, {"lora", lora}, {"trainable", names}};
     write_fixture(root() + "/" + name + ".safetensors", out, info);
-    std::printf("%s: loss %.6f, %zu gradients\n", name.c_str(), loss, names.size());
+    // split_workers auto: on 2+ threads the batch of 2 windows runs as 2 workers, so the oracle checks the split path
+    std::printf("%s: loss %.6f, %zu gradients, %lld worker(s)\n", name.c_str(), loss, names.size(),
+                static_cast<long long>(tr.split_stats()["max_workers"].get<int64_t>()));
 }
 
 }  // namespace
@@ -251,6 +254,174 @@ TEST(checkpoint_resumes_bit_for_bit) {
     for (const auto& kv : Trainer(project(), model, s, null_context()).parameters())
         moved += at::equal(kv.second, straight.at(kv.first)) ? 0 : 1;
     CHECK(moved > 0);
+}
+
+namespace {
+/// Largest |a − b| over the tensor, relative to its largest |b| (0 for an all-zero reference).
+double rel_diff(const at::Tensor& a, const at::Tensor& b) {
+    const double scale = b.abs().max().item<double>();
+    const double d = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+    return scale > 0 ? d / scale : d;
+}
+
+/// Loss and float32 gradients of one micro-batch of `nb` windows (seq 32) with `workers` threads.
+std::pair<double, std::map<std::string, at::Tensor>> one_batch(const std::string& model, TrainSettings s,
+                                                               int64_t workers, int64_t nb) {
+    s.split_workers = workers;
+    Trainer tr(project(), model, s, null_context());
+    if (tr.lora()) {
+        at::manual_seed(5);
+        at::NoGradGuard ng;
+        for (auto& kv : tr.lora()->adapters()) kv.second.B.copy_(at::randn(kv.second.B.sizes()) * 0.02);
+    }
+    at::Tensor ids = at::cat({tr.corpus().domains[0].train.narrow(0, 0, nb / 2),
+                              tr.corpus().domains[1].train.narrow(0, 0, nb - nb / 2)});  // [nb, 32]
+    const double loss = tr.accumulate(ids);
+    const json st = tr.split_stats();
+    CHECK_EQ(st["max_workers"].get<int64_t>(), std::min(workers, nb));  // the split really happened (or not)
+    return {loss, tr.gradients()};
+}
+}  // namespace
+
+// Splitting a micro-batch among worker threads (settings.split_workers) changes only the fp32 summation
+// order: each worker's weight gradients are sums over its rows, added afterwards. Loss (rel 1e-6) and
+// every gradient (rel 1e-5 of the tensor's largest entry and of its norm) equal the one-pass
+// micro-batch, for the router stage (dense mixture, top-1 DIVE) and the experts stage (LoRA on random B,
+// top-2 routing, routers training), 2 and 3 workers, uneven slices. Why 1e-5 and not 1e-6: the one
+// pass itself moves that far with another thread count (1 vs 2 threads: 5.5e-6 on the router stage,
+// whose t = 0.05 softmax scales the routers' gradient by 20 over sums that cancel; 1.8e-6 on the
+// experts stage); the split measured 2e-6 to 6e-6, the same order. A lost slice, a wrong weight or a
+// double count moves the loss or a gradient by ~1e-1.
+TEST(split_microbatch_equals_one_pass) {
+    const int threads = at::get_num_threads();
+    at::set_num_threads(2);  // two workers really run at once
+    struct Case { std::string model; TrainSettings s; };
+    TrainSettings ex = small("experts", 2);
+    ex.lora_dropout = 0.0;  // the one-pass and the split draw different masks
+    const std::vector<Case> cases = {{converted("dive"), small("router", 1)}, {converted("random"), ex}};
+    for (const auto& c : cases) {
+        for (int64_t workers : {int64_t{2}, int64_t{3}}) {
+            const int64_t nb = 5;  // 5 windows: slices of 2 + 3 (2 workers), 1 + 2 + 2 (3 workers)
+            auto one = one_batch(c.model, c.s, 1, nb);
+            auto split = one_batch(c.model, c.s, workers, nb);
+            double worst = 0;
+            std::string where;
+            CHECK_EQ(one.second.size(), split.second.size());
+            for (const auto& kv : one.second) {
+                const double d = rel_diff(split.second.at(kv.first), kv.second);
+                if (d > worst) { worst = d; where = kv.first; }
+            }
+            const double dl = std::abs(split.first - one.first) / std::abs(one.first);
+            // the same one-pass micro-batch on 1 intra-op thread: how far another summation order moves it
+            at::set_num_threads(1);
+            auto serial = one_batch(c.model, c.s, 1, nb);
+            at::set_num_threads(2);
+            double floor = 0, worst_norm = 0;
+            for (const auto& kv : one.second) {
+                floor = std::max(floor, rel_diff(serial.second.at(kv.first), kv.second));
+                const double n = kv.second.norm().item<double>();
+                if (n > 0) worst_norm = std::max(worst_norm, (split.second.at(kv.first) - kv.second).norm().item<double>() / n);
+            }
+            std::printf("%s stage, %lld workers: loss %.7f vs %.7f (rel %.2e); worst gradient rel %.2e of its max (%s), "
+                        "%.2e of its norm; 1 vs 2 threads one pass: %.2e\n",
+                        c.s.stage.c_str(), static_cast<long long>(workers), split.first, one.first, dl, worst,
+                        where.c_str(), worst_norm, floor);
+            CHECK(dl < 1e-6);
+            CHECK(worst_norm < 1e-5);
+            CHECK(worst < 1e-5);
+            int nonzero = 0;  // and the gradients are not trivially equal
+            for (const auto& kv : one.second) nonzero += kv.second.abs().max().item<double>() > 0 ? 1 : 0;
+            CHECK(nonzero > 0);
+        }
+    }
+    at::set_num_threads(threads);
+}
+
+// With workers on, every worker draws its LoRA dropout masks from its own seeded stream: two runs give
+// the same weights bit for bit, and a run resumed from a checkpoint ends where the uninterrupted one
+// does (experts stage, dropout 0.1, 2 workers on 2 threads; router stage likewise).
+TEST(split_workers_deterministic_and_resume_bit_for_bit) {
+    const int threads = at::get_num_threads();
+    at::set_num_threads(2);
+    for (const std::string stage : {"experts", "router"}) {
+        TrainSettings s = small(stage, stage == "experts" ? 2 : 1);
+        s.tokens = 64 * 6;
+        s.lr = 1e-3;
+        s.split_workers = 2;
+        const std::string model = converted(stage == "experts" ? "random" : "dive");
+        const std::string ck = root() + "/resume-split-" + stage + ".safetensors";
+        auto run = [&](bool save) {
+            Trainer a(project(), model, s, null_context());
+            for (int i = 0; i < 6; ++i) {
+                a.train_step();
+                if (save && a.step() == 3) a.save_checkpoint(ck, json::object());
+            }
+            CHECK_EQ(a.split_stats()["max_workers"].get<int64_t>(), int64_t{2});
+            return a.parameters();
+        };
+        const auto first = run(true), second = run(false);
+        Trainer b(project(), model, s, null_context());
+        b.load_checkpoint(ck);
+        while (b.step() < 6) b.train_step();
+        int differ_runs = 0, differ_resume = 0, moved = 0;
+        const auto resumed = b.parameters();
+        const auto initial = Trainer(project(), model, s, null_context()).parameters();
+        for (const auto& kv : first) {
+            differ_runs += at::equal(kv.second, second.at(kv.first)) ? 0 : 1;
+            differ_resume += at::equal(kv.second, resumed.at(kv.first)) ? 0 : 1;
+            moved += at::equal(kv.second, initial.at(kv.first)) ? 0 : 1;
+        }
+        std::printf("%s stage, 2 workers: %d tensors differ between two runs, %d after resume at step 3, %d of %zu "
+                    "moved\n", stage.c_str(), differ_runs, differ_resume, moved, first.size());
+        CHECK_EQ(differ_runs, 0);
+        CHECK_EQ(differ_resume, 0);
+        CHECK(moved > 0);
+    }
+    at::set_num_threads(threads);
+}
+
+// The dropout masks follow (seed, step, slice): with dropout on, 2 workers differ from 1 (other masks),
+// but only by dropout's noise: the losses of the first step agree to a few per cent.
+TEST(split_workers_draw_their_own_dropout) {
+    const int threads = at::get_num_threads();
+    at::set_num_threads(2);
+    TrainSettings s = small("experts", 2);
+    s.lora_dropout = 0.5;
+    const std::string model = converted("random");
+    auto a = one_batch(model, s, 1, 4), b = one_batch(model, s, 2, 4), c = one_batch(model, s, 2, 4);
+    double d_ab = 0, d_bc = 0;
+    for (const auto& kv : a.second) {
+        d_ab = std::max(d_ab, rel_diff(b.second.at(kv.first), kv.second));
+        d_bc = std::max(d_bc, rel_diff(c.second.at(kv.first), b.second.at(kv.first)));
+    }
+    std::printf("dropout 0.5: 1 vs 2 workers gradients rel %.3g, two 2-worker runs %.3g\n", d_ab, d_bc);
+    CHECK(d_ab > 1e-3);    // other masks
+    CHECK_EQ(d_bc, 0.0);   // the same masks, whatever thread ran first
+    CHECK(std::abs(a.first - b.first) / a.first < 0.05);
+    at::set_num_threads(threads);
+}
+
+// split_workers auto (0): the thread count for fp32 and the router stage; one pass for bf16 compute
+// with the per-expert dispatch (measured slower split); 1 = off; batch 1 never splits.
+TEST(split_workers_auto_follows_the_measurement) {
+    const int threads = at::get_num_threads();
+    at::set_num_threads(2);
+    auto used = [&](const std::string& stage, const std::string& dtype, int64_t workers, int64_t batch) {
+        TrainSettings s = small(stage, stage == "experts" ? 2 : 1);
+        s.dtype = dtype;
+        s.split_workers = workers;
+        s.batch = batch;
+        Trainer tr(project(), converted(stage == "experts" ? "random" : "dive"), s, null_context());
+        tr.accumulate(tr.corpus().domains[0].train.narrow(0, 0, batch));
+        return tr.split_stats()["max_workers"].get<int64_t>();
+    };
+    CHECK_EQ(used("experts", "fp32", 0, 2), int64_t{2});
+    CHECK_EQ(used("router", "bf16", 0, 2), int64_t{2});
+    CHECK_EQ(used("experts", "bf16", 0, 2), int64_t{1});
+    CHECK_EQ(used("experts", "bf16", 2, 2), int64_t{2});
+    CHECK_EQ(used("experts", "fp32", 1, 2), int64_t{1});
+    CHECK_EQ(used("experts", "fp32", 0, 1), int64_t{1});
+    at::set_num_threads(threads);
 }
 
 TEST(short_run_lowers_held_out_loss) {
