@@ -40,8 +40,8 @@ Fp32Choice default_fp32_library() {
     }
     if (onednn_available())
         return {Fp32Library::OneDnn,
-                "the default where built in: 1.2-2.0x OpenBLAS 0.3.21 on the engine's shapes, bench_gemm in "
-                "docs/benchmarks.md; D2M_GEMM=openblas to compare"};
+                "the default where built in: faster than OpenBLAS 0.3.21 on the engine's shapes, bench_gemm "
+                "in docs/benchmarks.md; D2M_GEMM=openblas to compare"};
     return {Fp32Library::OpenBlas, "this build has no oneDNN (libdnnl-dev not found at configure time)"};
 }
 

@@ -11,9 +11,10 @@
 // float32 CPU products (mm, mm_out, addmm_, linear; not the batched matmul of attention) run on one of two
 // libraries: OpenBLAS through ATen (Debian's libtorch), or oneDNN's dnnl_sgemm (libdnnl-dev, found at
 // configure time). oneDNN is the default where built in: on the engine's shapes (bench/bench_gemm) it ran
-// the forward's products 1.2-2.0x as fast as OpenBLAS 0.3.21 on an AMD EPYC Zen 4 (docs/benchmarks.md
-// "GEMM libraries"). Products that autograd must differentiate stay on ATen. No weight is pre-packed, so
-// nothing goes stale when training updates the weights.
+// the forward's products faster than OpenBLAS 0.3.21 (SkylakeX/Cooperlake kernels) on an AMD EPYC Zen 4,
+// and the 50 M model's ppl forward 1.2x (docs/benchmarks.md "fp32 GEMM libraries"). Products that
+// autograd must differentiate stay on ATen. No weight is pre-packed, so nothing goes stale when training
+// updates the weights.
 #pragma once
 
 #include <ATen/core/Tensor.h>
