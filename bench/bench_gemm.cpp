@@ -21,6 +21,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -161,12 +162,21 @@ int main(int argc, char** argv) {
                 },
             };
             std::vector<std::vector<double>> t(kC);
-            for (auto& g : f) g();  // warm-up
+            // one sample = `inner` calls lasting >= ~40 ms: on a loaded machine a single small product
+            // measures the scheduler's time slice (4 ms steps), not the library
+            std::vector<int> inner(kC, 1);
+            for (int c = 0; c < kC; ++c) {
+                f[c]();  // warm-up
+                const auto t0 = std::chrono::steady_clock::now();
+                f[c]();
+                const double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                inner[c] = std::max(1, std::min(1000, static_cast<int>(0.04 / std::max(one, 1e-6))));
+            }
             for (int r = 0; r < reps; ++r)
                 for (int c = 0; c < kC; ++c) {
                     const auto t0 = std::chrono::steady_clock::now();
-                    f[c]();
-                    t[c].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                    for (int i = 0; i < inner[c]; ++i) f[c]();
+                    t[c].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / inner[c]);
                 }
             const double flop = 2.0 * M * s.N * s.K;
             fwd_flop += flop * s.per_forward;
