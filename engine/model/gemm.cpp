@@ -147,8 +147,9 @@ at::Tensor flinear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b
         (bias.defined() && (bias.scalar_type() != at::kFloat || bias.dim() != 1 || bias.size(0) != w.size(0) ||
                             (at::GradMode::is_enabled() && bias.requires_grad()))))
         return at::linear(x, w, bias);
-    at::Tensor out = bias.defined() ? bias.expand({x2.size(0), w.size(0)}).contiguous()
-                                    : at::empty({x2.size(0), w.size(0)}, x.options());
+    // a fresh buffer: bias.expand({1, N}).contiguous() would be bias itself, and beta = 1 would add into it
+    at::Tensor out = at::empty({x2.size(0), w.size(0)}, x.options());
+    if (bias.defined()) out.copy_(bias.expand({x2.size(0), w.size(0)}));
     dnnl_gemm(out, x2, w.t(), bias.defined() ? 1.f : 0.f);
     std::vector<int64_t> shape = x.sizes().vec();
     shape.back() = w.size(0);

@@ -181,6 +181,14 @@ TEST(float32_products_on_each_library_match_float64_over_shapes_and_layouts) {
                     check(gemm::linear(x, w, bias), at::matmul(xd, wd.t()) + bdd,
                           at::matmul(xd.abs(), wd.abs().t()) + bdd.abs(), "linear+bias");
                     check(gemm::linear(x, w), at::matmul(xd, wd.t()), at::matmul(xd.abs(), wd.abs().t()), "linear");
+                    // one row (a token at a time) and a 1-D input: the bias is read, never written
+                    const at::Tensor bias0 = bias.clone();
+                    at::Tensor x1 = at::randn({1, K}), x1d = x1.to(at::kDouble);
+                    check(gemm::linear(x1, w, bias), at::matmul(x1d, wd.t()) + bdd,
+                          at::matmul(x1d.abs(), wd.abs().t()) + bdd.abs(), "linear+bias, one row");
+                    check(gemm::linear(x1.view({K}), w, bias).view({1, N}), at::matmul(x1d, wd.t()) + bdd,
+                          at::matmul(x1d.abs(), wd.abs().t()) + bdd.abs(), "linear+bias, 1-D");
+                    CHECK(at::equal(bias, bias0));
                 }
         }
     }
