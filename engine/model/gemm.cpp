@@ -60,15 +60,16 @@ std::atomic<bool> g_fp32_set_by_call{false};
 // A 2-D float32 operand as dnnl_sgemm (row-major) reads it: 'N' with its row stride, or 'T' (a transposed
 // view, e.g. the engine's w.t()) with its column stride. false: another layout (expanded, strided).
 bool dnnl_layout(const at::Tensor& t, char& trans, int64_t& ld) {
+    // a size-1 dimension's stride is arbitrary in ATen (it is never stepped): any ld >= the row length serves
     const int64_t r = t.size(0), c = t.size(1);
-    if (t.stride(1) == 1 && t.stride(0) >= std::max<int64_t>(1, c)) {
+    if (t.stride(1) == 1 && (r == 1 || t.stride(0) >= std::max<int64_t>(1, c))) {
         trans = 'N';
-        ld = t.stride(0);
+        ld = r == 1 ? std::max<int64_t>(1, c) : t.stride(0);
         return true;
     }
-    if (t.stride(0) == 1 && t.stride(1) >= std::max<int64_t>(1, r)) {
+    if (t.stride(0) == 1 && (c == 1 || t.stride(1) >= std::max<int64_t>(1, r))) {
         trans = 'T';
-        ld = t.stride(1);
+        ld = c == 1 ? std::max<int64_t>(1, r) : t.stride(1);
         return true;
     }
     return false;
@@ -108,13 +109,20 @@ void dnnl_gemm(at::Tensor& out, const at::Tensor& a_in, const at::Tensor& b_in, 
     }
     const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
     if (M == 0 || N == 0) return;
-    const bool direct = out.stride(1) == 1 && out.stride(0) >= std::max<int64_t>(1, N);
-    at::Tensor c = direct ? out : (beta == 0.f ? at::empty({M, N}, out.options()) : out.contiguous());
+    char tc = 'N';
+    int64_t ldc = 0;
+    const bool direct = dnnl_layout(out, tc, ldc) && tc == 'N';
+    at::Tensor c = out;
+    if (!direct) {  // a fresh row-major buffer (never a view of out: contiguous() may return out itself)
+        c = at::empty({M, N}, out.options());
+        if (beta != 0.f) c.copy_(out);
+        ldc = std::max<int64_t>(1, N);
+    }
     if (K == 0) {
         if (beta == 0.f) c.zero_();
     } else {
         const dnnl_status_t st = dnnl_sgemm(ta, tb, M, N, K, 1.f, a.data_ptr<float>(), lda, b.data_ptr<float>(), ldb,
-                                            beta, c.data_ptr<float>(), c.stride(0));
+                                            beta, c.data_ptr<float>(), ldc);
         if (st != dnnl_success)
             throw std::runtime_error("dnnl_sgemm failed on a [" + std::to_string(M) + ", " + std::to_string(K) +
                                      "] x [" + std::to_string(K) + ", " + std::to_string(N) + "] float32 product: status " +

@@ -189,6 +189,15 @@ TEST(float32_products_on_each_library_match_float64_over_shapes_and_layouts) {
                     check(gemm::linear(x1.view({K}), w, bias).view({1, N}), at::matmul(x1d, wd.t()) + bdd,
                           at::matmul(x1d.abs(), wd.abs().t()) + bdd.abs(), "linear+bias, 1-D");
                     CHECK(at::equal(bias, bias0));
+                    // a one-row output whose (never stepped) row stride is smaller than its row: ATen calls it
+                    // contiguous; the product must land in its row and nowhere else
+                    at::Tensor store = at::full({N + 2}, 5.0);
+                    at::Tensor row = store.as_strided({1, N}, {1, 1}, 1);
+                    gemm::mm_out(row, a.narrow(0, 0, std::min<int64_t>(M, 1)), b);
+                    if (M >= 1) {
+                        check(row, ref.narrow(0, 0, 1), absprod.narrow(0, 0, 1), "mm_out(one row, odd stride)");
+                        CHECK(store[0].item<double>() == 5.0 && store[N + 1].item<double>() == 5.0);
+                    }
                 }
         }
     }
