@@ -12,7 +12,8 @@
 // libraries: OpenBLAS through ATen (Debian's libtorch), or oneDNN's dnnl_sgemm (libdnnl-dev, found at
 // configure time). oneDNN is the default where built in: on the engine's shapes (bench/bench_gemm) it ran
 // the forward's products faster than OpenBLAS 0.3.21 (SkylakeX/Cooperlake kernels) on an AMD EPYC Zen 4,
-// and the 50 M model's ppl forward 1.2x (docs/benchmarks.md "fp32 GEMM libraries"). Products that
+// and the 50 M models' ppl in 7 of 9 interleaved loaded runs (docs/benchmarks.md "fp32 GEMM libraries";
+// a quiet rerun decides). Products that
 // autograd must differentiate stay on ATen. No weight is pre-packed, so nothing goes stale when training
 // updates the weights.
 #pragma once
