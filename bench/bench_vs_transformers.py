@@ -18,7 +18,10 @@ ru_maxrss); ours and transformers alternate; the table holds medians over --roun
 
   bench_vs_transformers.py --den2moe build-nogui/bin/den2moe --venv build-interop/venv
       [--threads 2] [--rounds 3] [--windows 64] [--seq 256] [--models demo,demo-moe,llama50m,llama50m-moe]
-      [--dtypes fp32,bf16] [--batches 1,8] [--work DIR] [--markdown] [--json OUT]
+      [--dtypes fp32,bf16] [--batches 1,8] [--gemm openblas,onednn] [--work DIR] [--markdown] [--json OUT]
+
+--gemm runs den2moe once per listed fp32 GEMM library ($D2M_GEMM) in every round, next to each other and
+against the same transformers runs: one row per library (before/after a library change in one run).
 
 Exits 1 when a ratio (den2moe / transformers) is below 1.0 (issue 27's rule), 2 on a failed run or a
 perplexity mismatch. Speed only: nothing here is a test.
@@ -149,6 +152,7 @@ def main():
     ap.add_argument('--models', default='demo,demo-moe,llama50m,llama50m-moe')
     ap.add_argument('--dtypes', default='fp32,bf16')
     ap.add_argument('--batches', default='1,8')
+    ap.add_argument('--gemm', default='', help='comma list of D2M_GEMM values (openblas,onednn): one den2moe row each')
     ap.add_argument('--work', default=os.path.join(SRC, 'build-bench', 'vs-transformers'))
     ap.add_argument('--no-debian', action='store_true', help='skip the Debian eager column')
     ap.add_argument('--markdown', action='store_true')
@@ -231,16 +235,22 @@ def main():
     for label, ours_dir, hf_dir, dense in cases:
         for dtype in a.dtypes.split(','):
             for batch in [int(b) for b in a.batches.split(',')]:
-                ours, hf, deb, rss_o, rss_h = [], [], [], [], []
-                ppl_o = ppl_h = None
+                gemms = a.gemm.split(',') if a.gemm else ['']
+                ours = {g: [] for g in gemms}
+                rss_o = {g: [] for g in gemms}
+                ppl_o = {g: None for g in gemms}
+                hf, deb, rss_h = [], [], []
+                ppl_h = None
                 for r in range(a.rounds):
-                    out, rss = run_rss(d2m + ['ppl', ours_dir, '--data', wiki, '--seq', str(a.seq), '--max-tokens',
-                                              str(n_tokens), '--batch', str(batch), '--dtype', dtype, '--threads',
-                                              str(a.threads), '--json', '--quiet'], env)
-                    j = last_json(out)
-                    ours.append(j['timing']['steady_tokens_per_s'])
-                    ppl_o = j['domains'][0]['ppl']
-                    rss_o.append(rss)
+                    for g in gemms:
+                        genv = dict(env, D2M_GEMM=g) if g else env
+                        out, rss = run_rss(d2m + ['ppl', ours_dir, '--data', wiki, '--seq', str(a.seq), '--max-tokens',
+                                                  str(n_tokens), '--batch', str(batch), '--dtype', dtype, '--threads',
+                                                  str(a.threads), '--json', '--quiet'], genv)
+                        j = last_json(out)
+                        ours[g].append(j['timing']['steady_tokens_per_s'])
+                        ppl_o[g] = j['domains'][0]['ppl']
+                        rss_o[g].append(rss)
                     w = json.dumps({'model': hf_dir, 'ids': ids_file, 'seq': a.seq, 'batch': batch, 'dtype': dtype,
                                     'threads': a.threads})
                     out, rss = run_rss([vpy, '-c', HF_WORKER, w], env)
@@ -254,17 +264,19 @@ def main():
                                           'bench', '--model', ours_dir, '--threads', str(a.threads), '--batch',
                                           str(batch), '--seq', str(a.seq), '--reps', '3', '--dtype', dtype], env)
                         deb.append(last_json(out)['tokens_per_s'])
-                    sys.stderr.write('%s %s b%d round %d: den2moe %.0f, transformers %.0f tok/s\n' %
-                                     (label, dtype, batch, r + 1, ours[-1], hf[-1]))
-                rel = abs(ppl_o - ppl_h) / ppl_h
-                if dtype == 'fp32' and rel > 1e-4:
-                    bad_ppl.append('%s b%d: ppl %.6f vs %.6f' % (label, batch, ppl_o, ppl_h))
-                rows.append({'model': label, 'dtype': dtype, 'batch': batch, 'den2moe': statistics.median(ours),
-                             'transformers': statistics.median(hf),
-                             'debian_eager': statistics.median(deb) if deb else None,
-                             'ratio': statistics.median(ours) / statistics.median(hf), 'ppl_den2moe': ppl_o,
-                             'ppl_transformers': ppl_h, 'rss_den2moe': statistics.median(rss_o),
-                             'rss_transformers': statistics.median(rss_h)})
+                    sys.stderr.write('%s %s b%d round %d: den2moe %s, transformers %.0f tok/s\n' %
+                                     (label, dtype, batch, r + 1,
+                                      ', '.join('%s%.0f' % (g + ' ' if g else '', ours[g][-1]) for g in gemms), hf[-1]))
+                for g in gemms:
+                    rel = abs(ppl_o[g] - ppl_h) / ppl_h
+                    if dtype == 'fp32' and rel > 1e-4:
+                        bad_ppl.append('%s b%d: ppl %.6f vs %.6f' % (label, batch, ppl_o[g], ppl_h))
+                    rows.append({'model': label + (' [D2M_GEMM=%s]' % g if g else ''), 'dtype': dtype, 'batch': batch,
+                                 'gemm': g, 'den2moe': statistics.median(ours[g]), 'transformers': statistics.median(hf),
+                                 'debian_eager': statistics.median(deb) if deb else None,
+                                 'ratio': statistics.median(ours[g]) / statistics.median(hf), 'ppl_den2moe': ppl_o[g],
+                                 'ppl_transformers': ppl_h, 'rss_den2moe': statistics.median(rss_o[g]),
+                                 'rss_transformers': statistics.median(rss_h)})
 
     ver = run(d2m + ['--version'], env).strip().replace('\n', '; ')
     head = ('CPU: %s (%s); %d threads; %d windows x %d tokens of the wiki test split; %s; transformers %s on PyPI '

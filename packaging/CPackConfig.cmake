@@ -91,6 +91,9 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # libtorch1.13 links the system BLAS (libblas.so.3); OpenBLAS's OpenMP build is what makes it fast and is
 # what the engine tunes at run time. hicolor-icon-theme owns the icon folders.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libopenblas0-openmp, hicolor-icon-theme")
+if(TARGET DNNL::dnnl)  # the engine's float32 GEMMs (engine/model/gemm.h); libtorch1.13 depends on it too
+  set(CPACK_DEBIAN_PACKAGE_DEPENDS "${CPACK_DEBIAN_PACKAGE_DEPENDS}, libdnnl2")
+endif()
 # the extended description only: CPack puts the summary in front as the synopsis and indents each line
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Den2MoE Studio converts dense Llama-style language models into
 Mixture-of-Experts models (DIVE, Den2MoEE and their baselines) and shows how

@@ -60,6 +60,12 @@ int main(int argc, char** argv) {
                     gemm::bf16_mode() == gemm::Bf16Mode::Native ? "native (libtorch's bf16 kernels)"
                                                                 : "widened to float32 and rounded once",
                     env_set ? "set by D2M_BF16_GEMM" : cpu_bf16_support().reason.c_str());
+        try {
+            std::printf("fp32 GEMMs: %s\n", gemm::fp32_library_description().c_str());
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "error: %s\n", e.what());
+            return cli::kUserError;
+        }
         return 0;
     }
     const std::string name = argv[1];
@@ -83,6 +89,7 @@ int main(int argc, char** argv) {
             }
             args.allow(frontend::flags_of(options));
             cli::setup_threads(args);
+            gemm::fp32_library();  // a bad $D2M_GEMM fails here, before any work
             // an explicit OPENBLAS_CORETYPE is respected; say once what would be faster
             if (const BlasKernels& blas = select_blas_kernels(); !blas.hint.empty() && !args.has("quiet"))
                 std::fprintf(stderr, "note: %s\n", blas.hint.c_str());

@@ -7,9 +7,20 @@
 // operands to float32 (exact), multiply in float32 and round the product to bf16 once: what oneDNN's bf16
 // GEMM computes (float32 accumulation, bf16 result), up to the order of the sums. Everything else (fp32,
 // CUDA, CPUs with bf16 instructions) goes straight to ATen.
+//
+// float32 CPU products (mm, mm_out, addmm_, linear; not the batched matmul of attention) run on one of two
+// libraries: OpenBLAS through ATen (Debian's libtorch), or oneDNN's dnnl_sgemm (libdnnl-dev, found at
+// configure time). oneDNN is the default where built in: on the engine's shapes (bench/bench_gemm) it ran
+// the forward's products faster than OpenBLAS 0.3.21 (SkylakeX/Cooperlake kernels) on an AMD EPYC Zen 4,
+// and the 50 M models' ppl in 7 of 9 interleaved loaded runs (docs/benchmarks.md "fp32 GEMM libraries";
+// a quiet rerun decides). Products that
+// autograd must differentiate stay on ATen. No weight is pre-packed, so nothing goes stale when training
+// updates the weights.
 #pragma once
 
 #include <ATen/core/Tensor.h>
+
+#include <string>
 
 namespace den2moe::gemm {
 
@@ -23,6 +34,21 @@ enum class Bf16Mode {
 Bf16Mode bf16_mode();
 void set_bf16_mode(Bf16Mode m);  ///< process-wide (tests, benches)
 const char* bf16_mode_name(Bf16Mode m);
+
+enum class Fp32Library {
+    OpenBlas,  ///< ATen's products (Debian libtorch: OpenBLAS sgemm)
+    OneDnn,    ///< oneDNN's dnnl_sgemm
+};
+
+bool onednn_available();  ///< built with oneDNN (DEN2MOE_DNNL and libdnnl-dev found)
+/// The library for float32 CPU products: set_fp32_library() if called, else $D2M_GEMM ("openblas" |
+/// "onednn"), else OneDnn where available. Throws std::invalid_argument for another $D2M_GEMM value or
+/// "onednn" in a build without oneDNN.
+Fp32Library fp32_library();
+void set_fp32_library(Fp32Library l);  ///< process-wide (tests, benches); throws if OneDnn is unavailable
+const char* fp32_library_name(Fp32Library l);
+/// One line for --version: which library runs the float32 GEMMs and why.
+std::string fp32_library_description();
 
 at::Tensor mm(const at::Tensor& a, const at::Tensor& b);
 void mm_out(at::Tensor& out, const at::Tensor& a, const at::Tensor& b);  ///< out may be a view

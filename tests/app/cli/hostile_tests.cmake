@@ -14,3 +14,17 @@ add_test(NAME cli_blas_coretype_respected COMMAND $<TARGET_FILE:den2moe> --versi
 set_tests_properties(cli_blas_coretype_respected PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};OPENBLAS_CORETYPE=Haswell"
                      LABELS cli PASS_REGULAR_EXPRESSION
                      "(BLAS OpenBLAS Haswell \\(OpenBLAS uses Haswell \\(OPENBLAS_CORETYPE=Haswell\\): the explicit setting is respected\\)\nhint: this CPU has AVX-512|CPU has no AVX-512|not a DYNAMIC_ARCH)")
+# Issue 27: --version names the library that runs the float32 GEMMs and why; D2M_GEMM picks it, and a value
+# that names no library fails with the expected ones (exit 1) instead of silently running the default.
+add_test(NAME cli_gemm_library_named COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_gemm_library_named PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "fp32 GEMMs: (oneDNN [0-9]+\\.[0-9]+\\.[0-9]+ dnnl_sgemm \\(the default where built in|OpenBLAS through libtorch \\(this build has no oneDNN)")
+add_test(NAME cli_gemm_library_env_openblas COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_gemm_library_env_openblas PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_GEMM=openblas" LABELS cli
+                     PASS_REGULAR_EXPRESSION "fp32 GEMMs: OpenBLAS through libtorch \\(set by D2M_GEMM\\)")
+add_test(NAME cli_gemm_library_env_unknown COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_gemm_library_env_unknown PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_GEMM=blis" LABELS cli
+                     PASS_REGULAR_EXPRESSION "error: D2M_GEMM='blis' is not a GEMM library \\(expected 'openblas' or 'onednn'")
+add_test(NAME cli_gemm_library_env_unknown_exit COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_gemm_library_env_unknown_exit PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_GEMM=blis" LABELS cli
+                     WILL_FAIL TRUE)

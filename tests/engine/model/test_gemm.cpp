@@ -1,10 +1,16 @@
 // gemm:: products (engine/model/gemm.h): in Float32 mode bf16 operands are widened, multiplied in
 // float32 and rounded to bf16 once, so every entry is within half a bf16 ulp (plus float32 summation
-// error) of the float64 product; Native mode and float32 tensors are ATen's own results, bit for bit.
+// error) of the float64 product; Native mode and float32 tensors on OpenBLAS are ATen's own results, bit
+// for bit. float32 products on either library (OpenBLAS through ATen, oneDNN's dnnl_sgemm) are swept over
+// shapes, transposes, views, bias and accumulation against float64, within float32's summation bound.
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "core/runtime.h"
 #include "model/gemm.h"
@@ -81,6 +87,8 @@ TEST(widened_bf16_products_round_the_float32_product_once) {
 TEST(native_mode_and_float32_tensors_are_aten_bit_for_bit) {
     at::manual_seed(5);
     const gemm::Bf16Mode was = gemm::bf16_mode();
+    const gemm::Fp32Library lib_was = gemm::fp32_library();
+    gemm::set_fp32_library(gemm::Fp32Library::OpenBlas);
     at::Tensor a = at::randn({33, 70}), b = at::randn({70, 21}), w = at::randn({21, 70}), bias = at::randn({21});
     for (gemm::Bf16Mode m : {gemm::Bf16Mode::Native, gemm::Bf16Mode::Float32}) {
         gemm::set_bf16_mode(m);
@@ -95,6 +103,140 @@ TEST(native_mode_and_float32_tensors_are_aten_bit_for_bit) {
     gemm::mm_out(out, ab, bb);
     CHECK(at::equal(out, at::mm(ab, bb)));
     gemm::set_bf16_mode(was);
+    gemm::set_fp32_library(lib_was);
+}
+
+namespace {
+
+// max over entries of |got - ref| / bound, bound = the float32 summation bound K 2^-24 sum_k |a||b| (plus
+// rounding the result and a floor): <= 1 means float32-correct; a wrong layout or transpose gives >> 1
+double f32_excess(const at::Tensor& got, const at::Tensor& ref, const at::Tensor& absprod, int64_t K) {
+    at::Tensor tol = absprod * (double(K + 2) * std::ldexp(1.0, -24)) + 1e-30;
+    return ((got.to(at::kDouble) - ref).abs() / tol).max().item<double>();
+}
+
+std::vector<gemm::Fp32Library> libraries() {
+    std::vector<gemm::Fp32Library> v{gemm::Fp32Library::OpenBlas};
+    if (gemm::onednn_available()) v.push_back(gemm::Fp32Library::OneDnn);
+    return v;
+}
+
+}  // namespace
+
+TEST(float32_products_on_each_library_match_float64_over_shapes_and_layouts) {
+    const gemm::Fp32Library was = gemm::fp32_library();
+    std::fprintf(stderr, "float32 GEMMs: %s; oneDNN built in: %s\n", gemm::fp32_library_description().c_str(),
+                 gemm::onednn_available() ? "yes" : "no");
+    // the engine's 50 M shapes scaled down, odd sizes, a row, a column, an empty inner size
+    const int64_t shapes[][3] = {{1, 1, 1}, {1, 64, 96},  {7, 33, 5},   {64, 128, 192}, {130, 70, 257},
+                                 {3, 1, 40}, {40, 17, 1}, {5, 0, 6},    {256, 96, 352}, {1, 352, 128}};
+    double worst = 0;
+    int cases = 0;
+    for (gemm::Fp32Library lib : libraries()) {
+        gemm::set_fp32_library(lib);
+        at::manual_seed(11);
+        for (const auto& s : shapes) {
+            const int64_t M = s[0], K = s[1], N = s[2];
+            for (int ta = 0; ta < 2; ++ta)
+                for (int tb = 0; tb < 2; ++tb) {
+                    // a [M, K] and b [K, N], each plain or a transposed view of a contiguous tensor
+                    at::Tensor a = ta ? at::randn({K, M}).t() : at::randn({M, K});
+                    at::Tensor b = tb ? at::randn({N, K}).t() : at::randn({K, N});
+                    at::Tensor ad = a.to(at::kDouble), bd = b.to(at::kDouble);
+                    at::Tensor ref = at::mm(ad, bd), absprod = at::mm(ad.abs(), bd.abs());
+                    auto check = [&](const at::Tensor& got, const at::Tensor& want, const at::Tensor& ap, const char* what) {
+                        CHECK(got.scalar_type() == at::kFloat);
+                        CHECK(got.sizes() == want.sizes());
+                        const double e = got.numel() ? f32_excess(got, want, ap, K) : 0.0;
+                        if (!(e <= 1.0))
+                            std::fprintf(stderr, "  %s %s M %lld K %lld N %lld ta %d tb %d: error / bound %.3g\n",
+                                         gemm::fp32_library_name(lib), what, (long long)M, (long long)K, (long long)N, ta,
+                                         tb, e);
+                        CHECK(e <= 1.0);
+                        worst = std::max(worst, e);
+                        ++cases;
+                    };
+                    check(gemm::mm(a, b), ref, absprod, "mm");
+                    // mm_out into a row slice of a NaN-filled buffer (beta = 0 must not read it), rest untouched
+                    at::Tensor big = at::full({M + 3, N}, std::nan(""));
+                    at::Tensor view = big.narrow(0, 1, M);
+                    gemm::mm_out(view, a, b);
+                    check(big.narrow(0, 1, M), ref, absprod, "mm_out(view)");
+                    CHECK(big.narrow(0, 0, 1).isnan().all().item<bool>());
+                    CHECK(big.narrow(0, M + 1, 2).isnan().all().item<bool>());
+                    // mm_out into a column-major (transposed) output
+                    at::Tensor outT = at::empty({N, M}).t();
+                    gemm::mm_out(outT, a, b);
+                    check(outT, ref, absprod, "mm_out(transposed out)");
+                    // addmm_ accumulates into a column slice
+                    at::Tensor acc = at::randn({M, N + 4});
+                    at::Tensor accv = acc.narrow(1, 2, N);
+                    at::Tensor acc0 = accv.to(at::kDouble);
+                    gemm::addmm_(accv, a, b);
+                    check(accv, acc0 + ref, absprod + acc0.abs(), "addmm_");
+                    // linear: x [2, M, K] · w [N, K]ᵀ + bias, the engine's layout (w.t() is b when tb)
+                    at::Tensor w = b.t();  // [N, K]
+                    at::Tensor x = at::randn({2, M, K}), bias = at::randn({N});
+                    at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble), bdd = bias.to(at::kDouble);
+                    check(gemm::linear(x, w, bias), at::matmul(xd, wd.t()) + bdd,
+                          at::matmul(xd.abs(), wd.abs().t()) + bdd.abs(), "linear+bias");
+                    check(gemm::linear(x, w), at::matmul(xd, wd.t()), at::matmul(xd.abs(), wd.abs().t()), "linear");
+                    // one row (a token at a time) and a 1-D input: the bias is read, never written
+                    const at::Tensor bias0 = bias.clone();
+                    at::Tensor x1 = at::randn({1, K}), x1d = x1.to(at::kDouble);
+                    check(gemm::linear(x1, w, bias), at::matmul(x1d, wd.t()) + bdd,
+                          at::matmul(x1d.abs(), wd.abs().t()) + bdd.abs(), "linear+bias, one row");
+                    check(gemm::linear(x1.view({K}), w, bias).view({1, N}), at::matmul(x1d, wd.t()) + bdd,
+                          at::matmul(x1d.abs(), wd.abs().t()) + bdd.abs(), "linear+bias, 1-D");
+                    CHECK(at::equal(bias, bias0));
+                    // a one-row output whose (never stepped) row stride is smaller than its row: ATen calls it
+                    // contiguous; the product must land in its row and nowhere else
+                    at::Tensor store = at::full({N + 2}, 5.0);
+                    at::Tensor row = store.as_strided({1, N}, {1, 1}, 1);
+                    gemm::mm_out(row, a.narrow(0, 0, std::min<int64_t>(M, 1)), b);
+                    if (M >= 1) {
+                        check(row, ref.narrow(0, 0, 1), absprod.narrow(0, 0, 1), "mm_out(one row, odd stride)");
+                        CHECK(store[0].item<double>() == 5.0 && store[N + 1].item<double>() == 5.0);
+                    }
+                }
+        }
+    }
+    std::fprintf(stderr, "float32 sweep: %d products, worst error / float32 bound %.3g\n", cases, worst);
+    CHECK(cases > 0);
+    gemm::set_fp32_library(was);
+}
+
+TEST(float32_products_that_autograd_differentiates_keep_their_gradient) {
+    const gemm::Fp32Library was = gemm::fp32_library();
+    for (gemm::Fp32Library lib : libraries()) {
+        gemm::set_fp32_library(lib);
+        at::manual_seed(12);
+        at::Tensor x = at::randn({9, 13}).requires_grad_(true), w = at::randn({6, 13}).requires_grad_(true);
+        at::Tensor y = gemm::linear(x, w);
+        CHECK(y.requires_grad());
+        y.sum().backward();
+        // d(sum x·wᵀ)/dx = ones·w, d/dw = onesᵀ·x
+        CHECK(at::allclose(x.grad(), at::ones({9, 6}).mm(w.detach()), 1e-5, 1e-5));
+        CHECK(at::allclose(w.grad(), at::ones({6, 9}).mm(x.detach()), 1e-5, 1e-5));
+    }
+    gemm::set_fp32_library(was);
+}
+
+TEST(d2m_gemm_names_the_library_or_fails_with_a_hint) {
+    const char* env = std::getenv("D2M_GEMM");
+    if (!env && gemm::onednn_available()) CHECK(gemm::fp32_library() == gemm::Fp32Library::OneDnn);
+    if (!env && !gemm::onednn_available()) CHECK(gemm::fp32_library() == gemm::Fp32Library::OpenBlas);
+    CHECK(std::string(gemm::fp32_library_name(gemm::Fp32Library::OneDnn)) == "onednn");
+    CHECK(std::string(gemm::fp32_library_name(gemm::Fp32Library::OpenBlas)) == "openblas");
+    if (!gemm::onednn_available()) {
+        bool threw = false;
+        try {
+            gemm::set_fp32_library(gemm::Fp32Library::OneDnn);
+        } catch (const std::invalid_argument& e) {
+            threw = std::string(e.what()).find("without oneDNN") != std::string::npos;
+        }
+        CHECK(threw);
+    }
 }
 
 D2M_TEST_MAIN()
