@@ -28,8 +28,11 @@ for t in "${ordered[@]}"; do
   if ! nice -n "$nice_n" ninja -C build-asan -j1 "$t" > "build-asan/asan-logs/$t.log" 2>&1; then
     echo "BUILD-FAILED $t (build-asan/asan-logs/$t.log)"; broken=$((broken + 1)); continue
   fi
-  # the test and the fixtures it requires (ctest adds them: text_oracle writes test_text's python reference)
-  if (cd build-asan && nice -n "$nice_n" ctest -j1 --output-on-failure -R "^$t\$" > "asan-logs/$t.ctest.log" 2>&1); then
+  # the test and the fixtures it requires (ctest adds them: text_oracle writes test_text's python reference); a
+  # test registered case by case (test_bpe_tokenizer without the HF peer: test_bpe_tokenizer_<case>) runs so
+  re="^$t\$"
+  (cd build-asan && ctest -N -R "$re" | grep -q "(Disabled)") && re="^${t}_"
+  if (cd build-asan && nice -n "$nice_n" ctest -j1 --output-on-failure -R "$re" > "asan-logs/$t.ctest.log" 2>&1); then
     echo "PASS $t $(date -u +%T)"; pass=$((pass + 1))
   else
     echo "FAIL $t (build-asan/asan-logs/$t.ctest.log)"; fail=$((fail + 1))
