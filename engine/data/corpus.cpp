@@ -316,9 +316,13 @@ std::string read_file_maybe_gz(const std::string& path) {
     // gzopen reads plain (non-gzip) files transparently, so one path serves both
     gzFile f = ::gzopen(path.c_str(), "rb");
     D2M_CHECK(f != nullptr, InvalidInput, "cannot open ", path, ": ", std::strerror(errno));
-    ::gzbuffer(f, 1 << 17);
+    // buffers sized to the file (4 KiB .. 128 KiB): a fixed 128 KiB read buffer plus zlib's 3 x 128 KiB cost
+    // four large allocations (mmap + page faults) per small file (mining.json, a task file; fuzz_mining)
+    const unsigned chunk = static_cast<unsigned>(std::clamp<off_t>(st.st_size, 4096, 1 << 17));
+    ::gzbuffer(f, chunk);
     std::string out;
-    std::vector<char> buf(1 << 17);
+    out.reserve(static_cast<size_t>(st.st_size));
+    std::vector<char> buf(chunk);
     while (true) {
         int got = ::gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
         if (got > 0) {
