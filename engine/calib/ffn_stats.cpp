@@ -75,18 +75,20 @@ ChannelMoments ChannelMoments::from(int64_t n, const at::Tensor& mean, const at:
     return m;
 }
 
+std::vector<size_t> shuffled_record_order(size_t n, std::mt19937_64& rng) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), size_t{0});
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    return order;
+}
+
 at::Tensor sample_calibration_windows(const Tokenizer& tok, const CorpusSpec& corpus, int64_t n, int64_t seq,
                                       uint64_t seed) {
     D2M_CHECK(n >= 1 && seq >= 2, InvalidInput, "calibration: need samples >= 1 and seq_len >= 2, found ", n,
               " and ", seq);
     std::vector<std::string> records = read_records(corpus);
-    std::vector<size_t> order(records.size());
-    std::iota(order.begin(), order.end(), size_t{0});
     std::mt19937_64 rng(seed);
-    // Fisher–Yates with our own index draw: std::shuffle's algorithm is implementation-defined.
-    for (size_t i = order.size(); i > 1; --i) {
-        std::swap(order[i - 1], order[rng() % i]);
-    }
+    const std::vector<size_t> order = shuffled_record_order(records.size(), rng);
     const int64_t want = n * seq;
     std::vector<int> stream;
     stream.reserve(static_cast<size_t>(want));

@@ -10,7 +10,9 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,11 @@ struct FfnStats {
     int64_t n_windows = 0;  ///< windows (uniform) or whole-record samples (tokenscore)
     std::string key;  ///< cache key it was stored under ("" = not cached)
 };
+
+/// The order calibration takes `n` records in: 0..n-1 shuffled by Fisher–Yates with our own index draw
+/// (i from n down to 2: swap(i − 1, rng() % i)), since std::shuffle's algorithm is implementation-
+/// defined. `rng` advances by n − 1 draws (the windows draw their offsets from it afterwards).
+std::vector<size_t> shuffled_record_order(size_t n, std::mt19937_64& rng);
 
 /// Calibration windows: records are taken in an order shuffled by `seed`, each tokenised as
 /// BOS text EOS and concatenated until n·seq tokens are collected, then cut into n consecutive

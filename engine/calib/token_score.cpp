@@ -146,10 +146,8 @@ std::vector<at::Tensor> sample_calibration_sequences(const Tokenizer& tok, const
     D2M_CHECK(n >= 1 && max_len >= 2, InvalidInput, "calibration: need samples >= 1 and seq_len >= 2, found ", n,
               " and ", max_len);
     std::vector<std::string> records = read_records(corpus);
-    std::vector<size_t> order(records.size());
-    std::iota(order.begin(), order.end(), size_t{0});
     std::mt19937_64 rng(seed);
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);  // as the windows do
+    const std::vector<size_t> order = shuffled_record_order(records.size(), rng);  // as the windows do
     std::vector<at::Tensor> out;
     for (size_t idx : order) {
         std::vector<int> r = tok.encode(records[idx], true, true);

@@ -1,5 +1,5 @@
 // Embeddings through the forward pass (see eval/embeddings.h): prompts tokenised with BOS (HF's
-// add_special_tokens for Llama), sorted by length, left-padded in batches; HS from hidden_states, RW
+// add_special_tokens for Llama) and, with append_eos, the tokenizer's EOS after them; sorted by length, left-padded in batches; HS from hidden_states, RW
 // from the router_logits hook site of each MoE layer at the last position, and the same logits
 // mean-pooled over each row's real tokens (the mask; Den2MoEE's pooling).
 #include "eval/embeddings.h"
@@ -29,6 +29,9 @@ TextEncoder::TextEncoder(const LlamaModel& model, const Tokenizer& tok, EncoderO
               opt_.pooling, "'");
     D2M_CHECK(opt_.rw_values == "logits" || opt_.rw_values == "probs", InvalidInput,
               "routing values must be logits or probs, got '", opt_.rw_values, "'");
+    D2M_CHECK(!opt_.append_eos || tok.eos_id() >= 0, InvalidInput,
+              "append_eos ends every text with the tokenizer's EOS, but this model's tokenizer defines none",
+              Hint{"set eos_token in its tokenizer_config.json, or leave out --append-eos"});
     for (int il = 0; il < model.config().n_layer; ++il) {
         if (const auto* moe = dynamic_cast<const MoeFfn*>(&model.ffn(il))) {
             moe_layers_.push_back(il);
@@ -107,9 +110,9 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
         const int64_t n = static_cast<int64_t>(fresh.size());
         std::vector<std::vector<int>> ids(fresh.size());
         for (size_t i = 0; i < fresh.size(); ++i) {
-            ids[i] = tok_.encode(fresh[i], /*add_bos=*/true, /*add_eos=*/false);
+            ids[i] = tok_.encode(fresh[i], /*add_bos=*/true, /*add_eos=*/opt_.append_eos);
             if (opt_.max_length > 0 && static_cast<int64_t>(ids[i].size()) > opt_.max_length)
-                ids[i].erase(ids[i].begin(), ids[i].end() - opt_.max_length);  // keep the end: the template's close
+                ids[i].erase(ids[i].begin(), ids[i].end() - opt_.max_length);  // keep the end: the template's close, EOS
         }
         std::vector<size_t> order(fresh.size());
         std::iota(order.begin(), order.end(), size_t(0));

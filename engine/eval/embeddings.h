@@ -30,6 +30,7 @@ struct EncoderOptions {
     std::string rw_values = "logits"; ///< logits | probs
     int64_t batch = 32;               ///< texts per forward pass (fewer when long: a token budget applies)
     int64_t max_length = 0;           ///< tokens kept per text (its end); 0 = all
+    bool append_eos = false;          ///< BOS text EOS: the last token pooled is the tokenizer's EOS
     bool want_rw = true;              ///< capture routing weights (MoE models only); stored as logits
 };
 

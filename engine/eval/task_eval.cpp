@@ -120,6 +120,7 @@ nlohmann::json task_relevant_settings(const TaskEvalSettings& s, const TaskInfo&
     j["prompt"] = s.prompt;
     j["instruction_prefix"] = instruction_prefix(s, t);
     if (s.embedding != "rw") j["pooling"] = s.pooling;
+    if (s.append_eos) j["append_eos"] = true;  // absent when off: earlier cached results keep their keys
     if (s.embedding == "den2moee") j["den2moee_group"] = kDen2MoEEGroup;
     if (s.embedding != "hs" && s.embedding != "den2moee") {  // den2moee: raw logits, no z-scoring
         j["rw_values"] = s.rw_values;
@@ -386,14 +387,16 @@ TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, 
                         eo.rw_values = s.rw_values;
                         eo.batch = s.batch;
                         eo.max_length = resolved_max_length(s, *lm.model);
+                        eo.append_eos = s.append_eos;
                         eo.want_rw = caps.has_routers();  // RW rides along: another --embedding reuses the cache
                         encoder = std::make_unique<TextEncoder>(*lm.model, *lm.tokenizer, eo);
                     }
                     EmbeddingCache ec;
                     if (use_cache) {
-                        const nlohmann::json vk = {{"version", kEvalVersion}, {"pooling", s.pooling},
-                                                   {"max_length", s.max_length}, {"dtype", s.dtype},
-                                                   {"prompt", s.prompt}, {"prefix", instruction_prefix(s, t)}};
+                        nlohmann::json vk = {{"version", kEvalVersion}, {"pooling", s.pooling},
+                                             {"max_length", s.max_length}, {"dtype", s.dtype},
+                                             {"prompt", s.prompt}, {"prefix", instruction_prefix(s, t)}};
+                        if (s.append_eos) vk["append_eos"] = true;  // absent when off: earlier caches stay valid
                         const std::string ek = hash_string(sum.model_revision + "|emb|" + t.name + "|" + rev + "|" + dump_json(vk));
                         ec.st = (fs::path(out.cache_dir) / "embeddings" / (ek + ".safetensors")).string();
                         ec.prompts = (fs::path(out.cache_dir) / "embeddings" / (ek + ".prompts.json")).string();
@@ -527,7 +530,7 @@ std::string describe_prompts(const TaskEvalSettings& s, const std::string& share
           << "instruction prefix:  " << (prefix.empty() ? "(none)" : json_escape_line(prefix)) << "\n"
           << "first text:  " << json_escape_line(first) << "\n"
           << "prompt:      " << json_escape_line(moee_prompt(first, s.prompt, prefix)) << "\n"
-          << "tokens: BOS + prompt; embedding = " << s.embedding
+          << "tokens: BOS + prompt" << (s.append_eos ? " + EOS" : "") << "; embedding = " << s.embedding
           << (s.embedding == "auto" ? " (the model's recorded embedding, else hs)"
               : s.embedding == "den2moee"
                   ? " (final-norm hidden state + router logits mean-pooled over tokens, averaged per 4 router layers, "

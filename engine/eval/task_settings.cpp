@@ -37,6 +37,11 @@ RecordedEmbedding read_recorded_embedding(const std::string& model_path) {
     r.pooling = text("pooling", "last");
     r.prompt = text("prompt", "none");
     r.normalize = j.value("normalize", true);
+    if (j.contains("append_eos")) {
+        D2M_CHECK(j["append_eos"].is_boolean(), InvalidInput, r.file, ": embedding.append_eos must be true or false,",
+                  " found ", j["append_eos"].dump());
+        r.append_eos = j["append_eos"].get<bool>();
+    }
     const FieldInfo* f_kind = task_eval_schema().find("embedding");
     const auto& names = embed_template_names();
     D2M_CHECK(r.kind != "auto" && f_kind &&
@@ -60,8 +65,9 @@ std::string resolve_auto_embedding(TaskEvalSettings& s, const RecordedEmbedding&
     s.embedding = rec.kind;
     s.pooling = rec.pooling;
     s.prompt = rec.prompt;
+    s.append_eos = rec.append_eos;
     return "embedding: " + rec.kind + ", pooling " + rec.pooling + ", prompt " + rec.prompt +
-           " as the model records it (" + rec.file + "; --embedding names another)";
+           (rec.append_eos ? ", EOS appended" : "") + " as the model records it (" + rec.file + "; --embedding names another)";
 }
 
 void validate_task_eval(const TaskEvalSettings& s, const EvalModelCaps& caps, const std::string& shared_dir) {

@@ -18,6 +18,7 @@ struct TaskEvalSettings {
     /// auto (the model's recorded embedding, else hs) | hs | rw | moee-concat | moee-sum | den2moee
     std::string embedding = "auto";
     std::string pooling = "last";        ///< HS pooling: last token (MoEE) or mean over real tokens
+    bool append_eos = false;             ///< embedding tasks: the tokenizer's EOS after every text (pooled there)
     std::string rw_values = "logits";    ///< router logits (Qwen/OLMoE in MoEE) or softmax probabilities (DeepSeek)
     std::string prompt = "none";         ///< MoEE template (MOEE-MTEB.md §A3): none, prompteol, style, ...
     std::string instruction = "none";    ///< none | gritlm (instruction_text) | gritlm-task (each task's own)
@@ -57,6 +58,9 @@ inline const Schema<TaskEvalSettings>& task_eval_schema() {
                     "Den2MoEE's (HS + router logits mean-pooled over tokens and averaged per 4 layers, L2-normalised)")
             .choice("pooling", &TaskEvalSettings::pooling, {"last", "mean"},
                     "HS pooling over tokens (RW is always the last token)")
+            .flag("append_eos", &TaskEvalSettings::append_eos,
+                  "embedding tasks: append the tokenizer's EOS to every text, so the last token pooled is EOS "
+                  "(Qwen3-Embedding; auto takes a trained model's record)")
             .choice("rw_values", &TaskEvalSettings::rw_values, {"logits", "probs"},
                     "routing weights as router logits or softmax probabilities over all experts")
             .choice("prompt", &TaskEvalSettings::prompt, embed_template_names(),
@@ -102,13 +106,14 @@ struct RecordedEmbedding {
     std::string pooling = "last";
     std::string prompt = "none";
     bool normalize = true;        ///< L2-normalised in training (cosine scores are unchanged by it)
+    bool append_eos = false;      ///< texts end with the tokenizer's EOS (absent in older records: false)
     std::string file;             ///< where it was read
 };
 /// Reads `model_path`/moe_config.json's "embedding" record (a missing file or key: found = false).
 /// Throws InvalidInput naming the file when the record names a kind, pooling or prompt this version
 /// does not know.
 RecordedEmbedding read_recorded_embedding(const std::string& model_path);
-/// Resolves s.embedding = "auto": the record's kind, pooling and prompt when `rec.found`, else "hs"
+/// Resolves s.embedding = "auto": the record's kind, pooling, prompt and append_eos when `rec.found`, else "hs"
 /// with the settings' pooling and prompt. Returns the sentence that says which ("" when s.embedding
 /// was named explicitly, which is kept as it is).
 std::string resolve_auto_embedding(TaskEvalSettings& s, const RecordedEmbedding& rec);

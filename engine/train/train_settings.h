@@ -65,6 +65,9 @@ struct TrainSettings {
     double tau = 0.1;          ///< InfoNCE temperature (Den2MoEE's sparse phase: 0.1, DEN2MOEE.md §3.2)
     std::string pooling = "last";  ///< embedding of a text: last (final-norm state at the last token) | mean
     int64_t max_length = 64;   ///< tokens per text (BOS + text, the end kept, as the evaluator encodes)
+    /// the tokenizer's EOS appended to every text (BOS text EOS), so last-token pooling reads the EOS
+    /// state, as Qwen3-Embedding and TokenScore's samples do; recorded in the model's "embedding" record
+    bool append_eos = false;
     std::string teacher;       ///< cosmse: model whose cosine of each pair is the label ("" = the pairs' labels)
     int64_t steps = 0;         ///< optimizer steps of infonce / cosmse (0 = one epoch over the pairs)
     // Den2MoEE's recovery (DEN2MOEE.md §1.3): the α ramp of the dense phase, the sparse phase's budget bias
@@ -147,6 +150,9 @@ inline const Schema<TrainSettings>& train_schema() {
             .choice("pooling", &TrainSettings::pooling, {"last", "mean"},
                     "text embedding: final hidden state at the last token, or the mean over tokens")
             .integer("max_length", &TrainSettings::max_length, "tokens per text for infonce / cosmse", 2, 1 << 20)
+            .flag("append_eos", &TrainSettings::append_eos,
+                  "infonce / cosmse: append the tokenizer's EOS to every text and pool there (Qwen3-Embedding's "
+                  "encoding; recorded in the model, read by eval --embedding auto)")
             .text("teacher", &TrainSettings::teacher,
                   "cosmse: model folder whose cosine of each pair is the label (empty = the pairs' labels)")
             .integer("steps", &TrainSettings::steps,

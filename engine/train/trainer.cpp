@@ -315,9 +315,10 @@ struct Trainer::Impl {
         }
         count_tokens = 0;
     }
-    /// Token ids of a text as the evaluator encodes it (BOS + text, the end kept at max_length).
+    /// Token ids of a text as the evaluator encodes it (BOS + text [+ EOS with append_eos], the end kept
+    /// at max_length: the pooled EOS stays).
     std::vector<int> text_ids(const std::string& text) const {
-        std::vector<int> ids = lm.tokenizer->encode(text, /*add_bos=*/true, /*add_eos=*/false);
+        std::vector<int> ids = lm.tokenizer->encode(text, /*add_bos=*/true, /*add_eos=*/s.append_eos);
         if (static_cast<int64_t>(ids.size()) > s.max_length) ids.erase(ids.begin(), ids.end() - s.max_length);
         return ids;
     }
@@ -613,6 +614,9 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
             return fs::exists(p, e) ? p : resolve_project_path(project, p);
         };
         const std::string pairs_path = locate_file(s.pairs);
+        D2M_CHECK(!s.append_eos || I.lm.tokenizer->eos_id() >= 0, InvalidInput, "training.append_eos ends every text",
+                  " with the tokenizer's EOS, but the tokenizer of ", model_dir, " defines none",
+                  Hint{"set eos_token in its tokenizer_config.json, or leave out --append-eos"});
         I.pairs = read_pairs(pairs_path);
         for (const auto& p : I.pairs) {
             std::vector<std::vector<int>> v{I.text_ids(p.query), I.text_ids(p.positive)};
@@ -764,9 +768,16 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                           "; compute ", I.compute == at::kBFloat16 ? "bf16 with fp32 master weights" : "fp32"));
     if (s.loss != "lm") {
         I.notes.push_back(str("loss ", s.loss, " on ", I.pairs.size(), " pairs of ", s.pairs, ", ", s.pooling,
-                              "-token pooling, L2-normalised",
+                              "-token pooling", s.append_eos ? " (EOS appended to every text)" : "", ", L2-normalised",
                               s.loss == "infonce" ? str(", tau ", format_real(s.tau), ", in-batch + hard negatives") : "",
                               "; ", I.total_steps, " steps of ", s.batch * s.grad_accum, " pairs; held-out = LM loss"));
+        const json& src_emb = I.source_moe_config.is_object() ? I.source_moe_config.value("embedding", json::object())
+                                                               : json::object();
+        if (src_emb.is_object() && src_emb.contains("append_eos") && src_emb["append_eos"].is_boolean() &&
+            src_emb["append_eos"].get<bool>() != s.append_eos)
+            I.notes.push_back(str("the source model was trained ", s.append_eos ? "without" : "with",
+                                  " EOS appended to its texts; this stage ", s.append_eos ? "appends" : "does not append",
+                                  " it (--append-eos)"));
     }
     if (s.loss == "lm") {
         const int K = I.workers_for(s.batch);
@@ -1337,8 +1348,9 @@ void Trainer::write_model(const std::string& dir, const json& record) const {
         // read back by `den2moe eval --embedding auto` (eval/task_settings.h: read_recorded_embedding)
         mc["embedding"] = {{"kind", "hs"},          {"pooling", I.s.pooling},
                            {"prompt", "none"},      {"normalize", true},
+                           {"append_eos", I.s.append_eos},
                            {"loss", I.s.loss},      {"max_length", I.s.max_length},
-                           {"tokens", "BOS + text (no EOS)"}};
+                           {"tokens", I.s.append_eos ? "BOS + text + EOS" : "BOS + text (no EOS)"}};
     }
     write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(mc, 2) + "\n");
     for (const std::string& src : I.lm.tokenizer_path.empty() ? std::vector<std::string>{}

@@ -12,6 +12,9 @@
       layer's router logits per token. The embedding: [final-norm hidden state at the last token ;
       per group of `group` consecutive router layers (the last group the L mod group remainder) the
       mean over the group's layers of the logits mean-pooled over the text's tokens], L2-normalised.
+      With "append_eos": true the tokens are BOS + text + sentencepiece's own eos id (the pooled last
+      token is the EOS; the router mean includes it), and "hs" (the engine's final-norm hidden state
+      at that EOS) is checked too.
       Exit 1 unless max|ours - oracle| / max|oracle| <= tol for every text.
 """
 import argparse, json, math, os, sys
@@ -142,10 +145,14 @@ def main():
     j = json.load(open(a.inp))
     m = Den2MoEE(j['model'])
     sp = load_sp(j['model'])
+    eos = [sp.eos_id()] if j.get('append_eos') else []
+    if j.get('append_eos'):
+        assert sp.eos_id() >= 0, 'the tokenizer has no EOS'
+    hs_rows = j.get('hs', [None] * len(j['texts']))
     worst = 0.0
     with torch.no_grad():
-        for text, ours in zip(j['texts'], j['embeddings']):
-            hidden, logits = m.forward([1] + sp.encode(text))
+        for text, ours, hs in zip(j['texts'], j['embeddings'], hs_rows):
+            hidden, logits = m.forward([1] + sp.encode(text) + eos)
             want = den2moee_embedding(hidden, logits, j['group'])
             got = torch.tensor(ours, dtype=torch.float64)
             if got.shape != want.shape:
@@ -153,8 +160,12 @@ def main():
                 sys.exit(1)
             rel = float((got - want).abs().max() / want.abs().max())
             worst = max(worst, rel)
-    print('den2moee pooling: %d texts, %d layers in %d groups, dim %d, max rel difference %.3e (tol %g)' % (
-        len(j['texts']), m.L, (m.L + j['group'] - 1) // j['group'], want.numel(), worst, a.tol))
+            if hs is not None:  # the raw hidden state at the last (EOS) token
+                h = torch.tensor(hs, dtype=torch.float64)
+                worst = max(worst, float((h - hidden[-1]).abs().max() / hidden[-1].abs().max()))
+    print('den2moee pooling: %d texts%s, %d layers in %d groups, dim %d, max rel difference %.3e (tol %g)' % (
+        len(j['texts']), ' + EOS %d' % eos[0] if eos else '', m.L, (m.L + j['group'] - 1) // j['group'],
+        want.numel(), worst, a.tol))
     if not worst <= a.tol:
         print('den2moee pooling: FAILED')
         sys.exit(1)

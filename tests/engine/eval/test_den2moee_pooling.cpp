@@ -3,7 +3,9 @@
 // that differ refused), then on the demo model converted by Den2MoEE (6 layers: groups {0-3}, {4, 5};
 // 6 routed + 1 null, top-2, prior α 1): texts of different lengths encoded in one left-padded batch,
 // the mean over real tokens only (equal to each text encoded alone), and the embeddings written for
-// tests/reference/den2moee_oracle.py, which recomputes them with an independent PyTorch forward (rel 1e-5).
+// tests/reference/den2moee_oracle.py, which recomputes them with an independent PyTorch forward (rel 1e-5);
+// the same with the tokenizer's EOS appended to every text (--append-eos: HS at the EOS, the oracle's
+// own EOS id).
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -20,6 +22,7 @@
 #include "core/run_context.h"
 #include "eval/embeddings.h"
 #include "eval/task_eval.h"
+#include "model/llama.h"
 #include "model/loaded_model.h"
 #include "model/moe.h"
 #include "model/moe_io.h"
@@ -113,6 +116,52 @@ TEST(den2moee_pooling_of_a_converted_demo_model_for_the_oracle) {
     }
     out["embeddings"] = rows;
     std::ofstream(d2m_test::oracle_write_dir() + "/den2moee_pool_ours.json") << out.dump(1);
+}
+
+TEST(eos_pooling_of_the_converted_demo_model_for_the_oracle) {
+    // --append-eos (Qwen3-Embedding's encoding): BOS text EOS, HS at the EOS and the router logits
+    // mean-pooled over every token including it; den2moee_oracle.py recomputes both from its own forward
+    // of BOS + sentencepiece ids + its own EOS id, each text alone
+    const std::string dir = d2m_test::oracle_write_dir() + "/den2moee_pool_model";
+    CHECK(fs::exists(dir + "/moe_config.json"));  // written by the previous test
+    LoadedModel m = load_model(dir, ComputeDType::F32);
+    const std::vector<std::string> texts = {"A man is playing a guitar.", "Hi",
+                                            "Two dogs run across a snowy field near the old red barn.",
+                                            "def add(a, b):\n    return a + b", "Ein Mann spielt Gitarre — café."};
+    EncoderOptions eo;
+    eo.batch = 8;
+    eo.append_eos = true;
+    RunContext ctx;
+    TextEncoder enc(*m.model, *m.tokenizer, eo);
+    RawEmbeddings raw = enc.encode(texts, ctx, "eos batch");  // one left-padded batch
+    EmbeddingSet es = make_embedding_set(raw, "den2moee", 128);
+    EncoderOptions plain_opt = eo;
+    plain_opt.append_eos = false;
+    TextEncoder plain(*m.model, *m.tokenizer, plain_opt);
+    RawEmbeddings no_eos = plain.encode(texts, ctx, "plain");
+    for (size_t i = 0; i < texts.size(); ++i) {
+        const int64_t r = static_cast<int64_t>(i);
+        // the appended EOS is a real token: the vector differs from BOS + text's
+        CHECK((raw.hs[r] - no_eos.hs[r]).abs().max().item<double>() > 1e-3);
+        // the state pooled is the EOS row of a plain forward over BOS text EOS, alone
+        const std::vector<int> ids = m.tokenizer->encode(texts[i], true, true);
+        CHECK_EQ(ids.back(), m.tokenizer->eos_id());
+        at::Tensor x = at::tensor(std::vector<int64_t>(ids.begin(), ids.end()), at::kLong).view({1, -1});
+        at::Tensor h = m.model->hidden_states(x, at::ones_like(x), ForwardOptions{});  // [1, T, D]
+        CHECK((h[0][-1].to(at::kDouble) - raw.hs[r]).abs().max().item<double>() < 1e-4);
+    }
+    nlohmann::json out = {{"model", dir}, {"group", kDen2MoEEGroup}, {"texts", texts}, {"append_eos", true}};
+    nlohmann::json rows = nlohmann::json::array(), hs_rows = nlohmann::json::array();
+    for (int64_t i = 0; i < es.main.size(0); ++i) {
+        std::vector<double> v(static_cast<size_t>(es.main.size(1))), h(static_cast<size_t>(raw.hs.size(1)));
+        for (int64_t j = 0; j < es.main.size(1); ++j) v[static_cast<size_t>(j)] = es.main[i][j].item<double>();
+        for (int64_t j = 0; j < raw.hs.size(1); ++j) h[static_cast<size_t>(j)] = raw.hs[i][j].item<double>();
+        rows.push_back(v);
+        hs_rows.push_back(h);
+    }
+    out["embeddings"] = rows;
+    out["hs"] = hs_rows;
+    std::ofstream(d2m_test::oracle_write_dir() + "/den2moee_pool_eos_ours.json") << out.dump(1);
 }
 
 TEST(eval_reads_the_recorded_embedding_by_default) {

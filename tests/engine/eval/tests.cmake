@@ -34,3 +34,9 @@ add_test(NAME oracle_den2moee_pooling
                  --in ${CMAKE_BINARY_DIR}/oracle/den2moee_pool_ours.json --tol 1e-5)
 set_tests_properties(oracle_den2moee_pooling PROPERTIES FIXTURES_REQUIRED den2moee_pool_written
                      LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "den2moee pooling: OK")
+# --append-eos: BOS text EOS, HS at the EOS (the oracle appends sentencepiece's own eos id)
+add_test(NAME oracle_den2moee_pooling_eos
+         COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/den2moee_oracle.py
+                 --in ${CMAKE_BINARY_DIR}/oracle/den2moee_pool_eos_ours.json --tol 1e-5)
+set_tests_properties(oracle_den2moee_pooling_eos PROPERTIES FIXTURES_REQUIRED den2moee_pool_written
+                     LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "den2moee pooling: OK")

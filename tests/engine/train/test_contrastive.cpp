@@ -27,11 +27,14 @@
 #include "model/moe.h"
 #include "model/moe_io.h"
 #include "data/corpus.h"
+#include "eval/embeddings.h"
+#include "eval/task_settings.h"
 #include "io/safetensors.h"
 #include "train/contrastive.h"
 #include "train/pairs.h"
 #include "train/trainer.h"
 #include "train/train_settings.h"
+#include "tokenizer/tokenizer.h"
 
 using namespace den2moe;
 namespace fs = std::filesystem;
@@ -325,6 +328,75 @@ TEST(settings_refuse_what_does_not_fit) {
     while (t2.step() < t2.total_steps()) last = t2.train_step();
     std::printf("infonce: step 1 loss %.4f, step 12 loss %.4f\n", first, last);
     CHECK(last < 0.5 * first);
+}
+
+TEST(append_eos_trains_at_the_eos_evaluates_there_and_round_trips) {
+    // --append-eos: every pair text is BOS text EOS, the trainer pools the EOS state, `den2moe eval`
+    // (TextEncoder) computes the same embedding, and the saved model records it for --embedding auto
+    const std::string pairs = root() + "/pairs-eos.jsonl", model = d2m_test::shared_dir() + "/models/demo-llama-7m";
+    write_pairs(pairs, sample_pairs());
+    TrainSettings lm_loss = fixture_settings("lm", "last", "");
+    lm_loss.append_eos = true;
+    CHECK_THROWS_WITH(validate_train_settings(lm_loss), "training.append_eos");
+    TrainSettings s = fixture_settings("infonce", "last", pairs);
+    s.append_eos = true;
+    s.steps = 2;
+    Trainer tr(d2m_test::tiny_demo_project(), model, s, null_context());
+    LoadedModel ref = load_model(model, ComputeDType::F32);
+    const int bos = ref.tokenizer->bos_id(), eos = ref.tokenizer->eos_id();
+    CHECK_EQ(eos, 2);  // the demo model's sentencepiece </s>
+    for (size_t i = 0; i < tr.pairs().size(); ++i) {
+        const auto& t = tr.pair_tokens()[i];
+        const std::vector<int> plain = ref.tokenizer->encode(tr.pairs()[i].query, true, false);
+        CHECK_EQ(t[0].size(), plain.size() + 1);  // the texts are shorter than max_length 24
+        CHECK_EQ(t[0].front(), bos);
+        for (const auto& ids : t) CHECK_EQ(ids.back(), eos);
+    }
+    // the trainer's pooled embedding = the evaluator's HS at the appended EOS, L2-normalised
+    std::vector<std::string> texts;
+    for (const auto& p : tr.pairs()) texts.push_back(p.query);
+    const at::Tensor ours = tr.embeddings(texts).to(at::kDouble);  // [4, D]
+    RunContext ctx;
+    EncoderOptions eo;
+    eo.append_eos = true;
+    TextEncoder enc(*ref.model, *ref.tokenizer, eo);
+    at::Tensor hs = enc.encode(texts, ctx, "eos").hs;
+    hs = hs / hs.norm(2, 1, true);
+    const double d = (ours - hs).abs().max().item<double>();
+    std::printf("append_eos: trainer vs evaluator embedding max |diff| %.3e\n", d);
+    CHECK(d < 1e-5);
+    eo.append_eos = false;  // the EOS changes the vector: the test can tell the two encodings apart
+    TextEncoder plain(*ref.model, *ref.tokenizer, eo);
+    at::Tensor hp = plain.encode(texts, ctx, "plain").hs;
+    CHECK((ours - hp / hp.norm(2, 1, true)).abs().max().item<double>() > 1e-2);
+    // a short run, saved: the record says EOS, --embedding auto takes it
+    while (tr.step() < tr.total_steps()) tr.train_step();
+    const std::string out = root() + "/append-eos-out";
+    fs::remove_all(out);
+    tr.write_model(out, json::object());
+    const RecordedEmbedding rec = read_recorded_embedding(out);
+    CHECK(rec.found && rec.append_eos);
+    TaskEvalSettings es;
+    const std::string note = resolve_auto_embedding(es, rec);
+    CHECK(es.append_eos && es.embedding == "hs" && es.pooling == "last");
+    CHECK(note.find("EOS appended") != std::string::npos);
+    // provenance.json's training record holds train_schema().to_json(settings) (run_training)
+    CHECK(train_schema().to_json(s)["append_eos"] == true);
+    TrainSettings back;
+    train_schema().read_json(back, train_schema().to_json(s), "training.");
+    CHECK(back.append_eos);
+    // a record without the key (models trained before the setting) reads as no EOS; a wrong type is refused
+    json mc;
+    {
+        std::ifstream in(out + "/moe_config.json");
+        mc = json::parse(in);
+    }
+    mc["embedding"].erase("append_eos");
+    std::ofstream(out + "/moe_config.json") << mc.dump();
+    CHECK(read_recorded_embedding(out).found && !read_recorded_embedding(out).append_eos);
+    mc["embedding"]["append_eos"] = "yes";
+    std::ofstream(out + "/moe_config.json") << mc.dump();
+    CHECK_THROWS_WITH(read_recorded_embedding(out), "embedding.append_eos must be true or false");
 }
 
 namespace {

@@ -29,7 +29,7 @@ set_tests_properties(oracle_train_export_mixtral PROPERTIES FIXTURES_REQUIRED tr
 # Embedding training: the PyTorch oracle (tests/reference/contrastive_oracle.py, each text run alone
 # through an independent Llama forward) recomputes test_contrastive's InfoNCE (last-token pooling,
 # hard negatives) and cos-MSE (mean pooling) loss and every trainable gradient; fp32 rel 1e-4.
-target_link_libraries(test_contrastive PRIVATE d2m_convert)
+target_link_libraries(test_contrastive PRIVATE d2m_convert d2m_eval)  # eval: the EOS-pooling round trip
 set_tests_properties(test_contrastive PROPERTIES FIXTURES_SETUP contrastive_oracle_fixtures)
 foreach(fx infonce_last cosmse_mean)
   add_test(NAME oracle_contrastive_${fx}
