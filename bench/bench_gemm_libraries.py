@@ -5,8 +5,9 @@ Alternates two processes --rounds times: bench/bench_gemm (OpenBLAS as the engin
 dnnl_sgemm, oneDNN's matmul primitive with a pre-packed weight; see its header) and the venv's PyPI torch
 running torch.nn.functional.linear (MKL / oneDNN) on the same shapes and threads. Prints, per shape and for
 the forward-weighted total (4 layers of qkv/o/gate-up/down + the LM head of the 50 M Llama-shaped model),
-the median over rounds of each candidate's median GFLOP/s (a sample: repeated calls lasting >= ~40 ms), its share of the nominal peak (threads x 32
-fp32 FLOP/cycle, AVX-512 FMA on 2 ports / Zen 4's 2 x 256-bit, at /proc/cpuinfo's MHz; --peak overrides)
+the median over rounds of each candidate's median GFLOP/s (a sample: repeated calls lasting >= ~40 ms), its share of the nominal peak (threads x fp32
+FLOP/cycle x /proc/cpuinfo's MHz: 64 with AVX-512 on two 512-bit FMA pipes (Intel server cores, AMD Zen 5 = family
+26), 32 for Zen 4 (family 25: AVX-512 on 256-bit pipes) and AVX2-only CPUs; --peak overrides)
 and the ratio to openblas-rows (what the engine ran before oneDNN). Speed only: nothing here is a test.
 
   bench_gemm_libraries.py --bench build-nogui/bench/bench_gemm --venv build-interop/venv
@@ -58,6 +59,25 @@ SHAPES = [["qkv", 1536, 1024, 4], ["o", 1024, 1024, 4], ["gate_up", 5632, 1024, 
           ["lm_head", 4096, 1024, 1]]
 
 
+def flop_per_cycle():
+    flags, family, vendor = set(), 0, ''
+    try:
+        for line in open('/proc/cpuinfo'):
+            k, _, v = line.partition(':')
+            k = k.strip()
+            if k == 'flags' and not flags:
+                flags = set(v.split())
+            elif k == 'cpu family' and not family:
+                family = int(v)
+            elif k == 'vendor_id' and not vendor:
+                vendor = v.strip()
+    except (OSError, ValueError):
+        pass
+    if 'avx512f' not in flags or (vendor == 'AuthenticAMD' and family < 26):
+        return 32
+    return 64
+
+
 def cpu_mhz():
     try:
         for line in open('/proc/cpuinfo'):
@@ -85,7 +105,7 @@ def main():
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--reps', type=int, default=9)
     ap.add_argument('--rows', default='2048,256')
-    ap.add_argument('--peak', type=float, default=0.0, help='peak GFLOP/s (default: threads x 32 x cpu MHz)')
+    ap.add_argument('--peak', type=float, default=0.0, help='peak GFLOP/s (default: threads x fp32 FLOP/cycle x cpu MHz)')
     ap.add_argument('--markdown', action='store_true')
     a = ap.parse_args()
     if not os.access(a.bench, os.X_OK):
@@ -95,7 +115,7 @@ def main():
         sys.exit('no venv at %s: run scripts/run_interop.sh --setup-only first (pinned PyPI torch)' % a.venv)
     rows = [int(r) for r in a.rows.split(',')]
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
-    peak = a.peak or a.threads * 32 * cpu_mhz() / 1e3
+    peak = a.peak or a.threads * flop_per_cycle() * cpu_mhz() / 1e3
     samples = {}  # (M, shape, lib) -> [gflops per round]
     torch_ver = '?'
     for r in range(a.rounds):
