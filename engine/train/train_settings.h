@@ -85,7 +85,7 @@ struct TrainSettings {
     /// Worker threads that share each micro-batch's windows inside one process (LM loss): each runs
     /// the forward and backward pass of its contiguous slice of rows with single-threaded ops, and
     /// the slices' gradients are summed in worker order (deterministic). 0 = auto (the intra-op
-    /// thread count; off for bf16 compute with the per-expert dispatch, where it measured slower),
+    /// thread count),
     /// 1 = off (one pass over the whole micro-batch, ops parallel inside).
     int64_t split_workers = 0;
 };
@@ -175,7 +175,7 @@ inline const Schema<TrainSettings>& train_schema() {
                   true)
             .integer("split_workers", &TrainSettings::split_workers,
                      "threads that split each micro-batch's windows (own forward + backward each, gradients summed "
-                     "in a fixed order); 0 = auto (the thread count; off for bf16 experts), 1 = off",
+                     "in a fixed order); 0 = auto (the thread count), 1 = off",
                      0, 1024);
     return s;
 }

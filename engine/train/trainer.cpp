@@ -247,13 +247,11 @@ struct Trainer::Impl {
     /// Worker threads for a micro-batch of `nb` windows: 1 (no split) for embedding losses, the
     /// overlapped all-reduce (its hooks sit on the leaves' accumulation), Den2MoEE's routed-selection
     /// counts (observers), devices other than the CPU, and single windows.
-    /// Auto (0) = the intra-op thread count, except bf16 compute with the per-expert dispatch (every MoE
-    /// stage but the router stage's fused dense mixture): there each worker repeats every expert's small
-    /// bf16 GEMMs (oneDNN, a fixed cost per call) on half the tokens, measured 0.74x the CPU time per
-    /// token of one pass (docs/benchmarks.md); fp32 and the router stage gain 1.08-1.15x.
+    /// Auto (0) = the intra-op thread count in every stage and dtype. (bf16 with the per-expert
+    /// dispatch was first left unsplit from a loaded machine's CPU-time measurement, 0.74x; on a quiet
+    /// machine the split is 1.25x faster there too: docs/benchmarks.md.)
     int workers_for(int64_t nb) const {
         if (s.loss != "lm" || reducer || den2moee || nb < 2 || !head.device().is_cpu()) return 1;
-        if (s.split_workers == 0 && compute == at::kBFloat16 && is_moe && s.stage != "router") return 1;
         const int64_t k = s.split_workers > 0 ? s.split_workers : static_cast<int64_t>(at::get_num_threads());
         return static_cast<int>(std::max<int64_t>(1, std::min(k, nb)));
     }
@@ -791,9 +789,6 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                                   : I.den2moee ? "Den2MoEE counts routed selections in the forward pass"
                                   : s.batch < 2 ? "one window per micro-batch" : "not on the CPU",
                                   "): one pass per micro-batch"));
-        } else if (s.split_workers == 0 && at::get_num_threads() > 1 && s.batch > 1) {
-            I.notes.push_back("micro-batches run as one pass (--split-workers auto: bf16 experts are faster unsplit; "
-                              "--split-workers 2 forces the split)");
         }
     }
     if (I.den2moee && s.stage == "den2moee-dense") {
