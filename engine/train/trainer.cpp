@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -672,16 +673,14 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
         D2M_CHECK(!lora_targets.empty(), InvalidInput, "LoRA targets '", s.lora_targets,
                   "' match no linear layer of this model", Hint{"e.g. --lora-targets gate_proj,up_proj,down_proj"});
     }
-    std::set<const void*> leaf_seen;
+    std::map<const void*, size_t> leaf_index;  // a tensor's place in I.leaves (row slices share their base)
     auto add_leaf = [&](const at::Tensor& t) -> size_t {
-        if (leaf_seen.insert(t.unsafeGetTensorImpl()).second) {
+        const auto ins = leaf_index.emplace(t.unsafeGetTensorImpl(), I.leaves.size());
+        if (ins.second) {
             t.requires_grad_(true);
             I.leaves.push_back(t);
-            return I.leaves.size() - 1;
         }
-        for (size_t k = 0; k < I.leaves.size(); ++k)
-            if (I.leaves[k].unsafeGetTensorImpl() == t.unsafeGetTensorImpl()) return k;
-        D2M_FAIL(Internal, "leaf not found");
+        return ins.first->second;
     };
     for (const auto& kv : named) {
         if (!any_glob(train_globs, kv.first) || any_glob(frozen_globs, kv.first)) continue;
