@@ -6,9 +6,11 @@
 #include "tokenizer/tokenizer.h"
 
 #include "core/error.h"
+#include "tokenizer/spm_model.h"
 #include "tokenizer/spm_shim/spm_shim.h"
 
 #include <dlfcn.h>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sys/stat.h>
@@ -95,7 +97,6 @@ std::string take_error(const SpmShim& s, char* err) {
 }
 
 const char* const kUnknownSurface = " \xE2\x81\x87 ";  // sentencepiece's decode of <unk>: " ⁇ "
-const char* const kSpaceSymbol = "\xE2\x96\x81";         // "▁"
 
 class SpmTokenizer final : public Tokenizer {
 public:
@@ -149,30 +150,7 @@ public:
 
     std::string decode_piece(int prev, int id) const override {
         check_id(id);
-        switch (types_[id]) {
-            case D2M_SPM_CONTROL:
-            case D2M_SPM_UNUSED: return {};
-            case D2M_SPM_UNKNOWN: return kUnknownSurface;
-            case D2M_SPM_BYTE: {
-                // "<0xHH>"
-                const std::string& p = pieces_[id];
-                return std::string(1, static_cast<char>(std::stoi(p.substr(3, 2), nullptr, 16)));
-            }
-            default: break;
-        }
-        std::string out;
-        const std::string& p = pieces_[id];
-        out.reserve(p.size());
-        for (size_t i = 0; i < p.size();) {
-            if (p.compare(i, 3, kSpaceSymbol) == 0) {
-                out.push_back(' ');
-                i += 3;
-            } else {
-                out.push_back(p[i++]);
-            }
-        }
-        if (prev == bos_ && !out.empty() && out[0] == ' ') out.erase(0, 1);
-        return out;
+        return spm_streamed_piece(pieces_[id], static_cast<SpmPieceType>(types_[id]), prev == bos_, kUnknownSurface);
     }
 
     std::string piece(int id) const override {
@@ -227,10 +205,40 @@ static std::string describe_spm_load_error(const std::string& raw, int64_t file_
     return msg.empty() ? std::string("the file is not a usable SentencePiece model") : msg;
 }
 
+std::string sentencepiece_backend() {
+    const char* v = std::getenv("D2M_SPM");
+    if (v && *v) {
+        const std::string s(v);
+        D2M_CHECK(s == "shim" || s == "native", InvalidInput, "D2M_SPM=", s, ": expected shim or native",
+                  Hint{"shim: the sentencepiece library (default); native: the in-process BPE encoder"});
+        return s;
+    }
+#if defined(__SANITIZE_ADDRESS__)
+    return "native";  // the shim needs RTLD_DEEPBIND, which ASan refuses
+#else
+    return "shim";
+#endif
+}
+
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
     struct stat st {};
     D2M_CHECK(::stat(path.c_str(), &st) == 0, Io, "tokenizer file not found: ", path,
               Hint{"pass the tokenizer.model that ships with the checkpoint"});
+    if (sentencepiece_backend() == "native") {
+        D2M_CHECK(st.st_size > 0, InvalidInput, "cannot load the tokenizer ", path, ": the file is empty",
+                  Hint{"is this the checkpoint's SentencePiece tokenizer.model (not a llama2.c .bin, not truncated)?"});
+        try {
+            return load_sentencepiece_native(path);
+        } catch (const Error& e) {
+            // the library path's wording for a file that is not a ModelProto
+            if (e.kind() != ErrorKind::InvalidInput ||
+                std::string(e.message()).find("the protobuf could not be read") == std::string::npos)
+                throw;
+            D2M_FAIL(InvalidInput, "cannot load the tokenizer ", path, ": ",
+                     describe_spm_load_error("ParseFromArray", int64_t(st.st_size)),
+                     Hint{"is this the checkpoint's SentencePiece tokenizer.model (not a llama2.c .bin, not truncated)?"});
+        }
+    }
     const SpmShim& s = shim();
     d2m_spm* h = nullptr;
     std::string err = take_error(s, s.open(path.c_str(), &h));

@@ -49,7 +49,16 @@ std::vector<std::string> token_bytes(const Tokenizer& tok, const std::vector<int
 /// Tokens grouped into spans of whole grapheme clusters; ill-formed bytes under tok.repair().
 std::vector<text::TokenSpan> token_spans(const Tokenizer& tok, const std::vector<std::string>& bytes);
 
+/// tokenizer.model through the sentencepiece library (the dlopen'd shim), or in process without it
+/// (load_sentencepiece_native) where $D2M_SPM=native or the build is AddressSanitized (the shim cannot load
+/// there); $D2M_SPM=shim forces the library. Both give the same ids and text (tests/engine/tokenizer).
 std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path);
+/// SentencePiece BPE without the library (tokenizer/spm_native.cpp): BPE models with the identity normalizer
+/// (Llama-family); anything else is refused with the reason.
+std::unique_ptr<Tokenizer> load_sentencepiece_native(const std::string& path);
+/// "shim" or "native": what load_sentencepiece uses ($D2M_SPM, else native in an AddressSanitizer build,
+/// else shim); an unknown $D2M_SPM is an InvalidInput error naming the values.
+std::string sentencepiece_backend();
 std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, int vocab_size);
 /// Byte-level BPE from a folder (tokenizer.json if present, else vocab.json + merges.txt with
 /// added_tokens.json and tokenizer_config.json: Qwen2Tokenizer -> Qwen2's regex and NFC, else GPT-2's

@@ -21,6 +21,11 @@ if(TARGET test_spm_tokenizer)
   set_tests_properties(test_spm_tokenizer_missing_oracle PROPERTIES LABELS engine
     ENVIRONMENT "${D2M_TEST_ENV};D2M_SPM_ORACLE=${CMAKE_BINARY_DIR}/oracle/no_such_oracle.json")
 
+  # the same cases on the in-process encoder (tokenizer/spm_native.cpp): python3-sentencepiece's ids and text
+  add_test(NAME test_spm_tokenizer_native COMMAND test_spm_tokenizer)
+  set_tests_properties(test_spm_tokenizer_native PROPERTIES FIXTURES_REQUIRED spm_oracle LABELS engine
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${D2M_TEST_ENV};D2M_SPM_ORACLE=${D2M_SPM_ORACLE_JSON};D2M_SPM=native")
+
   add_test(NAME test_spm_tokenizer_bad_shim COMMAND test_spm_tokenizer shim_missing_reports_path)
   set_tests_properties(test_spm_tokenizer_bad_shim PROPERTIES LABELS engine
     ENVIRONMENT "${D2M_TEST_ENV};D2M_SPM_SHIM=${CMAKE_BINARY_DIR}/no_such_dir/libspm_shim.so;D2M_EXPECT_SHIM_FAILURE=1")
@@ -108,4 +113,9 @@ if(TARGET den2moe)
   add_test(NAME cli_info_bpe_bad_merges
            COMMAND sh -c "out=$($<TARGET_FILE:den2moe> info --tokenizer '${CMAKE_SOURCE_DIR}/tests/data/bpe_bad_merges' 2>&1); rc=$?; echo \"$out\"; test $rc -eq 1 && echo \"$out\" | grep -q 'merges.txt line 3'")
   set_tests_properties(cli_info_bpe_bad_merges PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli)
+endif()
+
+# test_spm_native compares the in-process encoder with the library on every domain's test records (data/corpus)
+if(TARGET test_spm_native)
+  target_link_libraries(test_spm_native PRIVATE d2m_data)
 endif()
