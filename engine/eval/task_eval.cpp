@@ -517,11 +517,14 @@ std::string describe_prompts(const TaskEvalSettings& settings, const std::string
     if (!model_path.empty()) {  // the embedding this model would be read with, and its tokenizer
         const std::string note = resolve_auto_embedding(s, read_recorded_embedding(model_path));
         if (!note.empty()) o << note << "\n\n";
+        std::error_code ec;
+        D2M_CHECK(fs::exists(model_path, ec), InvalidInput, "--show-prompt: model ", model_path, " does not exist",
+                  Hint{"give a model folder, or leave it out to see the prompts only"});
         const std::string tp = find_tokenizer(model_path, 0);
-        D2M_CHECK(!tp.empty(), InvalidInput, "--show-prompt with a model shows its token ids, but no tokenizer was",
-                  " found beside ", model_path, " (looked for tokenizer.model, tokenizer.json and vocab.json)",
-                  Hint{"leave out the model to see the prompts only"});
-        tok = Tokenizer::load(tp);
+        if (tp.empty())  // e.g. a llama2.c .bin, whose tokenizer needs the vocabulary size: the prompts only
+            o << "token ids: not shown (no tokenizer.model / tokenizer.json / vocab.json beside " << model_path << ")\n\n";
+        else
+            tok = Tokenizer::load(tp);
     }
     validate_task_eval(s, EvalModelCaps{}, shared_dir);
     for (const TaskInfo* tp : resolve_tasks(s.tasks)) {

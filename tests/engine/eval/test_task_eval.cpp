@@ -381,6 +381,7 @@ TEST(show_prompt_with_a_model_shows_the_pooled_eos) {
     const std::string noeos = describe_prompts(s, shared, dir);
     CHECK(noeos.find("(the appended EOS)") == std::string::npos);
     CHECK(noeos.find("tokens: BOS + prompt; embedding = hs") != std::string::npos);
+    CHECK_THROWS_WITH(describe_prompts(s, shared, dir + "/no-such-model"), "does not exist");
 }
 
 D2M_TEST_MAIN()
