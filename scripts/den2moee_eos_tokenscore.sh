@@ -6,6 +6,9 @@
 # and the sparse phase; the dense embedding model, every converted (top-2, alpha 1) and every recovered
 # model evaluated at the EOS on the MTEB-style tasks (--limit LIMIT; 0 = full test splits).
 #   OUT, SEEDS, STEPS_EMB / STEPS_DENSE / STEPS_SPARSE, SAMPLES / SEQ (calibration), LIMIT, TASKS: the knobs.
+#   EMB_PAIRS (default OUT/pairs.jsonl) and EMB_ARGS (default --steps STEPS_EMB --lr 2e-4): the dense
+#   embedding training; WISE=a: the embedding model is then (1 - a)·demo LM + a·trained
+#   (scripts/den2moee_wise.py; the trained one stays in OUT/emb-tuned). The recovery phases train on OUT/pairs.jsonl.
 # The two weightings run as two chains side by side (one thread each: D2M_THREADS=1), under nice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,9 +25,18 @@ mkdir -p "$OUT"
 P=projects/demo.den2moe.json
 COMMON=(--project "$P" --domains wiki,python --eval-windows 1 --batch 16 --dtype fp32 --append-eos --quiet)
 [ -e "$OUT/pairs.jsonl" ] || "$BIN" pairs --from mrpc,sts12,banking77 --max-per-source "$PPS" --out "$OUT/pairs.jsonl"
-# (1) the dense embedding model, BOS text EOS pooled at the EOS
-[ -e "$OUT/emb/train.json" ] || "${RUN[@]}" "$BIN" train "$SHARED/models/demo-llama-7m" "${COMMON[@]}" \
-    --stage embedding --pairs "$OUT/pairs.jsonl" --steps "$SE" --lr 2e-4 --out "$OUT/emb"
+# (1) the dense embedding model, BOS "text." EOS pooled at the EOS (the evaluator's --prompt none format)
+EMB_PAIRS=${EMB_PAIRS:-$OUT/pairs.jsonl}
+read -r -a EMB_ARGS <<< "${EMB_ARGS:---steps $SE --lr 2e-4}"
+if [ -z "${WISE:-}" ]; then
+  [ -e "$OUT/emb/train.json" ] || "${RUN[@]}" "$BIN" train "$SHARED/models/demo-llama-7m" "${COMMON[@]}" \
+      --stage embedding --pairs "$EMB_PAIRS" "${EMB_ARGS[@]}" --out "$OUT/emb"
+else
+  [ -e "$OUT/emb-tuned/train.json" ] || "${RUN[@]}" "$BIN" train "$SHARED/models/demo-llama-7m" "${COMMON[@]}" \
+      --stage embedding --pairs "$EMB_PAIRS" "${EMB_ARGS[@]}" --out "$OUT/emb-tuned"
+  [ -e "$OUT/emb/wise.json" ] || /usr/bin/python3 scripts/den2moee_wise.py "$SHARED/models/demo-llama-7m" \
+      "$OUT/emb-tuned" "$WISE" "$OUT/emb"
+fi
 # (2) its Hugging Face folder and a project over it: SAMPLES records / windows of <= SEQ tokens per domain
 mkdir -p "$OUT/emb-hf"
 cp "$SHARED/models/demo-llama-7m/"{config.json,tokenizer.model,tokenizer_config.json} "$OUT/emb-hf/"

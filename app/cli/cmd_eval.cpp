@@ -70,7 +70,9 @@ int cmd_eval(const Args& a, RunContext& ctx) {
     }
     apply_settings(task_eval_schema(), s, a);
     if (a.has("show-prompt")) {
-        std::fputs(describe_prompts(s, find_shared_dir()).c_str(), stdout);
+        // with a MODEL (or the project's): --embedding auto resolved from its record, the exact token ids shown
+        const std::string m = a.positionals().size() == 1 ? a.positionals()[0] : model;
+        std::fputs(describe_prompts(s, find_shared_dir(), m).c_str(), stdout);
         return kOk;
     }
     D2M_CHECK(a.positionals().size() == 1 || (a.positionals().empty() && !model.empty()), InvalidInput,

@@ -23,6 +23,14 @@ constexpr int64_t kTokenBudget = 8192;
 constexpr int64_t kAttnBudget = int64_t(1) << 22;
 }  // namespace
 
+std::vector<int> embedding_token_ids(const Tokenizer& tok, const std::string& prompt, bool append_eos,
+                                     int64_t max_length) {
+    std::vector<int> ids = tok.encode(prompt, /*add_bos=*/true, /*add_eos=*/append_eos);
+    if (max_length > 0 && static_cast<int64_t>(ids.size()) > max_length)
+        ids.erase(ids.begin(), ids.end() - max_length);  // keep the end: the template's close, EOS
+    return ids;
+}
+
 TextEncoder::TextEncoder(const LlamaModel& model, const Tokenizer& tok, EncoderOptions opt)
     : model_(model), tok_(tok), opt_(std::move(opt)) {
     D2M_CHECK(opt_.pooling == "last" || opt_.pooling == "mean", InvalidInput, "pooling must be last or mean, got '",
@@ -109,11 +117,7 @@ RawEmbeddings TextEncoder::encode(const std::vector<std::string>& prompts, RunCo
     if (!fresh.empty()) {
         const int64_t n = static_cast<int64_t>(fresh.size());
         std::vector<std::vector<int>> ids(fresh.size());
-        for (size_t i = 0; i < fresh.size(); ++i) {
-            ids[i] = tok_.encode(fresh[i], /*add_bos=*/true, /*add_eos=*/opt_.append_eos);
-            if (opt_.max_length > 0 && static_cast<int64_t>(ids[i].size()) > opt_.max_length)
-                ids[i].erase(ids[i].begin(), ids[i].end() - opt_.max_length);  // keep the end: the template's close, EOS
-        }
+        for (size_t i = 0; i < fresh.size(); ++i) ids[i] = embedding_token_ids(tok_, fresh[i], opt_.append_eos, opt_.max_length);
         std::vector<size_t> order(fresh.size());
         std::iota(order.begin(), order.end(), size_t(0));
         std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ids[a].size() > ids[b].size(); });

@@ -34,6 +34,12 @@ struct EncoderOptions {
     bool want_rw = true;              ///< capture routing weights (MoE models only); stored as logits
 };
 
+/// The token ids an embedding is pooled from, for the evaluator (TextEncoder) and embedding training
+/// alike: BOS + `prompt` (the text as eval/prompts.h's moee_prompt formats it) [+ the tokenizer's EOS
+/// with append_eos], the END kept when longer than max_length (> 0): the template's close and the EOS stay.
+std::vector<int> embedding_token_ids(const Tokenizer& tok, const std::string& prompt, bool append_eos,
+                                     int64_t max_length);
+
 /// Raw embeddings of a list of prompts, float64: hs [N, D], rw [N, R] (undefined without routers),
 /// rw_mean [N, R] = each layer's router logits mean-pooled over the real tokens (undefined without
 /// routers); rw_widths = router outputs per MoE layer, in layer order (Σ = R).

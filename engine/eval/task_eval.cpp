@@ -25,6 +25,7 @@
 #include "eval/prompts.h"
 #include "eval/task_data.h"
 #include "eval/task_registry.h"
+#include "io/model_files.h"
 #include "io/safetensors.h"
 #include "model/llama.h"
 #include "model/loaded_model.h"
@@ -244,7 +245,7 @@ TaskScores run_embedding_task(const TaskInfo& t, TextEncoder& enc, const TaskEva
     EncodeFn encode = [&](const std::string& name, const std::vector<std::string>& texts) {
         std::vector<std::string> prompts;
         prompts.reserve(texts.size());
-        for (const auto& x : texts) prompts.push_back(moee_prompt(x, s.prompt, prefix));
+        for (const auto& x : texts) prompts.push_back(moee_prompt(x, s.prompt, prefix));  // = eval_text_prompt
         RawEmbeddings raw = enc.encode(prompts, ctx, t.name + " " + name);
         EmbeddingSet es = make_embedding_set(raw, s.embedding, s.chunk);
         if (save) {
@@ -500,9 +501,32 @@ std::string describe_tasks() {
     return o.str();
 }
 
-std::string describe_prompts(const TaskEvalSettings& s, const std::string& shared_dir) {
-    validate_task_eval(s, EvalModelCaps{}, shared_dir);
+std::string eval_text_prompt(const TaskEvalSettings& s, const std::string& task, const std::string& text) {
+    const TaskInfo* t = find_task(task);
+    D2M_CHECK(t && t->type != TaskType::MultipleChoice, InvalidInput, "'", task, "' is not an embedding task",
+              Hint{"den2moe eval --list-tasks"});
+    return moee_prompt(text, s.prompt, instruction_prefix(s, *t));
+}
+
+std::string describe_prompts(const TaskEvalSettings& settings, const std::string& shared_dir,
+                             const std::string& model_path) {
+    TaskEvalSettings s = settings;
     std::ostringstream o;
+    std::unique_ptr<Tokenizer> tok;
+    const int64_t max_length = s.max_length;  // 0: the model's context, longer than any first item shown
+    if (!model_path.empty()) {  // the embedding this model would be read with, and its tokenizer
+        const std::string note = resolve_auto_embedding(s, read_recorded_embedding(model_path));
+        if (!note.empty()) o << note << "\n\n";
+        std::error_code ec;
+        D2M_CHECK(fs::exists(model_path, ec), InvalidInput, "--show-prompt: model ", model_path, " does not exist",
+                  Hint{"give a model folder, or leave it out to see the prompts only"});
+        const std::string tp = find_tokenizer(model_path, 0);
+        if (tp.empty())  // e.g. a llama2.c .bin, whose tokenizer needs the vocabulary size: the prompts only
+            o << "token ids: not shown (no tokenizer.model / tokenizer.json / vocab.json beside " << model_path << ")\n\n";
+        else
+            tok = Tokenizer::load(tp);
+    }
+    validate_task_eval(s, EvalModelCaps{}, shared_dir);
     for (const TaskInfo* tp : resolve_tasks(s.tasks)) {
         const TaskInfo& t = *tp;
         o << "== " << t.name << " (" << task_type_name(t.type) << ")\n";
@@ -538,7 +562,25 @@ std::string describe_prompts(const TaskEvalSettings& s, const std::string& share
               : s.embedding == "hs" ? (s.pooling == "last" ? " (final-norm hidden state, last token)"
                                                            : " (final-norm hidden state, mean over tokens)")
                                     : " (router outputs at the last token of every MoE layer)")
-          << "\n\n";
+          << "\n";
+        if (tok) {  // the exact ids the encoder runs (TextEncoder: embedding_token_ids), the pooled one marked
+            const std::vector<int> ids = embedding_token_ids(*tok, moee_prompt(first, s.prompt, prefix), s.append_eos,
+                                                             max_length);
+            o << "token ids (" << ids.size() << "):";
+            for (size_t i = 0; i < ids.size(); ++i) {
+                const bool pooled = s.embedding != "rw" && s.pooling == "last" && i + 1 == ids.size();
+                o << " " << ids[i] << (pooled ? "*" : "");
+            }
+            o << "\npieces:     ";
+            for (size_t i = 0; i < ids.size(); ++i) o << (i ? " | " : "") << json_escape_line(tok->piece(ids[i]));
+            o << "\n" << (s.embedding == "rw" ? "pooled: router outputs at the last token"
+                         : s.pooling == "last" ? "pooled (*): " + json_escape_line(tok->piece(ids.back())) +
+                                                     (s.append_eos && ids.back() == tok->eos_id() ? " (the appended EOS)" : "")
+                                               : std::string("pooled: the mean over all ") + std::to_string(ids.size()) +
+                                                     " tokens")
+              << "\n";
+        }
+        o << "\n";
     }
     return o.str();
 }

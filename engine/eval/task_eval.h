@@ -43,9 +43,18 @@ EvalModelCaps eval_model_caps(const LlamaModel& model, const std::string& path);
 TaskEvalRun run_task_eval(const LoadedModel& lm, const std::string& model_path, const TaskEvalSettings& s,
                           const TaskEvalOutput& out, RunContext& ctx);
 
+/// The prompt an embedding task `task` encodes for `text` under `s`: moee_prompt(text, s.prompt, the
+/// task's instruction prefix). Its token ids are embedding_token_ids(tok, prompt, s.append_eos, max
+/// length) (eval/embeddings.h), as TextEncoder and embedding training (train/trainer.cpp) compute them.
+std::string eval_text_prompt(const TaskEvalSettings& s, const std::string& task, const std::string& text);
+
 /// --show-prompt: each selected task's prompt format and its first item rendered with `s` (MoEE
-/// pipeline for embedding tasks, lm-eval format for multiple choice).
-std::string describe_prompts(const TaskEvalSettings& s, const std::string& shared_dir);
+/// pipeline for embedding tasks, lm-eval format for multiple choice). With `model_path` (a model
+/// folder), --embedding auto is resolved from its record first (its prompt and EOS shown), and each
+/// embedding task's first item is tokenised by the model's tokenizer: the exact ids run, the pooled
+/// one marked.
+std::string describe_prompts(const TaskEvalSettings& s, const std::string& shared_dir,
+                             const std::string& model_path = "");
 /// --list-tasks: one line per task (name, type, main score, chance, items, note).
 std::string describe_tasks();
 

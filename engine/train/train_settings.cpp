@@ -117,6 +117,9 @@ void validate_train_settings(const TrainSettings& s) {
     D2M_CHECK(embedding || !s.append_eos, InvalidInput, "training.append_eos ends every pair text with EOS, but the",
               " loss is lm (next token on the project's windows, which carry their own EOS)",
               Hint{"--loss infonce or --loss cosmse, or leave out --append-eos"});
+    D2M_CHECK(embedding || s.prompt == "none", InvalidInput, "training.prompt '", s.prompt, "' formats pair texts,",
+              " but the loss is lm (next token on the project's windows), which does not read it",
+              Hint{"--loss infonce or --loss cosmse, or leave out --prompt"});
     D2M_CHECK(embedding || s.tokens >= per_step, InvalidInput, "training budget of ", s.tokens,
               " tokens is smaller than one optimizer step (", s.batch, " windows x ", s.seq_len, " tokens x ",
               s.grad_accum, " micro-batches = ", per_step, " tokens)",

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/settings.h"
+#include "eval/task_settings.h"  // embed_template_names(): training.prompt takes the evaluator's templates
 
 namespace den2moe {
 
@@ -68,6 +69,9 @@ struct TrainSettings {
     /// the tokenizer's EOS appended to every text (BOS text EOS), so last-token pooling reads the EOS
     /// state, as Qwen3-Embedding and TokenScore's samples do; recorded in the model's "embedding" record
     bool append_eos = false;
+    /// the evaluator's template around every pair text (eval/prompts.h moee_prompt; "none" = "text.") so
+    /// that training sees the token ids `den2moe eval --prompt P` pools; recorded in the "embedding" record
+    std::string prompt = "none";
     std::string teacher;       ///< cosmse: model whose cosine of each pair is the label ("" = the pairs' labels)
     int64_t steps = 0;         ///< optimizer steps of infonce / cosmse (0 = one epoch over the pairs)
     // Den2MoEE's recovery (DEN2MOEE.md §1.3): the α ramp of the dense phase, the sparse phase's budget bias
@@ -153,6 +157,9 @@ inline const Schema<TrainSettings>& train_schema() {
             .flag("append_eos", &TrainSettings::append_eos,
                   "infonce / cosmse: append the tokenizer's EOS to every text and pool there (Qwen3-Embedding's "
                   "encoding; recorded in the model, read by eval --embedding auto)")
+            .choice("prompt", &TrainSettings::prompt, embed_template_names(),
+                    "infonce / cosmse: format every pair text with this evaluation template (den2moe eval "
+                    "--prompt; none wraps it as \"text.\"), so training and evaluation pool the same tokens")
             .text("teacher", &TrainSettings::teacher,
                   "cosmse: model folder whose cosine of each pair is the label (empty = the pairs' labels)")
             .integer("steps", &TrainSettings::steps,

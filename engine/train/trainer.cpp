@@ -29,6 +29,8 @@
 #include "core/runtime.h"
 #include "dist/comm.h"
 #include "dist/reducer.h"
+#include "eval/embeddings.h"
+#include "eval/prompts.h"
 #include "io/hf_config.h"
 #include "io/model_files.h"
 #include "io/safetensors.h"
@@ -314,12 +316,12 @@ struct Trainer::Impl {
         }
         count_tokens = 0;
     }
-    /// Token ids of a text as the evaluator encodes it (BOS + text [+ EOS with append_eos], the end kept
-    /// at max_length: the pooled EOS stays).
+    /// Token ids of a pair text exactly as `den2moe eval` encodes a task's text (no instruction prefix):
+    /// the text formatted by the evaluator's template (moee_prompt with training.prompt; "none" wraps it
+    /// as "text."), then BOS + prompt [+ EOS with append_eos], the end kept at max_length (the pooled
+    /// EOS stays) -- eval/embeddings.h's embedding_token_ids, the function TextEncoder calls.
     std::vector<int> text_ids(const std::string& text) const {
-        std::vector<int> ids = lm.tokenizer->encode(text, /*add_bos=*/true, /*add_eos=*/s.append_eos);
-        if (static_cast<int64_t>(ids.size()) > s.max_length) ids.erase(ids.begin(), ids.end() - s.max_length);
-        return ids;
+        return embedding_token_ids(*lm.tokenizer, moee_prompt(text, s.prompt, ""), s.append_eos, s.max_length);
     }
     /// Pooled, L2-normalised embeddings [N, D] float32 of token-id lists, one left-padded batch.
     at::Tensor embed(const LlamaModel& m, const std::vector<const std::vector<int>*>& texts, const ForwardOptions& o) const {
@@ -765,7 +767,8 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
                           "; compute ", I.compute == at::kBFloat16 ? "bf16 with fp32 master weights" : "fp32"));
     if (s.loss != "lm") {
         I.notes.push_back(str("loss ", s.loss, " on ", I.pairs.size(), " pairs of ", s.pairs, ", ", s.pooling,
-                              "-token pooling", s.append_eos ? " (EOS appended to every text)" : "", ", L2-normalised",
+                              "-token pooling, texts formatted by eval's '", s.prompt, "' template",
+                              s.append_eos ? " (EOS appended to every text)" : "", ", L2-normalised",
                               s.loss == "infonce" ? str(", tau ", format_real(s.tau), ", in-batch + hard negatives") : "",
                               "; ", I.total_steps, " steps of ", s.batch * s.grad_accum, " pairs; held-out = LM loss"));
         const json& src_emb = I.source_moe_config.is_object() ? I.source_moe_config.value("embedding", json::object())
@@ -1341,10 +1344,10 @@ void Trainer::write_model(const std::string& dir, const json& record) const {
     if (I.s.loss != "lm") {  // the model is an embedding model now: how its embedding is read
         // read back by `den2moe eval --embedding auto` (eval/task_settings.h: read_recorded_embedding)
         mc["embedding"] = {{"kind", "hs"},          {"pooling", I.s.pooling},
-                           {"prompt", "none"},      {"normalize", true},
+                           {"prompt", I.s.prompt},  {"normalize", true},
                            {"append_eos", I.s.append_eos},
                            {"loss", I.s.loss},      {"max_length", I.s.max_length},
-                           {"tokens", I.s.append_eos ? "BOS + text + EOS" : "BOS + text (no EOS)"}};
+                           {"tokens", I.s.append_eos ? "BOS + prompt + EOS" : "BOS + prompt (no EOS)"}};
     }
     write_file_atomic((fs::path(dir) / "moe_config.json").string(), dump_json(mc, 2) + "\n");
     for (const std::string& src : I.lm.tokenizer_path.empty() ? std::vector<std::string>{}

@@ -349,4 +349,39 @@ TEST(bad_input_messages) {
     CHECK_THROWS_WITH(run_task_eval(lm, "demo-llama-7m", s, out, ctx), "task STS13: data file");
 }
 
+TEST(show_prompt_with_a_model_shows_the_pooled_eos) {
+    // --show-prompt MODEL --embedding auto: the model's record (prompt, EOS) is resolved first and the
+    // first item's exact token ids are printed, the pooled one (the appended EOS) marked
+    const std::string dir = oracle_dir() + "/show-prompt-eos";
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    fs::copy_file(d2m_test::shared_dir() + "/models/demo-llama-7m/tokenizer.model", dir + "/tokenizer.model");
+    json mc = {{"embedding", {{"kind", "hs"}, {"pooling", "last"}, {"prompt", "none"}, {"append_eos", true}}}};
+    std::ofstream(dir + "/moe_config.json") << mc.dump();
+    TaskEvalSettings s;  // embedding auto, prompt none, no EOS asked
+    s.tasks = "STS13";
+    const std::string shared = d2m_test::shared_dir();
+    const std::string bare = describe_prompts(s, shared);
+    CHECK(bare.find("token ids") == std::string::npos);  // no model: the prompt only
+    CHECK(bare.find("BOS + prompt;") != std::string::npos);
+    const std::string with = describe_prompts(s, shared, dir);
+    CHECK(with.find("EOS appended as the model records it") != std::string::npos);
+    CHECK(with.find("tokens: BOS + prompt + EOS; embedding = hs") != std::string::npos);
+    // the ids printed = BOS + "first text." in quotes + EOS, the EOS (id 2) marked as the pooled token
+    const std::string first = load_sts(*find_task("STS13"), shared, 1).sentence1.at(0);
+    const std::vector<int> ids = demo().tokenizer->encode(moee_prompt(first, "none", ""), true, true);
+    std::string want = "token ids (" + std::to_string(ids.size()) + "):";
+    for (size_t i = 0; i < ids.size(); ++i) want += " " + std::to_string(ids[i]) + (i + 1 == ids.size() ? "*" : "");
+    CHECK(with.find(want + "\n") != std::string::npos);
+    CHECK_EQ(ids.back(), 2);
+    CHECK(with.find("pooled (*): </s> (the appended EOS)") != std::string::npos);
+    // the record without EOS: the last text token is pooled, no EOS in the ids
+    mc["embedding"]["append_eos"] = false;
+    std::ofstream(dir + "/moe_config.json") << mc.dump();
+    const std::string noeos = describe_prompts(s, shared, dir);
+    CHECK(noeos.find("(the appended EOS)") == std::string::npos);
+    CHECK(noeos.find("tokens: BOS + prompt; embedding = hs") != std::string::npos);
+    CHECK_THROWS_WITH(describe_prompts(s, shared, dir + "/no-such-model"), "does not exist");
+}
+
 D2M_TEST_MAIN()

@@ -28,6 +28,8 @@
 #include "model/moe_io.h"
 #include "data/corpus.h"
 #include "eval/embeddings.h"
+#include "eval/prompts.h"
+#include "eval/task_eval.h"
 #include "eval/task_settings.h"
 #include "io/safetensors.h"
 #include "train/contrastive.h"
@@ -347,27 +349,29 @@ TEST(append_eos_trains_at_the_eos_evaluates_there_and_round_trips) {
     CHECK_EQ(eos, 2);  // the demo model's sentencepiece </s>
     for (size_t i = 0; i < tr.pairs().size(); ++i) {
         const auto& t = tr.pair_tokens()[i];
-        const std::vector<int> plain = ref.tokenizer->encode(tr.pairs()[i].query, true, false);
-        CHECK_EQ(t[0].size(), plain.size() + 1);  // the texts are shorter than max_length 24
+        // the evaluator's "none" template: "query." in double quotes (the texts fit max_length 24)
+        const std::vector<int> plain = ref.tokenizer->encode(moee_prompt(tr.pairs()[i].query, "none", ""), true, false);
+        CHECK_EQ(t[0].size(), plain.size() + 1);
         CHECK_EQ(t[0].front(), bos);
         for (const auto& ids : t) CHECK_EQ(ids.back(), eos);
     }
     // the trainer's pooled embedding = the evaluator's HS at the appended EOS, L2-normalised
-    std::vector<std::string> texts;
+    std::vector<std::string> texts, prompts;
     for (const auto& p : tr.pairs()) texts.push_back(p.query);
+    for (const auto& x : texts) prompts.push_back(moee_prompt(x, "none", ""));  // what eval --prompt none encodes
     const at::Tensor ours = tr.embeddings(texts).to(at::kDouble);  // [4, D]
     RunContext ctx;
     EncoderOptions eo;
     eo.append_eos = true;
     TextEncoder enc(*ref.model, *ref.tokenizer, eo);
-    at::Tensor hs = enc.encode(texts, ctx, "eos").hs;
+    at::Tensor hs = enc.encode(prompts, ctx, "eos").hs;
     hs = hs / hs.norm(2, 1, true);
     const double d = (ours - hs).abs().max().item<double>();
     std::printf("append_eos: trainer vs evaluator embedding max |diff| %.3e\n", d);
     CHECK(d < 1e-5);
     eo.append_eos = false;  // the EOS changes the vector: the test can tell the two encodings apart
     TextEncoder plain(*ref.model, *ref.tokenizer, eo);
-    at::Tensor hp = plain.encode(texts, ctx, "plain").hs;
+    at::Tensor hp = plain.encode(prompts, ctx, "plain").hs;
     CHECK((ours - hp / hp.norm(2, 1, true)).abs().max().item<double>() > 1e-2);
     // a short run, saved: the record says EOS, --embedding auto takes it
     while (tr.step() < tr.total_steps()) tr.train_step();
@@ -397,6 +401,61 @@ TEST(append_eos_trains_at_the_eos_evaluates_there_and_round_trips) {
     mc["embedding"]["append_eos"] = "yes";
     std::ofstream(out + "/moe_config.json") << mc.dump();
     CHECK_THROWS_WITH(read_recorded_embedding(out), "embedding.append_eos must be true or false");
+}
+
+TEST(training_tokenises_each_pair_text_as_the_evaluator_does) {
+    // train/eval text match: a pair text becomes the same token ids in training (Trainer::pair_tokens)
+    // as in `den2moe eval` for every embedding task family (eval_text_prompt + embedding_token_ids, the
+    // functions TextEncoder runs), with and without EOS, for the default template and another one
+    const std::string pairs = root() + "/pairs-format.jsonl", model = d2m_test::shared_dir() + "/models/demo-llama-7m";
+    std::vector<TextPair> sp = sample_pairs();
+    sp[1].query = "He said \"no\" to the_plan";  // '"' -> '\'', '_' -> ' ' and the period rule all apply
+    write_pairs(pairs, sp);
+    LoadedModel ref = load_model(model, ComputeDType::F32);
+    const std::vector<std::string> families = {"STS13", "SICK-R", "Banking77Clustering", "MRPC",
+                                               "Banking77Classification", "TrecQAReranking"};
+    for (const bool eos : {false, true}) {
+        for (const std::string prompt : {"none", "prompteol"}) {
+            TrainSettings s = fixture_settings("infonce", "last", pairs);
+            s.append_eos = eos;
+            s.prompt = prompt;
+            s.max_length = 64;
+            Trainer tr(d2m_test::tiny_demo_project(), model, s, null_context());
+            TaskEvalSettings es;
+            es.embedding = "hs";
+            es.prompt = prompt;
+            es.append_eos = eos;
+            es.max_length = 64;
+            for (const std::string& task : families) {
+                for (size_t i = 0; i < tr.pairs().size(); ++i) {
+                    const TextPair& p = tr.pairs()[i];
+                    const auto& ids = tr.pair_tokens()[i];
+                    CHECK(ids[0] == embedding_token_ids(*ref.tokenizer, eval_text_prompt(es, task, p.query), eos, 64));
+                    CHECK(ids[1] == embedding_token_ids(*ref.tokenizer, eval_text_prompt(es, task, p.positive), eos, 64));
+                    CHECK(ids[2] == embedding_token_ids(*ref.tokenizer, eval_text_prompt(es, task, p.negatives[0]), eos, 64));
+                }
+            }
+            // by hand: "none" wraps the text as "text." after BOS (and before the EOS)
+            if (prompt == "none") {
+                std::vector<int> want = ref.tokenizer->encode("\"He said 'no' to the plan.\"", true, eos);
+                CHECK(tr.pair_tokens()[1][0] == want);
+                CHECK(tr.pair_tokens()[1][0] != ref.tokenizer->encode(sp[1].query, true, eos));  // not the raw text
+            }
+            // the record says which template: eval --embedding auto formats with it
+            const std::string out = root() + "/format-out";
+            fs::remove_all(out);
+            tr.write_model(out, json::object());
+            const RecordedEmbedding rec = read_recorded_embedding(out);
+            CHECK(rec.found && rec.prompt == prompt && rec.append_eos == eos);
+        }
+    }
+    // a template the evaluator does not know, and a prompt on the lm loss, are refused
+    TrainSettings bad = fixture_settings("infonce", "last", pairs);
+    bad.prompt = "poem";
+    CHECK_THROWS_WITH(validate_train_settings(bad), "prompt");
+    TrainSettings lm = fixture_settings("lm", "last", "");
+    lm.prompt = "prompteol";
+    CHECK_THROWS_WITH(validate_train_settings(lm), "training.prompt");
 }
 
 namespace {
