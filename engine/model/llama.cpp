@@ -10,6 +10,7 @@
 #ifdef D2M_HAVE_KERNELS
 #include "causal_softmax.h"
 #include "norm_rope.h"
+#include "swiglu.h"
 #endif
 
 #include <ATen/ATen.h>
@@ -142,7 +143,14 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
 
 void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
     at::Tensor gu = gemm::mm(x, w_gate_up_.t());  // [n, 2F]
-    at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
+    at::Tensor act;
+#ifdef D2M_HAVE_KERNELS
+    if (fused_cpu_ok(gu)) {  // silu(g) ⊙ u in one pass over the rows (kernels/swiglu.h)
+        act = at::empty({gu.size(0), n_ff_}, gu.options());
+        kernels::swiglu_forward(gu, act);
+    }
+#endif
+    if (!act.defined()) act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
     gemm::mm_out(out, act, w_down_.t());
     if (b_down_.defined()) out.add_(b_down_);
 }
