@@ -490,7 +490,9 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         }
         at::Tensor o;  // [B, T, H Dh]
 #ifdef D2M_HAVE_KERNELS
-        if (rope_in_place && T >= kHeadAttnMinT) o = head_attention(q, kt, vt, key_ok, scale, past);
+        // float32 only: bf16's native products go through ATen per call, where more, smaller calls were
+        // not shown to pay (docs/benchmarks.md, issue 27's profile)
+        if (rope_in_place && T >= kHeadAttnMinT && st == at::kFloat) o = head_attention(q, kt, vt, key_ok, scale, past);
 #endif
         if (!o.defined()) {  // decoding steps (T < kHeadAttnMinT), autograd, or no fused kernels
             // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]

@@ -114,7 +114,7 @@ private:
 bool use_row_parallel(const at::Tensor& x, int64_t rows);
 constexpr int64_t kRowParallelMinRows = 64;
 
-/// Inference attention over at least kHeadAttnMinT new tokens (prefill, perplexity) runs head by head
+/// float32 inference attention over at least kHeadAttnMinT new tokens (prefill, perplexity) runs head by head
 /// in causal query blocks of kHeadAttnBlock rows (llama.cpp head_attention); shorter steps (decoding)
 /// keep the grouped [B, Hkv, rep*T, Dh] products.
 constexpr int64_t kHeadAttnMinT = 8;
