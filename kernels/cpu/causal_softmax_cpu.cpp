@@ -4,6 +4,8 @@
 // libmvec vector exp; nothing here depends on infinities or NaN: hidden keys are never read).
 #include "causal_softmax.h"
 
+#include "clones.h"
+
 #include "bf16_bits.h"
 
 #include <ATen/ATen.h>
@@ -23,13 +25,6 @@ namespace {
 
 using detail::bf16_to_float;
 using detail::float_to_bf16;
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-// AVX2 and baseline clones, picked at load time (glibc ifunc): 8-lane libmvec expf where available
-#define D2M_CLONES __attribute__((target_clones("avx2", "default"), noinline))
-#else
-#define D2M_CLONES
-#endif
 
 // exp((x - mx) * scale) over n floats into e; returns the sum
 D2M_CLONES float exp_sum(const float* x, float* e, int64_t n, float mx, float scale) {

@@ -2,6 +2,8 @@
 // (-O3 -ffast-math: expf maps to glibc's libmvec; logits are finite, checked by the caller's result).
 #include "nll.h"
 
+#include "clones.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -14,12 +16,6 @@
 namespace den2moe::kernels {
 
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define D2M_CLONES __attribute__((target_clones("avx2", "default"), noinline))
-#else
-#define D2M_CLONES
-#endif
 
 D2M_CLONES float row_max(const float* x, int64_t n) {
     float m = x[0];

@@ -4,6 +4,8 @@
 // finite products of finite weights).
 #include "swiglu.h"
 
+#include "clones.h"
+
 #include "bf16_bits.h"
 
 #include <ATen/ATen.h>
@@ -17,12 +19,6 @@
 namespace den2moe::kernels {
 
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define D2M_CLONES __attribute__((target_clones("avx2", "default"), noinline))
-#else
-#define D2M_CLONES
-#endif
 
 D2M_CLONES void forward_row(const float* g, const float* u, float gate, float* a, int64_t F) {
 #pragma omp simd
