@@ -6,6 +6,10 @@
 #include <chrono>
 #include <ATen/ATen.h>
 
+#ifdef D2M_HAVE_KERNELS
+#include "nll.h"
+#endif
+
 #include <cmath>
 #include <map>
 
@@ -90,6 +94,12 @@ PplResult perplexity(const LlamaModel& model, const std::vector<int>& stream_in,
             for (int64_t r0 = 0; r0 < rows_n; r0 += kNllChunk) {
                 const int64_t nr = std::min(kNllChunk, rows_n - r0);
                 at::Tensor logits = model.lm_head(hs.narrow(0, r0, nr));  // [nr, V] float
+#ifdef D2M_HAVE_KERNELS
+                if (logits.is_cpu()) {  // one pass per row (kernels/nll.h)
+                    nll += kernels::nll_sum(logits, tgt.narrow(0, r0, nr));
+                    continue;
+                }
+#endif
                 at::Tensor lse = at::logsumexp(logits, -1);
                 at::Tensor picked = logits.gather(-1, tgt.narrow(0, r0, nr)).squeeze(-1);
                 nll += (lse - picked).to(at::kDouble).sum().item<double>();

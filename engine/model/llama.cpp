@@ -10,6 +10,7 @@
 #ifdef D2M_HAVE_KERNELS
 #include "causal_softmax.h"
 #include "norm_rope.h"
+#include "swiglu.h"
 #endif
 
 #include <ATen/ATen.h>
@@ -142,7 +143,14 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
 
 void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
     at::Tensor gu = gemm::mm(x, w_gate_up_.t());  // [n, 2F]
-    at::Tensor act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
+    at::Tensor act;
+#ifdef D2M_HAVE_KERNELS
+    if (fused_cpu_ok(gu)) {  // silu(g) ⊙ u in one pass over the rows (kernels/swiglu.h)
+        act = at::empty({gu.size(0), n_ff_}, gu.options());
+        kernels::swiglu_forward(gu, act);
+    }
+#endif
+    if (!act.defined()) act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
     gemm::mm_out(out, act, w_down_.t());
     if (b_down_.defined()) out.add_(b_down_);
 }
@@ -355,6 +363,43 @@ at::Tensor last_query_attention(const at::Tensor& q, const at::Tensor& kt, const
     return at::softmax(sc, -1).mean({1, 2});  // [B, Tk]
 }
 
+#ifdef D2M_HAVE_KERNELS
+/// Causal attention head by head on strided views, no copies: q [B, T, H, Dh] and kt / vt [B, Hkv, Tk, Dh]
+/// (views of the qkv buffer or the KV cache), query head h reading KV head h / (H / Hkv). Each
+/// (batch, head) pair runs on one thread, in query blocks of kHeadAttnBlock rows: a block [t0, t1)
+/// multiplies only the past + t1 keys it may see (the causal upper triangle is skipped, about 40 %
+/// of attention's products at T = 256), its scores stay in that core's cache, and the GEMM library
+/// writes the output straight into the [B, T, H Dh] buffer o_proj reads. Same products and softmax as
+/// the grouped path (hidden keys have probability exactly 0 there), up to the order of the sums.
+at::Tensor head_attention(const at::Tensor& q, const at::Tensor& kt, const at::Tensor& vt, const at::Tensor& key_ok,
+                          double scale, int64_t past) {
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dh = q.size(3);
+    const int64_t Hkv = kt.size(1), Tk = kt.size(2), rep = H / Hkv;
+    at::Tensor o = at::empty({B, T, H * Dh}, q.options());
+    at::Tensor o4 = o.view({B, T, H, Dh});
+    at::parallel_for(0, B * H, 1, [&](int64_t i0, int64_t i1) {
+        at::Tensor sc = at::empty({std::min<int64_t>(kHeadAttnBlock, T), Tk}, q.options());
+        for (int64_t i = i0; i < i1; ++i) {
+            const int64_t b = i / H, h = i % H, g = h / rep;
+            const at::Tensor qh = q.select(0, b).select(1, h);    // [T, Dh], row stride (H + 2 Hkv) Dh
+            const at::Tensor kh = kt.select(0, b).select(0, g);   // [Tk, Dh]
+            const at::Tensor vh = vt.select(0, b).select(0, g);   // [Tk, Dh]
+            at::Tensor oh = o4.select(0, b).select(1, h);         // [T, Dh], row stride H Dh
+            const at::Tensor ok = key_ok.defined() ? key_ok.select(0, b) : key_ok;  // [Tk]
+            for (int64_t t0 = 0; t0 < T; t0 += kHeadAttnBlock) {
+                const int64_t nq = std::min(kHeadAttnBlock, T - t0), nk = past + t0 + nq;
+                at::Tensor s = sc.narrow(0, 0, nq).narrow(1, 0, nk);  // [nq, nk], row stride Tk
+                gemm::mm_out(s, qh.narrow(0, t0, nq), kh.narrow(0, 0, nk).t());
+                kernels::causal_softmax_block_(s, scale, past + t0, ok);
+                at::Tensor ob = oh.narrow(0, t0, nq);
+                gemm::mm_out(ob, s, vh.narrow(0, 0, nk));
+            }
+        }
+    });
+    return o;
+}
+#endif
+
 }  // namespace
 
 at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& attention_mask,
@@ -443,42 +488,50 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
         if (obs && obs->wants(site::kLastAttn, il)) {
             emit(obs, site::kLastAttn, il, last_query_attention(q, kt, key_ok, scale), token_mask);
         }
-        // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]
-        at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});
-        at::Tensor o;  // [B, Hkv, rep*T, Dh]
+        at::Tensor o;  // [B, T, H Dh]
 #ifdef D2M_HAVE_KERNELS
-        if (use_row_parallel(qg, B * Hkv * kRowParallelMinRows)) {
-            // (batch, kv head) pairs side by side on the threads: scores, fused softmax and
-            // probabilities·V of one pair stay in its core's cache, and none of these small GEMMs
-            // is split by the BLAS (whose thread hand-offs cost more than they save at this size)
-            o = at::empty({B, Hkv, rep * T, Dh}, qg.options());
-            at::Tensor att_all = at::empty({B, Hkv, rep * T, Tk}, qg.options());
-            at::parallel_for(0, B * Hkv, 1, [&](int64_t i0, int64_t i1) {
-                for (int64_t i = i0; i < i1; ++i) {
-                    const int64_t b = i / Hkv, g = i % Hkv;
-                    at::Tensor sc = att_all.select(0, b).select(0, g);  // [rep*T, Tk]
-                    gemm::mm_out(sc, qg.select(0, b).select(0, g), kt.select(0, b).select(0, g).t());
-                    at::Tensor sc4 = sc.view({1, rep, T, Tk});
-                    kernels::causal_softmax_(sc4, scale, past, key_ok.defined() ? key_ok.narrow(0, b, 1) : key_ok);
-                    at::Tensor ob = o.select(0, b).select(0, g);
-                    gemm::mm_out(ob, sc, vt.select(0, b).select(0, g));
-                }
-            });
-        } else {
-            // fused scale + causal/key mask + softmax, in place, in the compute dtype (kernels/)
-            at::Tensor att4 = gemm::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
-            kernels::causal_softmax_(att4, scale, past, key_ok);
-            o = gemm::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                          // [B, Hkv, rep*T, Dh]
-        }
-#else
-        at::Tensor att = gemm::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
-        at::Tensor att4 = att.view({B, H, T, Tk});
-        if (st != at::kFloat) att4 = att4.to(at::kFloat);
-        if (any_blocked) att4.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
-        att4 = at::softmax(att4, -1).to(st);
-        o = gemm::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                      // [B, Hkv, rep*T, Dh]
+        // float32 only: bf16's native products go through ATen per call, where more, smaller calls were
+        // not shown to pay (docs/benchmarks.md, issue 27's profile)
+        if (rope_in_place && T >= kHeadAttnMinT && st == at::kFloat) o = head_attention(q, kt, vt, key_ok, scale, past);
 #endif
-        o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});   // [B, T, H Dh]
+        if (!o.defined()) {  // decoding steps (T < kHeadAttnMinT), autograd, or no fused kernels
+            // GQA: query head h uses kv head h / rep  -> q as [B, Hkv, rep*T, Dh]
+            at::Tensor qg = q.permute({0, 2, 1, 3}).reshape({B, Hkv, rep * T, Dh});
+            at::Tensor og;  // [B, Hkv, rep*T, Dh]
+#ifdef D2M_HAVE_KERNELS
+            if (use_row_parallel(qg, B * Hkv * kRowParallelMinRows)) {
+                // (batch, kv head) pairs side by side on the threads: scores, fused softmax and
+                // probabilities·V of one pair stay in its core's cache, and none of these small GEMMs
+                // is split by the BLAS (whose thread hand-offs cost more than they save at this size)
+                og = at::empty({B, Hkv, rep * T, Dh}, qg.options());
+                at::Tensor att_all = at::empty({B, Hkv, rep * T, Tk}, qg.options());
+                at::parallel_for(0, B * Hkv, 1, [&](int64_t i0, int64_t i1) {
+                    for (int64_t i = i0; i < i1; ++i) {
+                        const int64_t b = i / Hkv, g = i % Hkv;
+                        at::Tensor sc = att_all.select(0, b).select(0, g);  // [rep*T, Tk]
+                        gemm::mm_out(sc, qg.select(0, b).select(0, g), kt.select(0, b).select(0, g).t());
+                        at::Tensor sc4 = sc.view({1, rep, T, Tk});
+                        kernels::causal_softmax_(sc4, scale, past, key_ok.defined() ? key_ok.narrow(0, b, 1) : key_ok);
+                        at::Tensor ob = og.select(0, b).select(0, g);
+                        gemm::mm_out(ob, sc, vt.select(0, b).select(0, g));
+                    }
+                });
+            } else {
+                // fused scale + causal/key mask + softmax, in place, in the compute dtype (kernels/)
+                at::Tensor att4 = gemm::matmul(qg, kt.transpose(-1, -2)).view({B, H, T, Tk});  // [B, H, T, Tk]
+                kernels::causal_softmax_(att4, scale, past, key_ok);
+                og = gemm::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                          // [B, Hkv, rep*T, Dh]
+            }
+#else
+            at::Tensor att = gemm::matmul(qg, kt.transpose(-1, -2)).mul_(scale);           // [B, Hkv, rep*T, Tk]
+            at::Tensor att4 = att.view({B, H, T, Tk});
+            if (st != at::kFloat) att4 = att4.to(at::kFloat);
+            if (any_blocked) att4.masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+            att4 = at::softmax(att4, -1).to(st);
+            og = gemm::matmul(att4.view({B, Hkv, rep * T, Tk}), vt);                      // [B, Hkv, rep*T, Dh]
+#endif
+            o = og.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});  // [B, T, H Dh]
+        }
         at::Tensor attn_out = linear_rows(o, L.w_o);                                 // [B, T, D]
         emit(obs, site::kAttnOut, il, attn_out, token_mask);
         x = x + attn_out;

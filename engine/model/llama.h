@@ -114,6 +114,12 @@ private:
 bool use_row_parallel(const at::Tensor& x, int64_t rows);
 constexpr int64_t kRowParallelMinRows = 64;
 
+/// float32 inference attention over at least kHeadAttnMinT new tokens (prefill, perplexity) runs head by head
+/// in causal query blocks of kHeadAttnBlock rows (llama.cpp head_attention); shorter steps (decoding)
+/// keep the grouped [B, Hkv, rep*T, Dh] products.
+constexpr int64_t kHeadAttnMinT = 8;
+constexpr int64_t kHeadAttnBlock = 64;
+
 /// at::linear(x, w, b) by rows when use_row_parallel(x, rows) holds (each thread an at::mm_out over
 /// its share), else at::linear itself. The attention projections and the vocabulary projection.
 at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = at::Tensor());

@@ -4,6 +4,8 @@
 // libmvec vector exp; nothing here depends on infinities or NaN: hidden keys are never read).
 #include "causal_softmax.h"
 
+#include "clones.h"
+
 #include "bf16_bits.h"
 
 #include <ATen/ATen.h>
@@ -14,6 +16,7 @@
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace den2moe::kernels {
@@ -22,13 +25,6 @@ namespace {
 
 using detail::bf16_to_float;
 using detail::float_to_bf16;
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-// AVX2 and baseline clones, picked at load time (glibc ifunc): 8-lane libmvec expf where available
-#define D2M_CLONES __attribute__((target_clones("avx2", "default"), noinline))
-#else
-#define D2M_CLONES
-#endif
 
 // exp((x - mx) * scale) over n floats into e; returns the sum
 D2M_CLONES float exp_sum(const float* x, float* e, int64_t n, float mx, float scale) {
@@ -49,52 +45,59 @@ D2M_CLONES float max_of(const float* x, int64_t n) {
     return m;
 }
 
+// One row in place: softmax(scale · row[0, n)) over the visible keys (key_ok: ok[j] for j < n − 1; the
+// last, the query's own slot, always visible), zeros in [n, width). xf, e: scratch of n floats.
+template <typename T>
+void softmax_row(T* row, int64_t n, int64_t width, float scale, const bool* ok, float* xf, float* e) {
+    for (int64_t j = 0; j < n; ++j) {
+        if constexpr (std::is_same_v<T, float>) xf[j] = row[j];
+        else xf[j] = bf16_to_float(row[j]);
+    }
+    float sum;
+    if (!ok) {
+        sum = exp_sum(xf, e, n, max_of(xf, n), scale);
+    } else {
+        float mx = xf[n - 1];  // the query's own slot is always visible
+        for (int64_t j = 0; j < n - 1; ++j) {
+            if (ok[j]) mx = std::max(mx, xf[j]);
+        }
+        exp_sum(xf, e, n, mx, scale);
+        for (int64_t j = 0; j < n - 1; ++j) {
+            if (!ok[j]) e[j] = 0.0f;
+        }
+        // summed after the zeroing (no cancellation from subtracting the hidden terms)
+        sum = 0.0f;
+        for (int64_t j = 0; j < n; ++j) sum += e[j];
+    }
+    const float inv = 1.0f / sum;
+    if constexpr (std::is_same_v<T, float>) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; ++j) row[j] = e[j] * inv;
+        std::fill(row + n, row + width, 0.0f);
+    } else {
+        for (int64_t j = 0; j < n; ++j) row[j] = float_to_bf16(e[j] * inv);
+        std::fill(row + n, row + width, uint16_t{0});
+    }
+}
+
 template <typename T>
 void run(T* data, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t past, float scale, const bool* key_ok) {
     const int64_t rows = B * H * Tq;
     at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
         std::vector<float> buf(static_cast<size_t>(2 * Tk));
-        float* xf = buf.data();
-        float* e = buf.data() + Tk;
         for (int64_t r = r0; r < r1; ++r) {
             const int64_t i = r % Tq, b = r / (H * Tq);
-            T* row = data + r * Tk;
-            const int64_t n = past + i + 1;  // visible causal prefix
-            for (int64_t j = 0; j < n; ++j) {
-                if constexpr (std::is_same_v<T, float>) xf[j] = row[j];
-                else xf[j] = bf16_to_float(row[j]);
-            }
-            const bool* ok = key_ok ? key_ok + b * Tk : nullptr;
-            float sum;
-            if (!ok) {
-                sum = exp_sum(xf, e, n, max_of(xf, n), scale);
-            } else {
-                float mx = xf[n - 1];  // the query's own slot is always visible
-                for (int64_t j = 0; j < n - 1; ++j) {
-                    if (ok[j]) mx = std::max(mx, xf[j]);
-                }
-                sum = exp_sum(xf, e, n, mx, scale);
-                for (int64_t j = 0; j < n - 1; ++j) {
-                    if (!ok[j]) {
-                        sum -= e[j];
-                        e[j] = 0.0f;
-                    }
-                }
-                // re-sum to avoid cancellation from the subtraction above
-                sum = 0.0f;
-                for (int64_t j = 0; j < n; ++j) sum += e[j];
-            }
-            const float inv = 1.0f / sum;
-            if constexpr (std::is_same_v<T, float>) {
-#pragma omp simd
-                for (int64_t j = 0; j < n; ++j) row[j] = e[j] * inv;
-                std::fill(row + n, row + Tk, 0.0f);
-            } else {
-                for (int64_t j = 0; j < n; ++j) row[j] = float_to_bf16(e[j] * inv);
-                std::fill(row + n, row + Tk, uint16_t{0});
-            }
+            softmax_row(data + r * Tk, past + i + 1, Tk, scale, key_ok ? key_ok + b * Tk : nullptr, buf.data(),
+                        buf.data() + Tk);
         }
     });
+}
+
+template <typename T>
+void run_block(T* data, int64_t rows, int64_t width, int64_t ld, int64_t q0, float scale, const bool* key_ok) {
+    std::vector<float> buf(static_cast<size_t>(2 * width));
+    for (int64_t i = 0; i < rows; ++i)
+        softmax_row(data + i * ld, q0 + i + 1, width, scale, key_ok, buf.data(), buf.data() + width);
 }
 
 }  // namespace
@@ -120,6 +123,37 @@ at::Tensor& causal_softmax_(at::Tensor& s, double scale, int64_t past, const at:
                       static_cast<float>(scale), kp);
     } else {
         throw std::invalid_argument("causal_softmax_: scores must be float32 or bfloat16");
+    }
+    return s;
+}
+
+at::Tensor& causal_softmax_block_(at::Tensor& s, double scale, int64_t q0, const at::Tensor& key_ok) {
+    if (s.dim() != 2 || !s.device().is_cpu() || s.stride(1) != 1 || (s.size(0) > 1 && s.stride(0) < s.size(1))) {
+        throw std::invalid_argument("causal_softmax_block_: expected CPU scores [n, w] with unit column stride");
+    }
+    const int64_t n = s.size(0), w = s.size(1);
+    if (n == 0) return s;
+    if (q0 < 0 || q0 + n > w) {
+        throw std::invalid_argument("causal_softmax_block_: query slots [" + std::to_string(q0) + ", " +
+                                    std::to_string(q0 + n) + ") must lie within the " + std::to_string(w) +
+                                    " key columns");
+    }
+    at::Tensor ko;
+    if (key_ok.defined()) {
+        if (key_ok.dim() != 1 || key_ok.size(0) < q0 + n) {
+            throw std::invalid_argument("causal_softmax_block_: key_ok must be [Tk] with Tk >= q0 + n");
+        }
+        ko = key_ok.to(at::kBool).contiguous();
+    }
+    const bool* kp = ko.defined() ? ko.data_ptr<bool>() : nullptr;
+    const int64_t ld = n > 1 ? s.stride(0) : w;
+    if (s.scalar_type() == at::kFloat) {
+        run_block<float>(s.data_ptr<float>(), n, w, ld, q0, static_cast<float>(scale), kp);
+    } else if (s.scalar_type() == at::kBFloat16) {
+        run_block<uint16_t>(reinterpret_cast<uint16_t*>(s.data_ptr<at::BFloat16>()), n, w, ld, q0,
+                            static_cast<float>(scale), kp);
+    } else {
+        throw std::invalid_argument("causal_softmax_block_: scores must be float32 or bfloat16");
     }
     return s;
 }

@@ -4,21 +4,21 @@
 // finite products of finite weights).
 #include "swiglu.h"
 
+#include "clones.h"
+
+#include "bf16_bits.h"
+
 #include <ATen/ATen.h>
+#include <c10/util/BFloat16.h>
 
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace den2moe::kernels {
 
 namespace {
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define D2M_CLONES __attribute__((target_clones("avx2", "default"), noinline))
-#else
-#define D2M_CLONES
-#endif
 
 D2M_CLONES void forward_row(const float* g, const float* u, float gate, float* a, int64_t F) {
 #pragma omp simd
@@ -26,6 +26,24 @@ D2M_CLONES void forward_row(const float* g, const float* u, float gate, float* a
         const float s = 1.0f / (1.0f + std::exp(-g[j]));
         a[j] = g[j] * s * u[j] * gate;
     }
+}
+
+// a = silu(g) ⊙ u, float32 (ATen's silu is x / (1 + exp(-x)) too)
+D2M_CLONES void act_row(const float* g, const float* u, float* a, int64_t F) {
+#pragma omp simd
+    for (int64_t j = 0; j < F; ++j) a[j] = g[j] / (1.0f + std::exp(-g[j])) * u[j];
+}
+
+// bf16 rows through a float scratch of F: silu(g) ⊙ u in float, rounded to bf16 once (ATen's bf16 silu and
+// mul_ round after every operation: this is closer to the exact value)
+D2M_CLONES void act_row_bf16(const uint16_t* g, const uint16_t* u, uint16_t* a, float* buf, int64_t F) {
+    using detail::bf16_to_float;
+    using detail::float_to_bf16;
+    float* s = buf;
+    for (int64_t j = 0; j < F; ++j) s[j] = bf16_to_float(g[j]);
+#pragma omp simd
+    for (int64_t j = 0; j < F; ++j) s[j] = s[j] / (1.0f + std::exp(-s[j]));
+    for (int64_t j = 0; j < F; ++j) a[j] = float_to_bf16(s[j] * bf16_to_float(u[j]));
 }
 
 // returns Σ_j da ⊙ silu(g) ⊙ u; writes dg, du unless dg is null
@@ -61,6 +79,39 @@ void check(const at::Tensor& t, const char* what, int64_t rows, int64_t cols) {
 }
 
 }  // namespace
+
+void swiglu_forward(const at::Tensor& gu, at::Tensor& act) {
+    const int64_t n = gu.size(0), F = gu.size(1) / 2;
+    const auto st = gu.scalar_type();
+    const bool ok = gu.dim() == 2 && act.dim() == 2 && gu.device().is_cpu() && act.device().is_cpu() &&
+                    (st == at::kFloat || st == at::kBFloat16) && act.scalar_type() == st && gu.size(1) == 2 * F &&
+                    act.size(0) == n && act.size(1) == F && gu.stride(1) == 1 && act.stride(1) == 1;
+    if (!ok)
+        throw std::invalid_argument("swiglu_forward: expected CPU gu [n, 2F] and act [n, F] of one dtype (float32 or "
+                                    "bfloat16) with unit column stride, got gu " + gu.toString() + " " +
+                                    c10::str(gu.sizes()) + " and act " + act.toString() + " " + c10::str(act.sizes()));
+    if (st == at::kFloat) {
+        const float* G = gu.data_ptr<float>();
+        float* A = act.data_ptr<float>();
+        for (int64_t r = 0; r < n; ++r) {
+            const float* row = G + r * gu.stride(0);
+            act_row(row, row + F, A + r * act.stride(0), F);
+        }
+        return;
+    }
+    std::vector<float> buf(static_cast<size_t>(F));
+    const uint16_t* G = reinterpret_cast<const uint16_t*>(gu.data_ptr<at::BFloat16>());
+    uint16_t* A = reinterpret_cast<uint16_t*>(act.data_ptr<at::BFloat16>());
+    for (int64_t r = 0; r < n; ++r) {
+        const uint16_t* row = G + r * gu.stride(0);
+        act_row_bf16(row, row + F, A + r * act.stride(0), buf.data(), F);
+    }
+}
+
+at::Tensor swiglu_forward_reference(const at::Tensor& gu) {
+    const int64_t F = gu.size(1) / 2;
+    return at::silu(gu.narrow(1, 0, F)).mul_(gu.narrow(1, F, F));
+}
 
 void swiglu_gated_forward(const at::Tensor& gu, const at::Tensor& gate, at::Tensor& act) {
     const int64_t n = gu.size(0), F = gu.size(1) / 2;

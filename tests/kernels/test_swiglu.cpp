@@ -56,6 +56,39 @@ TEST(swiglu_matches_autograd_reference) {
     }
 }
 
+// the dense FFN's activation: silu(g) ⊙ u against at::silu(g).mul_(u), fp32 and bf16, odd widths, strided rows
+TEST(swiglu_dense_matches_reference) {
+    at::manual_seed(3);
+    for (int64_t F : {1, 7, 2816}) {
+        for (auto dt : {at::kFloat, at::kBFloat16}) {
+            at::Tensor wide = (at::randn({5, 2 * F + 3}) * 3).to(dt);
+            at::Tensor gu = wide.narrow(1, 1, 2 * F);  // row stride 2F + 3
+            at::Tensor act = at::full({5, F + 2}, 7.0f, dt).narrow(1, 0, F);
+            swiglu_forward(gu, act);
+            // against the exact value (float64) and against ATen's at::silu(g).mul_(u) in the same dtype
+            const at::Tensor g64 = gu.narrow(1, 0, F).to(at::kDouble), u64 = gu.narrow(1, F, F).to(at::kDouble);
+            const at::Tensor exact = g64 / (1 + (-g64).exp()) * u64;
+            const at::Tensor scale = exact.abs().clamp_min(1e-3);
+            const double err = ((act.to(at::kDouble) - exact).abs() / scale).max().item<double>();
+            const double err_aten =
+                ((swiglu_forward_reference(gu).to(at::kDouble) - exact).abs() / scale).max().item<double>();
+            std::printf("F%lld %s: max rel err %.2e (ATen's ops: %.2e)\n", (long long)F,
+                        dt == at::kFloat ? "fp32" : "bf16", err, err_aten);
+            // bf16: one rounding of the float result, half a bf16 ulp (2^-9 relative) plus float's error
+            CHECK(err < (dt == at::kFloat ? 1e-6 : 2.0 / 512));
+            if (dt == at::kBFloat16) CHECK(err < err_aten);  // closer to exact than ATen (which rounds every op)
+        }
+    }
+    // hand case: g = 1, u = 2 -> silu(1)·2 = 1.4621172; g = -2, u = 1 -> -2/(1+e^2) = -0.2384058
+    at::Tensor gu = at::tensor({1.0f, -2.0f, 2.0f, 1.0f}).reshape({1, 4});
+    at::Tensor act = at::empty({1, 2});
+    swiglu_forward(gu, act);
+    CHECK_CLOSE(act[0][0].item<float>(), 1.4621172, 1e-6);
+    CHECK_CLOSE(act[0][1].item<float>(), -0.2384058, 1e-6);
+    at::Tensor half = at::empty({1, 2}, at::kBFloat16);
+    CHECK_THROWS_WITH(swiglu_forward(gu, half), "of one dtype");
+}
+
 TEST(swiglu_refuses_bad_shapes) {
     at::Tensor act = at::empty({2, 3});
     CHECK_THROWS_WITH(swiglu_gated_forward(at::randn({2, 5}), at::rand({2}), act), "gu must be");
