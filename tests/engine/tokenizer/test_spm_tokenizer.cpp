@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/check.h"  // after ATen: glog's CHECK aborts, ours counts
+#include "support/needs_shim.h"
 #include "support/oracle_file.h"
 
 #include <cstdlib>
@@ -34,14 +35,6 @@ nlohmann::json load_oracle(const std::string& path) {
 }
 
 using d2m_test::ids_str;
-
-/// A case whose checks catch load errors themselves (CHECK_THROWS_WITH) would take an AddressSanitizer build's
-/// refusal of the shim for a wrong message: it skips there instead.
-void needs_shim() {
-#if defined(__SANITIZE_ADDRESS__)
-    d2m_test::skip("needs the sentencepiece shim, which an AddressSanitizer build refuses");
-#endif
-}
 
 }  // namespace
 
@@ -151,7 +144,8 @@ TEST(load_errors_name_the_file) {
 
 // Found by sentencepiece's own parser, through the shim.
 TEST(bad_models_are_named_without_sentencepiece_internals) {
-    needs_shim();
+    // its checks catch the load errors themselves: an ASan build's refusal would read as a wrong message
+    d2m_test::needs_sentencepiece_shim();
     const std::string bad = d2m_test::tmp_dir() + "/garbage.model";
     {
         std::ofstream(bad) << "this is not a sentencepiece model proto\n";
