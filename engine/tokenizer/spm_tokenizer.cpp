@@ -224,9 +224,10 @@ std::unique_ptr<Tokenizer> load_sentencepiece(const std::string& path) {
     struct stat st {};
     D2M_CHECK(::stat(path.c_str(), &st) == 0, Io, "tokenizer file not found: ", path,
               Hint{"pass the tokenizer.model that ships with the checkpoint"});
+    // before either reader: an empty file is an error even where the shim is missing
+    D2M_CHECK(st.st_size > 0, InvalidInput, "cannot load the tokenizer ", path, ": the file is empty",
+              Hint{"is this the checkpoint's SentencePiece tokenizer.model (not a llama2.c .bin, not truncated)?"});
     if (sentencepiece_backend() == "native") {
-        D2M_CHECK(st.st_size > 0, InvalidInput, "cannot load the tokenizer ", path, ": the file is empty",
-                  Hint{"is this the checkpoint's SentencePiece tokenizer.model (not a llama2.c .bin, not truncated)?"});
         try {
             return load_sentencepiece_native(path);
         } catch (const Error& e) {
