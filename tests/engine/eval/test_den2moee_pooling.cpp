@@ -16,7 +16,6 @@
 
 #include "support/check.h"
 #include "support/demo_project.h"
-#include "support/needs_shim.h"
 #include "support/oracle_file.h"
 
 #include "convert/convert.h"
@@ -123,7 +122,6 @@ TEST(eos_pooling_of_the_converted_demo_model_for_the_oracle) {
     // --append-eos (Qwen3-Embedding's encoding): BOS text EOS, HS at the EOS and the router logits
     // mean-pooled over every token including it; den2moee_oracle.py recomputes both from its own forward
     // of BOS + sentencepiece ids + its own EOS id, each text alone
-    d2m_test::needs_sentencepiece_shim("reads the model the previous case converts");
     const std::string dir = d2m_test::oracle_write_dir() + "/den2moee_pool_model";
     CHECK(fs::exists(dir + "/moe_config.json"));  // written by the previous test
     LoadedModel m = load_model(dir, ComputeDType::F32);

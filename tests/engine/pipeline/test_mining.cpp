@@ -9,7 +9,6 @@
 #include <fstream>
 
 #include "support/check.h"
-#include "support/needs_shim.h"
 
 #include "calib/ffn_stats.h"
 #include "calib/stats_cache.h"
@@ -186,7 +185,6 @@ TEST(errors_name_the_domain) {
     CHECK_THROWS_WITH(run_mining(p, mo, null_context()), "domain 'nonesuch' is not in the project");
     mo.only_domains = {"wiki"};
     CHECK_THROWS_WITH(run_mining(p, mo, null_context()), "at least 2 domains");
-    d2m_test::needs_sentencepiece_shim("the context check loads the demo model");
     p.eval.seq_len = 100000;
     mo.only_domains = {"wiki", "arc"};
     CHECK_THROWS_WITH(run_mining(p, mo, null_context()), "evaluation.seq_len 100000 exceeds the model's context of 512");

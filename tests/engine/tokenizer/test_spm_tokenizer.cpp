@@ -10,7 +10,6 @@
 #include <nlohmann/json.hpp>
 
 #include "support/check.h"  // after ATen: glog's CHECK aborts, ours counts
-#include "support/needs_shim.h"
 #include "support/oracle_file.h"
 
 #include <cstdlib>
@@ -144,8 +143,7 @@ TEST(load_errors_name_the_file) {
 
 // Found by sentencepiece's own parser, through the shim.
 TEST(bad_models_are_named_without_sentencepiece_internals) {
-    // its checks catch the load errors themselves: an ASan build's refusal would read as a wrong message
-    d2m_test::needs_sentencepiece_shim();
+    // the in-process reader (D2M_SPM=native, an ASan build) words these errors as the library path does
     const std::string bad = d2m_test::tmp_dir() + "/garbage.model";
     {
         std::ofstream(bad) << "this is not a sentencepiece model proto\n";
@@ -204,8 +202,13 @@ TEST(shim_missing_reports_path) {
 // they changed, every case that loads a SentencePiece model would fail there instead of skipping.
 TEST(asan_build_refuses_the_shim_in_the_words_tests_skip_on) {
 #if defined(__SANITIZE_ADDRESS__)
+    // an ASan build reads tokenizer.model in process (tokenizer/spm_native.cpp); asked for the library, it refuses
+    CHECK_EQ(den2moe::sentencepiece_backend(), std::string("native"));
+    CHECK_EQ(Tokenizer::load(demo_model())->vocab_size(), 4096);
+    ::setenv("D2M_SPM", "shim", 1);
     CHECK_THROWS_WITH(Tokenizer::load(demo_model()), d2m_test::kShimRefusedUnderAsan);
     CHECK_THROWS_WITH(Tokenizer::load(demo_model()), "cannot load the sentencepiece shim ");
+    ::unsetenv("D2M_SPM");
     CHECK(d2m_test::skipped_by_sanitizer(std::string("x ") + d2m_test::kShimRefusedUnderAsan));
 #else
     d2m_test::skip("only an AddressSanitizer build refuses the shim");

@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "support/check.h"
-#include "support/needs_shim.h"
 #include "support/demo_project.h"
 
 #include "convert/convert.h"
@@ -299,7 +298,6 @@ TEST(writes_contrastive_fixtures) {
 }
 
 TEST(settings_refuse_what_does_not_fit) {
-    d2m_test::needs_sentencepiece_shim("checks settings on the demo model");
     TrainSettings s = fixture_settings("infonce", "last", "");
     CHECK_THROWS_WITH(validate_train_settings(s), "no pairs file");
     s.loss = "lm";
@@ -528,7 +526,6 @@ TEST(den2moee_dense_phase_ramps_alpha_and_persists_it) {
 }
 
 TEST(den2moee_sparse_phase_budget_bias_from_the_routed_counts) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     const std::string src = root() + "/den2moee-dense-out", pairs = root() + "/pairs-d2m.jsonl";
     CHECK(fs::exists(src + "/moe_config.json"));
     TrainSettings s = small_run("den2moee-sparse", 2, pairs);

@@ -17,7 +17,6 @@
 #include <nlohmann/json.hpp>
 
 #include "support/check.h"
-#include "support/needs_shim.h"
 #include "support/demo_project.h"
 
 #include "convert/convert.h"
@@ -179,7 +178,6 @@ TEST(writes_adamw_fixture) {
 }
 
 TEST(writes_export_fixture) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     // a trained model (experts stage, FLAP biases dropped first) exported to Mixtral: no lint error,
     // nothing dropped; tests.cmake checks the export with tests/reference/mixtral_oracle.py
     TrainSettings s = small("experts", 1);
@@ -231,7 +229,6 @@ TEST(lora_merged_equals_unmerged) {
 }
 
 TEST(checkpoint_resumes_bit_for_bit) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     TrainSettings s = small("experts", 2);
     s.tokens = 64 * 6;
     s.lr = 1e-3;  // dropout 0.1 on: the generator's state travels in the checkpoint
@@ -296,7 +293,6 @@ std::pair<double, std::map<std::string, at::Tensor>> one_batch(const std::string
 // experts stage); the split measured 2e-6 to 6e-6, the same order. A lost slice, a wrong weight or a
 // double count moves the loss or a gradient by ~1e-1.
 TEST(split_microbatch_equals_one_pass) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     const int threads = at::get_num_threads();
     at::set_num_threads(2);  // two workers really run at once
     struct Case { std::string model; TrainSettings s; };
@@ -345,7 +341,6 @@ TEST(split_microbatch_equals_one_pass) {
 // the same weights bit for bit, and a run resumed from a checkpoint ends where the uninterrupted one
 // does (experts stage, dropout 0.1, 2 workers on 2 threads; router stage likewise).
 TEST(split_workers_deterministic_and_resume_bit_for_bit) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     const int threads = at::get_num_threads();
     at::set_num_threads(2);
     for (const std::string stage : {"experts", "router"}) {
@@ -388,7 +383,6 @@ TEST(split_workers_deterministic_and_resume_bit_for_bit) {
 // The dropout masks follow (seed, step, slice): with dropout on, 2 workers differ from 1 (other masks),
 // but only by dropout's noise: the losses of the first step agree to a few per cent.
 TEST(split_workers_draw_their_own_dropout) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     const int threads = at::get_num_threads();
     at::set_num_threads(2);
     TrainSettings s = small("experts", 2);
@@ -410,7 +404,6 @@ TEST(split_workers_draw_their_own_dropout) {
 // split_workers auto (0): the thread count in every stage and dtype (bf16 experts included: quiet
 // machine, docs/benchmarks.md); 1 = off; batch 1 never splits.
 TEST(split_workers_auto_follows_the_measurement) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     const int threads = at::get_num_threads();
     at::set_num_threads(2);
     auto used = [&](const std::string& stage, const std::string& dtype, int64_t workers, int64_t batch) {
@@ -432,7 +425,6 @@ TEST(split_workers_auto_follows_the_measurement) {
 }
 
 TEST(short_run_lowers_held_out_loss) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     TrainSettings s = small("router", 1);
     s.seq_len = 64;
     s.batch = 4;
@@ -449,7 +441,6 @@ TEST(short_run_lowers_held_out_loss) {
 }
 
 TEST(refuses_what_does_not_fit) {
-    d2m_test::needs_sentencepiece_shim("checks settings on the demo model");
     // a budget smaller than one step, LR <= 0, the router stage on a dense model
     TrainSettings s = small("router", 1);
     s.tokens = 10;
@@ -476,7 +467,6 @@ TEST(refuses_what_does_not_fit) {
 }
 
 TEST(nan_guard_names_the_step_and_tensor) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     TrainSettings s = small("experts", 2);
     s.tokens = 64 * 2;
     Trainer tr(project(), converted("random"), s, null_context());
@@ -518,7 +508,6 @@ TEST(window_order_is_seeded_and_covers_each_epoch) {
 }
 
 TEST(stage_defaults_follow_the_reference) {
-    d2m_test::needs_sentencepiece_shim("reads the models writes_* converts");
     TrainSettings r = small("router", 1), r2 = small("router", 2), e = small("experts", 1), x = small("extra", 1);
     CHECK(r.temperature == 0.05 && r2.temperature == 0.5 && r.lr == 1e-4 && r.schedule == "constant");
     CHECK(r.lora_rank == 0 && r.trainable == "*.mlp.router.weight");
