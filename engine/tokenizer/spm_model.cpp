@@ -145,15 +145,7 @@ std::string spm_unsupported_reason(const SpmModelProto& m) {
     return {};
 }
 
-std::string spm_streamed_piece(const std::string& piece, SpmPieceType type, bool after_bos,
-                               const std::string& unk_surface) {
-    switch (type) {
-        case SpmPieceType::Control:
-        case SpmPieceType::Unused: return {};
-        case SpmPieceType::Unknown: return unk_surface;
-        case SpmPieceType::Byte: return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
-        default: break;
-    }
+std::string spm_unescape_spaces(const std::string& piece) {
     std::string out;
     out.reserve(piece.size());
     for (size_t i = 0; i < piece.size();) {
@@ -164,6 +156,19 @@ std::string spm_streamed_piece(const std::string& piece, SpmPieceType type, bool
             out.push_back(piece[i++]);
         }
     }
+    return out;
+}
+
+std::string spm_streamed_piece(const std::string& piece, SpmPieceType type, bool after_bos,
+                               const std::string& unk_surface) {
+    switch (type) {
+        case SpmPieceType::Control:
+        case SpmPieceType::Unused: return {};
+        case SpmPieceType::Unknown: return unk_surface;
+        case SpmPieceType::Byte: return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+        default: break;
+    }
+    std::string out = spm_unescape_spaces(piece);
     if (after_bos && !out.empty() && out[0] == ' ') out.erase(0, 1);
     return out;
 }

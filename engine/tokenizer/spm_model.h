@@ -37,6 +37,9 @@ SpmModelProto read_sentencepiece_model(const std::string& path);
 /// BPE, the identity normalizer (no character map), whitespace escaped, not folded, not a suffix, ids in range.
 std::string spm_unsupported_reason(const SpmModelProto& m);
 
+/// `piece` with every "▁" (U+2581) turned into a space.
+std::string spm_unescape_spaces(const std::string& piece);
+
 /// The bytes piece `id` adds to a streamed text after `prev` (run.c's rules): "" for control and unused
 /// pieces, the unknown surface for <unk>, the raw byte for <0xHH>, "▁" -> " ", and the leading space dropped
 /// right after BOS.

@@ -182,14 +182,7 @@ public:
             std::string piece = pc.text;
             bos_ws_seen = is_bos_ws && m_.add_dummy_prefix && piece.compare(0, 3, kSpaceSymbol) == 0;
             if (bos_ws_seen) piece.erase(0, 3);
-            for (size_t i = 0; i < piece.size();) {
-                if (piece.compare(i, 3, kSpaceSymbol) == 0) {
-                    text.push_back(' ');
-                    i += 3;
-                } else {
-                    text.push_back(piece[i++]);
-                }
-            }
+            text += spm_unescape_spaces(piece);
         }
         flush_bytes();
         return text;
