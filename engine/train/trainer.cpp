@@ -383,8 +383,8 @@ struct Trainer::Impl {
             for (int64_t i : sh) nn[static_cast<size_t>(r)] += static_cast<int64_t>(pair_ids[static_cast<size_t>(i)].size()) - 2;
             rows[static_cast<size_t>(r)] = 2 * nq[static_cast<size_t>(r)] + nn[static_cast<size_t>(r)];
         }
-        const at::Tensor emb = train_model->named_tensors().at(names::embed_tokens());  // a copy: named_tensors() returns a temporary map
-        at::Tensor mine = at::empty({0, emb.size(1)}, emb.options().dtype(at::kFloat));  // [rows[R], D]
+        // [rows[R], D] on the head's device (head is [V, D]; no lookup into named_tensors()' temporary map)
+        at::Tensor mine = at::empty({0, head.size(1)}, head.options().dtype(at::kFloat));
         if (nq[static_cast<size_t>(R)] > 0) {
             std::vector<const std::vector<int>*> all;
             const auto& sh = share[static_cast<size_t>(R)];
