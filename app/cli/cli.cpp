@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "core/error.h"
+#include "core/interrupts.h"
 #include "core/runtime.h"
 #include "core/run_context.h"
 #include "io/safetensors.h"
@@ -42,6 +43,9 @@ static void print_usage() {
 }
 
 int main(int argc, char** argv) {
+    // first, before any thread starts: SIGINT / SIGTERM go to a thread of their own, never to a thread
+    // inside a GEMM kernel (core/interrupts.h)
+    route_interrupts_to_thread();
     if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" ||
         std::string(argv[1]) == "help") {
         print_usage();

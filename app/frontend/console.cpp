@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "core/error.h"
+#include "core/interrupts.h"
 #include "steps.h"
 
 namespace den2moe::frontend {
@@ -18,23 +19,7 @@ double now_s() {
 }
 }  // namespace
 
-namespace {
-std::atomic<std::atomic<bool>*> g_interrupt_flag{nullptr};
-void d2m_on_signal(int sig) {
-    if (std::atomic<bool>* f = g_interrupt_flag.load()) {
-        f->store(true);  // lock-free stores: signal-safe
-    } else if (sig == SIGTERM) {
-        std::signal(SIGTERM, SIG_DFL);  // no job to stop cleanly: terminate as if not handled
-        std::raise(SIGTERM);
-    }
-}
-}  // namespace
-
-void cancel_on_interrupt(std::atomic<bool>* flag) {
-    g_interrupt_flag.store(flag);
-    std::signal(SIGINT, d2m_on_signal);
-    std::signal(SIGTERM, d2m_on_signal);
-}
+void cancel_on_interrupt(std::atomic<bool>* flag) { set_interrupt_flag(flag); }
 
 std::string metric_label(const std::string& name) {
     std::string s = name;

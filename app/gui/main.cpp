@@ -6,7 +6,8 @@
 
 #include "console.h"
 
-#include "core/runtime.h"  // Qt-free and torch-free
+#include "core/interrupts.h"  // Qt-free and torch-free
+#include "core/runtime.h"     // Qt-free and torch-free
 
 #include <QApplication>
 #include <QFileInfo>
@@ -35,6 +36,7 @@ void chooseHeadlessPlatform(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    den2moe::route_interrupts_to_thread();  // first, before any thread starts (core/interrupts.h)
     chooseHeadlessPlatform(argc, argv);
     den2moe::init_runtime();  // threads ($D2M_THREADS or all cores), BLAS kernels, allocator
     // an explicit OPENBLAS_CORETYPE is respected; say once what would be faster (as `den2moe` does)

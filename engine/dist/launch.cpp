@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/interrupts.h"
 
 namespace den2moe::dist {
 
@@ -152,9 +153,6 @@ std::vector<std::string> own_command_line() {
 
 namespace {
 
-std::atomic<int> g_forward_signal{0};
-void on_signal(int sig) { g_forward_signal.store(sig); }
-
 std::string status_text(int status) {
     if (WIFEXITED(status)) return str("exited with status ", WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
@@ -179,19 +177,14 @@ int spawn_local_workers(const SpawnOptions& opt) {
     std::vector<std::string> argv = opt.argv;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    struct sigaction sa{}, old_int{}, old_term{};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    InterruptForwarding forwarding;  // SIGINT / SIGTERM go to the workers while they run
     std::vector<pid_t> pids(static_cast<size_t>(opt.nproc), -1);
     std::fflush(nullptr);
     for (int r = 0; r < opt.nproc; ++r) {
         const pid_t pid = ::fork();
         D2M_CHECK(pid >= 0, Io, "cannot start worker ", r, ": fork failed: ", std::strerror(errno));
         if (pid == 0) {
-            sigaction(SIGINT, &old_int, nullptr);
-            sigaction(SIGTERM, &old_term, nullptr);
+            InterruptForwarding::restore_for_exec();
             const std::string rs = std::to_string(r), ws = std::to_string(opt.nproc), ps = std::to_string(port);
             setenv("RANK", rs.c_str(), 1);
             setenv("LOCAL_RANK", rs.c_str(), 1);
@@ -216,7 +209,7 @@ int spawn_local_workers(const SpawnOptions& opt) {
     std::chrono::steady_clock::time_point deadline{};
     bool failing = false, recorded = false;
     while (running > 0) {
-        const int sig = g_forward_signal.exchange(0);
+        const int sig = forwarding.take();
         if (sig) {
             for (pid_t p : pids)
                 if (p > 0) ::kill(p, sig);
@@ -255,8 +248,6 @@ int spawn_local_workers(const SpawnOptions& opt) {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
     if (first_code == 0 && forwarded == SIGINT) return 130;
     return first_code;
 }

@@ -173,6 +173,19 @@ def main():
     report(p.returncode == 130 and not os.path.exists(os.path.join(out, 'm')) and not tmp,
            'SIGTERM cancels mine: exit 130, no output folder, no temporary file',
            f'exit {p.returncode}, left {tmp}, output folder {os.path.exists(os.path.join(out, "m"))}\n{text[-1500:]}')
+    # the same through the local launcher (--nproc 2): it forwards the signal, both ranks cancel, exit 130
+    out = fresh('mine-term-nproc')
+    p = subprocess.Popen([ARGS.den2moe, 'mine', project, '--domains', 'gsm8k,python,shakespeare', '--dtype', 'fp32',
+                          '--out', os.path.join(out, 'm'), '--cache-dir', os.path.join(out, 'cache'), '--no-cache',
+                          '--nproc', '2'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(4)
+    p.send_signal(15)
+    text = p.communicate(timeout=120)[0].decode('utf-8', 'replace')
+    tmp = [os.path.join(r, f) for r, _, fs in os.walk(out) for f in fs + _ if '.tmp-' in f]
+    report(p.returncode == 130 and not os.path.exists(os.path.join(out, 'm')) and not tmp
+           and text.count('cancelled') == 2,
+           'SIGTERM to the --nproc 2 launcher reaches both ranks: each cancels, exit 130, nothing left',
+           f'exit {p.returncode}, left {tmp}, output folder {os.path.exists(os.path.join(out, "m"))}\n{text[-1500:]}')
 
     # a mining folder made by hand (three domains), re-cut by `cluster`
     mdir = fresh('mining')
