@@ -100,14 +100,23 @@ TEST(dense_train_mode_equals_infer) {
                   lm.model->hidden_states(ids, mask).masked_fill(real.logical_not(), 0)) <= 1e-5);
 }
 
-TEST(dense_train_mode_bf16_close) {
+// bf16: the two modes need not agree bit for bit — the Infer mode's fused kernels (SwiGLU rounds silu(g)·u to bf16
+// once, ATen after each op; the softmax and norm kernels sum in their own order, and their vector code depends on the
+// build: an ASan build vectorises differently) may flip the last bf16 bit of an activation, and one flipped bit is
+// 2^-8 = 3.9e-3 relative. What must hold is that the Train mode is as accurate as the Infer mode: both measured
+// against the float32 model's logits, the Train mode's error at most 1.5 times the Infer mode's (and each well
+// inside bf16's few percent), and the two within the sum of their errors.
+TEST(dense_train_mode_bf16_as_accurate_as_infer) {
     LoadedModel lm = demo(ComputeDType::BF16);
     at::Tensor ids = ids_for(3);
     at::Tensor a = lm.model->forward(ids);
     at::Tensor b = lm.model->forward(ids, {}, train_mode());
-    const double e = rel_err(b, a);
-    std::printf("dense bf16 infer vs train: rel err %.2e\n", e);
-    CHECK(e <= 5e-3);  // both round every product to bf16; the orders of some sums differ
+    at::Tensor ref = demo().model->forward(ids);
+    const double e = rel_err(b, a), e_infer = rel_err(a, ref), e_train = rel_err(b, ref);
+    std::printf("dense bf16 infer vs train: rel err %.2e; vs float32: infer %.2e, train %.2e\n", e, e_infer, e_train);
+    CHECK(e_infer <= 0.05 && e_train <= 0.05);
+    CHECK(e_train <= 1.5 * e_infer);
+    CHECK(e <= e_infer + e_train);
 }
 
 TEST(converted_moe_train_mode_equals_infer) {
