@@ -44,7 +44,9 @@ for f in usr/bin/den2moe usr/bin/den2moe-studio usr/lib/den2moe/libspm_shim.so; 
   if readelf -d "$X/root/$f" | grep -E 'RPATH|RUNPATH'; then fail "/$f carries an RPATH/RUNPATH"; fi
 done
 echo "no RPATH/RUNPATH in the installed ELF files"
-zcat "$X/root/usr/share/man/man1/den2moe.1.gz" | grep -q '^\.SS den2moe convert' || fail "den2moe(1) lacks the commands"
+# read the page whole first: `zcat | grep -q` under pipefail fails when grep stops reading before zcat is done
+man_page=$(zcat "$X/root/usr/share/man/man1/den2moe.1.gz")
+grep -q '^\.SS den2moe convert' <<<"$man_page" || fail "den2moe(1) lacks the commands"
 desktop-file-validate "$X/root/usr/share/applications/org.den2moe.Studio.desktop"
 appstreamcli validate --no-net "$X/root/usr/share/metainfo/org.den2moe.Studio.metainfo.xml"
 
