@@ -17,6 +17,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 passed = 0
@@ -161,26 +162,39 @@ def main():
     case('export hitting a file-size limit exits 1 and leaves no folder, no *.tmp-*',
          ['export', ARGS.moe, '--format', 'mixtral', '--out', os.path.join(out, 'hf'), '--quiet'], 1,
          r'(File too large|file-size limit)', fsize=1 << 20, after=lambda: leftovers(out))
-    # SIGTERM (a batch system's time limit) stops a job like Ctrl-C: exit 130, no output, no temporary file
+    # SIGTERM (a batch system's time limit) stops a job like Ctrl-C: exit 130, no output, no temporary file.
+    # Sent once the job reports progress (before that, a signal terminates the process as if unhandled, which
+    # is right but not what this case is about: a slow start — an ASan build, a loaded machine — must not
+    # turn the case into that one).
+    def terminate_when(argv, patterns):
+        p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(p.stdout.readline, b'')), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and p.poll() is None:
+            seen = [ln.decode('utf-8', 'replace') for ln in list(lines)]
+            if all(any(re.search(pat, ln) for ln in seen) for pat in patterns):
+                break
+            time.sleep(0.05)
+        p.send_signal(15)
+        p.wait(timeout=300)
+        reader.join(timeout=60)
+        return p, b''.join(lines).decode('utf-8', 'replace')
+
     out = fresh('mine-term')
-    p = subprocess.Popen([ARGS.den2moe, 'mine', project, '--domains', 'gsm8k,python,shakespeare', '--dtype', 'fp32',
-                          '--out', os.path.join(out, 'm'), '--cache-dir', os.path.join(out, 'cache'), '--no-cache'],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(3)
-    p.send_signal(15)
-    text = p.communicate(timeout=120)[0].decode('utf-8', 'replace')
+    p, text = terminate_when([ARGS.den2moe, 'mine', project, '--domains', 'gsm8k,python,shakespeare', '--dtype', 'fp32',
+                              '--out', os.path.join(out, 'm'), '--cache-dir', os.path.join(out, 'cache'), '--no-cache'],
+                             [r'^\[statistics\] [1-9]'])
     tmp = [os.path.join(r, f) for r, _, fs in os.walk(out) for f in fs + _ if '.tmp-' in f]
     report(p.returncode == 130 and not os.path.exists(os.path.join(out, 'm')) and not tmp,
            'SIGTERM cancels mine: exit 130, no output folder, no temporary file',
            f'exit {p.returncode}, left {tmp}, output folder {os.path.exists(os.path.join(out, "m"))}\n{text[-1500:]}')
     # the same through the local launcher (--nproc 2): it forwards the signal, both ranks cancel, exit 130
     out = fresh('mine-term-nproc')
-    p = subprocess.Popen([ARGS.den2moe, 'mine', project, '--domains', 'gsm8k,python,shakespeare', '--dtype', 'fp32',
-                          '--out', os.path.join(out, 'm'), '--cache-dir', os.path.join(out, 'cache'), '--no-cache',
-                          '--nproc', '2'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    time.sleep(4)
-    p.send_signal(15)
-    text = p.communicate(timeout=120)[0].decode('utf-8', 'replace')
+    p, text = terminate_when([ARGS.den2moe, 'mine', project, '--domains', 'gsm8k,python,shakespeare', '--dtype', 'fp32',
+                              '--out', os.path.join(out, 'm'), '--cache-dir', os.path.join(out, 'cache'), '--no-cache',
+                              '--nproc', '2'], [r'^\[rank 0\] \[statistics\] [1-9]', r'^\[rank 1\] \[statistics\] [1-9]'])
     tmp = [os.path.join(r, f) for r, _, fs in os.walk(out) for f in fs + _ if '.tmp-' in f]
     report(p.returncode == 130 and not os.path.exists(os.path.join(out, 'm')) and not tmp
            and text.count('cancelled') == 2,
