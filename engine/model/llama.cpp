@@ -96,25 +96,92 @@ bool use_row_parallel(const at::Tensor& x, int64_t rows) {
     return nt > 1 && rows >= nt * kRowParallelMinRows;
 }
 
-at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
-    const int64_t K = x.size(-1);
-    const int64_t N = x.numel() / std::max<int64_t>(K, 1);
-    if (!use_row_parallel(x, N) || (at::GradMode::is_enabled() && w.requires_grad())) return gemm::linear(x, w, b);
-    at::Tensor xf = x.reshape({N, K}).contiguous();
-    at::Tensor out = at::empty({N, w.size(0)}, x.options());
+namespace {
+// Each thread multiplies its share of x's N rows: out rows [r0, r1) (=, or += with accumulate) x rows · wᵀ
+// (+ b), single-threaded GEMMs (use_row_parallel holds). xf [N, K] contiguous, out [N, w.size(0)].
+void rows_gemm(const at::Tensor& xf, const at::Tensor& w, const at::Tensor& b, at::Tensor& out, bool accumulate) {
+    const int64_t N = xf.size(0);
     const int64_t nt = at::get_num_threads();
     at::parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
             if (r1 <= r0) continue;
             at::Tensor o = out.narrow(0, r0, r1 - r0);
-            gemm::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
+            if (accumulate)
+                gemm::addmm_(o, xf.narrow(0, r0, r1 - r0), w.t());
+            else
+                gemm::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
             if (b.defined()) o.add_(b);
         }
     });
+}
+
+// residual can take a GEMM's sum in place: a contiguous float32 CPU tensor of `rows` rows of n values,
+// outside autograd (bf16 keeps its rounding order: the product rounded, then the add)
+bool residual_fusable(const at::Tensor& residual, const at::Tensor& x, int64_t rows, int64_t n) {
+    return residual.is_cpu() && residual.is_contiguous() && residual.scalar_type() == at::kFloat &&
+           x.scalar_type() == at::kFloat && residual.numel() == rows * n && residual.size(-1) == n &&
+           !(at::GradMode::is_enabled() && (residual.requires_grad() || x.requires_grad()));
+}
+}  // namespace
+
+at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    const int64_t K = x.size(-1);
+    const int64_t N = x.numel() / std::max<int64_t>(K, 1);
+    if (!use_row_parallel(x, N) || (at::GradMode::is_enabled() && w.requires_grad())) return gemm::linear(x, w, b);
+    at::Tensor xf = x.reshape({N, K}).contiguous();
+    at::Tensor out = at::empty({N, w.size(0)}, x.options());
+    rows_gemm(xf, w, b, out, /*accumulate=*/false);
     std::vector<int64_t> shape = x.sizes().vec();
     shape.back() = w.size(0);
     return out.view(shape);
+}
+
+void linear_rows_add(const at::Tensor& x, const at::Tensor& w, at::Tensor& residual, const at::Tensor& b) {
+    const int64_t K = x.size(-1);
+    const int64_t N = x.numel() / std::max<int64_t>(K, 1);
+    if (w.dim() != 2 || w.size(1) != K || !residual_fusable(residual, x, N, w.size(0)) ||
+        (at::GradMode::is_enabled() && w.requires_grad())) {
+        residual.add_(linear_rows(x, w, b));
+        return;
+    }
+    at::Tensor xf = x.reshape({N, K}).contiguous();
+    at::Tensor r2 = residual.view({N, w.size(0)});
+    if (use_row_parallel(x, N)) {
+        rows_gemm(xf, w, b, r2, /*accumulate=*/true);
+        return;
+    }
+    gemm::addmm_(r2, xf, w.t());
+    if (b.defined()) r2.add_(b);
+}
+
+void FeedForward::forward_add(const at::Tensor& x, at::Tensor& residual, int il, const FfnContext& fc) const {
+    residual.add_(forward(x, il, fc));
+}
+
+void SwiGluFfn::run_row_parallel(const at::Tensor& xf, at::Tensor& out, bool accumulate) const {
+    const int64_t N = xf.size(0);
+    const int64_t nt = at::get_num_threads();
+    at::parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+            const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
+            if (r1 > r0) forward_rows(xf.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0), accumulate);
+        }
+    });
+}
+
+void SwiGluFfn::forward_add(const at::Tensor& x, at::Tensor& residual, int il, const FfnContext& fc) const {
+    const int64_t D = x.size(-1);
+    const int64_t N = x.numel() / std::max<int64_t>(D, 1);
+    const bool want_act = fc.observers && fc.observers->wants(site::kFfnAct, il);
+    if (!want_act && use_row_parallel(x, N) && residual_fusable(residual, x, N, D) &&
+        !(at::GradMode::is_enabled() && w_gate_up_.requires_grad())) {
+        at::Tensor xf = x.reshape({N, D}).contiguous();
+        at::Tensor r2 = residual.view({N, D});
+        run_row_parallel(xf, r2, /*accumulate=*/true);
+        return;
+    }
+    FeedForward::forward_add(x, residual, il, fc);
 }
 
 at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc) const {
@@ -125,13 +192,7 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
         !(at::GradMode::is_enabled() && w_gate_up_.requires_grad())) {
         at::Tensor xf = x.reshape({N, D}).contiguous();
         at::Tensor out = at::empty({N, D}, x.options());
-        const int64_t nt = at::get_num_threads();
-        at::parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
-            for (int64_t t = b; t < e; ++t) {
-                const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
-                if (r1 > r0) forward_rows(xf.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0));
-            }
-        });
+        run_row_parallel(xf, out, /*accumulate=*/false);
         return out.view(x.sizes());
     }
     at::Tensor gu = gemm::linear(x, w_gate_up_);                          // [B, T, 2F]
@@ -141,7 +202,7 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
     return gemm::linear(act, w_down_, b_down_);                           // [B, T, D]
 }
 
-void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
+void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out, bool accumulate) const {
     at::Tensor gu = gemm::mm(x, w_gate_up_.t());  // [n, 2F]
     at::Tensor act;
 #ifdef D2M_HAVE_KERNELS
@@ -151,17 +212,20 @@ void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out) const {
     }
 #endif
     if (!act.defined()) act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
-    gemm::mm_out(out, act, w_down_.t());
+    if (accumulate)
+        gemm::addmm_(out, act, w_down_.t());
+    else
+        gemm::mm_out(out, act, w_down_.t());
     if (b_down_.defined()) out.add_(b_down_);
 }
 
-void SwiGluFfn::forward_rows(const at::Tensor& x, at::Tensor out) const {
+void SwiGluFfn::forward_rows(const at::Tensor& x, at::Tensor out, bool accumulate) const {
     // equal blocks of about kRowBlock rows (281 rows: one block, not 256 + 25; 400: 200 + 200)
     const int64_t n = x.size(0);
     const int64_t nb = std::max<int64_t>(1, (n + kRowBlock / 2) / kRowBlock);
     for (int64_t b = 0; b < nb; ++b) {
         const int64_t r0 = n * b / nb, r1 = n * (b + 1) / nb;
-        if (r1 > r0) forward_into(x.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0));
+        if (r1 > r0) forward_into(x.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0), accumulate);
     }
 }
 
@@ -532,14 +596,27 @@ at::Tensor LlamaModel::run_layers(const at::Tensor& ids_in, const at::Tensor& at
 #endif
             o = og.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});  // [B, T, H Dh]
         }
-        at::Tensor attn_out = linear_rows(o, L.w_o);                                 // [B, T, D]
-        emit(obs, site::kAttnOut, il, attn_out, token_mask);
-        x = x + attn_out;
+        // The residual adds go into the GEMMs (beta = 1) where no observer needs the projection alone
+        // (kAttnOut, kFfnOut) and x may change in place: no observer was handed this x (kLayerInp, the
+        // previous layer's kLayerOut, or any site before it when il == 0: x is then the embedding's fresh
+        // output). Else the separate adds, into a new x, as always.
+        const bool x_private = !(obs && (obs->wants(site::kLayerInp, il) || (il > 0 && obs->wants(site::kLayerOut, il - 1))));
+        if (x_private && !(obs && obs->wants(site::kAttnOut, il))) {
+            linear_rows_add(o, L.w_o, x);  // x += o·W_oᵀ
+        } else {
+            at::Tensor attn_out = linear_rows(o, L.w_o);                             // [B, T, D]
+            emit(obs, site::kAttnOut, il, attn_out, token_mask);
+            x = x + attn_out;
+        }
         at::Tensor hf = rms_norm(x, L.ffn_norm, cfg_.rms_norm_eps);                 // [B, T, D]
         emit(obs, site::kFfnInp, il, hf, token_mask);
-        at::Tensor f = L.ffn->forward(hf, il, fc);
-        emit(obs, site::kFfnOut, il, f, token_mask);
-        x.add_(f);
+        if (obs && obs->wants(site::kFfnOut, il)) {
+            at::Tensor f = L.ffn->forward(hf, il, fc);
+            emit(obs, site::kFfnOut, il, f, token_mask);
+            x.add_(f);
+        } else {
+            L.ffn->forward_add(hf, x, il, fc);  // x += ffn(hf)
+        }
         emit(obs, site::kLayerOut, il, x, token_mask);
     }
     if (cache) cache->len += T;

@@ -59,6 +59,11 @@ public:
     virtual ~FeedForward() = default;
     /// x: [B, T, D] in compute dtype -> [B, T, D]
     virtual at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const = 0;
+    /// residual += forward(x, il, fc), residual [B, T, D] in the compute dtype. The caller (run_layers)
+    /// takes this path only when no observer wants the block's output alone (site kFfnOut); blocks may
+    /// then sum straight into the residual stream (SwiGluFfn: beta = 1 in down_proj's GEMM). The default
+    /// adds forward()'s result.
+    virtual void forward_add(const at::Tensor& x, at::Tensor& residual, int il, const FfnContext& fc) const;
     /// The Train mode (ExecMode::Train): the same function, differentiable. Blocks without one refuse.
     virtual at::Tensor forward_train(const at::Tensor& x, int il, const FfnContext& fc) const;
     /// A copy with every tensor on `device`. Blocks without one refuse.
@@ -78,15 +83,19 @@ public:
     SwiGluFfn(const at::Tensor& gate, const at::Tensor& up, const at::Tensor& down,
               const at::Tensor& down_bias, at::ScalarType dtype);
     at::Tensor forward(const at::Tensor& x, int il, const FfnContext& fc) const override;
+    /// float32 inference by rows (forward_rows with accumulate): down_proj's GEMM adds into the residual
+    /// rows, no [B, T, D] temporary and no separate add. Elsewhere the default.
+    void forward_add(const at::Tensor& x, at::Tensor& residual, int il, const FfnContext& fc) const override;
     at::Tensor forward_train(const at::Tensor& x, int il, const FfnContext& fc) const override;
     std::shared_ptr<const FeedForward> to(const at::Device& device) const override;
-    /// x [n, D] -> writes [n, D] into `out` (a contiguous slice of a larger buffer; no hooks). The MoE
-    /// block runs its experts into one buffer this way.
-    void forward_into(const at::Tensor& x, at::Tensor out) const;
+    /// x [n, D] -> writes [n, D] into `out` (a contiguous slice of a larger buffer; no hooks), or adds
+    /// to it with `accumulate` (down_proj's GEMM with beta = 1). The MoE block runs its experts into one
+    /// buffer this way.
+    void forward_into(const at::Tensor& x, at::Tensor out, bool accumulate = false) const;
     /// forward_into over equal blocks of about kRowBlock rows: the block's [rows, 2F] gate/up output stays
     /// in cache for the SwiGLU and down_proj. Runs on the calling thread only (meant for one thread
     /// of a row-parallel region, where GEMMs are single-threaded).
-    void forward_rows(const at::Tensor& x, at::Tensor out) const;
+    void forward_rows(const at::Tensor& x, at::Tensor out, bool accumulate = false) const;
     static constexpr int64_t kRowBlock = 256;
     void named_tensors(const std::string& prefix, std::map<std::string, at::Tensor>& out) const override;
     std::string kind() const override { return "swiglu"; }
@@ -98,6 +107,8 @@ public:
     const at::Tensor& down_bias() const { return b_down_; }  ///< [D] or undefined
 
 private:
+    /// x [N, D] contiguous -> out [N, D] (= or +=): each thread forward_rows over its share (use_row_parallel)
+    void run_row_parallel(const at::Tensor& x, at::Tensor& out, bool accumulate) const;
     int64_t n_ff_;
     at::Tensor w_gate_up_;  // [2F, D]
     at::Tensor w_down_;     // [D, F]
@@ -123,6 +134,9 @@ constexpr int64_t kHeadAttnBlock = 64;
 /// at::linear(x, w, b) by rows when use_row_parallel(x, rows) holds (each thread an at::mm_out over
 /// its share), else at::linear itself. The attention projections and the vocabulary projection.
 at::Tensor linear_rows(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b = at::Tensor());
+/// residual += linear_rows(x, w, b) with the sum taken inside the GEMMs (beta = 1: no [.., N] temporary,
+/// no separate add) where residual is a contiguous float32 [.., N] of x's rows; else that sum itself.
+void linear_rows_add(const at::Tensor& x, const at::Tensor& w, at::Tensor& residual, const at::Tensor& b = at::Tensor());
 
 /// Per-layer key/value cache for incremental decoding.
 struct KVCache {

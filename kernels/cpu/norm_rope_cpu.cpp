@@ -1,8 +1,10 @@
 // CPU kernels of norm_rope.h. Rows are split over torch's intra-op threads (a parallel_for per
-// call); the row loops are plain float loops the compiler vectorises.
+// call); the row loops are plain float loops the compiler vectorises, built in AVX-512, AVX2 and baseline
+// clones picked at load time (clones.h).
 #include "norm_rope.h"
 
 #include "bf16_bits.h"
+#include "clones.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -39,22 +41,63 @@ void check_cpu_dtype(const at::Tensor& t, const char* what) {
     }
 }
 
+// One row: out = x / sqrt(mean(x²) + eps) · w; xf: scratch of D floats
+template <typename T>
+__attribute__((always_inline)) inline void rms_row(const T* xr, T* o, const float* w, float* xf, int64_t D, float eps) {
+    for (int64_t j = 0; j < D; ++j) xf[j] = load(xr, j);
+    float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
+    for (int64_t j = 0; j < D; ++j) ss += xf[j] * xf[j];
+    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(D) + eps);
+    for (int64_t j = 0; j < D; ++j) store(o, j, xf[j] * inv * w[j]);
+}
+D2M_CLONES void rms_row_f32(const float* xr, float* o, const float* w, float* xf, int64_t D, float eps) {
+    rms_row(xr, o, w, xf, D, eps);
+}
+D2M_CLONES void rms_row_bf16(const uint16_t* xr, uint16_t* o, const float* w, float* xf, int64_t D, float eps) {
+    rms_row(xr, o, w, xf, D, eps);
+}
+
 template <typename T>
 void rms_rows(const T* x, T* out, const float* w, int64_t rows, int64_t D, float eps) {
     at::parallel_for(0, rows, 64, [&](int64_t r0, int64_t r1) {
         std::vector<float> buf(static_cast<size_t>(D));
-        float* xf = buf.data();
         for (int64_t r = r0; r < r1; ++r) {
-            const T* xr = x + r * D;
-            for (int64_t j = 0; j < D; ++j) xf[j] = load(xr, j);
-            float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-            for (int64_t j = 0; j < D; ++j) ss += xf[j] * xf[j];
-            const float inv = 1.0f / std::sqrt(ss / static_cast<float>(D) + eps);
-            T* o = out + r * D;
-            for (int64_t j = 0; j < D; ++j) store(o, j, xf[j] * inv * w[j]);
+            if constexpr (std::is_same_v<T, float>) rms_row_f32(x + r * D, out + r * D, w, buf.data(), D, eps);
+            else rms_row_bf16(x + r * D, out + r * D, w, buf.data(), D, eps);
         }
     });
+}
+
+// One token's n_rot heads of Dh rotated in place: c, s the token's Dh/2 cosines and sines
+template <typename T>
+__attribute__((always_inline)) inline void rope_row(T* row, int64_t n_rot, int64_t Dh, const float* c, const float* s,
+                                                    bool interleaved) {
+    const int64_t half = Dh / 2;
+    for (int64_t h = 0; h < n_rot; ++h) {
+        T* x = row + h * Dh;
+        if (interleaved) {
+            for (int64_t j = 0; j < half; ++j) {
+                const float x0 = load(x, 2 * j), x1 = load(x, 2 * j + 1);
+                store(x, 2 * j, x0 * c[j] - x1 * s[j]);
+                store(x, 2 * j + 1, x1 * c[j] + x0 * s[j]);
+            }
+        } else {
+            T* y = x + half;
+            for (int64_t j = 0; j < half; ++j) {
+                const float x0 = load(x, j), x1 = load(y, j);
+                store(x, j, x0 * c[j] - x1 * s[j]);
+                store(y, j, x1 * c[j] + x0 * s[j]);
+            }
+        }
+    }
+}
+D2M_CLONES void rope_row_f32(float* row, int64_t n_rot, int64_t Dh, const float* c, const float* s, bool interleaved) {
+    rope_row(row, n_rot, Dh, c, s, interleaved);
+}
+D2M_CLONES void rope_row_bf16(uint16_t* row, int64_t n_rot, int64_t Dh, const float* c, const float* s,
+                              bool interleaved) {
+    rope_row(row, n_rot, Dh, c, s, interleaved);
 }
 
 template <typename T>
@@ -63,18 +106,8 @@ void rope_rows(T* data, int64_t rows, int64_t C, int64_t n_rot, int64_t Dh, cons
     const int64_t half = Dh / 2;
     at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
-            T* row = data + r * C;
-            const float* c = cs + r * half;
-            const float* s = sn + r * half;
-            for (int64_t h = 0; h < n_rot; ++h) {
-                T* x = row + h * Dh;
-                for (int64_t j = 0; j < half; ++j) {
-                    const int64_t a = interleaved ? 2 * j : j, b = interleaved ? 2 * j + 1 : j + half;
-                    const float x0 = load(x, a), x1 = load(x, b);
-                    store(x, a, x0 * c[j] - x1 * s[j]);
-                    store(x, b, x1 * c[j] + x0 * s[j]);
-                }
-            }
+            if constexpr (std::is_same_v<T, float>) rope_row_f32(data + r * C, n_rot, Dh, cs + r * half, sn + r * half, interleaved);
+            else rope_row_bf16(data + r * C, n_rot, Dh, cs + r * half, sn + r * half, interleaved);
         }
     });
 }

@@ -2,15 +2,18 @@
 // batched prompts with left and right padding, fp32 within 1e-4 max abs and bf16 within a
 // documented tolerance; the KV-cache path equals the full pass; hooks see what the FFN computes.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <map>
 
 #include "core/observers.h"
 #include "core/run_context.h"
 #include "core/runtime.h"
 #include "io/safetensors.h"
 #include "model/gemm.h"
+#include "model/llama.h"
 #include "model/loaded_model.h"
 #include "support/check.h"
 
@@ -156,6 +159,80 @@ TEST(hooks_observe_ffn_activation) {
     CHECK(nt.count("model.layers.5.mlp.down_proj.weight") == 1);
     CHECK(nt.count("model.layers.0.self_attn.k_proj.weight") == 1);
     CHECK_EQ(lm.model->n_params(), int64_t(6819072));
+}
+
+// The residual adds go into o_proj's and down_proj's GEMMs (beta = 1) when nobody observes the projections
+// or the residual stream (run_layers): the same logits as the observed path, which keeps the separate adds,
+// up to the order of the sums; the observed path's sites still add up (layer_out = layer_inp + attn_out +
+// ffn_out), and a tensor handed to an observer is never changed afterwards by the in-place sums.
+TEST(fused_residual_adds_match_the_observed_path) {
+    LoadedModel lm = load_model(demo_dir(), ComputeDType::F32);
+    const int prev_threads = at::get_num_threads();
+    at::set_num_threads(2);  // 2 x 128 rows: the row-parallel path (use_row_parallel) as in ppl
+    at::manual_seed(3);
+    at::Tensor ids = at::randint(3, 4000, {2, 128}, at::kLong);
+    at::Tensor fused = lm.model->forward(ids);
+    ObserverSet obs;
+    std::map<int, at::Tensor> inp_ref, inp_seen, attn, ffn, out;
+    obs.add(site::kLayerInp, [&](const HookEvent& e) {
+        inp_ref[e.layer] = e.tensor;  // kept by reference: must not change after the event
+        inp_seen[e.layer] = e.tensor.clone();
+    });
+    obs.add(site::kAttnOut, [&](const HookEvent& e) { attn[e.layer] = e.tensor.clone(); });
+    obs.add(site::kFfnOut, [&](const HookEvent& e) { ffn[e.layer] = e.tensor.clone(); });
+    obs.add(site::kLayerOut, [&](const HookEvent& e) { out[e.layer] = e.tensor.clone(); });
+    ForwardOptions fo;
+    fo.observers = &obs;
+    at::Tensor observed = lm.model->forward(ids, {}, fo);
+    const double scale = observed.abs().max().item<double>();
+    const double d = (fused - observed).abs().max().item<double>();
+    std::fprintf(stderr, "fused vs observed logits: max abs diff %.3g (scale %.3g)\n", d, scale);
+    CHECK(d <= 1e-4);
+    for (int il = 0; il < 6; ++il) {
+        CHECK(at::equal(inp_ref.at(il), inp_seen.at(il)));
+        const at::Tensor sum = inp_seen.at(il) + attn.at(il) + ffn.at(il);
+        CHECK((sum - out.at(il)).abs().max().item<double>() <= 1e-5);
+    }
+    // only layer 3's input and layer 1's output observed, kept by reference: layers 0, 1 (its FFN only) and
+    // 4-5 fuse, layers 2 and 3 keep the separate adds, and neither held tensor changes afterwards
+    ObserverSet some;
+    at::Tensor held_inp3, held_out1;
+    some.add(site::kLayerInp, [&](const HookEvent& e) { held_inp3 = e.tensor; }, 3);
+    some.add(site::kLayerOut, [&](const HookEvent& e) { held_out1 = e.tensor; }, 1);
+    fo.observers = &some;
+    at::Tensor partly = lm.model->forward(ids, {}, fo);
+    CHECK((partly - fused).abs().max().item<double>() <= 1e-4);
+    CHECK((held_inp3 - inp_seen.at(3)).abs().max().item<double>() <= 1e-5);
+    CHECK((held_out1 - out.at(1)).abs().max().item<double>() <= 1e-5);
+    at::set_num_threads(prev_threads);
+}
+
+// linear_rows_add: residual += x·wᵀ (+ b), by rows (2 threads, 256 rows) and in one GEMM (1 thread, or 6 rows),
+// against ATen's separate product and add
+TEST(linear_rows_add_equals_linear_then_add) {
+    const int prev_threads = at::get_num_threads();
+    at::manual_seed(5);
+    const at::Tensor w = at::randn({48, 40}), b = at::randn({48});
+    for (int threads : {2, 1}) {
+        at::set_num_threads(threads);
+        for (int64_t rows : {256, 6}) {
+            const at::Tensor x = at::randn({2, rows / 2, 40});
+            const at::Tensor r0 = at::randn({x.size(0), x.size(1), 48});
+            for (bool bias : {false, true}) {
+                at::Tensor r = r0.clone();
+                linear_rows_add(x, w, r, bias ? b : at::Tensor());
+                const at::Tensor want = r0 + at::linear(x, w, bias ? b : at::Tensor());
+                CHECK((r - want).abs().max().item<double>() <= 1e-5);
+            }
+        }
+        // a bf16 residual takes the separate add: the product rounded to bf16, then added
+        const at::Tensor xb = at::randn({4, 40}).to(at::kBFloat16), wb = w.to(at::kBFloat16);
+        at::Tensor rb = at::randn({4, 48}).to(at::kBFloat16);
+        const at::Tensor rb0 = rb.clone();
+        linear_rows_add(xb, wb, rb);
+        CHECK(at::equal(rb, rb0 + gemm::linear(xb, wb)));
+    }
+    at::set_num_threads(prev_threads);
 }
 
 D2M_TEST_MAIN()
