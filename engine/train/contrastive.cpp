@@ -38,6 +38,15 @@ at::Tensor cosine_mse_loss(const at::Tensor& a, const at::Tensor& b, const at::T
     return (cos - label.to(cos.device()).to(at::kFloat)).pow(2).mean();
 }
 
+at::Tensor distill_loss(const at::Tensor& e, const at::Tensor& e0, const std::string& kind) {
+    D2M_CHECK(e.sizes() == e0.sizes(), Internal, "distill: embeddings ", e.sizes(), " but start embeddings ",
+              e0.sizes());
+    at::Tensor ef = e.to(at::kFloat), e0f = e0.to(at::kFloat).detach();
+    if (kind == "embedding") return (1.0 - (ef * e0f).sum(-1)).mean();
+    D2M_CHECK(kind == "similarity", InvalidInput, "distill '", kind, "' is not embedding or similarity");
+    return (at::matmul(ef, ef.t()) - at::matmul(e0f, e0f.t())).pow(2).mean();
+}
+
 void update_budget_bias(at::Tensor& budget_bias, const at::Tensor& budget_score, const at::Tensor& counts,
                         double k, double k_e, double beta, double eta, bool t_all_tokens, int64_t tokens) {
     at::NoGradGuard ng;

@@ -4,6 +4,7 @@
 //   infonce_loss     mean over anchors of CE(a·cᵀ/τ, target): each anchor scored against every
 //                    candidate (all positives and hard negatives of the batch = in-batch negatives)
 //   cosine_mse_loss  mean((cos(a, b) − label)²), the Den2MoEE dense phase's / SBERT's CosineSimilarityLoss
+//   distill_loss     how far embeddings moved from the start model's (per text, or their Gram matrix)
 // and Den2MoEE's budget-bias update (DEN2MOEE.md §1.3), a no-gradient rule on per-expert counts.
 #pragma once
 
@@ -24,6 +25,10 @@ at::Tensor infonce_loss(const at::Tensor& anchors, const at::Tensor& candidates,
 
 /// a [B, D], b [B, D], label [B] -> scalar float32 loss (a, b need not be normalised).
 at::Tensor cosine_mse_loss(const at::Tensor& a, const at::Tensor& b, const at::Tensor& label);
+
+/// The distillation term of training.distill, e and e0 [N, D] unit-norm (e0: the start model's, no
+/// gradient): "embedding" = mean_i (1 − e_i·e0_i); "similarity" = mean_ij (e_i·e_j − e0_i·e0_j)².
+at::Tensor distill_loss(const at::Tensor& e, const at::Tensor& e0, const std::string& kind);
 
 /// Den2MoEE's budget-bias update (DEN2MOEE.md §1.3, `update_budget_bias`), in place, no gradient:
 ///   w_i = 1 + β·budget_score_i, ideal_i = (K_e/K)·w_i/Σw, actual_i = T_i/(K·T_all),

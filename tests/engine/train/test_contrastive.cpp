@@ -91,9 +91,13 @@ TrainSettings fixture_settings(const std::string& loss, const std::string& pooli
     return s;
 }
 
-void pair_fixture(const std::string& name, const TrainSettings& s) {
+/// `steps_first` optimizer steps before the recorded batch (the distillation term is 0, and so is its
+/// gradient, while the model is still the start model): the trained tensors' values are recorded too.
+void pair_fixture(const std::string& name, const TrainSettings& s, int steps_first = 0) {
     const std::string model = d2m_test::shared_dir() + "/models/demo-llama-7m";
     Trainer tr(d2m_test::tiny_demo_project(), model, s, null_context());
+    for (int k = 0; k < steps_first; ++k) tr.train_step();
+    tr.zero_grad();
     const std::vector<int64_t> idx = {0, 1, 2, 3};
     const double loss = tr.accumulate_pairs(idx);
     std::vector<std::pair<std::string, at::Tensor>> out;
@@ -115,8 +119,11 @@ void pair_fixture(const std::string& name, const TrainSettings& s) {
         out.emplace_back("grad:" + kv.first, kv.second);
         names.push_back(kv.first);
     }
+    if (steps_first > 0)
+        for (const auto& kv : tr.parameters()) out.emplace_back("param:" + kv.first, kv.second);
     json info = {{"model", model},  {"loss", s.loss},     {"tau", s.tau}, {"pooling", s.pooling},
-                 {"texts", texts},  {"labels", labels},   {"trainable", names}};
+                 {"texts", texts},  {"labels", labels},   {"trainable", names},
+                 {"distill", s.distill}, {"distill_weight", s.distill_weight}, {"trained", steps_first > 0}};
     save_safetensors(root() + "/" + name + ".safetensors", out, {{"info", info.dump()}});
     std::printf("%s: loss %.6f, %zu gradients\n", name.c_str(), loss, names.size());
     CHECK(std::isfinite(loss) && loss > 0);
@@ -217,6 +224,13 @@ TEST(infonce_and_cosine_mse_by_hand) {
     at::Tensor x = at::tensor({1.0f, 0.0f, 0.0f, 2.0f}).view({2, 2});
     at::Tensor y = at::tensor({3.0f, 4.0f, 0.0f, -1.0f}).view({2, 2});
     CHECK_CLOSE(cosine_mse_loss(x, y, at::tensor({1.0f, 0.0f})).item<double>(), 0.5 * (0.16 + 1.0), 1e-6);
+    // distillation: e = ((1,0), (0.6,0.8)), e0 = ((0.6,0.8), (0.6,0.8)): 1 - cos = (0.4, 0) -> 0.2;
+    // Gram(e) - Gram(e0) = ((0, -0.4), (-0.4, 0)) -> mean of squares 2·0.16/4 = 0.08
+    at::Tensor e = at::tensor({1.0f, 0.0f, 0.6f, 0.8f}).view({2, 2});
+    at::Tensor e0 = at::tensor({0.6f, 0.8f, 0.6f, 0.8f}).view({2, 2});
+    CHECK_CLOSE(distill_loss(e, e0, "embedding").item<double>(), 0.2, 1e-6);
+    CHECK_CLOSE(distill_loss(e, e0, "similarity").item<double>(), 0.08, 1e-6);
+    CHECK_CLOSE(distill_loss(e0, e0, "similarity").item<double>(), 0.0, 0.0);
     // pooling: left-padded rows, last token and the mean over real tokens, unit norm
     at::Tensor h = at::tensor({0.f, 0.f, 3.f, 0.f, 0.f, 4.f, 1.f, 1.f, 2.f, 2.f, 0.f, 1.f}).view({2, 3, 2});
     at::Tensor mask = at::tensor(std::vector<int64_t>{0, 1, 1, 1, 1, 1}).view({2, 3});
@@ -295,6 +309,20 @@ TEST(writes_contrastive_fixtures) {
     pair_fixture("infonce_last", fixture_settings("infonce", "last", pairs));
     TrainSettings s = fixture_settings("cosmse", "mean", pairs);
     pair_fixture("cosmse_mean", s);
+    // training.distill after 3 steps at LR 1e-2 (the term and its gradient are 0 at the start model):
+    // InfoNCE + 20 x mean(1 - cos(e, e_start)); cos-MSE + 200 x mean((Gram - Gram_start)^2)
+    s = fixture_settings("infonce", "last", pairs);
+    s.distill = "embedding";
+    s.distill_weight = 20;
+    s.schedule = "constant";
+    s.lr = 1e-2;
+    s.steps = 4;
+    pair_fixture("infonce_distill_embedding", s, 3);
+    s.loss = "cosmse";
+    s.pooling = "mean";
+    s.distill = "similarity";
+    s.distill_weight = 200;
+    pair_fixture("cosmse_distill_similarity", s, 3);
 }
 
 TEST(settings_refuse_what_does_not_fit) {
@@ -306,6 +334,13 @@ TEST(settings_refuse_what_does_not_fit) {
     s = fixture_settings("infonce", "last", root() + "/pairs.jsonl");
     s.teacher = "somewhere";
     CHECK_THROWS_WITH(validate_train_settings(s), "teacher");
+    s = fixture_settings("infonce", "last", root() + "/pairs.jsonl");
+    s.loss = "lm";
+    s.pairs.clear();
+    s.distill = "embedding";
+    CHECK_THROWS_WITH(validate_train_settings(s), "training.distill 'embedding' keeps the start");
+    s.distill = "gram";
+    CHECK_THROWS_WITH(validate_train_settings(s), "distill");
     // cosmse without labels and without a teacher is refused before training
     const std::string nolab = root() + "/nolabel.jsonl";
     write_text(nolab, "{\"query\": \"a b\", \"positive\": \"c d\"}\n{\"query\": \"e\", \"positive\": \"f\"}\n"
