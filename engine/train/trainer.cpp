@@ -330,9 +330,12 @@ struct Trainer::Impl {
     }
     /// Pooled, L2-normalised embeddings [N, D] float32 of token-id lists, in the given order. The texts
     /// run in up to 4 left-padded batches of similar lengths (length_groups), not one batch padded to
-    /// the longest text: each row's arithmetic is its own, so only the padding computed changes.
+    /// the longest text (a group costs a pass's per-op overhead, counted as 128 tokens): each row's
+    /// arithmetic is its own, so only the padding computed changes.
     at::Tensor embed(const LlamaModel& m, const std::vector<const std::vector<int>*>& texts, const ForwardOptions& o) const {
-        const std::vector<std::vector<int64_t>> groups = length_groups(texts);
+        std::vector<int64_t> lens;
+        for (const auto* t : texts) lens.push_back(static_cast<int64_t>(t->size()));
+        const std::vector<std::vector<int64_t>> groups = length_groups(lens, 4, 128);
         if (groups.size() == 1) return embed_batch(m, texts, o);
         std::vector<at::Tensor> parts;
         std::vector<int64_t> where(texts.size());  // text i -> its row in the groups' concatenation
@@ -347,45 +350,6 @@ struct Trainer::Impl {
         }
         at::Tensor e = at::cat(parts);  // [N, D], grouped order
         return e.index_select(0, at::tensor(where, at::kLong).to(e.device()));
-    }
-    /// Texts (indices) in groups of similar length that minimise the padded tokens computed plus a
-    /// fixed cost of 128 tokens a group (a pass's per-op overhead), at most 4 groups: sorted by length
-    /// (ties by index, deterministic), then the optimal cut points (dynamic programming, N <= a few hundred).
-    static std::vector<std::vector<int64_t>> length_groups(const std::vector<const std::vector<int>*>& texts) {
-        const int64_t N = static_cast<int64_t>(texts.size());
-        std::vector<int64_t> idx(static_cast<size_t>(N));
-        for (int64_t i = 0; i < N; ++i) idx[static_cast<size_t>(i)] = i;
-        auto len = [&](int64_t i) { return static_cast<int64_t>(texts[static_cast<size_t>(i)]->size()); };
-        std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return len(a) < len(b); });
-        constexpr int64_t kMaxGroups = 4, kGroupCost = 128;
-        const int64_t K = std::min<int64_t>(kMaxGroups, std::max<int64_t>(N, 1));
-        const int64_t inf = std::numeric_limits<int64_t>::max() / 4;
-        // best[k][j]: least cost of the first j sorted texts in k groups; cut[k][j]: where the last group starts
-        std::vector<std::vector<int64_t>> best(static_cast<size_t>(K + 1), std::vector<int64_t>(static_cast<size_t>(N + 1), inf));
-        std::vector<std::vector<int64_t>> cut(static_cast<size_t>(K + 1), std::vector<int64_t>(static_cast<size_t>(N + 1), 0));
-        best[0][0] = 0;
-        for (int64_t k = 1; k <= K; ++k)
-            for (int64_t j = 1; j <= N; ++j)
-                for (int64_t i = k - 1; i < j; ++i) {
-                    if (best[static_cast<size_t>(k - 1)][static_cast<size_t>(i)] >= inf) continue;
-                    const int64_t c = best[static_cast<size_t>(k - 1)][static_cast<size_t>(i)] + kGroupCost +
-                                      (j - i) * len(idx[static_cast<size_t>(j - 1)]);
-                    if (c < best[static_cast<size_t>(k)][static_cast<size_t>(j)]) {
-                        best[static_cast<size_t>(k)][static_cast<size_t>(j)] = c;
-                        cut[static_cast<size_t>(k)][static_cast<size_t>(j)] = i;
-                    }
-                }
-        int64_t kb = 1;
-        for (int64_t k = 2; k <= K; ++k)
-            if (best[static_cast<size_t>(k)][static_cast<size_t>(N)] < best[static_cast<size_t>(kb)][static_cast<size_t>(N)]) kb = k;
-        std::vector<std::vector<int64_t>> groups;
-        for (int64_t k = kb, j = N; k > 0; --k) {
-            const int64_t i = cut[static_cast<size_t>(k)][static_cast<size_t>(j)];
-            groups.emplace_back(idx.begin() + i, idx.begin() + j);
-            j = i;
-        }
-        std::reverse(groups.begin(), groups.end());
-        return groups;
     }
     /// embed() of one left-padded batch.
     at::Tensor embed_batch(const LlamaModel& m, const std::vector<const std::vector<int>*>& texts,

@@ -438,6 +438,53 @@ TEST(append_eos_trains_at_the_eos_evaluates_there_and_round_trips) {
     CHECK_THROWS_WITH(read_recorded_embedding(out), "embedding.append_eos must be true or false");
 }
 
+TEST(texts_of_very_different_lengths_embed_as_each_alone) {
+    // the trainer embeds a step's texts in up to 4 batches of similar lengths: 6 short and 6 long texts
+    // are cut into groups, and every embedding equals the text's embedding run alone (no padding at all)
+    const std::string pairs = root() + "/pairs-lengths.jsonl";
+    write_pairs(pairs, sample_pairs());
+    TrainSettings s = fixture_settings("infonce", "last", pairs);
+    s.max_length = 64;
+    Trainer tr(d2m_test::tiny_demo_project(), d2m_test::shared_dir() + "/models/demo-llama-7m", s, null_context());
+    std::vector<std::string> texts;
+    for (int i = 0; i < 6; ++i) texts.push_back("word " + std::to_string(i));
+    for (int i = 0; i < 6; ++i) {
+        std::string t = "A much longer sentence number " + std::to_string(i) + ", which goes on";
+        for (int k = 0; k < 6; ++k) t += " and on about the river, the bank and the money in it";
+        texts.push_back(t);
+    }
+    std::swap(texts[1], texts[7]);  // mixed order: the result must come back in the given order
+    const at::Tensor all = tr.embeddings(texts);  // [12, D]
+    double worst = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        const at::Tensor one = tr.embeddings({texts[i]});  // [1, D]
+        worst = std::max(worst, (all[static_cast<int64_t>(i)] - one[0]).abs().max().item<double>());
+    }
+    std::printf("12 texts of 4..64 tokens in length groups vs each alone: max |diff| %.2e\n", worst);
+    CHECK(worst < 1e-5);
+    // these lengths are really cut into groups (the rule itself by hand below)
+    const LoadedModel lm = load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", ComputeDType::F32);
+    std::vector<int64_t> lens;
+    for (const auto& t : texts)
+        lens.push_back(static_cast<int64_t>(embedding_token_ids(*lm.tokenizer, moee_prompt(t, "none", ""), false, 64).size()));
+    CHECK(length_groups(lens, 4, 128).size() >= 2);
+}
+
+TEST(length_groups_by_hand) {
+    // 3 texts of 5 tokens and 3 of 60 (mixed order): one batch computes 6·60 + 128 = 488, two 3·5 + 3·60 + 256 = 451
+    auto g = length_groups({60, 5, 60, 5, 5, 60}, 4, 128);
+    CHECK_EQ(g.size(), size_t{2});
+    CHECK(g[0] == (std::vector<int64_t>{1, 3, 4}) && g[1] == (std::vector<int64_t>{0, 2, 5}));
+    // a group cost of 200: 15 + 180 + 400 = 595 > 360 + 200 = 560, one batch in the given order's sort
+    g = length_groups({60, 5, 60, 5, 5, 60}, 4, 200);
+    CHECK_EQ(g.size(), size_t{1});
+    CHECK_EQ(g[0].size(), size_t{6});
+    // at most max_groups; equal lengths never cut; empty input: one empty group
+    CHECK_EQ(length_groups({1, 100, 200, 300, 400}, 2, 0).size(), size_t{2});
+    CHECK_EQ(length_groups({7, 7, 7, 7}, 4, 1).size(), size_t{1});
+    CHECK_EQ(length_groups({}, 4, 128).size(), size_t{1});
+}
+
 TEST(training_tokenises_each_pair_text_as_the_evaluator_does) {
     // train/eval text match: a pair text becomes the same token ids in training (Trainer::pair_tokens)
     // as in `den2moe eval` for every embedding task family (eval_text_prompt + embedding_token_ids, the
