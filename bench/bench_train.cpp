@@ -200,64 +200,42 @@ void write_contrastive_data(Opts& o, const std::string& dir) {
 int run_child(const Opts& o) {
     init_runtime(o.threads);
     Project p = load_project(source_root() + "/projects/demo.den2moe.json");
-    if (contrastive_stage(o.stage)) {
-        Trainer tr(p, o.model, contrastive_settings(o, o.stage, o.child_dtype), null_context());
-        const double first_loss = tr.train_step();  // warm-up (the first batch: compared with eager's)
-        std::vector<double> t, rate;
-        double loss = 0;
-        const double c0 = cpu_seconds();
-        for (int i = 0; i < o.steps; ++i) {
-            const auto t0 = std::chrono::steady_clock::now();
-            loss = tr.train_step();
-            t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-            rate.push_back(static_cast<double>(tr.last_step_tokens()) / t.back());
-        }
-        const double cpu_step = (cpu_seconds() - c0) / o.steps;
-        if (const char* prof = std::getenv("D2M_TRAIN_PROFILE")) {
-            torch::autograd::profiler::RecordProfile guard(std::string{prof});
-            tr.train_step();
-        }
-        std::printf("%s\n", json({{"tokens_per_s", bench::median(rate)},
-                                  {"step_s", bench::median(t)},
-                                  {"cpu_s_per_step", cpu_step},
-                                  {"peak_rss_mib", peak_rss_mib()},
-                                  {"loss", loss},
-                                  {"first_loss", first_loss}})
-                                .dump()
-                                .c_str());
-        return 0;
-    }
     TrainSettings s;
-    s.stage = o.stage;
-    apply_stage_defaults(s, model_top_k(o.model));
-    s.domains = "wiki,python,gsm8k";
-    s.seq_len = o.seq;
-    s.batch = o.batch;
-    s.tokens = o.seq * o.batch * (o.steps + 1);
-    s.dtype = o.child_dtype;
-    s.eval_windows = 1;
-    if (o.workers >= 0) s.split_workers = o.workers;
+    if (contrastive_stage(o.stage)) {
+        s = contrastive_settings(o, o.stage, o.child_dtype);
+    } else {
+        s.stage = o.stage;
+        apply_stage_defaults(s, model_top_k(o.model));
+        s.domains = "wiki,python,gsm8k";
+        s.seq_len = o.seq;
+        s.batch = o.batch;
+        s.tokens = o.seq * o.batch * (o.steps + 1);
+        s.dtype = o.child_dtype;
+        s.eval_windows = 1;
+        if (o.workers >= 0) s.split_workers = o.workers;
+    }
     Trainer tr(p, o.model, s, null_context());
-    tr.train_step();  // warm-up
-    std::vector<double> t;
+    const double first_loss = tr.train_step();  // warm-up (contrastive: the first batch, compared with eager's)
+    std::vector<double> t, rate;
     double loss = 0;
     const double c0 = cpu_seconds();
     for (int i = 0; i < o.steps; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
         loss = tr.train_step();
         t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        rate.push_back(static_cast<double>(tr.last_step_tokens()) / t.back());  // real tokens (LM: batch x seq)
     }
     const double cpu_step = (cpu_seconds() - c0) / o.steps;
     if (const char* prof = std::getenv("D2M_TRAIN_PROFILE")) {
         torch::autograd::profiler::RecordProfile guard(std::string{prof});
         tr.train_step();
     }
-    const double med = bench::median(t);
-    std::printf("%s\n", json({{"tokens_per_s", static_cast<double>(o.batch * o.seq) / med},
-                              {"step_s", med},
+    std::printf("%s\n", json({{"tokens_per_s", bench::median(rate)},
+                              {"step_s", bench::median(t)},
                               {"cpu_s_per_step", cpu_step},  // user + sys of all threads, mean of the timed steps
                               {"peak_rss_mib", peak_rss_mib()},
                               {"loss", loss},
+                              {"first_loss", first_loss},
                               {"split_workers", tr.split_stats()["max_workers"]}})  // flat: the parent reads from the last '{'
                             .dump()
                             .c_str());
