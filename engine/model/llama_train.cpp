@@ -39,27 +39,29 @@ void emit(const ObserverSet* obs, const char* site, int il, const at::Tensor& t,
     if (obs && obs->wants(site, il)) obs->emit(site, il, t, token_mask);
 }
 
-// x·Wᵀ (+ b) for a fused weight W = [W_0; W_1; ...] (rows `rows[i]`, names `keys[i]`), plus each piece's
-// adapter update where it has one: the pieces are added out of place and joined again.
-at::Tensor adapted_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const LinearAdapters* adapters,
-                          const std::vector<std::string>& keys, const std::vector<int64_t>& rows) {
-    at::Tensor y = gemm::linear(x, w, b);
-    if (!adapters) return y;
-    std::vector<at::Tensor> parts;
-    bool any = false;
+// x·W_iᵀ (+ b_i) for each piece of a fused weight W = [W_0; W_1; ...] (rows `rows[i]`, names `keys[i]`),
+// plus the piece's adapter update where it has one. One product per piece on a row block of W (a
+// view), not one fused product cut into pieces: the backward of cutting an ACTIVATION [N, ΣR] is a
+// zero-filled [N, ΣR] tensor per narrow (or one concatenation of the pieces' gradients per split),
+// while a weight block's is as large as the WEIGHT, N / D times smaller (D = the input width; a
+// contrastive step's N is thousands of tokens). The fused tensor stays the one leaf.
+std::vector<at::Tensor> adapted_linears(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                                        const LinearAdapters* adapters, const std::vector<std::string>& keys,
+                                        const std::vector<int64_t>& rows) {
+    std::vector<at::Tensor> out;
     int64_t off = 0;
     for (size_t i = 0; i < keys.size(); ++i) {
-        at::Tensor part = keys.size() == 1 ? y : y.narrow(-1, off, rows[i]);
-        at::Tensor d = adapters->delta(keys[i], x);
-        if (d.defined()) {
-            part = part + d;
-            any = true;
+        const bool whole = keys.size() == 1;
+        at::Tensor y = gemm::linear(x, whole ? w : w.narrow(0, off, rows[i]),
+                                    b.defined() && !whole ? b.narrow(0, off, rows[i]) : b);  // [.., R_i]
+        if (adapters) {
+            at::Tensor d = adapters->delta(keys[i], x);
+            if (d.defined()) y = y + d;
         }
-        parts.push_back(part);
+        out.push_back(y);
         off += rows[i];
     }
-    if (!any) return y;
-    return parts.size() == 1 ? parts[0] : at::cat(parts, -1);
+    return out;
 }
 
 #ifdef D2M_HAVE_KERNELS
@@ -129,11 +131,11 @@ std::shared_ptr<const FeedForward> FeedForward::to(const at::Device& device) con
 }
 
 at::Tensor SwiGluFfn::forward_train(const at::Tensor& x, int il, const FfnContext& fc) const {
-    at::Tensor gu = gemm::linear(x, w_gate_up_);  // [.., 2F]
-    // split, not two narrows: its backward is one [.., 2F] cat of the two gradients, where each narrow's
-    // is a zero-filled [.., 2F] tensor and the two are then summed
-    const auto halves = gu.split(n_ff_, -1);
-    at::Tensor g = halves[0], u = halves[1];  // [.., F] each
+    // two products on the fused weight's row blocks, not one product split: the split's backward
+    // concatenates the two [.., F] gradients into a [.., 2F] tensor (an activation-sized copy), a row
+    // block's backward is weight-sized (see adapted_linears)
+    at::Tensor g = gemm::linear(x, w_gate_up_.narrow(0, 0, n_ff_));       // [.., F]
+    at::Tensor u = gemm::linear(x, w_gate_up_.narrow(0, n_ff_, n_ff_));   // [.., F]
     if (fc.adapters) {
         at::Tensor dg = fc.adapters->delta(fc.name_prefix + "gate_proj.weight", x);
         at::Tensor du = fc.adapters->delta(fc.name_prefix + "up_proj.weight", x);
@@ -216,11 +218,12 @@ at::Tensor LlamaModel::run_layers_train(const at::Tensor& ids_in, const at::Tens
         const Layer& L = layers_[il];
         emit(obs, site::kLayerInp, il, x, token_mask);
         at::Tensor h = rms_norm_train(x, L.attn_norm, cfg_.rms_norm_eps);
-        at::Tensor qkv = adapted_linear(h, L.w_qkv, L.b_qkv, opt.adapters, {names::q_proj(il), names::k_proj(il), names::v_proj(il)},
-                                        {qd, kvd, kvd});  // [B, T, (H + 2 Hkv) Dh]
-        at::Tensor q = qkv.narrow(-1, 0, qd).view({B, T, H, Dh});
-        at::Tensor k = qkv.narrow(-1, qd, kvd).view({B, T, Hkv, Dh});
-        at::Tensor v = qkv.narrow(-1, qd + kvd, kvd).view({B, T, Hkv, Dh});
+        const std::vector<at::Tensor> qkv =
+            adapted_linears(h, L.w_qkv, L.b_qkv, opt.adapters, {names::q_proj(il), names::k_proj(il), names::v_proj(il)},
+                            {qd, kvd, kvd});  // [B, T, H Dh], [B, T, Hkv Dh] x 2
+        at::Tensor q = qkv[0].view({B, T, H, Dh});
+        at::Tensor k = qkv[1].view({B, T, Hkv, Dh});
+        at::Tensor v = qkv[2].view({B, T, Hkv, Dh});
         if (L.q_norm.defined()) {  // Qwen3: RMSNorm over each q and k head, before RoPE
             q = rms_norm_train(q, L.q_norm, cfg_.rms_norm_eps);
             k = rms_norm_train(k, L.k_norm, cfg_.rms_norm_eps);
@@ -233,7 +236,8 @@ at::Tensor LlamaModel::run_layers_train(const at::Tensor& ids_in, const at::Tens
         at::Tensor vt = v.permute({0, 2, 1, 3});
         at::Tensor o = causal_attention(qg, kt, vt, scale, H, blocked, token_mask);  // [B, Hkv, rep*T, Dh]
         o = o.view({B, H, T, Dh}).permute({0, 2, 1, 3}).reshape({B, T, H * Dh});          // [B, T, H Dh]
-        at::Tensor attn_out = adapted_linear(o, L.w_o, at::Tensor(), opt.adapters, {names::o_proj(il)}, {L.w_o.size(0)});
+        at::Tensor attn_out =
+            adapted_linears(o, L.w_o, at::Tensor(), opt.adapters, {names::o_proj(il)}, {L.w_o.size(0)})[0];
         emit(obs, site::kAttnOut, il, attn_out, token_mask);
         x = x + attn_out;
         at::Tensor hf = rms_norm_train(x, L.ffn_norm, cfg_.rms_norm_eps);  // [B, T, D]

@@ -5,6 +5,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/error.h"
 
@@ -36,6 +37,52 @@ at::Tensor cosine_mse_loss(const at::Tensor& a, const at::Tensor& b, const at::T
     // torch.cosine_similarity: a·b / max(‖a‖·‖b‖, eps) with eps 1e-8
     at::Tensor cos = (af * bf).sum(-1) / (af.norm(2, {-1}) * bf.norm(2, {-1})).clamp_min(1e-8);  // [B]
     return (cos - label.to(cos.device()).to(at::kFloat)).pow(2).mean();
+}
+
+at::Tensor distill_loss(const at::Tensor& e, const at::Tensor& e0, const std::string& kind) {
+    D2M_CHECK(e.sizes() == e0.sizes(), Internal, "distill: embeddings ", e.sizes(), " but start embeddings ",
+              e0.sizes());
+    at::Tensor ef = e.to(at::kFloat), e0f = e0.to(at::kFloat).detach();
+    if (kind == "embedding") return (1.0 - (ef * e0f).sum(-1)).mean();
+    D2M_CHECK(kind == "similarity", InvalidInput, "distill '", kind, "' is not embedding or similarity");
+    return (at::matmul(ef, ef.t()) - at::matmul(e0f, e0f.t())).pow(2).mean();
+}
+
+std::vector<std::vector<int64_t>> length_groups(const std::vector<int64_t>& lengths, int64_t max_groups,
+                                                int64_t group_cost) {
+    const int64_t N = static_cast<int64_t>(lengths.size());
+    std::vector<int64_t> idx(static_cast<size_t>(N));
+    for (int64_t i = 0; i < N; ++i) idx[static_cast<size_t>(i)] = i;
+    auto len = [&](int64_t i) { return lengths[static_cast<size_t>(i)]; };
+    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return len(a) < len(b); });
+    const int64_t K = std::min(std::max<int64_t>(max_groups, 1), std::max<int64_t>(N, 1));
+    const int64_t inf = std::numeric_limits<int64_t>::max() / 4;
+    // best[k][j]: least cost of the first j sorted texts in k groups; cut[k][j]: where the last group starts
+    std::vector<std::vector<int64_t>> best(static_cast<size_t>(K + 1), std::vector<int64_t>(static_cast<size_t>(N + 1), inf));
+    std::vector<std::vector<int64_t>> cut(static_cast<size_t>(K + 1), std::vector<int64_t>(static_cast<size_t>(N + 1), 0));
+    best[0][0] = 0;
+    for (int64_t k = 1; k <= K; ++k)
+        for (int64_t j = 1; j <= N; ++j)
+            for (int64_t i = k - 1; i < j; ++i) {
+                const int64_t prev = best[static_cast<size_t>(k - 1)][static_cast<size_t>(i)];
+                if (prev >= inf) continue;
+                const int64_t c = prev + group_cost + (j - i) * len(idx[static_cast<size_t>(j - 1)]);
+                if (c < best[static_cast<size_t>(k)][static_cast<size_t>(j)]) {
+                    best[static_cast<size_t>(k)][static_cast<size_t>(j)] = c;
+                    cut[static_cast<size_t>(k)][static_cast<size_t>(j)] = i;
+                }
+            }
+    int64_t kb = 1;
+    for (int64_t k = 2; k <= K; ++k)
+        if (best[static_cast<size_t>(k)][static_cast<size_t>(N)] < best[static_cast<size_t>(kb)][static_cast<size_t>(N)]) kb = k;
+    std::vector<std::vector<int64_t>> groups;
+    for (int64_t k = kb, j = N; k > 0; --k) {
+        const int64_t i = cut[static_cast<size_t>(k)][static_cast<size_t>(j)];
+        groups.emplace_back(idx.begin() + i, idx.begin() + j);
+        j = i;
+    }
+    std::reverse(groups.begin(), groups.end());
+    return groups;
 }
 
 void update_budget_bias(at::Tensor& budget_bias, const at::Tensor& budget_score, const at::Tensor& counts,

@@ -4,12 +4,15 @@
 //   infonce_loss     mean over anchors of CE(a·cᵀ/τ, target): each anchor scored against every
 //                    candidate (all positives and hard negatives of the batch = in-batch negatives)
 //   cosine_mse_loss  mean((cos(a, b) − label)²), the Den2MoEE dense phase's / SBERT's CosineSimilarityLoss
+//   distill_loss     how far embeddings moved from the start model's (per text, or their Gram matrix)
 // and Den2MoEE's budget-bias update (DEN2MOEE.md §1.3), a no-gradient rule on per-expert counts.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace den2moe {
 
@@ -24,6 +27,17 @@ at::Tensor infonce_loss(const at::Tensor& anchors, const at::Tensor& candidates,
 
 /// a [B, D], b [B, D], label [B] -> scalar float32 loss (a, b need not be normalised).
 at::Tensor cosine_mse_loss(const at::Tensor& a, const at::Tensor& b, const at::Tensor& label);
+
+/// The distillation term of training.distill, e and e0 [N, D] unit-norm (e0: the start model's, no
+/// gradient): "embedding" = mean_i (1 − e_i·e0_i); "similarity" = mean_ij (e_i·e_j − e0_i·e0_j)².
+at::Tensor distill_loss(const at::Tensor& e, const at::Tensor& e0, const std::string& kind);
+
+/// Indices 0..N-1 of texts with token counts `lengths` in at most `max_groups` groups that each run as
+/// one batch padded to its longest text: the groups minimise (padded tokens computed + `group_cost`
+/// per group); texts sorted by length (ties by index), the cut points by dynamic programming (O(K·N²)).
+/// Groups in ascending length; one group (all texts) when cutting does not pay.
+std::vector<std::vector<int64_t>> length_groups(const std::vector<int64_t>& lengths, int64_t max_groups,
+                                                int64_t group_cost);
 
 /// Den2MoEE's budget-bias update (DEN2MOEE.md §1.3, `update_budget_bias`), in place, no gradient:
 ///   w_i = 1 + β·budget_score_i, ideal_i = (K_e/K)·w_i/Σw, actual_i = T_i/(K·T_all),

@@ -24,6 +24,7 @@ void apply_stage_defaults(TrainSettings& s, int64_t top_k) {
     s.temperature = 1.0;
     s.loss = "lm";
     s.tau = 0.1;
+    s.distill = "none";
     if (stage == "embedding") {
         // a dense LM made an embedding model (our demo's first step; no paper value): every
         // transformer weight but the embeddings trains, InfoNCE tau 0.1 (Den2MoEE's), last-token pooling
@@ -114,6 +115,9 @@ void validate_train_settings(const TrainSettings& s) {
               " the project's windows), which does not read it", Hint{"--loss infonce or --loss cosmse"});
     D2M_CHECK(s.teacher.empty() || s.loss == "cosmse", InvalidInput, "training.teacher gives cosmse's labels, but",
               " the loss is ", s.loss);
+    D2M_CHECK(embedding || s.distill == "none", InvalidInput, "training.distill '", s.distill, "' keeps the start",
+              " model's embeddings of pair texts, but the loss is lm (next token on the project's windows)",
+              Hint{"--loss infonce or --loss cosmse, or leave out --distill"});
     D2M_CHECK(embedding || !s.append_eos, InvalidInput, "training.append_eos ends every pair text with EOS, but the",
               " loss is lm (next token on the project's windows, which carry their own EOS)",
               Hint{"--loss infonce or --loss cosmse, or leave out --append-eos"});

@@ -74,6 +74,13 @@ struct TrainSettings {
     std::string prompt = "none";
     std::string teacher;       ///< cosmse: model whose cosine of each pair is the label ("" = the pairs' labels)
     int64_t steps = 0;         ///< optimizer steps of infonce / cosmse (0 = one epoch over the pairs)
+    /// infonce / cosmse: a term that keeps the START model's embedding geometry (e₀ = the embeddings
+    /// of every pair text by the model as loaded, computed once before training), added with weight
+    /// distill_weight: "embedding" = mean over the step's texts of 1 − cos(e, e₀); "similarity" =
+    /// mean over all pairs (i, j) of the step's texts of (eᵢ·eⱼ − e₀ᵢ·e₀ⱼ)² (the Gram matrices, so
+    /// any rotation of the space is free); "none" = off
+    std::string distill = "none";
+    double distill_weight = 1.0;
     // Den2MoEE's recovery (DEN2MOEE.md §1.3): the α ramp of the dense phase, the sparse phase's budget bias
     int64_t alpha_warmup = 30;   ///< den2moee-dense: α = largest of {0.3, 0.6, 1.0} <= (step-1)/this (0 before)
     int64_t sparse_top_k = 2;    ///< den2moee-sparse: experts per token among routed + null
@@ -164,6 +171,11 @@ inline const Schema<TrainSettings>& train_schema() {
                   "cosmse: model folder whose cosine of each pair is the label (empty = the pairs' labels)")
             .integer("steps", &TrainSettings::steps,
                      "optimizer steps for infonce / cosmse (0 = one epoch over the pairs)", 0)
+            .choice("distill", &TrainSettings::distill, {"none", "embedding", "similarity"},
+                    "infonce / cosmse: keep the start model's embeddings: + weight x mean(1 - cos(e, e_start)) "
+                    "(embedding) or mean((e_i.e_j - e_start_i.e_start_j)^2) over the step's texts (similarity)")
+            .real("distill_weight", &TrainSettings::distill_weight,
+                  "weight of the --distill term (lambda)", 0, 1e6)
             .integer("alpha_warmup", &TrainSettings::alpha_warmup,
                      "den2moee-dense: steps of the prior's alpha ramp 0 -> 0.3 -> 0.6 -> 1.0", 1, 1 << 30)
             .integer("sparse_top_k", &TrainSettings::sparse_top_k,

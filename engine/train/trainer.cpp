@@ -11,6 +11,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
+#include <limits>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -227,6 +228,10 @@ struct Trainer::Impl {
     std::vector<TextPair> pairs;
     std::vector<std::vector<std::vector<int>>> pair_ids;  // [pair][query, positive, negatives...] token ids
     int64_t step_tokens = 0;                              // real tokens of the last step (all ranks)
+    // training.distill: the start model's embeddings of every pair text [texts, D] float32 (unit norm),
+    // and each text's row: start_row[pair][k] (k as in pair_ids)
+    at::Tensor start_emb;
+    std::vector<std::vector<int64_t>> start_row;
     // Den2MoEE recovery: per MoE layer the selection bias the router reads (float32, in place) =
     // the source's centering + the budget bias (float32 master); the step's routed-selection counts
     bool den2moee = false;
@@ -323,8 +328,32 @@ struct Trainer::Impl {
     std::vector<int> text_ids(const std::string& text) const {
         return embedding_token_ids(*lm.tokenizer, moee_prompt(text, s.prompt, ""), s.append_eos, s.max_length);
     }
-    /// Pooled, L2-normalised embeddings [N, D] float32 of token-id lists, one left-padded batch.
+    /// Pooled, L2-normalised embeddings [N, D] float32 of token-id lists, in the given order. The texts
+    /// run in up to 4 left-padded batches of similar lengths (length_groups), not one batch padded to
+    /// the longest text (a group costs a pass's per-op overhead, counted as 128 tokens): each row's
+    /// arithmetic is its own, so only the padding computed changes.
     at::Tensor embed(const LlamaModel& m, const std::vector<const std::vector<int>*>& texts, const ForwardOptions& o) const {
+        std::vector<int64_t> lens;
+        for (const auto* t : texts) lens.push_back(static_cast<int64_t>(t->size()));
+        const std::vector<std::vector<int64_t>> groups = length_groups(lens, 4, 128);
+        if (groups.size() == 1) return embed_batch(m, texts, o);
+        std::vector<at::Tensor> parts;
+        std::vector<int64_t> where(texts.size());  // text i -> its row in the groups' concatenation
+        int64_t row = 0;
+        for (const auto& g : groups) {
+            std::vector<const std::vector<int>*> sub;
+            for (int64_t i : g) {
+                sub.push_back(texts[static_cast<size_t>(i)]);
+                where[static_cast<size_t>(i)] = row++;
+            }
+            parts.push_back(embed_batch(m, sub, o));
+        }
+        at::Tensor e = at::cat(parts);  // [N, D], grouped order
+        return e.index_select(0, at::tensor(where, at::kLong).to(e.device()));
+    }
+    /// embed() of one left-padded batch.
+    at::Tensor embed_batch(const LlamaModel& m, const std::vector<const std::vector<int>*>& texts,
+                           const ForwardOptions& o) const {
         int64_t T = 1;
         for (const auto* t : texts) T = std::max<int64_t>(T, static_cast<int64_t>(t->size()));
         const int64_t N = static_cast<int64_t>(texts.size());
@@ -354,6 +383,7 @@ struct Trainer::Impl {
             for (int64_t i : idx)
                 for (size_t k = 2; k < pair_ids[static_cast<size_t>(i)].size(); ++k) c.push_back(&pair_ids[static_cast<size_t>(i)][k]);
         }
+        const std::vector<int64_t> rows0 = distill_rows({idx}, s.loss == "infonce");  // e₀ rows, the same order
         if (tokens) {
             for (const auto* t : q) *tokens += static_cast<int64_t>(t->size());
             for (const auto* t : c) *tokens += static_cast<int64_t>(t->size());
@@ -363,10 +393,31 @@ struct Trainer::Impl {
         at::Tensor e = embed(*train_model, all, fo());  // [B + C, D]
         const int64_t B = static_cast<int64_t>(q.size());
         at::Tensor eq = e.narrow(0, 0, B), ec = e.narrow(0, B, e.size(0) - B);  // [B, D], [C, D]
-        if (s.loss == "infonce") return infonce_loss(eq, ec, at::arange(B, at::kLong), s.tau);
+        if (s.loss == "infonce") return with_distill(infonce_loss(eq, ec, at::arange(B, at::kLong), s.tau), e, rows0);
         at::Tensor lab = at::empty({B}, at::kFloat);  // [B]
         for (int64_t b = 0; b < B; ++b) lab[b] = static_cast<float>(pairs[static_cast<size_t>(idx[static_cast<size_t>(b)])].label);
-        return cosine_mse_loss(eq, ec.narrow(0, 0, B), lab);
+        return with_distill(cosine_mse_loss(eq, ec.narrow(0, 0, B), lab), e, rows0);
+    }
+    /// The start-embedding rows of the texts of the pairs in `shares` (one process's order: every
+    /// share's queries, then positives, then with `negatives` the hard negatives; empty without distill).
+    std::vector<int64_t> distill_rows(const std::vector<std::vector<int64_t>>& shares, bool negatives) const {
+        std::vector<int64_t> r;
+        if (s.distill == "none") return r;
+        for (size_t k = 0; k < 2; ++k)
+            for (const auto& sh : shares)
+                for (int64_t i : sh) r.push_back(start_row[static_cast<size_t>(i)][k]);
+        if (negatives)
+            for (const auto& sh : shares)
+                for (int64_t i : sh)
+                    for (size_t k = 2; k < start_row[static_cast<size_t>(i)].size(); ++k) r.push_back(start_row[static_cast<size_t>(i)][k]);
+        return r;
+    }
+    /// loss + distill_weight · the distillation term (training.distill) of embeddings e [N, D] whose
+    /// start embeddings are start_emb's rows `rows0`.
+    at::Tensor with_distill(const at::Tensor& loss, const at::Tensor& e, const std::vector<int64_t>& rows0) const {
+        if (s.distill == "none") return loss;
+        at::Tensor e0 = start_emb.index_select(0, at::tensor(rows0, at::kLong)).to(e.device());  // [N, D]
+        return loss + s.distill_weight * distill_loss(e, e0, s.distill);
     }
     /// InfoNCE over one process's micro-batch spread over the ranks (ms-swift's INFONCE_USE_BATCH,
     /// DEN2MOEE.md §3.2): `share[r]` = rank r's pairs. Every rank embeds its own pairs, all-gathers
@@ -410,7 +461,13 @@ struct Trainer::Impl {
         std::vector<at::Tensor> c(p);
         c.insert(c.end(), n.begin(), n.end());
         at::Tensor candidates = at::cat(c);                         // [B + N, D]
-        return infonce_loss(anchors, candidates, at::arange(anchors.size(0), at::kLong), s.tau);
+        at::Tensor l = infonce_loss(anchors, candidates, at::arange(anchors.size(0), at::kLong), s.tau);
+        // distill over all ranks' texts in one process's order (queries; positives; negatives), only
+        // this rank's rows differentiable: summed over the ranks, the one-process gradient
+        if (s.distill == "none") return l;
+        std::vector<at::Tensor> qp(q);
+        qp.insert(qp.end(), c.begin(), c.end());
+        return with_distill(l, at::cat(qp), distill_rows(share, true));
     }
     /// Mean next-token loss of ids [B, T] through `m`'s Train mode: ChunkedLmLoss unless the head
     /// itself trains (then the full logits, so it gets its gradient).
@@ -649,7 +706,33 @@ Trainer::Trainer(const Project& project, const std::string& model_dir, const Tra
             }
             I.notes.push_back(str("cosmse: the labels are the cosines of teacher ", tdir, " (", s.pooling,
                                   " pooling), computed once before training"));
-        } else if (s.loss == "cosmse") {
+        }
+        if (s.distill != "none") {
+            // the start model's embedding of every pair text, before any update (and before LoRA, whose
+            // B = 0 would not change it): what the distillation term keeps
+            at::NoGradGuard no_grad;
+            ForwardOptions o;  // Infer
+            std::vector<const std::vector<int>*> all;
+            for (const auto& v : I.pair_ids) {
+                std::vector<int64_t> rows;
+                for (const auto& t : v) {
+                    rows.push_back(static_cast<int64_t>(all.size()));
+                    all.push_back(&t);
+                }
+                I.start_row.push_back(std::move(rows));
+            }
+            std::vector<at::Tensor> parts;
+            for (size_t b0 = 0; b0 < all.size(); b0 += 64) {
+                ctx.check_cancelled();
+                std::vector<const std::vector<int>*> t(all.begin() + static_cast<std::ptrdiff_t>(b0),
+                                                       all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), b0 + 64)));
+                parts.push_back(I.embed(*I.train_model, t, o).to(at::kCPU));  // [n, D]
+            }
+            I.start_emb = at::cat(parts);  // [texts, D]
+            I.notes.push_back(str("distill ", s.distill, " (weight ", format_real(s.distill_weight), "): the start",
+                                  " model's embeddings of the ", all.size(), " pair texts, computed once before training"));
+        }
+        if (s.loss == "cosmse" && s.teacher.empty()) {
             for (size_t i = 0; i < I.pairs.size(); ++i)
                 D2M_CHECK(I.pairs[i].has_label(), InvalidInput, "loss cosmse needs a label on every pair, but pair ",
                           i + 1, " of ", pairs_path, " has none",
@@ -886,6 +969,9 @@ std::map<std::string, at::Tensor> Trainer::gradients() const {
 }
 
 std::map<std::string, at::Tensor> Trainer::parameters() const {
+    // values, not part of any graph: a master that is a row slice of a fused leaf is a view made in
+    // no-grad mode and updated in place, which autograd refuses to clone with grad mode on
+    at::NoGradGuard no_grad;
     std::map<std::string, at::Tensor> out;
     for (const auto& p : impl_->params) out[p.name] = p.master.clone();
     return out;

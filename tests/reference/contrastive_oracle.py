@@ -8,9 +8,17 @@ Written from the usual sentence-embedding definitions, not from the C++ engine:
   infonce     F.cross_entropy(q @ c.T / tau, arange(B)) where c = [positives; hard negatives]
               (sentence-transformers' MultipleNegativesRankingLoss with scale 1/tau)
   cosmse      F.mse_loss(F.cosine_similarity(q, p), labels) (sentence-transformers' CosineSimilarityLoss)
+  distill     training.distill: + w * mean(1 - cos(e, e0)) (embedding) or + w * mse(e e^T, e0 e0^T)
+              (similarity), e0 = the start model's embeddings (the weights as read), on a fixture recorded
+              after a few steps (its trained tensors' values are in it)
 Autograd gives the loss and the gradients of the tensors the engine trained (train_oracle.check_grads).
 
-  grads  --fixture FILE [--tol 1e-4]    the engine's loss + gradients (test_contrastive) vs ours
+  grads  --fixture FILE [--tol 1e-4] [--batched]
+                                        the engine's loss + gradients (test_contrastive) vs ours; --batched:
+                                        the texts as ONE left-padded batch with an attention mask (the
+                                        benchmark's eager peer) instead of each alone
+  bench  --model DIR --batches FILE [--loss infonce|cosmse] [--lora R] [--tau 0.05] [--dtype fp32|bf16]
+                                        eager contrastive training tokens/s on bench_train's batches (one JSON line)
   gathered --fixture FILE [--ranks 2] [--tol 1e-4]
                                         ms-swift's cross-rank InfoNCE (INFONCE_USE_BATCH, DEN2MOEE.md §3.2) on
                                         the infonce fixture's pairs split in contiguous shares over R ranks:
@@ -25,6 +33,7 @@ Autograd gives the loss and the gradients of the tensors the engine trained (tra
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -68,16 +77,84 @@ def embed(m, ids, pooling):
     return F.normalize(e, dim=-1)
 
 
+def batched_embed(m, seqs, pooling):
+    """Embeddings [N, D] of token-id lists run as ONE left-padded batch with an attention mask (how a
+    PyTorch user trains: train_oracle.MoeLlama.hidden, positions counting real tokens)."""
+    T, N = max(len(x) for x in seqs), len(seqs)
+    ids = torch.zeros(N, T, dtype=torch.long)
+    mask = torch.zeros(N, T, dtype=torch.long)
+    for r, x in enumerate(seqs):
+        ids[r, T - len(x):] = torch.as_tensor(x, dtype=torch.long)
+        mask[r, T - len(x):] = 1
+    h = m.hidden(ids, mask)                    # [N, T, D] final-norm hidden states
+    if pooling == 'last':
+        e = h[:, -1].float()
+    else:
+        mf = mask.float()[..., None]
+        e = (h.float() * mf).sum(1) / mf.sum(1).clamp_min(1.0)
+    return F.normalize(e, dim=-1)
+
+
+def pair_loss(e, B, loss, tau, labels=None):
+    """e = [queries (B); candidates]: InfoNCE over all candidates, or cos-MSE of query b vs candidate b."""
+    if loss == 'infonce':
+        return F.cross_entropy(e[:B] @ e[B:].T / tau, torch.arange(B))
+    return F.mse_loss(F.cosine_similarity(e[:B], e[B:2 * B]), labels)
+
+
+def distill_term(e, e0, kind):
+    """How far embeddings e [N, D] moved from the start model's e0 (no gradient): 'embedding' =
+    mean of 1 - cosine similarity; 'similarity' = mean squared difference of the Gram matrices."""
+    if kind == 'embedding':
+        return (1 - F.cosine_similarity(e, e0)).mean()
+    return F.mse_loss(e @ e.T, e0 @ e0.T)
+
+
 def cmd_grads(a):
     t = read_safetensors(a.fixture)
     info = json.loads(read_metadata(a.fixture)['info'])
     m = dense_llama(info['model'])
     leaves = {}
     for name in info['trainable']:
-        m.W[name] = torch.nn.Parameter(m.W[name].clone())
+        # a fixture recorded after some steps (training.distill) carries the trained tensors' values
+        m.W[name] = torch.nn.Parameter((t['param:' + name] if info.get('trained') else m.W[name]).clone())
         leaves[name] = m.W[name]
-    E = lambda k: embed(m, t['text:%d' % k], info['pooling'])  # noqa: E731
     rows = info['texts']                       # per pair: [query, positive, negatives...] text numbers
+    kind = info.get('distill', 'none')
+    if kind != 'none':
+        assert not a.batched, 'grads --batched: fixtures without distill'
+        # training.distill: the start model (the weights as read) embeds every text, each alone
+        m0 = dense_llama(info['model'])
+        with torch.no_grad():
+            E0 = lambda k: embed(m0, t['text:%d' % k], info['pooling'])  # noqa: E731
+            order = [r[0] for r in rows] + [r[1] for r in rows]
+            if info['loss'] == 'infonce':
+                order += [k for r in rows for k in r[2:]]
+            e0 = torch.stack([E0(k) for k in order])
+        e = torch.stack([embed(m, t['text:%d' % k], info['pooling']) for k in order])  # [N, D], with autograd
+        B = len(rows)
+        lab = torch.tensor(info['labels'], dtype=torch.float32)
+        base = pair_loss(e, B, info['loss'], info['tau'], lab)
+        term = distill_term(e, e0, kind)
+        loss = base + info['distill_weight'] * term
+        print('distill %s: base loss %.6f, weight x term %.6f (%.1f%% of the loss)'
+              % (kind, base.item(), info['distill_weight'] * term.item(), 100 * info['distill_weight'] * term.item() / loss.item()))
+        if info['distill_weight'] * term.item() < 0.05 * loss.item():
+            print('  MISMATCH the fixture\'s distillation term is too small to test (< 5 % of the loss)')
+            sys.exit(1)
+        loss.backward()
+        check_grads(a.fixture, info, t, {n: leaves[n].grad for n in info['trainable']}, loss.item(), a.tol)
+        return
+    if a.batched:  # the benchmark's eager peer: one left-padded batch (queries; positives; negatives)
+        seqs = [t['text:%d' % r[0]].tolist() for r in rows] + [t['text:%d' % r[1]].tolist() for r in rows]
+        if info['loss'] == 'infonce':
+            seqs += [t['text:%d' % k].tolist() for r in rows for k in r[2:]]
+        lab = torch.tensor(info['labels'], dtype=torch.float32)
+        loss = pair_loss(batched_embed(m, seqs, info['pooling']), len(rows), info['loss'], info['tau'], lab)
+        loss.backward()
+        check_grads(a.fixture, info, t, {n: leaves[n].grad for n in info['trainable']}, loss.item(), a.tol)
+        return
+    E = lambda k: embed(m, t['text:%d' % k], info['pooling'])  # noqa: E731
     q = torch.stack([E(r[0]) for r in rows])   # [B, D]
     p = torch.stack([E(r[1]) for r in rows])   # [B, D]
     if info['loss'] == 'infonce':
@@ -162,21 +239,107 @@ def cmd_budget(a):
     print('ORACLE_OK')
 
 
+def peak_rss_mib():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def cmd_bench(a):
+    """Eager contrastive training steps as a PyTorch user runs them (bench_train's peer): float32
+    parameters (bf16 = autocast), every step's texts in one left-padded batch, last-token / mean
+    pooling + F.normalize, InfoNCE (in-batch + hard negatives) or cos-MSE, backward,
+    clip_grad_norm_(1.0), torch.optim.AdamW. The batches (token ids, labels) are bench_train's, in its
+    trainer's order. Full fine-tune: every self_attn / mlp weight and every norm (the embedding
+    stage's default); --lora R: LoRA r R (alpha 2R, dropout 0.1) on q/k/v/o/gate/up/down + the norms."""
+    import time
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    data = json.load(open(a.batches))
+    m = dense_llama(a.model)
+    if a.lora:
+        m.lora_scale, m.lora_dropout = 2.0, 0.1
+        for name in sorted(m.W):
+            if name.endswith(('_proj.weight',)) and '.layers.' in name:
+                out, inp = m.W[name].shape
+                A = (torch.rand(a.lora, inp) * 2 - 1) / math.sqrt(inp)
+                m.lora[name] = (A.requires_grad_(True), torch.zeros(out, a.lora).requires_grad_(True))
+        trainable = [n for n in sorted(m.W) if n.endswith('norm.weight')]
+    else:
+        trainable = [n for n in sorted(m.W) if '.self_attn.' in n or '.mlp.' in n or n.endswith('norm.weight')]
+    for n in trainable:
+        m.W[n] = m.W[n].clone().requires_grad_(True)
+    params = [m.W[n] for n in trainable] + [t for ab in m.lora.values() for t in ab]
+    opt = torch.optim.AdamW(params, lr=a.lr, weight_decay=0.0, foreach=False)
+
+    def step(batch):
+        q = [p['ids'][0] for p in batch]
+        c = [p['ids'][1] for p in batch]
+        if a.loss == 'infonce':
+            c += [x for p in batch for x in p['ids'][2:]]
+        lab = torch.tensor([p.get('label', float('nan')) for p in batch], dtype=torch.float32)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=a.dtype == 'bf16'):
+            e = batched_embed(m, q + c, a.pooling)
+        loss = pair_loss(e.float(), len(q), a.loss, a.tau, lab)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item(), sum(len(x) for x in q + c)
+
+    steps = data['steps']
+    rates, times, losses = [], [], []
+    cpu0 = 0.0
+    for s, batch in enumerate(steps):
+        if s == 1:
+            cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        loss, tokens = step(batch)
+        dt = time.perf_counter() - t0
+        losses.append(loss)
+        if s > 0:  # the first step warms up
+            times.append(dt)
+            rates.append(tokens / dt)
+    n = max(len(steps) - 1, 1)
+    cpu_step = (time.process_time() - cpu0) / n
+    if a.profile:  # one more step under the (legacy) autograd profiler, as bench_train's D2M_TRAIN_PROFILE
+        with torch.autograd.profiler.profile(use_kineto=False) as prof:
+            step(steps[-1])
+        prof.export_chrome_trace(a.profile)
+    rates.sort()
+    times.sort()
+    print(json.dumps({'tokens_per_s': rates[len(rates) // 2], 'step_s': times[len(times) // 2],
+                      'cpu_s_per_step': cpu_step, 'peak_rss_mib': peak_rss_mib(),
+                      'loss': losses[-1], 'first_loss': losses[0]}))
+
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest='cmd', required=True)
     g = sub.add_parser('grads')
     g.add_argument('--fixture', required=True)
     g.add_argument('--tol', type=float, default=1e-4)
+    g.add_argument('--batched', action='store_true',
+                   help="the texts as one left-padded batch with an attention mask (the benchmark's eager peer)")
     g = sub.add_parser('gathered')
     g.add_argument('--fixture', required=True)
     g.add_argument('--ranks', type=int, default=2)
     g.add_argument('--tol', type=float, default=1e-4)
     b = sub.add_parser('budget')
     b.add_argument('--fixture', required=True)
+    b = sub.add_parser('bench')
+    b.add_argument('--model', required=True, help='dense Hugging Face folder')
+    b.add_argument('--batches', required=True, help="bench_train's JSON: {steps: [[{ids: [[q], [p], [n]...], label}]]}")
+    b.add_argument('--loss', choices=['infonce', 'cosmse'], default='infonce')
+    b.add_argument('--tau', type=float, default=0.05)
+    b.add_argument('--pooling', choices=['last', 'mean'], default='last')
+    b.add_argument('--lora', type=int, default=0, help='LoRA rank (0 = full fine-tune)')
+    b.add_argument('--lr', type=float, default=5e-5)
+    b.add_argument('--threads', type=int, default=2)
+    b.add_argument('--dtype', choices=['fp32', 'bf16'], default='fp32')
+    b.add_argument('--profile', default='', help='write one extra step as a chrome trace (bench/train_profile.py)')
     a = ap.parse_args()
-    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '2')))
-    {'grads': cmd_grads, 'gathered': cmd_gathered, 'budget': cmd_budget}[a.cmd](a)
+    torch.set_num_threads(a.threads if a.cmd == 'bench' else int(os.environ.get('OMP_NUM_THREADS', '2')))
+    {'grads': cmd_grads, 'gathered': cmd_gathered, 'budget': cmd_budget, 'bench': cmd_bench}[a.cmd](a)
 
 
 if __name__ == '__main__':

@@ -119,14 +119,20 @@ class MoeLlama:
             y = y + w[:, e:e + 1].to(xf.dtype) * self.expert(p + f'experts.{e}.', xf)
         return y.view(h.shape)
 
-    def logits(self, ids):
+    def hidden(self, ids, mask=None):
+        """Final-norm hidden states [B, T, D]. mask [B, T] (1 = token, left padding): positions count
+        real tokens (cumsum - 1) and padded keys get finfo.min (Hugging Face's eager mask: a padded
+        query row stays finite, and no real row sees a padded key)."""
         B, T = ids.shape
         W = self.W
         inv = 1.0 / (self.theta ** (torch.arange(0, self.Dh, 2).float() / self.Dh))
-        fr = torch.arange(T).float()[:, None] * inv
-        emb = torch.cat((fr, fr), -1)
+        pos = torch.arange(T).float()[None, :] if mask is None else (mask.cumsum(1) - 1).clamp_min(0).float()
+        fr = pos[..., None] * inv                                             # [1 or B, T, Dh/2]
+        emb = torch.cat((fr, fr), -1)[:, None]                                # [1 or B, 1, T, Dh]
         cos, sin = emb.cos(), emb.sin()
         bias = torch.full((T, T), float('-inf')).triu(1)
+        if mask is not None:
+            bias = bias + torch.zeros(B, 1, 1, T).masked_fill(mask[:, None, None, :] == 0, torch.finfo(torch.float32).min)
         rot = lambda t: torch.cat((-t[..., t.shape[-1] // 2:], t[..., :t.shape[-1] // 2]), -1)  # noqa: E731
         x = W['model.embed_tokens.weight'][ids]
         rep = self.H // self.Hkv
@@ -143,7 +149,10 @@ class MoeLlama:
             o = (att @ v).transpose(1, 2).reshape(B, T, self.H * self.Dh)
             x = x + self.lin(o, p + 'self_attn.o_proj.weight')
             x = x + self.ffn(l, self.rms(x, W[p + 'post_attention_layernorm.weight']))
-        return self.lin(self.rms(x, W['model.norm.weight']), 'lm_head.weight').float()
+        return self.rms(x, W['model.norm.weight'])
+
+    def logits(self, ids):
+        return self.lin(self.hidden(ids), 'lm_head.weight').float()
 
     def loss(self, ids):
         lg = self.logits(ids)

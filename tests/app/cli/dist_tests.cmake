@@ -77,6 +77,16 @@ add_test(NAME cli_dist_infonce_gathered_equals_single
 set_tests_properties(cli_dist_infonce_gathered_equals_single PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
                      FIXTURES_REQUIRED cli_train PASS_REGULAR_EXPRESSION "SAME 4 steps")
 
+# The same with training.distill similarity (the Gram term over all ranks' texts in one process's order,
+# only a rank's own rows differentiable: trainer.cpp gathered_infonce), LR 1e-3 and weight 1000 so that
+# the term dominates the loss after the first steps (loss 1.64, 2.10, 373, 65: a term over the wrong rows
+# would be far off). Tolerances 1e-4 / 5e-3 (measured 1.7e-5: the step-1 gradient norm, where the term is
+# fp noise of the embeddings, 1e-7, times 1000; weights 2.8e-3 of the max at 20x the stage's LR).
+add_test(NAME cli_dist_infonce_distill_gathered_equals_single
+         COMMAND sh -c "D=${D2M_CLI_DIST}-infonce-distill && T=$<TARGET_FILE:den2moe> && M=${D2M_SHARED_DIR}/models/demo-llama-7m && CMP='/usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/dist_compare.py' && rm -rf $D && mkdir -p $D && $T pairs --from mrpc,banking77 --max-per-source 24 --out $D/pairs.jsonl > /dev/null && A='--project ${D2M_CLI_TRAIN}/tiny.den2moe.json --domains truthfulqa,python --seq-len 32 --eval-windows 2 --dtype fp32 --stage embedding --pairs '$D/pairs.jsonl' --batch 8 --steps 4 --lora-dropout 0 --lr 1e-3 --distill similarity --distill-weight 1000 --quiet' && $T train $M $A --out $D/one && $T train $M $A --out $D/two --nproc 2 2>&1 && grep -q '\"world_size\": 2' $D/two/train.json && $CMP $D/one $D/two $M 1e-4 5e-3")
+set_tests_properties(cli_dist_infonce_distill_gathered_equals_single PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     FIXTURES_REQUIRED cli_train PASS_REGULAR_EXPRESSION "SAME 4 steps")
+
 # Overlapped all-reduce (grad_sync overlap, dist/reducer.h): gradient buckets started by autograd hooks
 # during each rank's last backward pass vs one bucketed all-reduce after it. Grad-accum 4 on 2 ranks
 # (each rank accumulates 2 micro-batches and hooks the second), 0.05 MiB buckets (many of them).

@@ -91,9 +91,13 @@ TrainSettings fixture_settings(const std::string& loss, const std::string& pooli
     return s;
 }
 
-void pair_fixture(const std::string& name, const TrainSettings& s) {
+/// `steps_first` optimizer steps before the recorded batch (the distillation term is 0, and so is its
+/// gradient, while the model is still the start model): the trained tensors' values are recorded too.
+void pair_fixture(const std::string& name, const TrainSettings& s, int steps_first = 0) {
     const std::string model = d2m_test::shared_dir() + "/models/demo-llama-7m";
     Trainer tr(d2m_test::tiny_demo_project(), model, s, null_context());
+    for (int k = 0; k < steps_first; ++k) tr.train_step();
+    tr.zero_grad();
     const std::vector<int64_t> idx = {0, 1, 2, 3};
     const double loss = tr.accumulate_pairs(idx);
     std::vector<std::pair<std::string, at::Tensor>> out;
@@ -115,8 +119,11 @@ void pair_fixture(const std::string& name, const TrainSettings& s) {
         out.emplace_back("grad:" + kv.first, kv.second);
         names.push_back(kv.first);
     }
+    if (steps_first > 0)
+        for (const auto& kv : tr.parameters()) out.emplace_back("param:" + kv.first, kv.second);
     json info = {{"model", model},  {"loss", s.loss},     {"tau", s.tau}, {"pooling", s.pooling},
-                 {"texts", texts},  {"labels", labels},   {"trainable", names}};
+                 {"texts", texts},  {"labels", labels},   {"trainable", names},
+                 {"distill", s.distill}, {"distill_weight", s.distill_weight}, {"trained", steps_first > 0}};
     save_safetensors(root() + "/" + name + ".safetensors", out, {{"info", info.dump()}});
     std::printf("%s: loss %.6f, %zu gradients\n", name.c_str(), loss, names.size());
     CHECK(std::isfinite(loss) && loss > 0);
@@ -217,6 +224,13 @@ TEST(infonce_and_cosine_mse_by_hand) {
     at::Tensor x = at::tensor({1.0f, 0.0f, 0.0f, 2.0f}).view({2, 2});
     at::Tensor y = at::tensor({3.0f, 4.0f, 0.0f, -1.0f}).view({2, 2});
     CHECK_CLOSE(cosine_mse_loss(x, y, at::tensor({1.0f, 0.0f})).item<double>(), 0.5 * (0.16 + 1.0), 1e-6);
+    // distillation: e = ((1,0), (0.6,0.8)), e0 = ((0.6,0.8), (0.6,0.8)): 1 - cos = (0.4, 0) -> 0.2;
+    // Gram(e) - Gram(e0) = ((0, -0.4), (-0.4, 0)) -> mean of squares 2·0.16/4 = 0.08
+    at::Tensor e = at::tensor({1.0f, 0.0f, 0.6f, 0.8f}).view({2, 2});
+    at::Tensor e0 = at::tensor({0.6f, 0.8f, 0.6f, 0.8f}).view({2, 2});
+    CHECK_CLOSE(distill_loss(e, e0, "embedding").item<double>(), 0.2, 1e-6);
+    CHECK_CLOSE(distill_loss(e, e0, "similarity").item<double>(), 0.08, 1e-6);
+    CHECK_CLOSE(distill_loss(e0, e0, "similarity").item<double>(), 0.0, 0.0);
     // pooling: left-padded rows, last token and the mean over real tokens, unit norm
     at::Tensor h = at::tensor({0.f, 0.f, 3.f, 0.f, 0.f, 4.f, 1.f, 1.f, 2.f, 2.f, 0.f, 1.f}).view({2, 3, 2});
     at::Tensor mask = at::tensor(std::vector<int64_t>{0, 1, 1, 1, 1, 1}).view({2, 3});
@@ -295,6 +309,20 @@ TEST(writes_contrastive_fixtures) {
     pair_fixture("infonce_last", fixture_settings("infonce", "last", pairs));
     TrainSettings s = fixture_settings("cosmse", "mean", pairs);
     pair_fixture("cosmse_mean", s);
+    // training.distill after 3 steps at LR 1e-2 (the term and its gradient are 0 at the start model):
+    // InfoNCE + 20 x mean(1 - cos(e, e_start)); cos-MSE + 200 x mean((Gram - Gram_start)^2)
+    s = fixture_settings("infonce", "last", pairs);
+    s.distill = "embedding";
+    s.distill_weight = 20;
+    s.schedule = "constant";
+    s.lr = 1e-2;
+    s.steps = 4;
+    pair_fixture("infonce_distill_embedding", s, 3);
+    s.loss = "cosmse";
+    s.pooling = "mean";
+    s.distill = "similarity";
+    s.distill_weight = 200;
+    pair_fixture("cosmse_distill_similarity", s, 3);
 }
 
 TEST(settings_refuse_what_does_not_fit) {
@@ -306,6 +334,13 @@ TEST(settings_refuse_what_does_not_fit) {
     s = fixture_settings("infonce", "last", root() + "/pairs.jsonl");
     s.teacher = "somewhere";
     CHECK_THROWS_WITH(validate_train_settings(s), "teacher");
+    s = fixture_settings("infonce", "last", root() + "/pairs.jsonl");
+    s.loss = "lm";
+    s.pairs.clear();
+    s.distill = "embedding";
+    CHECK_THROWS_WITH(validate_train_settings(s), "training.distill 'embedding' keeps the start");
+    s.distill = "gram";
+    CHECK_THROWS_WITH(validate_train_settings(s), "distill");
     // cosmse without labels and without a teacher is refused before training
     const std::string nolab = root() + "/nolabel.jsonl";
     write_text(nolab, "{\"query\": \"a b\", \"positive\": \"c d\"}\n{\"query\": \"e\", \"positive\": \"f\"}\n"
@@ -401,6 +436,53 @@ TEST(append_eos_trains_at_the_eos_evaluates_there_and_round_trips) {
     mc["embedding"]["append_eos"] = "yes";
     std::ofstream(out + "/moe_config.json") << mc.dump();
     CHECK_THROWS_WITH(read_recorded_embedding(out), "embedding.append_eos must be true or false");
+}
+
+TEST(texts_of_very_different_lengths_embed_as_each_alone) {
+    // the trainer embeds a step's texts in up to 4 batches of similar lengths: 6 short and 6 long texts
+    // are cut into groups, and every embedding equals the text's embedding run alone (no padding at all)
+    const std::string pairs = root() + "/pairs-lengths.jsonl";
+    write_pairs(pairs, sample_pairs());
+    TrainSettings s = fixture_settings("infonce", "last", pairs);
+    s.max_length = 64;
+    Trainer tr(d2m_test::tiny_demo_project(), d2m_test::shared_dir() + "/models/demo-llama-7m", s, null_context());
+    std::vector<std::string> texts;
+    for (int i = 0; i < 6; ++i) texts.push_back("word " + std::to_string(i));
+    for (int i = 0; i < 6; ++i) {
+        std::string t = "A much longer sentence number " + std::to_string(i) + ", which goes on";
+        for (int k = 0; k < 6; ++k) t += " and on about the river, the bank and the money in it";
+        texts.push_back(t);
+    }
+    std::swap(texts[1], texts[7]);  // mixed order: the result must come back in the given order
+    const at::Tensor all = tr.embeddings(texts);  // [12, D]
+    double worst = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        const at::Tensor one = tr.embeddings({texts[i]});  // [1, D]
+        worst = std::max(worst, (all[static_cast<int64_t>(i)] - one[0]).abs().max().item<double>());
+    }
+    std::printf("12 texts of 4..64 tokens in length groups vs each alone: max |diff| %.2e\n", worst);
+    CHECK(worst < 1e-5);
+    // these lengths are really cut into groups (the rule itself by hand below)
+    const LoadedModel lm = load_model(d2m_test::shared_dir() + "/models/demo-llama-7m", ComputeDType::F32);
+    std::vector<int64_t> lens;
+    for (const auto& t : texts)
+        lens.push_back(static_cast<int64_t>(embedding_token_ids(*lm.tokenizer, moee_prompt(t, "none", ""), false, 64).size()));
+    CHECK(length_groups(lens, 4, 128).size() >= 2);
+}
+
+TEST(length_groups_by_hand) {
+    // 3 texts of 5 tokens and 3 of 60 (mixed order): one batch computes 6·60 + 128 = 488, two 3·5 + 3·60 + 256 = 451
+    auto g = length_groups({60, 5, 60, 5, 5, 60}, 4, 128);
+    CHECK_EQ(g.size(), size_t{2});
+    CHECK(g[0] == (std::vector<int64_t>{1, 3, 4}) && g[1] == (std::vector<int64_t>{0, 2, 5}));
+    // a group cost of 200: 15 + 180 + 400 = 595 > 360 + 200 = 560, one batch in the given order's sort
+    g = length_groups({60, 5, 60, 5, 5, 60}, 4, 200);
+    CHECK_EQ(g.size(), size_t{1});
+    CHECK_EQ(g[0].size(), size_t{6});
+    // at most max_groups; equal lengths never cut; empty input: one empty group
+    CHECK_EQ(length_groups({1, 100, 200, 300, 400}, 2, 0).size(), size_t{2});
+    CHECK_EQ(length_groups({7, 7, 7, 7}, 4, 1).size(), size_t{1});
+    CHECK_EQ(length_groups({}, 4, 128).size(), size_t{1});
 }
 
 TEST(training_tokenises_each_pair_text_as_the_evaluator_does) {

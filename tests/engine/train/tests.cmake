@@ -29,13 +29,27 @@ set_tests_properties(oracle_train_export_mixtral PROPERTIES FIXTURES_REQUIRED tr
 # Embedding training: the PyTorch oracle (tests/reference/contrastive_oracle.py, each text run alone
 # through an independent Llama forward) recomputes test_contrastive's InfoNCE (last-token pooling,
 # hard negatives) and cos-MSE (mean pooling) loss and every trainable gradient; fp32 rel 1e-4.
+# training.distill (InfoNCE + 20 x mean(1 - cos(e, e_start)); cos-MSE + 200 x Gram MSE) is recorded after 3
+# steps at LR 1e-2 so that the term is not 0: the oracle embeds each text with the start model and the
+# fixture's trained tensors, and fails when the term is under 5 % of the loss (so that a wrong term cannot pass unseen).
 target_link_libraries(test_contrastive PRIVATE d2m_convert d2m_eval)  # eval: the EOS-pooling round trip
 set_tests_properties(test_contrastive PROPERTIES FIXTURES_SETUP contrastive_oracle_fixtures)
-foreach(fx infonce_last cosmse_mean)
+foreach(fx infonce_last cosmse_mean infonce_distill_embedding cosmse_distill_similarity)
   add_test(NAME oracle_contrastive_${fx}
            COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/contrastive_oracle.py grads
                    --fixture ${CMAKE_BINARY_DIR}/contrastive-oracle/${fx}.safetensors --tol 1e-4)
   set_tests_properties(oracle_contrastive_${fx} PROPERTIES FIXTURES_REQUIRED contrastive_oracle_fixtures
+                       ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
+endforeach()
+# The contrastive benchmark's eager peer (contrastive_oracle.py bench: every text of a step in one
+# left-padded batch with an attention mask, bench_train's stages infonce / cosmse) computes the same
+# loss and gradients as the engine on the same fixtures (check_grads: loss rel 1e-5, every gradient
+# fp32 rel 1e-4), so the benchmark's tokens/s time the same arithmetic.
+foreach(fx infonce_last cosmse_mean)
+  add_test(NAME oracle_contrastive_batched_${fx}
+           COMMAND ${D2M_PYTHON} ${CMAKE_SOURCE_DIR}/tests/reference/contrastive_oracle.py grads --batched
+                   --fixture ${CMAKE_BINARY_DIR}/contrastive-oracle/${fx}.safetensors --tol 1e-4)
+  set_tests_properties(oracle_contrastive_batched_${fx} PROPERTIES FIXTURES_REQUIRED contrastive_oracle_fixtures
                        ENVIRONMENT "${D2M_TEST_ENV}" LABELS "engine;oracle" PASS_REGULAR_EXPRESSION "ORACLE_OK")
 endforeach()
 add_test(NAME oracle_contrastive_budget_bias
