@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
             ctx.client = "den2moe";
             frontend::ProgressPrinter printer(stderr);
             if (!args.has("quiet")) ctx.on_progress = printer.sink();
-            frontend::cancel_on_interrupt(ctx.cancel.raw_flag());
+            set_interrupt_flag(ctx.cancel.raw_flag());  // Ctrl-C / SIGTERM: the job stops, exit 130
             return cmd->run(args, ctx);
         },
         verbose);

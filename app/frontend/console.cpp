@@ -8,7 +8,6 @@
 #include <exception>
 
 #include "core/error.h"
-#include "core/interrupts.h"
 #include "steps.h"
 
 namespace den2moe::frontend {
@@ -18,8 +17,6 @@ double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
-
-void cancel_on_interrupt(std::atomic<bool>* flag) { set_interrupt_flag(flag); }
 
 std::string metric_label(const std::string& name) {
     std::string s = name;

@@ -30,12 +30,6 @@ private:
     bool open_line_ = false;
 };
 
-/// Ctrl-C (SIGINT) and SIGTERM (a batch system's time limit, `kill`) set `flag` (a job's
-/// CancelToken::raw_flag(): the job stops at its next check, its temporary files are removed, and the
-/// front end exits 130). A later call replaces the flag; nullptr detaches it (the signal then terminates).
-/// The signals are taken by a thread of their own where main() called route_interrupts_to_thread().
-void cancel_on_interrupt(std::atomic<bool>* flag);
-
 /// How a metric's name is printed: "tokens_per_s" -> "tokens/s", "held_out_loss" -> "held-out-loss".
 std::string metric_label(const std::string& name);
 

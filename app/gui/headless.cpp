@@ -17,6 +17,7 @@
 #include "console.h"
 
 #include "core/error.h"
+#include "core/interrupts.h"
 #include "eval/task_settings.h"
 #include "mining/mining.h"
 #include "train/train_settings.h"
@@ -349,9 +350,9 @@ int waitForJob(MainWindow& w, Signal done, const QString& what, QTextStream& err
         loop.exit(frontend::kUserError);
     });
     // Ctrl-C stops the job at its next check, as in the CLI
-    frontend::cancel_on_interrupt(w.jobRunner()->cancelToken().raw_flag());
+    den2moe::set_interrupt_flag(w.jobRunner()->cancelToken().raw_flag());
     const int code = loop.exec();
-    frontend::cancel_on_interrupt(nullptr);
+    den2moe::set_interrupt_flag(nullptr);
     if (code == frontend::kCancelled) say(err, QStringLiteral("cancelled"));
     return code;
 }

@@ -97,22 +97,28 @@ bool use_row_parallel(const at::Tensor& x, int64_t rows) {
 }
 
 namespace {
-// Each thread multiplies its share of x's N rows: out rows [r0, r1) (=, or += with accumulate) x rows · wᵀ
-// (+ b), single-threaded GEMMs (use_row_parallel holds). xf [N, K] contiguous, out [N, w.size(0)].
-void rows_gemm(const at::Tensor& xf, const at::Tensor& w, const at::Tensor& b, at::Tensor& out, bool accumulate) {
-    const int64_t N = xf.size(0);
+// fn(r0, r1) once per intra-op thread, on that thread, with its share [r0, r1) of N rows (empty shares skipped)
+template <typename F>
+void for_thread_rows(int64_t N, const F& fn) {
     const int64_t nt = at::get_num_threads();
     at::parallel_for(0, nt, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
-            if (r1 <= r0) continue;
-            at::Tensor o = out.narrow(0, r0, r1 - r0);
-            if (accumulate)
-                gemm::addmm_(o, xf.narrow(0, r0, r1 - r0), w.t());
-            else
-                gemm::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
-            if (b.defined()) o.add_(b);
+            if (r1 > r0) fn(r0, r1);
         }
+    });
+}
+
+// Each thread multiplies its share of x's N rows: out rows [r0, r1) (=, or += with accumulate) x rows · wᵀ
+// (+ b), single-threaded GEMMs (use_row_parallel holds). xf [N, K] contiguous, out [N, w.size(0)].
+void rows_gemm(const at::Tensor& xf, const at::Tensor& w, const at::Tensor& b, at::Tensor& out, bool accumulate) {
+    for_thread_rows(xf.size(0), [&](int64_t r0, int64_t r1) {
+        at::Tensor o = out.narrow(0, r0, r1 - r0);
+        if (accumulate)
+            gemm::addmm_(o, xf.narrow(0, r0, r1 - r0), w.t());
+        else
+            gemm::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
+        if (b.defined()) o.add_(b);
     });
 }
 
@@ -160,13 +166,8 @@ void FeedForward::forward_add(const at::Tensor& x, at::Tensor& residual, int il,
 }
 
 void SwiGluFfn::run_row_parallel(const at::Tensor& xf, at::Tensor& out, bool accumulate) const {
-    const int64_t N = xf.size(0);
-    const int64_t nt = at::get_num_threads();
-    at::parallel_for(0, nt, 1, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-            const int64_t r0 = N * t / nt, r1 = N * (t + 1) / nt;
-            if (r1 > r0) forward_rows(xf.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0), accumulate);
-        }
+    for_thread_rows(xf.size(0), [&](int64_t r0, int64_t r1) {
+        forward_rows(xf.narrow(0, r0, r1 - r0), out.narrow(0, r0, r1 - r0), accumulate);
     });
 }
 
