@@ -131,26 +131,15 @@ std::shared_ptr<const FeedForward> FeedForward::to(const at::Device& device) con
 }
 
 at::Tensor SwiGluFfn::forward_train(const at::Tensor& x, int il, const FfnContext& fc) const {
-    // two products on the fused weight's row blocks, not one product split: the split's backward
-    // concatenates the two [.., F] gradients into a [.., 2F] tensor (an activation-sized copy), a row
-    // block's backward is weight-sized (see adapted_linears)
-    at::Tensor g = gemm::linear(x, w_gate_up_.narrow(0, 0, n_ff_));       // [.., F]
-    at::Tensor u = gemm::linear(x, w_gate_up_.narrow(0, n_ff_, n_ff_));   // [.., F]
-    if (fc.adapters) {
-        at::Tensor dg = fc.adapters->delta(fc.name_prefix + "gate_proj.weight", x);
-        at::Tensor du = fc.adapters->delta(fc.name_prefix + "up_proj.weight", x);
-        if (dg.defined()) g = g + dg;
-        if (du.defined()) u = u + du;
-    }
-    at::Tensor act = at::silu(g) * u;  // [.., F]
+    // two products on the fused weight's row blocks, not one product split (see adapted_linears)
+    const std::vector<at::Tensor> gu =
+        adapted_linears(x, w_gate_up_, at::Tensor(), fc.adapters,
+                        {fc.name_prefix + "gate_proj.weight", fc.name_prefix + "up_proj.weight"}, {n_ff_, n_ff_});
+    at::Tensor act = at::silu(gu[0]) * gu[1];  // [.., F]
     static const at::Tensor kNone;
     emit(fc.observers, site::kFfnAct, il, act, fc.token_mask ? *fc.token_mask : kNone);
-    at::Tensor y = gemm::linear(act, w_down_, b_down_);  // [.., D]
-    if (fc.adapters) {
-        at::Tensor dd = fc.adapters->delta(fc.name_prefix + "down_proj.weight", act);
-        if (dd.defined()) y = y + dd;
-    }
-    return y;
+    return adapted_linears(act, w_down_, b_down_, fc.adapters, {fc.name_prefix + "down_proj.weight"},
+                           {w_down_.size(0)})[0];  // [.., D]
 }
 
 std::shared_ptr<const FeedForward> SwiGluFfn::to(const at::Device& device) const {
