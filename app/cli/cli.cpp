@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
                     env_set ? "set by D2M_BF16_GEMM" : cpu_bf16_support().reason.c_str());
         try {
             std::printf("fp32 GEMMs: %s\n", gemm::fp32_library_description().c_str());
+            std::printf("pre-packed weights: %s\n", gemm::packed_weights_description().c_str());
         } catch (const std::exception& e) {
             std::fprintf(stderr, "error: %s\n", e.what());
             return cli::kUserError;
@@ -93,7 +94,12 @@ int main(int argc, char** argv) {
             }
             args.allow(frontend::flags_of(options));
             cli::setup_threads(args);
-            gemm::fp32_library();  // a bad $D2M_GEMM fails here, before any work
+            try {  // a bad $D2M_GEMM or $D2M_PACKED_WEIGHTS_MB fails here, before any work: a user error
+                gemm::fp32_library();
+                gemm::packed_weights_description();
+            } catch (const std::invalid_argument& e) {
+                throw Error(ErrorKind::InvalidInput, e.what());
+            }
             // an explicit OPENBLAS_CORETYPE is respected; say once what would be faster
             if (const BlasKernels& blas = select_blas_kernels(); !blas.hint.empty() && !args.has("quiet"))
                 std::fprintf(stderr, "note: %s\n", blas.hint.c_str());

@@ -183,7 +183,10 @@ public:
             at::Tensor c = t.contiguous();
             std::vector<at::Tensor> one{c};
             wait(guarded("broadcast", [&] { return pg_->broadcast(one, o); }), "broadcast");
-            if (!c.is_same(t)) t.copy_(c);
+            if (!c.is_same(t))
+                t.copy_(c);
+            else  // gloo wrote t's bytes behind ATen: a new version, so pre-packed copies (gemm.h) are renewed
+                t.unsafeGetTensorImpl()->bump_version();
         }
     }
 

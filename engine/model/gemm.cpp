@@ -11,7 +11,13 @@
 #include <vector>
 
 #ifdef D2M_HAVE_DNNL
-#include <oneapi/dnnl/dnnl.h>
+#include <c10/core/StorageImpl.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <unistd.h>
+
+#include <memory>
+#include <mutex>
+#include <unordered_map>
 #endif
 
 #include "core/runtime.h"
@@ -138,6 +144,245 @@ void dnnl_gemm(at::Tensor& out, const at::Tensor& a_in, const at::Tensor& b_in, 
 #endif
 }
 
+#ifdef D2M_HAVE_DNNL
+// ---- Weights pre-packed for oneDNN's matmul primitive (linear_out) ----
+// dnnl_sgemm packs the weight panel into its kernel's layout on every call; over a 256-row block of the FFN
+// that packing is amortised over few rows (bench_gemm --rows 512, quiet Zen 5: the forward's products
+// 1.13x faster with W reordered once). Entries are keyed by the weight's data pointer and checked against its
+// storage (a weak reference: a freed weight's entry is never matched by a new tensor at the same address),
+// sizes and version counter (ATen's in-place ops bump it: an optimiser step or a LoRA merge re-packs).
+struct PackedPrim {
+    int64_t M = 0, lda = 0, ldc = 0;
+    bool acc = false;
+    bool usable = true;  // false: oneDNN refused this shape or chose another weights layout
+    dnnl::matmul prim;
+    dnnl::memory::desc src, dst, scratch;
+};
+
+struct PackedEntry {
+    c10::weak_intrusive_ptr<c10::StorageImpl> storage{c10::intrusive_ptr<c10::StorageImpl>()};
+    const c10::StorageImpl* storage_id = nullptr;
+    int64_t N = 0, K = 0, offset = 0;
+    uint32_t version = 0;
+    size_t bytes = 0;         // the packed copy's size, counted against the budget
+    std::mutex mu;            // guards the fields below
+    bool ready = false, failed = false;
+    dnnl::memory wmem;        // W in the primitive's layout
+    dnnl::memory::desc wdesc;
+    std::vector<PackedPrim> prims;  // by (M, lda, ldc, acc), most recent last
+};
+
+const dnnl::engine& cpu_engine() {
+    static const dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    return e;
+}
+
+int64_t parse_budget_mb() {
+    if (const char* v = std::getenv("D2M_PACKED_WEIGHTS_MB"); v && *v) {
+        char* end = nullptr;
+        const long long mb = std::strtoll(v, &end, 10);
+        if (*end != '\0' || mb < 0)
+            throw std::invalid_argument(std::string("D2M_PACKED_WEIGHTS_MB='") + v +
+                                        "' is not a size (expected a whole number of MiB, 0 = no pre-packed weights; "
+                                        "unset it for the default, an eighth of physical memory)");
+        return mb;
+    }
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    if (pages <= 0 || page <= 0) return 1024;
+    return static_cast<int64_t>(static_cast<double>(pages) * static_cast<double>(page) / 8.0 / (1 << 20));
+}
+
+struct PackedCache {
+    std::mutex mu;
+    std::unordered_map<const void*, std::shared_ptr<PackedEntry>> entries;
+    size_t bytes = 0;
+    std::atomic<int64_t> budget_mb{-1};  // -1: not read yet
+    int64_t budget() {
+        int64_t b = budget_mb.load(std::memory_order_relaxed);
+        if (b < 0) {
+            b = parse_budget_mb();
+            budget_mb.store(b);
+        }
+        return b;
+    }
+    void sweep_expired() {  // mu held
+        for (auto it = entries.begin(); it != entries.end();) {
+            if (it->second->storage.expired()) {
+                bytes -= it->second->bytes;
+                it = entries.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+};
+
+PackedCache& packed_cache() {
+    static PackedCache* c = new PackedCache();  // never destroyed: weights may outlive static destruction order
+    return *c;
+}
+
+dnnl::memory::desc plain_desc(int64_t rows, int64_t cols, int64_t ld) {
+    return dnnl::memory::desc({rows, cols}, dnnl::memory::data_type::f32, dnnl::memory::dims{ld, 1});
+}
+
+// A primitive for x [M, K] (row stride lda) · W -> out [M, N] (row stride ldc), = or += (a sum post-op);
+// its weights layout in *wdesc.
+PackedPrim make_prim(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldc, bool acc, dnnl::memory::desc* wdesc) {
+    PackedPrim p;
+    p.M = M;
+    p.lda = lda;
+    p.ldc = ldc;
+    p.acc = acc;
+    p.src = plain_desc(M, K, lda);
+    p.dst = plain_desc(M, N, ldc);
+    const dnnl::memory::desc w_any({K, N}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    dnnl::primitive_attr attr;
+    // a user scratchpad: the library's own is shared by concurrent executions of one primitive, and the
+    // row-parallel forward runs the same weight's product on every thread at once
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (acc) {
+        dnnl::post_ops po;
+        po.append_sum(1.f);
+        attr.set_post_ops(po);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(p.src, w_any, p.dst), attr, cpu_engine());
+    p.scratch = pd.scratchpad_desc();
+    p.prim = dnnl::matmul(pd);
+    *wdesc = pd.weights_desc();
+    return p;
+}
+
+// The entry for w (packed on first use), or null: over the budget, or oneDNN refused.
+std::shared_ptr<PackedEntry> packed_entry(const at::Tensor& w, int64_t M, int64_t lda, int64_t ldc, bool acc) {
+    PackedCache& c = packed_cache();
+    const int64_t budget = c.budget();
+    if (budget == 0) return nullptr;
+    const int64_t N = w.size(0), K = w.size(1);
+    const uint32_t version = w._version();
+    const c10::StorageImpl* sid = w.storage().unsafeGetStorageImpl();
+    std::shared_ptr<PackedEntry> e;
+    {
+        std::lock_guard<std::mutex> lk(c.mu);
+        auto it = c.entries.find(w.data_ptr());
+        if (it != c.entries.end()) {
+            const PackedEntry& f = *it->second;
+            if (!f.storage.expired() && f.storage_id == sid && f.N == N && f.K == K &&
+                f.offset == w.storage_offset() && f.version == version)
+                e = it->second;
+            else {  // a stale version, or a freed weight's address reused
+                c.bytes -= f.bytes;
+                c.entries.erase(it);
+            }
+        }
+        if (!e) {
+            const size_t need = static_cast<size_t>(N * K) * sizeof(float);
+            c.sweep_expired();  // freed weights' copies go when the next weight is packed
+            if (static_cast<int64_t>((c.bytes + need) >> 20) > budget) return nullptr;
+            e = std::make_shared<PackedEntry>();
+            e->storage = w.storage().getWeakStorageImpl();
+            e->storage_id = sid;
+            e->N = N;
+            e->K = K;
+            e->offset = w.storage_offset();
+            e->version = version;
+            e->bytes = need;
+            c.entries.emplace(w.data_ptr(), e);
+            c.bytes += need;
+        }
+    }
+    std::lock_guard<std::mutex> lk(e->mu);
+    if (e->failed) return nullptr;
+    if (!e->ready) {
+        try {
+            dnnl::memory::desc wd;
+            e->prims.push_back(make_prim(M, N, K, lda, ldc, acc, &wd));
+            e->wdesc = wd;
+            e->wmem = dnnl::memory(wd, cpu_engine());
+            // W [N, K] row-major is Wᵀ [K, N] with strides (1, K)
+            const dnnl::memory::desc w_plain({K, N}, dnnl::memory::data_type::f32, dnnl::memory::dims{1, K});
+            dnnl::memory wsrc(w_plain, cpu_engine(), const_cast<void*>(w.data_ptr()));
+            dnnl::stream s(cpu_engine());
+            dnnl::reorder(wsrc, e->wmem).execute(s, wsrc, e->wmem);
+            s.wait();
+            e->ready = true;
+        } catch (const dnnl::error&) {
+            e->failed = true;  // stays in the map (counted): this weight takes dnnl_sgemm from now on
+            e->prims.clear();
+            return nullptr;
+        }
+    }
+    return e;
+}
+
+// The primitive for this call's shape (made on first use; null where its weights layout is not the packed one)
+bool packed_prim(PackedEntry& e, int64_t M, int64_t lda, int64_t ldc, bool acc, PackedPrim& out) {
+    std::lock_guard<std::mutex> lk(e.mu);
+    for (auto it = e.prims.rbegin(); it != e.prims.rend(); ++it)
+        if (it->M == M && it->lda == lda && it->ldc == ldc && it->acc == acc) {
+            out = *it;
+            return out.usable;
+        }
+    PackedPrim p;
+    try {
+        dnnl::memory::desc wd;
+        p = make_prim(M, e.N, e.K, lda, ldc, acc, &wd);
+        p.usable = wd == e.wdesc;  // remembered either way: a refused shape is not made again
+    } catch (const dnnl::error&) {
+        p = PackedPrim{};
+        p.M = M;
+        p.lda = lda;
+        p.ldc = ldc;
+        p.acc = acc;
+        p.usable = false;
+    }
+    constexpr size_t kMaxPrims = 96;  // row counts bucketed (packed_linear): a few dozen per weight at most
+    if (e.prims.size() >= kMaxPrims) e.prims.erase(e.prims.begin());
+    e.prims.push_back(p);
+    out = p;
+    return out.usable;
+}
+
+void run_prim(const PackedPrim& p, const dnnl::memory& w, const void* x, void* y) {
+    thread_local std::vector<char> scratch;
+    const size_t sb = p.scratch.get_size();
+    if (scratch.size() < sb) scratch.resize(sb);
+    thread_local dnnl::stream s(cpu_engine());
+    dnnl::memory xm(p.src, cpu_engine(), const_cast<void*>(x));
+    dnnl::memory ym(p.dst, cpu_engine(), y);
+    dnnl::memory sm(p.scratch, cpu_engine(), scratch.data());
+    p.prim.execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, ym}, {DNNL_ARG_SCRATCHPAD, sm}});
+    s.wait();
+}
+
+// out (=, or += with acc) x · wᵀ on w's packed copy; false (nothing written) where that path does not apply
+bool packed_linear(at::Tensor& out, const at::Tensor& x, const at::Tensor& w, bool acc) {
+    if (fp32_library() != Fp32Library::OneDnn) return false;
+    if (x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat || out.scalar_type() != at::kFloat) return false;
+    if (!x.is_cpu() || !w.is_cpu() || !out.is_cpu() || x.dim() != 2 || w.dim() != 2 || out.dim() != 2) return false;
+    const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+    if (M < kPackedMinRows || K == 0 || N == 0 || w.size(1) != K || out.size(0) != M || out.size(1) != N) return false;
+    if (!w.is_contiguous() || x.stride(1) != 1 || out.stride(1) != 1 || x.stride(0) < K || out.stride(0) < N) return false;
+    if (at::GradMode::is_enabled() && (x.requires_grad() || w.requires_grad() || out.requires_grad())) return false;
+    const int64_t lda = x.stride(0), ldc = out.stride(0);
+    // A primitive is made (its kernels generated, ~0.1-0.3 ms) per row count. MoE experts get a different
+    // count on most batches, so rows run as a multiple of kRowQuantum plus a tail of fewer: a few dozen
+    // shapes per weight in all instead of one per batch. The dense forward's 256-row blocks take one call.
+    constexpr int64_t kRowQuantum = 32;
+    const int64_t tail = M >= 2 * kRowQuantum ? M % kRowQuantum : 0;
+    const int64_t main = M - tail;
+    std::shared_ptr<PackedEntry> e = packed_entry(w, main, lda, ldc, acc);
+    if (!e) return false;
+    PackedPrim pm, pt;
+    if (!packed_prim(*e, main, lda, ldc, acc, pm)) return false;
+    if (tail > 0 && !packed_prim(*e, tail, lda, ldc, acc, pt)) return false;
+    run_prim(pm, e->wmem, x.data_ptr(), out.data_ptr());
+    if (tail > 0)
+        run_prim(pt, e->wmem, x.data_ptr<float>() + main * lda, out.data_ptr<float>() + main * ldc);
+    return true;
+}
+#endif
+
 // The float32 products, on the library chosen.
 at::Tensor fmm(const at::Tensor& a, const at::Tensor& b) {
     if (!on_dnnl(a, b)) return at::mm(a, b);
@@ -262,6 +507,56 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b) {
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
     if (!widen(x)) return flinear(x, w, bias);
     return flinear(f32(x), f32(w), f32(bias)).to(at::kBFloat16);
+}
+
+void linear_out(at::Tensor& out, const at::Tensor& x, const at::Tensor& w, bool accumulate) {
+#ifdef D2M_HAVE_DNNL
+    if (!widen(x) && packed_linear(out, x, w, accumulate)) return;
+#endif
+    if (accumulate)
+        gemm::addmm_(out, x, w.t());
+    else
+        gemm::mm_out(out, x, w.t());
+}
+
+PackedWeightsStats packed_weights_stats() {
+    PackedWeightsStats st;
+#ifdef D2M_HAVE_DNNL
+    PackedCache& c = packed_cache();
+    st.budget_mib = c.budget();
+    std::lock_guard<std::mutex> lk(c.mu);
+    for (const auto& [k, e] : c.entries)
+        if (!e->storage.expired()) {
+            ++st.weights;
+            st.bytes += static_cast<int64_t>(e->bytes);
+        }
+#endif
+    return st;
+}
+
+void set_packed_weights_budget_mib(int64_t mib) {
+#ifdef D2M_HAVE_DNNL
+    PackedCache& c = packed_cache();
+    std::lock_guard<std::mutex> lk(c.mu);
+    c.budget_mb.store(std::max<int64_t>(0, mib));
+    if (mib <= 0) {
+        c.entries.clear();
+        c.bytes = 0;
+    }
+#else
+    (void)mib;
+#endif
+}
+
+std::string packed_weights_description() {
+#ifdef D2M_HAVE_DNNL
+    const int64_t b = packed_cache().budget();
+    if (b == 0) return "off (D2M_PACKED_WEIGHTS_MB=0)";
+    return "float32 inference weights reordered once for oneDNN's matmul, up to " + std::to_string(b) +
+           " MiB (D2M_PACKED_WEIGHTS_MB; 0 = off)";
+#else
+    return "off (this build has no oneDNN)";
+#endif
 }
 
 }  // namespace den2moe::gemm

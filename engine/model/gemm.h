@@ -14,8 +14,17 @@
 // the forward's products faster than OpenBLAS 0.3.21 (SkylakeX/Cooperlake kernels) on an AMD EPYC Zen 4,
 // and the 50 M models' ppl in 7 of 9 interleaved loaded runs (docs/benchmarks.md "fp32 GEMM libraries";
 // a quiet rerun decides). Products that
-// autograd must differentiate stay on ATen. No weight is pre-packed, so nothing goes stale when training
-// updates the weights.
+// autograd must differentiate stay on ATen.
+//
+// linear_out, the forward pass's products with a weight, goes further on oneDNN: float32 inference with
+// at least kPackedMinRows rows multiplies a copy of the weight reordered once into the layout of oneDNN's
+// matmul kernel (dnnl_sgemm packs it again on every call: at the FFN's 256-row blocks that costs 13 %,
+// docs/benchmarks.md). The copies are kept per weight, keyed by its storage, offset, sizes and version
+// counter: ATen's in-place ops (an optimiser step, a LoRA merge, copy_) bump the version, so a changed
+// weight is packed again; a freed weight's copy is dropped. Code that writes a weight's bytes behind
+// ATen's back must bump its version (TensorImpl::bump_version). The copies take at most
+// $D2M_PACKED_WEIGHTS_MB MiB (default an eighth of physical memory; 0 = off); past it products fall back
+// to dnnl_sgemm.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -56,4 +65,20 @@ void addmm_(at::Tensor& out, const at::Tensor& a, const at::Tensor& b);   ///< o
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
 
+/// out [M, N] (=, or += with accumulate) x [M, K] · wᵀ for a weight w [N, K] (out and x may be row views of
+/// larger buffers). On the pre-packed copy of w where that applies (above), else mm_out / addmm_.
+void linear_out(at::Tensor& out, const at::Tensor& x, const at::Tensor& w, bool accumulate = false);
+/// Fewer rows than this take dnnl_sgemm (decoding's one-row steps: nothing to amortise).
+constexpr int64_t kPackedMinRows = 16;
+
+struct PackedWeightsStats {
+    int64_t budget_mib = 0;  ///< the limit in force (0: off)
+    int64_t weights = 0;     ///< live packed copies
+    int64_t bytes = 0;       ///< their size
+};
+PackedWeightsStats packed_weights_stats();
+/// Process-wide limit in MiB (tests, benches); 0 turns packing off and drops every copy.
+void set_packed_weights_budget_mib(int64_t mib);
+/// One line for --version.
+std::string packed_weights_description();
 }  // namespace den2moe::gemm

@@ -114,10 +114,7 @@ void for_thread_rows(int64_t N, const F& fn) {
 void rows_gemm(const at::Tensor& xf, const at::Tensor& w, const at::Tensor& b, at::Tensor& out, bool accumulate) {
     for_thread_rows(xf.size(0), [&](int64_t r0, int64_t r1) {
         at::Tensor o = out.narrow(0, r0, r1 - r0);
-        if (accumulate)
-            gemm::addmm_(o, xf.narrow(0, r0, r1 - r0), w.t());
-        else
-            gemm::mm_out(o, xf.narrow(0, r0, r1 - r0), w.t());
+        gemm::linear_out(o, xf.narrow(0, r0, r1 - r0), w, accumulate);
         if (b.defined()) o.add_(b);
     });
 }
@@ -204,7 +201,8 @@ at::Tensor SwiGluFfn::forward(const at::Tensor& x, int il, const FfnContext& fc)
 }
 
 void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out, bool accumulate) const {
-    at::Tensor gu = gemm::mm(x, w_gate_up_.t());  // [n, 2F]
+    at::Tensor gu = at::empty({x.size(0), 2 * n_ff_}, x.options());  // [n, 2F]
+    gemm::linear_out(gu, x, w_gate_up_);
     at::Tensor act;
 #ifdef D2M_HAVE_KERNELS
     if (fused_cpu_ok(gu)) {  // silu(g) ⊙ u in one pass over the rows (kernels/swiglu.h)
@@ -213,10 +211,7 @@ void SwiGluFfn::forward_into(const at::Tensor& x, at::Tensor out, bool accumulat
     }
 #endif
     if (!act.defined()) act = at::silu(gu.narrow(-1, 0, n_ff_)).mul_(gu.narrow(-1, n_ff_, n_ff_));
-    if (accumulate)
-        gemm::addmm_(out, act, w_down_.t());
-    else
-        gemm::mm_out(out, act, w_down_.t());
+    gemm::linear_out(out, act, w_down_, accumulate);
     if (b_down_.defined()) out.add_(b_down_);
 }
 

@@ -34,19 +34,19 @@ def report(ok, name, detail=''):
         print(f'FAIL {name}: {detail}')
 
 
-def run(argv, cwd=None, fsize=None):
-    """(exit code, stdout + stderr as text, seconds); a signal shows as a negative code."""
+def run(argv, cwd=None, fsize=None, env=None):
+    """(exit code, stdout + stderr as text, seconds); a signal shows as a negative code. env: variables to set."""
     def limit():
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     t0 = time.monotonic()
     p = subprocess.run([ARGS.den2moe] + argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       preexec_fn=limit, timeout=600)  # restore_signals: SIGXFSZ is the default action
+                       preexec_fn=limit, timeout=600, env=dict(os.environ, **env) if env else None)  # restore_signals: SIGXFSZ is the default action
     return p.returncode, p.stdout.decode('utf-8', 'replace'), time.monotonic() - t0
 
 
-def case(name, argv, rc, pattern, cwd=None, fsize=None, after=None, forbid=()):
-    code, out, secs = run(argv, cwd=cwd, fsize=fsize)
+def case(name, argv, rc, pattern, cwd=None, fsize=None, after=None, forbid=(), env=None):
+    code, out, secs = run(argv, cwd=cwd, fsize=fsize, env=env)
     problems = []
     if code != rc:
         problems.append(f'exit {code}, expected {rc}')
@@ -127,6 +127,12 @@ def main():
          ['ppl', demo, '--data', wiki, '--seq', '99999999999999999999'], 1, r'--seq = 99999999999999999999 does not fit')
     case('ppl --stride 0', ['ppl', demo, '--data', wiki, '--stride', '0'], 1, r'--stride must be in \[1, seq = 256\], got 0')
     case('ppl --batch 0', ['ppl', demo, '--data', wiki, '--batch', '0'], 1, r'--batch must be >= 1, got 0')
+    # settings from the environment are checked before any work, as user errors (exit 1)
+    case('ppl with D2M_GEMM=blis', ['ppl', demo, '--data', wiki], 1,
+         r"error: D2M_GEMM='blis' is not a GEMM library \(expected 'openblas' or 'onednn'", env={'D2M_GEMM': 'blis'})
+    case('ppl with D2M_PACKED_WEIGHTS_MB=lots', ['ppl', demo, '--data', wiki], 1,
+         r"error: D2M_PACKED_WEIGHTS_MB='lots' is not a size \(expected a whole number of MiB, 0 = no pre-packed",
+         env={'D2M_PACKED_WEIGHTS_MB': 'lots'})
     case('ppl --max-tokens -1', ['ppl', demo, '--data', wiki, '--max-tokens', '-1'], 1, r'--max-tokens must be >= 0')
     case('generate -n -1', ['generate', demo, '-n', '-1'], 1, r'-n \(new tokens\) must be >= 0, got -1')
     out = fresh('export-tp')

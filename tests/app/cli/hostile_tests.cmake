@@ -25,6 +25,13 @@ set_tests_properties(cli_gemm_library_env_openblas PROPERTIES ENVIRONMENT "${D2M
 add_test(NAME cli_gemm_library_env_unknown COMMAND $<TARGET_FILE:den2moe> --version)
 set_tests_properties(cli_gemm_library_env_unknown PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_GEMM=blis" LABELS cli
                      PASS_REGULAR_EXPRESSION "error: D2M_GEMM='blis' is not a GEMM library \\(expected 'openblas' or 'onednn'")
+# pre-packed weights (gemm.h linear_out): --version says whether and up to what size; D2M_PACKED_WEIGHTS_MB=0 is off
+add_test(NAME cli_packed_weights_named COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_packed_weights_named PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "pre-packed weights: (float32 inference weights reordered once for oneDNN's matmul, up to [1-9][0-9]* MiB|off \\(this build has no oneDNN\\))")
+add_test(NAME cli_packed_weights_off COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_packed_weights_off PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_PACKED_WEIGHTS_MB=0" LABELS cli
+                     PASS_REGULAR_EXPRESSION "pre-packed weights: off \\((D2M_PACKED_WEIGHTS_MB=0|this build has no oneDNN)\\)")
 add_test(NAME cli_gemm_library_env_unknown_exit COMMAND $<TARGET_FILE:den2moe> --version)
 set_tests_properties(cli_gemm_library_env_unknown_exit PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_GEMM=blis" LABELS cli
                      WILL_FAIL TRUE)

@@ -4,6 +4,7 @@
 // for bit. float32 products on either library (OpenBLAS through ATen, oneDNN's dnnl_sgemm) are swept over
 // shapes, transposes, views, bias and accumulation against float64, within float32's summation bound.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cmath>
@@ -203,6 +204,102 @@ TEST(float32_products_on_each_library_match_float64_over_shapes_and_layouts) {
     }
     std::fprintf(stderr, "float32 sweep: %d products, worst error / float32 bound %.3g\n", cases, worst);
     CHECK(cases > 0);
+    gemm::set_fp32_library(was);
+}
+
+// linear_out: the forward's products with a weight. On oneDNN (float32, >= kPackedMinRows rows) they run on a
+// copy of the weight packed once; every case is checked against float64 and, on the packed path, that a copy
+// was made (so a path that silently never packs fails here), that it follows in-place changes of the weight
+// (version counter) and that a freed weight's copy is never used for a new tensor.
+TEST(linear_out_on_packed_weights_matches_float64_and_follows_weight_changes) {
+    const gemm::Fp32Library was = gemm::fp32_library();
+    const bool packing = gemm::onednn_available() && gemm::packed_weights_stats().budget_mib > 0;
+    std::fprintf(stderr, "pre-packed weights: %s\n", gemm::packed_weights_description().c_str());
+    double worst = 0;
+    int cases = 0;
+    for (gemm::Fp32Library lib : libraries()) {
+        gemm::set_fp32_library(lib);
+        at::manual_seed(21);
+        // row counts: below the packing threshold, exactly a quantum, one block with a tail (the MoE case),
+        // the dense FFN's block; odd N and K
+        for (int64_t M : {int64_t(3), gemm::kPackedMinRows, int64_t(64), int64_t(101), int64_t(256)})
+            for (bool acc : {false, true}) {
+                const int64_t N = 97, K = 130;
+                at::Tensor w = at::randn({N, K});
+                // x and out as row views of wider buffers (row strides K + 6 and N + 5)
+                at::Tensor xb = at::randn({M, K + 6}), x = xb.narrow(1, 3, K);
+                at::Tensor ob = at::randn({M + 2, N + 5}), out = ob.narrow(0, 1, M).narrow(1, 2, N);
+                const at::Tensor ob0 = ob.clone();
+                at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+                at::Tensor ref = at::mm(xd, wd.t()), ap = at::mm(xd.abs(), wd.abs().t());
+                if (acc) {
+                    ref = ref + out.to(at::kDouble);
+                    ap = ap + out.to(at::kDouble).abs();
+                }
+                const int64_t before = gemm::packed_weights_stats().weights;
+                gemm::linear_out(out, x, w, acc);
+                const double e = f32_excess(out, ref, ap, K);
+                if (!(e <= 1.0))
+                    std::fprintf(stderr, "  %s linear_out M %lld acc %d: error / bound %.3g\n", gemm::fp32_library_name(lib),
+                                 (long long)M, int(acc), e);
+                CHECK(e <= 1.0);
+                worst = std::max(worst, e);
+                ++cases;
+                // the rows and columns around the view are untouched
+                CHECK(at::equal(ob.narrow(0, 0, 1), ob0.narrow(0, 0, 1)));
+                CHECK(at::equal(ob.narrow(0, M + 1, 1), ob0.narrow(0, M + 1, 1)));
+                CHECK(at::equal(ob.narrow(1, 0, 2), ob0.narrow(1, 0, 2)));
+                CHECK(at::equal(ob.narrow(1, N + 2, 3), ob0.narrow(1, N + 2, 3)));
+                const bool packed_here = packing && lib == gemm::Fp32Library::OneDnn && M >= gemm::kPackedMinRows;
+                if (packed_here) CHECK(gemm::packed_weights_stats().weights == before + 1);
+                // the weight changed in place (an optimiser step): the next product uses the new values
+                w.mul_(-0.5).add_(0.25);
+                at::Tensor out2 = at::empty({M, N});
+                gemm::linear_out(out2, x, w);
+                at::Tensor wd2 = w.to(at::kDouble);
+                const double e2 = f32_excess(out2, at::mm(xd, wd2.t()), at::mm(xd.abs(), wd2.abs().t()), K);
+                CHECK(e2 <= 1.0);
+                worst = std::max(worst, e2);
+            }
+        // a freed weight's copy is not used for a new weight, even at the same address
+        for (int round = 0; round < 4; ++round) {
+            at::Tensor w = at::randn({64, 48}), x = at::randn({64, 48});
+            at::Tensor out = at::empty({64, 64});
+            gemm::linear_out(out, x, w);
+            at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+            CHECK(f32_excess(out, at::mm(xd, wd.t()), at::mm(xd.abs(), wd.abs().t()), 48) <= 1.0);
+        }
+        // two threads multiplying the same weight at once (the row-parallel forward), first use included
+        at::Tensor w = at::randn({200, 96}), x = at::randn({512, 96});
+        at::Tensor out = at::empty({512, 200});
+        at::parallel_for(0, 2, 1, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; ++t) {
+                at::Tensor o = out.narrow(0, t * 256, 256);
+                gemm::linear_out(o, x.narrow(0, t * 256, 256), w);
+            }
+        });
+        at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+        CHECK(f32_excess(out, at::mm(xd, wd.t()), at::mm(xd.abs(), wd.abs().t()), 96) <= 1.0);
+    }
+    // every weight above is freed: no live copy is left
+    CHECK(gemm::packed_weights_stats().weights == 0);
+    if (packing) {
+        // a budget too small for the weight: dnnl_sgemm, nothing packed, same result within float32
+        const int64_t budget = gemm::packed_weights_stats().budget_mib;
+        gemm::set_packed_weights_budget_mib(1);
+        gemm::set_fp32_library(gemm::Fp32Library::OneDnn);
+        at::Tensor w = at::randn({1024, 512}), x = at::randn({64, 512}), out = at::empty({64, 1024});
+        gemm::linear_out(out, x, w);
+        CHECK(gemm::packed_weights_stats().weights == 0);
+        at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+        CHECK(f32_excess(out, at::mm(xd, wd.t()), at::mm(xd.abs(), wd.abs().t()), 512) <= 1.0);
+        gemm::set_packed_weights_budget_mib(budget);
+        gemm::linear_out(out, x, w);
+        CHECK(gemm::packed_weights_stats().weights == 1);
+        CHECK(gemm::packed_weights_stats().bytes == 1024 * 512 * 4);
+    }
+    std::fprintf(stderr, "linear_out: %d products, worst error / float32 bound %.3g\n", cases, worst);
+    CHECK(cases == 10 * static_cast<int>(libraries().size()));
     gemm::set_fp32_library(was);
 }
 
