@@ -171,7 +171,14 @@ def main():
 
     # the token stream: BOS text EOS per record, as `den2moe ppl` builds it, from den2moe's tokenizer
     ids_file = os.path.join(a.work, 'wiki_ids.json')
-    if not os.path.exists(ids_file):
+
+    def ids_fit():  # a stream kept from a run with another --windows / --seq would score other tokens
+        try:
+            return len(json.load(open(ids_file))) == n_tokens
+        except (OSError, ValueError):
+            return False
+
+    if not ids_fit():
         texts = []
         with gzip.open(wiki, 'rt', encoding='utf-8') as f:
             for line in f:
