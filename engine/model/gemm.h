@@ -24,7 +24,9 @@
 // weight is packed again; a freed weight's copy is dropped. Code that writes a weight's bytes behind
 // ATen's back must bump its version (TensorImpl::bump_version). The copies take at most
 // $D2M_PACKED_WEIGHTS_MB MiB (default an eighth of physical memory; 0 = off); past it products fall back
-// to dnnl_sgemm.
+// to dnnl_sgemm. Only on CPUs where oneDNN's matmul runs its brgemm kernels (AVX-512 and up): elsewhere it
+// runs dnnl_sgemm's own code, and the copy bought nothing (0.95x with DNNL_MAX_CPU_ISA=AVX2). bf16 weights on the widened path (Bf16Mode::Float32) are packed as float32 once, instead
+// of being widened on every call.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -73,6 +75,7 @@ constexpr int64_t kPackedMinRows = 16;
 
 struct PackedWeightsStats {
     int64_t budget_mib = 0;  ///< the limit in force (0: off)
+    bool supported = false;  ///< oneDNN has its brgemm matmul kernels on this CPU (AVX-512 and up)
     int64_t weights = 0;     ///< live packed copies
     int64_t bytes = 0;       ///< their size
 };

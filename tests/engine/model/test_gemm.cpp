@@ -116,6 +116,13 @@ double f32_excess(const at::Tensor& got, const at::Tensor& ref, const at::Tensor
     return ((got.to(at::kDouble) - ref).abs() / tol).max().item<double>();
 }
 
+// oneDNN's avx512_core: the ISA its brgemm matmul kernels need
+bool avx512_core() {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+}
+
 std::vector<gemm::Fp32Library> libraries() {
     std::vector<gemm::Fp32Library> v{gemm::Fp32Library::OpenBlas};
     if (gemm::onednn_available()) v.push_back(gemm::Fp32Library::OneDnn);
@@ -213,7 +220,11 @@ TEST(float32_products_on_each_library_match_float64_over_shapes_and_layouts) {
 // (version counter) and that a freed weight's copy is never used for a new tensor.
 TEST(linear_out_on_packed_weights_matches_float64_and_follows_weight_changes) {
     const gemm::Fp32Library was = gemm::fp32_library();
-    const bool packing = gemm::onednn_available() && gemm::packed_weights_stats().budget_mib > 0;
+    const gemm::PackedWeightsStats st0 = gemm::packed_weights_stats();
+    const bool packing = gemm::onednn_available() && st0.budget_mib > 0 && st0.supported;
+    // on an AVX-512 CPU the packed path must be taken (a test that silently never packs would pass anyway)
+    if (gemm::onednn_available() && st0.budget_mib > 0 && !std::getenv("DNNL_MAX_CPU_ISA"))
+        CHECK(st0.supported == avx512_core());
     std::fprintf(stderr, "pre-packed weights: %s\n", gemm::packed_weights_description().c_str());
     double worst = 0;
     int cases = 0;
@@ -226,9 +237,13 @@ TEST(linear_out_on_packed_weights_matches_float64_and_follows_weight_changes) {
             for (bool acc : {false, true}) {
                 const int64_t N = 97, K = 130;
                 at::Tensor w = at::randn({N, K});
-                // x and out as row views of wider buffers (row strides K + 6 and N + 5)
-                at::Tensor xb = at::randn({M, K + 6}), x = xb.narrow(1, 3, K);
-                at::Tensor ob = at::randn({M + 2, N + 5}), out = ob.narrow(0, 1, M).narrow(1, 2, N);
+                // out a row slice of a larger buffer (the engine's thread shares and row blocks); with acc, x and
+                // out also column views (row strides K + 6 and N + 5), where oneDNN 2.6's brgemm declines and
+                // dnnl_sgemm takes the product
+                const bool strided = acc && M == 101;
+                const int64_t xw = strided ? K + 6 : K, ow = strided ? N + 5 : N;
+                at::Tensor xb = at::randn({M, xw}), x = xb.narrow(1, strided ? 3 : 0, K);
+                at::Tensor ob = at::randn({M + 2, ow}), out = ob.narrow(0, 1, M).narrow(1, strided ? 2 : 0, N);
                 const at::Tensor ob0 = ob.clone();
                 at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble);
                 at::Tensor ref = at::mm(xd, wd.t()), ap = at::mm(xd.abs(), wd.abs().t());
@@ -248,9 +263,12 @@ TEST(linear_out_on_packed_weights_matches_float64_and_follows_weight_changes) {
                 // the rows and columns around the view are untouched
                 CHECK(at::equal(ob.narrow(0, 0, 1), ob0.narrow(0, 0, 1)));
                 CHECK(at::equal(ob.narrow(0, M + 1, 1), ob0.narrow(0, M + 1, 1)));
-                CHECK(at::equal(ob.narrow(1, 0, 2), ob0.narrow(1, 0, 2)));
-                CHECK(at::equal(ob.narrow(1, N + 2, 3), ob0.narrow(1, N + 2, 3)));
-                const bool packed_here = packing && lib == gemm::Fp32Library::OneDnn && M >= gemm::kPackedMinRows;
+                if (strided) {
+                    CHECK(at::equal(ob.narrow(1, 0, 2), ob0.narrow(1, 0, 2)));
+                    CHECK(at::equal(ob.narrow(1, N + 2, 3), ob0.narrow(1, N + 2, 3)));
+                }
+                const bool packed_here =
+                    packing && lib == gemm::Fp32Library::OneDnn && M >= gemm::kPackedMinRows && !strided;
                 if (packed_here) CHECK(gemm::packed_weights_stats().weights == before + 1);
                 // the weight changed in place (an optimiser step): the next product uses the new values
                 w.mul_(-0.5).add_(0.25);
@@ -297,6 +315,33 @@ TEST(linear_out_on_packed_weights_matches_float64_and_follows_weight_changes) {
         gemm::linear_out(out, x, w);
         CHECK(gemm::packed_weights_stats().weights == 1);
         CHECK(gemm::packed_weights_stats().bytes == 1024 * 512 * 4);
+    }
+    if (packing) {
+        // bf16 on the widened path: the weight is packed once as float32; the product is float32's, rounded once
+        const gemm::Bf16Mode mode_was = gemm::bf16_mode();
+        gemm::set_bf16_mode(gemm::Bf16Mode::Float32);
+        gemm::set_fp32_library(gemm::Fp32Library::OneDnn);
+        at::manual_seed(22);
+        for (bool acc : {false, true}) {
+            at::Tensor w = at::randn({97, 130}).to(at::kBFloat16), x = at::randn({101, 130}).to(at::kBFloat16);
+            at::Tensor out = at::randn({101, 97}).to(at::kBFloat16);
+            const at::Tensor out0 = out.to(at::kDouble);
+            const int64_t before = gemm::packed_weights_stats().weights;
+            gemm::linear_out(out, x, w, acc);
+            CHECK(out.scalar_type() == at::kBFloat16);
+            CHECK(gemm::packed_weights_stats().weights == before + 1);
+            at::Tensor xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+            at::Tensor ref = at::mm(xd, wd.t()), ap = at::mm(xd.abs(), wd.abs().t());
+            // one rounding of the float32 product (plus, with acc, the rounding of the sum)
+            const double e = acc ? bf16_excess(out, ref + out0, ap + out0.abs()) : bf16_excess(out, ref, ap);
+            std::fprintf(stderr, "widened bf16 linear_out acc %d: error / bf16 bound %.3g\n", int(acc), e);
+            CHECK(e <= 1.0);
+            w.mul_(-1);  // in place: the next product sees it
+            at::Tensor o2 = at::empty({101, 97}, at::kBFloat16);
+            gemm::linear_out(o2, x, w);
+            CHECK(bf16_excess(o2, -ref, ap) <= 1.0);
+        }
+        gemm::set_bf16_mode(mode_was);
     }
     std::fprintf(stderr, "linear_out: %d products, worst error / float32 bound %.3g\n", cases, worst);
     CHECK(cases == 10 * static_cast<int>(libraries().size()));
