@@ -273,7 +273,7 @@ bool packing_supported() {
 }
 
 // The entry for w (packed on first use), or null: over the budget, or oneDNN refused.
-std::shared_ptr<PackedEntry> packed_entry(const at::Tensor& w, int64_t M, int64_t lda, int64_t ldc, bool acc) {
+std::shared_ptr<PackedEntry> packed_entry(const at::Tensor& w, int64_t M) {
     PackedCache& c = packed_cache();
     const int64_t budget = c.budget();
     if (budget == 0 || !packing_supported()) return nullptr;
@@ -316,7 +316,9 @@ std::shared_ptr<PackedEntry> packed_entry(const at::Tensor& w, int64_t M, int64_
     if (!e->ready) {
         try {
             dnnl::memory::desc wd;
-            e->prims.push_back(make_prim(M, N, K, lda, ldc, acc, &wd));
+            // the layout comes from this row count on dense operands; the call's own shape (strides, +=) is
+            // made by packed_prim, which refuses it where its layout differs (then dnnl_sgemm takes the call)
+            e->prims.push_back(make_prim(M, N, K, K, N, false, &wd));
             e->wdesc = wd;
             e->wmem = dnnl::memory(wd, cpu_engine());
             // W [N, K] row-major is Wᵀ [K, N] with strides (1, K)
@@ -401,7 +403,7 @@ bool packed_linear(at::Tensor& out, const at::Tensor& x, const at::Tensor& w, bo
     constexpr int64_t kRowQuantum = 32;
     const int64_t tail = M >= 2 * kRowQuantum ? M % kRowQuantum : 0;
     const int64_t main = M - tail;
-    std::shared_ptr<PackedEntry> e = packed_entry(w, main, lda, ldc, acc);
+    std::shared_ptr<PackedEntry> e = packed_entry(w, main);
     if (!e) return false;
     PackedPrim pm, pt;
     if (!packed_prim(*e, main, lda, ldc, acc, pm)) return false;
