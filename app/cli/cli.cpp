@@ -94,12 +94,7 @@ int main(int argc, char** argv) {
             }
             args.allow(frontend::flags_of(options));
             cli::setup_threads(args);
-            try {  // a bad $D2M_GEMM or $D2M_PACKED_WEIGHTS_MB fails here, before any work: a user error
-                gemm::fp32_library();
-                gemm::packed_weights_description();
-            } catch (const std::invalid_argument& e) {
-                throw Error(ErrorKind::InvalidInput, e.what());
-            }
+            gemm::check_environment();  // a bad $D2M_GEMM or $D2M_PACKED_WEIGHTS_MB: a user error, before any work
             // an explicit OPENBLAS_CORETYPE is respected; say once what would be faster
             if (const BlasKernels& blas = select_blas_kernels(); !blas.hint.empty() && !args.has("quiet"))
                 std::fprintf(stderr, "note: %s\n", blas.hint.c_str());

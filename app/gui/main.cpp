@@ -8,6 +8,7 @@
 
 #include "core/interrupts.h"  // Qt-free and torch-free
 #include "core/runtime.h"     // Qt-free and torch-free
+#include "model/gemm_env.h"   // Qt-free and torch-free
 
 #include <QApplication>
 #include <QFileInfo>
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
                 return int(den2moe::frontend::kOk);
             }
             if (args.has("threads")) den2moe::init_runtime(static_cast<int>(args.get_int("threads", 0)));
+            den2moe::gemm::check_environment();  // a bad $D2M_GEMM or $D2M_PACKED_WEIGHTS_MB: a user error, now
             if (options.isHeadless()) {
                 QTextStream err(stderr);
                 return den2moe::ui::runHeadless(options, args, err);

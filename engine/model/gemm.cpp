@@ -20,6 +20,7 @@
 #include <unordered_map>
 #endif
 
+#include "core/error.h"
 #include "core/runtime.h"
 
 namespace den2moe::gemm {
@@ -562,6 +563,15 @@ void linear_out(at::Tensor& out, const at::Tensor& x, const at::Tensor& w, bool 
         gemm::addmm_(out, x, w.t());
     else
         gemm::mm_out(out, x, w.t());
+}
+
+void check_environment() {
+    try {
+        fp32_library();
+        packed_weights_description();
+    } catch (const std::invalid_argument& e) {
+        throw Error(ErrorKind::InvalidInput, e.what());
+    }
 }
 
 PackedWeightsStats packed_weights_stats() {

@@ -31,6 +31,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "model/gemm_env.h"
+
 #include <string>
 
 namespace den2moe::gemm {

@@ -47,6 +47,14 @@ if(TARGET den2moe-studio AND TARGET den2moe)
                        LABELS gui FIXTURES_REQUIRED cli_convert
                        PASS_REGULAR_EXPRESSION "ROUTED.*demo project was not found beside the program.*NO_PROJECT_EXIT1")
 endif()
+# Issue 27: a bad GEMM setting in the environment is a user error before any work, in the studio as in the CLI
+if(TARGET den2moe-studio)
+  add_test(NAME studio_bad_gemm_environment
+           COMMAND sh -c "$<TARGET_FILE:den2moe-studio> --view heatmap --screenshot /nonexistent/h.png; echo EXIT$?")
+  set_tests_properties(studio_bad_gemm_environment PROPERTIES
+                       ENVIRONMENT "${D2M_TEST_ENV};QT_QPA_PLATFORM=offscreen;D2M_PACKED_WEIGHTS_MB=lots" LABELS gui
+                       PASS_REGULAR_EXPRESSION "error: D2M_PACKED_WEIGHTS_MB='lots' is not a size.*EXIT1")
+endif()
 # The results tables test also checks `den2moe-studio --view results`.
 if(TARGET tst_results_view)
   add_dependencies(tst_results_view den2moe-studio)
