@@ -21,12 +21,14 @@
 // matmul kernel (dnnl_sgemm packs it again on every call: at the FFN's 256-row blocks that costs 13 %,
 // docs/benchmarks.md). The copies are kept per weight, keyed by its storage, offset, sizes and version
 // counter: ATen's in-place ops (an optimiser step, a LoRA merge, copy_) bump the version, so a changed
-// weight is packed again; a freed weight's copy is dropped. Code that writes a weight's bytes behind
-// ATen's back must bump its version (TensorImpl::bump_version). The copies take at most
+// weight is packed again; a freed weight's copy is never matched again and is released when the next
+// weight is packed. Code that writes a weight's bytes behind ATen's back must bump its version
+// (TensorImpl::bump_version; dist/comm.cpp's broadcast does). The copies take at most
 // $D2M_PACKED_WEIGHTS_MB MiB (default an eighth of physical memory; 0 = off); past it products fall back
-// to dnnl_sgemm. Only on CPUs where oneDNN's matmul runs its brgemm kernels (AVX-512 and up): elsewhere it
-// runs dnnl_sgemm's own code, and the copy bought nothing (0.95x with DNNL_MAX_CPU_ISA=AVX2). bf16 weights on the widened path (Bf16Mode::Float32) are packed as float32 once, instead
-// of being widened on every call.
+// to dnnl_sgemm. Only on CPUs where oneDNN's matmul runs its brgemm kernels (AVX-512 and up): elsewhere
+// it runs dnnl_sgemm's own code, and the copy bought nothing (0.95x with DNNL_MAX_CPU_ISA=AVX2). bf16
+// weights on the widened path (Bf16Mode::Float32) are packed as float32 once instead of being widened on
+// every call.
 #pragma once
 
 #include <ATen/core/Tensor.h>
