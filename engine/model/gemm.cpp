@@ -1,6 +1,7 @@
 #include "model/gemm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode: not reached through ATen.h in libtorch 2.x
 
 #include <algorithm>
 #include <atomic>
