@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
                     blas.library.empty() ? "(not OpenBLAS)" : blas.library.c_str(), blas.active.c_str(),
                     blas.reason.c_str());
         if (!blas.hint.empty()) std::printf("hint: %s\n", blas.hint.c_str());
+        std::printf("libtorch: %s\n", libtorch_description().c_str());
         const bool env_set = std::getenv("D2M_BF16_GEMM") != nullptr;
         std::printf("bf16 GEMMs: %s (%s)\n",
                     gemm::bf16_mode() == gemm::Bf16Mode::Native ? "native (libtorch's bf16 kernels)"

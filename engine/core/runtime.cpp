@@ -1,6 +1,8 @@
 #include "core/runtime.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -110,6 +112,13 @@ BlasDecision decide_blas_core(const std::string& detected, const std::string& fo
     d.switch_to_skylakex = true;
     d.reason = "switching " + detected + origin + " to SkylakeX";
     return d;
+}
+
+std::string libtorch_description() {
+    const std::string blas = at::hasMKL() ? "MKL"
+                             : !select_blas_kernels().library.empty() ? select_blas_kernels().library
+                                                                      : "not MKL, not a DYNAMIC_ARCH OpenBLAS";
+    return std::string(TORCH_VERSION) + " (BLAS: " + blas + ")";
 }
 
 const BlasKernels& select_blas_kernels() {

@@ -53,6 +53,10 @@ BlasDecision decide_blas_core(const std::string& detected, const std::string& fo
 /// Idempotent; nothing happens when the BLAS is something else.
 const BlasKernels& select_blas_kernels();
 
+/// The libtorch this build runs on and the BLAS behind its products, for --version and the benches, e.g.
+/// "1.13.0 (BLAS: OpenBLAS)" (Debian's) or "2.11.0 (BLAS: MKL)" (PyPI's wheel, docs/benchmarks.md).
+std::string libtorch_description();
+
 /// Whether libtorch's CPU bfloat16 matrix products are fast on this CPU, and why. They are where the CPU
 /// has bf16 instructions (AVX512-BF16 or AMX-BF16, with AVX-512 F/BW/VL/DQ for oneDNN's kernels). With
 /// AVX-512 alone oneDNN emulates bf16 and ran 1.5-2.1x slower than widening to float32 on a 2-core Xeon

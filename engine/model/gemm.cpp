@@ -1,6 +1,7 @@
 #include "model/gemm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // GradMode: not reached through ATen.h in libtorch 2.x
 
 #include <algorithm>
 #include <atomic>
@@ -483,7 +484,10 @@ const char* fp32_library_name(Fp32Library l) { return l == Fp32Library::OneDnn ?
 
 std::string fp32_library_description() {
     const Fp32Library l = fp32_library();
-    std::string s = l == Fp32Library::OneDnn ? "oneDNN " : "OpenBLAS through libtorch ";
+    // ATen's own BLAS: OpenBLAS in Debian's libtorch, MKL in PyPI's wheels (D2M_GEMM=openblas names the ATen path)
+    std::string s = l == Fp32Library::OneDnn ? "oneDNN "
+                    : at::hasMKL()           ? "MKL through libtorch "
+                                             : "OpenBLAS through libtorch ";
 #ifdef D2M_HAVE_DNNL
     if (l == Fp32Library::OneDnn) {
         const dnnl_version_t* v = dnnl_version();

@@ -25,6 +25,10 @@ set_tests_properties(cli_gemm_library_env_openblas PROPERTIES ENVIRONMENT "${D2M
 add_test(NAME cli_gemm_library_env_unknown COMMAND $<TARGET_FILE:den2moe> --version)
 set_tests_properties(cli_gemm_library_env_unknown PROPERTIES ENVIRONMENT "${D2M_TEST_ENV};D2M_GEMM=blis" LABELS cli
                      PASS_REGULAR_EXPRESSION "error: D2M_GEMM='blis' is not a GEMM library \\(expected 'openblas' or 'onednn'")
+# --version names the libtorch and its BLAS (Debian's 1.13 on OpenBLAS, PyPI's 2.x on MKL: docs/benchmarks.md)
+add_test(NAME cli_libtorch_named COMMAND $<TARGET_FILE:den2moe> --version)
+set_tests_properties(cli_libtorch_named PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
+                     PASS_REGULAR_EXPRESSION "\nlibtorch: [0-9]+\\.[0-9]+\\.[0-9]+[^ ]* \\(BLAS: (OpenBLAS|MKL|not MKL, not a DYNAMIC_ARCH OpenBLAS)\\)\n")
 # pre-packed weights (gemm.h linear_out): --version says whether and up to what size; D2M_PACKED_WEIGHTS_MB=0 is off
 add_test(NAME cli_packed_weights_named COMMAND $<TARGET_FILE:den2moe> --version)
 set_tests_properties(cli_packed_weights_named PROPERTIES ENVIRONMENT "${D2M_TEST_ENV}" LABELS cli
