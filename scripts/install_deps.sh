@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages Den2MoE Studio needs, only those missing (idempotent).
 # Engine: libtorch-dev, sentencepiece, nlohmann-json, zlib, OpenBLAS (openmp variant: without it
-# libtorch falls back to reference BLAS, ~60x slower), libdnnl-dev (oneDNN: the engine's float32 GEMMs,
+# libtorch falls back to reference BLAS, ~60x slower), libdnnl-dev (oneDNN: the engine's float32 GEMMs, with ocl-icd-opencl-dev that its CMake config requires,
 # engine/model/gemm.h; optional at configure time). GUI: Qt 6, QCustomPlot, Qt SVG. Tests:
 # Debian's python3-torch/scipy/sklearn/sentencepiece as oracles, xvfb for headless GUI runs.
 # python3-venv: the pinned PyPI test peers (Hugging Face tokenizers) live in a venv of the build folder.
@@ -9,7 +9,7 @@
 # D2M_NO_GUI=1 skips the Qt packages (e.g. on a GPU box that has only libtorch).
 set -euo pipefail
 pkgs=(cmake ninja-build g++ pkg-config libtorch-dev libsentencepiece-dev nlohmann-json3-dev zlib1g-dev libicu-dev
-      libgloo-dev libopenblas0-openmp libdnnl-dev python3-torch python3-numpy python3-scipy python3-sklearn python3-sentencepiece python3-regex
+      libgloo-dev libopenblas0-openmp libdnnl-dev ocl-icd-opencl-dev python3-torch python3-numpy python3-scipy python3-sklearn python3-sentencepiece python3-regex
       python3-venv)
 if [ "${D2M_NO_GUI:-0}" != 1 ]; then
   pkgs+=(qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6 libgl-dev xvfb xauth)
