@@ -22,15 +22,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 mkdir -p build-asan/asan-logs
 # core, io, cluster, tokenizer, data, project (torch-light, fast to build), the kernels, the model, then the
-# areas built on it in dependency order
+# areas built on it in dependency order (a test after the programs its fixtures run: test_mining_oracle reads
+# oracle_mining's output of test_mining)
 ordered=(test_check_support test_text test_sha256 test_runtime test_config test_safetensors test_hardening test_linkage
          test_llama2c_tokenizer test_bpe_tokenizer test_spm_json test_spm_tokenizer test_text_policy test_corpus
          test_project test_runs test_causal_softmax test_swiglu test_norm_rope test_router test_model_files
          test_gemm test_llama_logits test_stories260k test_qwen test_moe_io test_moe_mixture test_active_params
          test_generate_plan test_ffn_stats test_token_score test_plan test_moe test_den2moee test_prune
          test_metrics test_perplexity test_ppl_validate test_result_import test_task_eval test_den2moee_pooling
-         test_expert_load_compare test_mining_oracle test_export test_peft_adapter test_train_log test_contrastive
-         test_trainer test_exec_modes test_expert_load test_mining test_dist)
+         test_expert_load_compare test_export test_peft_adapter test_train_log test_contrastive
+         test_trainer test_exec_modes test_expert_load test_mining test_mining_oracle test_dist)
 whole=1
 if [ $# -gt 0 ]; then ordered=("$@"); whole=0; fi
 pass=0 skip=0 fail=0 broken=0
